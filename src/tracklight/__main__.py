@@ -1,0 +1,5 @@
+"""Allow `python -m tracklight`."""
+
+from tracklight.cli import main
+
+raise SystemExit(main())

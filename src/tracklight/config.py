@@ -1,0 +1,93 @@
+"""Server settings: read once, from command-line flags and TRACKLIGHT_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DB_FILE = "tracklight.db"
+DEFAULT_ARTIFACT_DIR = "tracklight-artifacts"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    backend_store_uri: str
+    artifacts_destination: str
+    default_artifact_root: str | None
+    serve_artifacts: bool
+    host: str
+    port: int
+    workers: int
+    static_prefix: str
+    db_pool_size: int
+    db_timeout_s: float
+
+    @property
+    def artifact_root_for_runs(self) -> str:
+        """The root that new experiments get as artifact_location."""
+        if self.default_artifact_root:
+            return self.default_artifact_root.rstrip("/")
+        if self.serve_artifacts:
+            return "mlflow-artifacts:"
+        return _as_uri(self.artifacts_destination)
+
+
+def _as_uri(location: str) -> str:
+    if "://" in location or location.startswith("mlflow-artifacts:"):
+        return location.rstrip("/")
+    return Path(location).resolve().as_uri()
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(f"TRACKLIGHT_{name}")
+    return value if value not in (None, "") else None
+
+
+def _env_bool(name: str) -> bool | None:
+    value = _env(name)
+    if value is None:
+        return None
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"TRACKLIGHT_{name} must be true or false, not {value!r}")
+
+
+def default_backend_store_uri() -> str:
+    return f"sqlite:///{Path(DEFAULT_DB_FILE).resolve()}"
+
+
+def load_settings(
+    *,
+    backend_store_uri: str | None = None,
+    artifacts_destination: str | None = None,
+    default_artifact_root: str | None = None,
+    serve_artifacts: bool | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    static_prefix: str | None = None,
+) -> Settings:
+    """Merge flags (which win) over TRACKLIGHT_* variables over defaults."""
+    prefix = static_prefix if static_prefix is not None else (_env("STATIC_PREFIX") or "")
+    prefix = prefix.rstrip("/")
+    if prefix and not prefix.startswith("/"):
+        raise ValueError(f"--static-prefix must start with '/', not {prefix!r}")
+    serve = serve_artifacts if serve_artifacts is not None else _env_bool("SERVE_ARTIFACTS")
+    return Settings(
+        backend_store_uri=backend_store_uri or _env("BACKEND_STORE_URI") or default_backend_store_uri(),
+        artifacts_destination=artifacts_destination
+        or _env("ARTIFACTS_DESTINATION")
+        or str(Path(DEFAULT_ARTIFACT_DIR).resolve()),
+        default_artifact_root=default_artifact_root or _env("DEFAULT_ARTIFACT_ROOT"),
+        serve_artifacts=True if serve is None else serve,
+        host=host or _env("HOST") or "127.0.0.1",
+        port=port if port is not None else int(_env("PORT") or 5000),
+        workers=workers if workers is not None else int(_env("WORKERS") or 1),
+        static_prefix=prefix,
+        db_pool_size=int(_env("DB_POOL_SIZE") or 10),
+        db_timeout_s=float(_env("DB_TIMEOUT") or 10),
+    )

@@ -1,0 +1,1 @@
+"""The metadata store: SQL schema, migrations and queries."""

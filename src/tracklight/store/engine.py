@@ -1,0 +1,120 @@
+"""Database engines: URI normalisation, per-dialect connection settings and transactions."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+_DRIVERS = {
+    "sqlite": "sqlite",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+    "mysql+pymysql": "mysql+pymysql",
+    "mariadb+pymysql": "mysql+pymysql",
+    "postgresql": "postgresql+psycopg2",
+    "postgres": "postgresql+psycopg2",
+    "postgresql+psycopg2": "postgresql+psycopg2",
+}
+
+
+class StoreUriError(ValueError):
+    """The backend store URI is malformed or names an unsupported database."""
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """An engine plus the dialect facts the queries need."""
+
+    engine: Engine
+    dialect: str  # "sqlite", "mysql" or "postgresql"
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that takes SQLite's write lock up front, so it never fails half-way on it."""
+        with self.engine.connect().execution_options(tracklight_write=True) as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+
+def normalize_uri(uri: str) -> str:
+    """Map the URI spellings MLflow accepts onto the drivers we ship."""
+    try:
+        url = make_url(uri)
+    except ArgumentError as exc:
+        raise StoreUriError(f"not a database URI: {uri!r}") from exc
+    driver = _DRIVERS.get(url.drivername)
+    if driver is None:
+        raise StoreUriError(
+            f"unsupported backend store {url.drivername!r} in {uri!r}; "
+            "use sqlite:///path, mysql+pymysql://… or postgresql://…"
+        )
+    if driver == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def open_database(uri: str, *, pool_size: int = 10, timeout_s: float = 10.0) -> Database:
+    """Create an engine for a backend store URI, tuned per dialect."""
+    url = make_url(normalize_uri(uri))
+    try:
+        if url.get_backend_name() == "sqlite":
+            return _open_sqlite(url, pool_size, timeout_s)
+        if url.get_backend_name() == "mysql":
+            engine = create_engine(
+                url.update_query_dict({"charset": "utf8mb4"}),
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_recycle=1800,
+                isolation_level="READ COMMITTED",
+                connect_args={"connect_timeout": int(timeout_s)},
+            )
+            return Database(engine, "mysql")
+        engine = create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            connect_args={"connect_timeout": int(timeout_s)},
+        )
+        return Database(engine, "postgresql")
+    except NoSuchModuleError as exc:
+        raise StoreUriError(f"no driver for {url.drivername!r}") from exc
+
+
+def _open_sqlite(url, pool_size: int, timeout_s: float) -> Database:
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"check_same_thread": False, "timeout": timeout_s},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own handling defers it).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL syncs the WAL at every commit: an acknowledged write survives power loss, not just a crash.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("tracklight_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return Database(engine, "sqlite")

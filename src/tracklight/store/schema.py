@@ -1,0 +1,168 @@
+"""SQL schema of the metadata store, as SQLAlchemy Core tables.
+
+Metric points are the bulk of every deployment, so they get the narrowest rows we can give them:
+an integer series id (one series per run and key) plus step, timestamp and value. The series row
+also holds the latest point, which is what search filters and orders by.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import mysql
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only turns INTEGER PRIMARY KEY into a rowid alias; BIGINT would lose autoincrement there.
+IntId = BigInteger().with_variant(Integer(), "sqlite")
+# MySQL's FLOAT is single precision; metric values are doubles everywhere.
+Double = Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
+# Keys are compared byte for byte, as MLflow does (LIKE is case-sensitive even on SQLite).
+Key = String(250).with_variant(mysql.VARCHAR(250, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
+def _text(length: int) -> Text:
+    return Text().with_variant(mysql.MEDIUMTEXT(charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
+def _name(length: int) -> String:
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", _name(500), nullable=False, unique=True),
+    Column("artifact_location", _text(2000), nullable=False),
+    Column("lifecycle_stage", String(16), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", BigInteger, ForeignKey("experiments.id"), primary_key=True),
+    Column("key", Key, primary_key=True),
+    Column("value", _text(20000), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", IntId, primary_key=True, autoincrement=True),
+    Column("run_uuid", String(32), nullable=False, unique=True),
+    Column("experiment_id", BigInteger, ForeignKey("experiments.id"), nullable=False),
+    Column("name", _name(250), nullable=False),
+    Column("user_id", _name(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("lifecycle_stage", String(16), nullable=False),
+    Column("artifact_uri", _name(1000), nullable=False),
+    Column("deleted_time", BigInteger, nullable=True),
+    Index("ix_runs_experiment_start", "experiment_id", "lifecycle_stage", "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", IntId, ForeignKey("runs.id"), primary_key=True),
+    Column("key", Key, primary_key=True),
+    Column("value", _text(6000), nullable=False),
+)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", IntId, ForeignKey("runs.id"), primary_key=True),
+    Column("key", Key, primary_key=True),
+    Column("value", _text(8000), nullable=False),
+)
+
+metric_series = Table(
+    "metric_series",
+    metadata,
+    Column("id", IntId, primary_key=True, autoincrement=True),
+    Column("run_id", IntId, ForeignKey("runs.id"), nullable=False),
+    Column("key", Key, nullable=False),
+    # The latest point: the largest (step, timestamp, value), as MLflow defines it.
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Double, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    Index("uq_metric_series_run_key", "run_id", "key", unique=True),
+    Index("ix_metric_series_key_value", "key", "value"),
+)
+
+# NaN is stored as value 0 with is_nan set: SQLite turns NaN into NULL and MySQL rejects it.
+# The whole row is the primary key, which de-duplicates identical points and, on SQLite
+# (WITHOUT ROWID) and InnoDB, makes the table its own clustered index.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("series_id", IntId, primary_key=True, autoincrement=False),
+    Column("step", BigInteger, primary_key=True, autoincrement=False),
+    Column("timestamp", BigInteger, primary_key=True, autoincrement=False),
+    Column("value", Double, primary_key=True),
+    Column("is_nan", Boolean, primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", IntId, primary_key=True, autoincrement=True),
+    Column("experiment_id", BigInteger, ForeignKey("experiments.id"), nullable=False),
+    Column("name", _name(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("source_type", String(36), nullable=False),
+    Column("source", _text(65535), nullable=False),
+    Column("schema", _text(1048575), nullable=True),
+    Column("profile", _text(16777215), nullable=True),
+    Index("uq_datasets_experiment_name_digest", "experiment_id", "name", "digest", unique=True),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_id", IntId, ForeignKey("runs.id"), primary_key=True),
+    Column("dataset_id", IntId, ForeignKey("datasets.id"), primary_key=True),
+    # The input tags, as a JSON list of {key, value}; mlflow.data.context is copied out for search.
+    Column("tags", _text(65535), nullable=False),
+    Column("context", _name(500), nullable=True),
+)
+
+run_model_links = Table(
+    "run_model_links",
+    metadata,
+    Column("run_id", IntId, ForeignKey("runs.id"), primary_key=True),
+    Column("direction", String(8), primary_key=True),  # "input" or "output"
+    Column("model_id", String(64), primary_key=True),
+    Column("step", BigInteger, nullable=True),
+)
+
+for _table in metadata.tables.values():
+    _table.dialect_options["mysql"]["charset"] = "utf8mb4"
+    _table.dialect_options["mysql"]["engine"] = "InnoDB"
