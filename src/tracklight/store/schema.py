@@ -36,11 +36,15 @@ IntId = BigInteger().with_variant(Integer(), "sqlite")
 # MySQL's FLOAT is single precision; metric values are doubles everywhere.
 Double = Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 # Keys are compared byte for byte, as MLflow does (LIKE is case-sensitive even on SQLite).
-Key = String(250).with_variant(mysql.VARCHAR(250, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+Key = String(250).with_variant(
+    mysql.VARCHAR(250, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 
 
 def _text(length: int) -> Text:
-    return Text().with_variant(mysql.MEDIUMTEXT(charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+    return Text().with_variant(
+        mysql.MEDIUMTEXT(charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
 
 
 def _name(length: int) -> String:

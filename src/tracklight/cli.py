@@ -1,0 +1,199 @@
+"""The `tracklight` command: `server` and `db upgrade`."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import socket
+import sys
+
+from tracklight import __version__
+
+
+def _server_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "server",
+        add_help=False,
+        help="Run the tracking server.",
+        description="Run the tracking server. Every flag can also be set as a TRACKLIGHT_* environment variable.",
+    )
+    p.add_argument(
+        "--backend-store-uri",
+        help="sqlite:///path, mysql+pymysql://… or postgresql://… "
+        "(default: sqlite:///./tracklight.db) [TRACKLIGHT_BACKEND_STORE_URI]",
+    )
+    p.add_argument(
+        "--default-artifact-root",
+        help="Artifact root given to new experiments [TRACKLIGHT_DEFAULT_ARTIFACT_ROOT]",
+    )
+    p.add_argument(
+        "--artifacts-destination",
+        help="Where proxied artifacts are stored "
+        "(default: ./tracklight-artifacts) [TRACKLIGHT_ARTIFACTS_DESTINATION]",
+    )
+    p.add_argument(
+        "--serve-artifacts",
+        dest="serve_artifacts",
+        action="store_true",
+        default=None,
+        help="Proxy artifact uploads and downloads (the default) [TRACKLIGHT_SERVE_ARTIFACTS]",
+    )
+    p.add_argument(
+        "--no-serve-artifacts",
+        dest="serve_artifacts",
+        action="store_false",
+        help="Give runs the destination URI itself; clients then need storage credentials",
+    )
+    p.add_argument("--host", "-h", help="Address to bind (default: 127.0.0.1) [TRACKLIGHT_HOST]")
+    p.add_argument("--port", "-p", type=int, help="Port to listen on (default: 5000) [TRACKLIGHT_PORT]")
+    p.add_argument("--workers", "-w", type=int, help="Worker processes (default: 1) [TRACKLIGHT_WORKERS]")
+    p.add_argument("--static-prefix", help="Prefix for every route, e.g. /mlflow [TRACKLIGHT_STATIC_PREFIX]")
+    p.add_argument("--help", action="help", help="Show this message and exit.")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tracklight", description="Tracklight: an MLflow-compatible tracking server and model registry."
+    )
+    parser.add_argument("--version", action="version", version=f"tracklight {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    # -h is --host for `server`, as in `mlflow server`, so `server` gets only the long --help.
+    _server_parser(sub)
+    db = sub.add_parser(
+        "db", help="Manage the metadata database.", description="Manage the metadata database."
+    )
+    db_sub = db.add_subparsers(dest="db_command", metavar="COMMAND")
+    db_sub.required = True
+    up = db_sub.add_parser(
+        "upgrade",
+        help="Apply schema migrations to a database.",
+        description="Apply schema migrations. Safe on an empty database, run twice, "
+        "or run from several processes at once.",
+    )
+    up.add_argument("uri", help="Backend store URI")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"tracklight: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _db_upgrade(uri: str) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from tracklight.store.engine import StoreUriError, open_database
+    from tracklight.store.migrate import upgrade
+
+    try:
+        db = open_database(uri)
+        before, after = upgrade(db)
+    except StoreUriError as exc:
+        return _fail(str(exc))
+    except DBAPIError as exc:
+        return _fail(f"cannot reach the database: {_first_line(exc.orig)}")
+    if before == after:
+        print(f"Database schema is current (revision {after}).")
+    else:
+        print(f"Upgraded database schema from {before or 'empty'} to revision {after}.")
+    return 0
+
+
+def _first_line(exc: object) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _check_port(host: str, port: int) -> str | None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is already in use"
+            return f"cannot listen on {host}:{port}: {exc.strerror}"
+    return None
+
+
+def _server(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from tracklight.config import load_settings
+    from tracklight.store.engine import StoreUriError
+    from tracklight.store.migrate import SchemaOutOfDate
+
+    try:
+        settings = load_settings(
+            backend_store_uri=args.backend_store_uri,
+            artifacts_destination=args.artifacts_destination,
+            default_artifact_root=args.default_artifact_root,
+            serve_artifacts=args.serve_artifacts,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            static_prefix=args.static_prefix,
+        )
+    except ValueError as exc:
+        return _fail(str(exc))
+    problem = _check_port(settings.host, settings.port)
+    if problem:
+        return _fail(problem)
+    from tracklight.http.app import TracklightApp
+    from tracklight.startup import prepare_store
+
+    try:
+        db = prepare_store(settings)
+    except StoreUriError as exc:
+        return _fail(str(exc))
+    except SchemaOutOfDate as exc:
+        return _fail(str(exc))
+    except DBAPIError as exc:
+        return _fail(f"cannot reach the database: {_first_line(exc.orig)}")
+    import uvicorn
+
+    log_config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "root": {"handlers": ["stderr"], "level": "INFO"},
+    }
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,
+        "log_config": log_config,
+        "timeout_graceful_shutdown": 30,
+        "server_header": False,
+    }
+    if settings.workers > 1:
+        # Workers re-read the settings from the environment, so hand the resolved ones down that way.
+        _export(settings)
+        db.engine.dispose()
+        uvicorn.run("tracklight.startup:create_app", factory=True, workers=settings.workers, **common)
+    else:
+        uvicorn.run(TracklightApp(settings, db), **common)
+    return 0
+
+
+def _export(settings) -> None:
+    os.environ.update(
+        {
+            "TRACKLIGHT_BACKEND_STORE_URI": settings.backend_store_uri,
+            "TRACKLIGHT_ARTIFACTS_DESTINATION": settings.artifacts_destination,
+            "TRACKLIGHT_SERVE_ARTIFACTS": "true" if settings.serve_artifacts else "false",
+            "TRACKLIGHT_STATIC_PREFIX": settings.static_prefix,
+        }
+    )
+    if settings.default_artifact_root:
+        os.environ["TRACKLIGHT_DEFAULT_ARTIFACT_ROOT"] = settings.default_artifact_root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "server":
+        return _server(args)
+    return _db_upgrade(args.uri)

@@ -1,0 +1,1 @@
+"""The MLflow wire protocol: routes, request parsing, JSON encoding and error mapping."""

@@ -1,0 +1,178 @@
+"""Typed access to request fields, whether they came as a JSON body or as query parameters."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from tracklight.errors import InvalidParameter
+
+_SPECIAL_FLOATS = {
+    "nan": math.nan,
+    "infinity": math.inf,
+    "-infinity": -math.inf,
+    "inf": math.inf,
+    "-inf": -math.inf,
+}
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _missing(name: str) -> InvalidParameter:
+    return InvalidParameter(
+        f"Missing value for required parameter '{name}'. See the API docs for more information."
+    )
+
+
+def _bad(name: str, value: Any, hint: str) -> InvalidParameter:
+    return InvalidParameter(
+        f"Invalid value {orjson.dumps(value).decode()[:200]} for parameter '{name}' supplied: {hint}"
+    )
+
+
+class Fields:
+    """Request fields from a JSON object or a query string (repeated keys become lists)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def raw(self, name: str) -> Any:
+        return self.data.get(name)
+
+    def str(self, name: str, *, required: bool = False) -> str | None:
+        value = self.data.get(name)
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if value is None:
+            if required:
+                raise _missing(name)
+            return None
+        if isinstance(value, (bool, dict, list)):
+            raise _bad(name, value, f"Hint: Value was of type '{type(value).__name__}'. Expected a string.")
+        if isinstance(value, (int, float)):
+            return str(value)
+        return value
+
+    def required_str(self, name: str) -> str:
+        value = self.str(name, required=True)
+        assert value is not None
+        return value
+
+    def int(self, name: str, *, required: bool = False) -> int | None:
+        value = (
+            self.str(name, required=required) if not isinstance(self.data.get(name), int) else self.data[name]
+        )
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                try:
+                    as_float = float(value)
+                except ValueError:
+                    raise _bad(name, value, f"Hint: Value was of type '{type(value).__name__}'.") from None
+                if not as_float.is_integer():
+                    raise _bad(name, value, "Hint: Value must be an integer.") from None
+                number = int(as_float)
+        if not _INT64[0] <= number <= _INT64[1]:
+            raise _bad(name, value, "Hint: Value is out of the int64 range.")
+        return number
+
+    def float(self, name: str, *, required: bool = False) -> float | None:
+        value = self.data.get(name)
+        if value is None:
+            if required:
+                raise _missing(name)
+            return None
+        return parse_float(name, value)
+
+    def bool(self, name: str) -> bool | None:
+        value = self.data.get(name)
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if value is None or isinstance(value, bool):
+            return value
+        lowered = str(value).lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        raise InvalidParameter(f"Invalid boolean value: {value}, must be 'true' or 'false'.")
+
+    def list(self, name: str) -> list[Any]:
+        value = self.data.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            if isinstance(value, str) and name not in _REPEATED_ONLY:
+                return [value]
+            raise _bad(name, value, "Hint: Value must be a list.")
+        return value
+
+    def objects(self, name: str) -> list[Fields]:
+        out = []
+        for item in self.list(name):
+            if not isinstance(item, dict):
+                raise _bad(name, item, "Hint: Each item must be an object.")
+            out.append(Fields(item))
+        return out
+
+    def run_id(self) -> str:
+        value = self.str("run_id") or self.str("run_uuid")
+        if not value:
+            raise _missing("run_id")
+        return value
+
+
+# Fields that are always lists in JSON bodies (a bare string there is a client bug, not shorthand).
+_REPEATED_ONLY = {"metrics", "params", "tags", "datasets", "models"}
+
+
+def parse_float(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise _bad(name, value, "Hint: Value was of type 'bool'. Expected a number.")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        special = _SPECIAL_FLOATS.get(value.strip().lower())
+        if special is not None:
+            return special
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise _bad(name, value, f"Hint: Value was of type '{type(value).__name__}'. Expected a number.")
+
+
+async def read_fields(request: Request) -> Fields:
+    """Parse the request into Fields: the query string for GET, the JSON body otherwise."""
+    if request.method == "GET":
+        data: dict[str, Any] = {}
+        for key, value in request.query_params.multi_items():
+            if key in data:
+                existing = data[key]
+                data[key] = existing + [value] if isinstance(existing, list) else [existing, value]
+            else:
+                data[key] = value
+        return Fields(data)
+    if request.method in ("POST", "PUT"):
+        content_type = request.headers.get("content-type")
+        if not content_type:
+            raise InvalidParameter("Bad Request. Content-Type header is missing.")
+        if not content_type.split(";")[0].strip().lower() == "application/json":
+            raise InvalidParameter(
+                f"Bad Request. Content-Type must be one of ['application/json'], not {content_type}."
+            )
+    body = await request.body()
+    if not body.strip():
+        return Fields({})
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidParameter(f"Malformed JSON in request body: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidParameter("The request body must be a JSON object.")
+    return Fields(data)

@@ -1,0 +1,226 @@
+"""Handlers for the tracking API: experiments, runs, logging, search and metric history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracklight.http import encode
+from tracklight.http.request import Fields
+from tracklight.services.experiments import Experiments
+from tracklight.services.runs import Runs
+from tracklight.store.records import DatasetInput, MetricPoint
+
+Json = dict[str, Any]
+
+
+def _pairs(fields: Fields, name: str) -> list[tuple[str, str]]:
+    return [(f.required_str("key"), f.str("value") or "") for f in fields.objects(name)]
+
+
+# Experiments ------------------------------------------------------------------------------------
+
+
+def create_experiment(f: Fields, experiments: Experiments) -> Json:
+    eid = experiments.create(f.required_str("name"), f.str("artifact_location"), _pairs(f, "tags"))
+    return {"experiment_id": str(eid)}
+
+
+def get_experiment(f: Fields, experiments: Experiments) -> Json:
+    return {"experiment": encode.experiment(experiments.get(f.required_str("experiment_id")))}
+
+
+def get_experiment_by_name(f: Fields, experiments: Experiments) -> Json:
+    return {"experiment": encode.experiment(experiments.get_by_name(f.required_str("experiment_name")))}
+
+
+def search_experiments(f: Fields, experiments: Experiments) -> Json:
+    found, token = experiments.search(
+        filter_string=f.str("filter"),
+        view_type=f.str("view_type"),
+        order_by=[str(o) for o in f.list("order_by")],
+        max_results=f.int("max_results"),
+        page_token=f.str("page_token"),
+    )
+    out: Json = {}
+    if found:
+        out["experiments"] = [encode.experiment(e) for e in found]
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
+def update_experiment(f: Fields, experiments: Experiments) -> Json:
+    new_name = f.str("new_name")
+    if new_name is not None:
+        experiments.rename(f.required_str("experiment_id"), new_name)
+    else:
+        experiments.get(f.required_str("experiment_id"))
+    return {}
+
+
+def delete_experiment(f: Fields, experiments: Experiments) -> Json:
+    experiments.set_lifecycle(f.required_str("experiment_id"), "deleted")
+    return {}
+
+
+def restore_experiment(f: Fields, experiments: Experiments) -> Json:
+    experiments.set_lifecycle(f.required_str("experiment_id"), "active")
+    return {}
+
+
+def set_experiment_tag(f: Fields, experiments: Experiments) -> Json:
+    experiments.set_tag(f.required_str("experiment_id"), f.required_str("key"), f.required_str("value"))
+    return {}
+
+
+def delete_experiment_tag(f: Fields, experiments: Experiments) -> Json:
+    experiments.delete_tag(f.required_str("experiment_id"), f.required_str("key"))
+    return {}
+
+
+# Runs -------------------------------------------------------------------------------------------
+
+
+def create_run(f: Fields, runs: Runs) -> Json:
+    run = runs.create(
+        experiment_id=f.str("experiment_id"),
+        user_id=f.str("user_id"),
+        run_name=f.str("run_name"),
+        start_time=f.int("start_time"),
+        tags=_pairs(f, "tags"),
+    )
+    return {"run": encode.run(run)}
+
+
+def get_run(f: Fields, runs: Runs) -> Json:
+    return {"run": encode.run(runs.get(f.run_id()))}
+
+
+def update_run(f: Fields, runs: Runs) -> Json:
+    run = runs.update(
+        f.run_id(), status=f.str("status"), end_time=f.int("end_time"), run_name=f.str("run_name")
+    )
+    return {"run_info": encode.run_info(run)}
+
+
+def delete_run(f: Fields, runs: Runs) -> Json:
+    runs.set_lifecycle(f.run_id(), "deleted")
+    return {}
+
+
+def restore_run(f: Fields, runs: Runs) -> Json:
+    runs.set_lifecycle(f.run_id(), "active")
+    return {}
+
+
+def set_tag(f: Fields, runs: Runs) -> Json:
+    runs.set_tag(f.run_id(), f.required_str("key"), f.required_str("value"))
+    return {}
+
+
+def delete_tag(f: Fields, runs: Runs) -> Json:
+    runs.delete_tag(f.run_id(), f.required_str("key"))
+    return {}
+
+
+def _metric(f: Fields) -> MetricPoint:
+    return MetricPoint(
+        key=f.required_str("key"),
+        value=f.float("value", required=True),  # type: ignore[arg-type]
+        timestamp=f.int("timestamp", required=True),  # type: ignore[arg-type]
+        step=f.int("step") or 0,
+    )
+
+
+def log_metric(f: Fields, runs: Runs) -> Json:
+    runs.log_batch(f.run_id(), metrics=[_metric(f)], params=[], tags=[])
+    return {}
+
+
+def log_param(f: Fields, runs: Runs) -> Json:
+    runs.log_batch(f.run_id(), metrics=[], params=[(f.required_str("key"), f.required_str("value"))], tags=[])
+    return {}
+
+
+def log_batch(f: Fields, runs: Runs) -> Json:
+    runs.log_batch(
+        f.run_id(),
+        metrics=[_metric(m) for m in f.objects("metrics")],
+        params=[(p.required_str("key"), p.str("value") or "") for p in f.objects("params")],
+        tags=_pairs(f, "tags"),
+    )
+    return {}
+
+
+def log_inputs(f: Fields, runs: Runs) -> Json:
+    datasets = []
+    for item in f.objects("datasets"):
+        d = Fields(item.raw("dataset") or {})
+        datasets.append(
+            DatasetInput(
+                name=d.required_str("name"),
+                digest=d.required_str("digest"),
+                source_type=d.str("source_type") or "",
+                source=d.str("source") or "",
+                schema=d.str("schema"),
+                profile=d.str("profile"),
+                tags=_pairs(item, "tags"),
+            )
+        )
+    model_ids = [m.required_str("model_id") for m in f.objects("models")]
+    runs.log_inputs(f.run_id(), datasets, model_ids)
+    return {}
+
+
+def log_outputs(f: Fields, runs: Runs) -> Json:
+    models = [(m.required_str("model_id"), m.int("step") or 0) for m in f.objects("models")]
+    runs.log_outputs(f.run_id(), models)
+    return {}
+
+
+def log_model(f: Fields, runs: Runs) -> Json:
+    runs.log_model(f.run_id(), f.required_str("model_json"))
+    return {}
+
+
+def search_runs(f: Fields, runs: Runs) -> Json:
+    found, token = runs.search(
+        experiment_ids=[str(e) for e in f.list("experiment_ids")],
+        filter_string=f.str("filter"),
+        run_view_type=f.str("run_view_type"),
+        order_by=[str(o) for o in f.list("order_by")],
+        max_results=f.int("max_results"),
+        page_token=f.str("page_token"),
+    )
+    out: Json = {}
+    if found:
+        out["runs"] = [encode.run(r) for r in found]
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
+# Metric history ---------------------------------------------------------------------------------
+
+
+def get_metric_history(f: Fields, runs: Runs) -> Json:
+    points, token = runs.metric_history(
+        f.run_id(), f.required_str("metric_key"), f.int("max_results"), f.str("page_token")
+    )
+    out: Json = {}
+    if points:
+        out["metrics"] = [encode.metric(p) for p in points]
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
+def get_metric_history_bulk_interval(f: Fields, runs: Runs) -> Json:
+    points = runs.sampled_history(
+        [str(r) for r in f.list("run_ids")],
+        f.required_str("metric_key"),
+        f.int("max_results"),
+        f.int("start_step"),
+        f.int("end_step"),
+    )
+    return {"metrics": [encode.metric(p) for p in points]} if points else {}

@@ -1,0 +1,144 @@
+"""Experiment rules: naming, lifecycle, tags and search."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Connection
+
+from tracklight.errors import InvalidParameter
+from tracklight.services import validation as v
+from tracklight.services.transactions import in_transaction
+from tracklight.store import experiments as store
+from tracklight.store.engine import Database
+from tracklight.store.records import Experiment
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def parse_experiment_id(value: str | int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"Invalid experiment ID: '{value}'") from None
+
+
+class Experiments:
+    """Operations on experiments."""
+
+    def __init__(self, db: Database, artifact_root: str) -> None:
+        self.db = db
+        self.artifact_root = artifact_root
+
+    def ensure_default(self) -> None:
+        in_transaction(self.db, lambda c: store.ensure_default_experiment(c, self.artifact_root, _now()))
+
+    def create(self, name: str, artifact_location: str | None, tags: list[tuple[str, str]]) -> int:
+        v.validate_experiment_name(name)
+        for key, _ in tags:
+            v.validate_key(key, "key")
+
+        def work(conn: Connection) -> int:
+            experiment_id = store.insert_experiment(conn, name, artifact_location, self.artifact_root, _now())
+            store.set_experiment_tags(
+                conn,
+                experiment_id,
+                [(k, v.truncate(val, v.MAX_EXPERIMENT_TAG_VALUE_LENGTH)) for k, val in tags],
+            )
+            return experiment_id
+
+        return in_transaction(self.db, work)
+
+    def get(self, experiment_id: str | int) -> Experiment:
+        eid = parse_experiment_id(experiment_id)
+        return in_transaction(self.db, lambda c: store.get_experiment(c, eid), write=False)
+
+    def get_by_name(self, name: str) -> Experiment:
+        return in_transaction(self.db, lambda c: store.get_experiment_by_name(c, name), write=False)
+
+    def rename(self, experiment_id: str | int, new_name: str) -> None:
+        eid = parse_experiment_id(experiment_id)
+        v.validate_experiment_name(new_name)
+
+        def work(conn: Connection) -> None:
+            experiment = store.get_experiment(conn, eid)
+            if experiment.lifecycle_stage != "active":
+                raise InvalidParameter("Cannot rename a non-active experiment.")
+            store.rename_experiment(conn, eid, new_name, _now())
+
+        in_transaction(self.db, work)
+
+    def set_lifecycle(self, experiment_id: str | int, stage: str) -> None:
+        eid = parse_experiment_id(experiment_id)
+
+        def work(conn: Connection) -> None:
+            experiment = store.get_experiment(conn, eid)
+            if stage == "deleted" and eid == store.DEFAULT_EXPERIMENT_ID:
+                raise InvalidParameter("Cannot delete the default experiment '0'.")
+            if experiment.lifecycle_stage == stage:
+                raise InvalidParameter(
+                    f"Cannot {'delete' if stage == 'deleted' else 'restore'} experiment {eid}: "
+                    f"it is already {stage}."
+                )
+            store.set_experiment_lifecycle(conn, eid, stage, _now())
+
+        in_transaction(self.db, work)
+
+    def set_tag(self, experiment_id: str | int, key: str, value: str) -> None:
+        eid = parse_experiment_id(experiment_id)
+        v.validate_key(key, "key")
+        value = v.truncate(value, v.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
+
+        def work(conn: Connection) -> None:
+            experiment = store.get_experiment(conn, eid)
+            if experiment.lifecycle_stage != "active":
+                raise InvalidParameter(f"The experiment {eid} must be in the 'active' state.")
+            store.set_experiment_tags(conn, eid, [(key, value)])
+
+        in_transaction(self.db, work)
+
+    def delete_tag(self, experiment_id: str | int, key: str) -> None:
+        eid = parse_experiment_id(experiment_id)
+
+        def work(conn: Connection) -> None:
+            experiment = store.get_experiment(conn, eid)
+            if experiment.lifecycle_stage != "active":
+                raise InvalidParameter(f"The experiment {eid} must be in the 'active' state.")
+            if not store.delete_experiment_tag(conn, eid, key):
+                raise InvalidParameter(f"No tag with name: {key} in experiment with id {eid}")
+
+        in_transaction(self.db, work)
+
+    def search(
+        self,
+        *,
+        filter_string: str | None,
+        view_type: str | None,
+        order_by: list[str],
+        max_results: int | None,
+        page_token: str | None,
+    ) -> tuple[list[Experiment], str | None]:
+        if max_results is None or max_results <= 0:
+            raise InvalidParameter(
+                f"Invalid value {max_results or 0} for parameter 'max_results' supplied. "
+                "It must be a positive integer."
+            )
+        limit = v.validate_max_results(max_results, default=1000, cap=50000)
+        view = v.validate_view_type(view_type)
+
+        from tracklight.store.search.experiments import search_experiment_ids
+
+        def work(conn: Connection) -> tuple[list[Experiment], str | None]:
+            page = search_experiment_ids(
+                conn,
+                filter_string=filter_string,
+                view_type=view,
+                order_by=order_by,
+                max_results=limit,
+                page_token=page_token,
+            )
+            return store.get_experiments(conn, page.experiment_ids), page.next_page_token
+
+        return in_transaction(self.db, work, write=False)

@@ -1,0 +1,270 @@
+"""Run rules: lifecycle, logging (params, metrics, tags, inputs) and search."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from sqlalchemy import Connection
+
+from tracklight.errors import InvalidParameter
+from tracklight.services import validation as v
+from tracklight.services.experiments import parse_experiment_id
+from tracklight.services.page_tokens import decode_token, encode_token
+from tracklight.services.run_names import generate_run_name
+from tracklight.services.transactions import in_transaction
+from tracklight.store import experiments as experiment_store
+from tracklight.store import inputs as input_store
+from tracklight.store import metrics as metric_store
+from tracklight.store import runs as store
+from tracklight.store.engine import Database
+from tracklight.store.records import DatasetInput, MetricPoint, Run, RunRef
+
+MAX_HISTORY_PAGE = 25000
+MAX_BULK_RUNS = 100
+MAX_BULK_POINTS = 2500
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _require_active(run: RunRef) -> RunRef:
+    if run.lifecycle_stage != "active":
+        raise InvalidParameter(
+            f"The run {run.run_id} must be in the 'active' state. Current state is {run.lifecycle_stage}."
+        )
+    return run
+
+
+class Runs:
+    """Operations on runs and what is logged to them."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(
+        self,
+        *,
+        experiment_id: str | None,
+        user_id: str | None,
+        run_name: str | None,
+        start_time: int | None,
+        tags: list[tuple[str, str]],
+    ) -> Run:
+        eid = parse_experiment_id(experiment_id if experiment_id not in (None, "") else "0")
+        tags = [(v.validate_key(k, "key"), v.truncate(val, v.MAX_TAG_VALUE_LENGTH)) for k, val in tags]
+        tag_name = dict(tags).get("mlflow.runName")
+        if run_name and tag_name and run_name != tag_name:
+            raise InvalidParameter(
+                f"Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
+                f"different values (run_name='{run_name}', mlflow.runName='{tag_name}')."
+            )
+        name = run_name or tag_name or generate_run_name()
+        tags = [(k, val) for k, val in tags if k != "mlflow.runName"] + [("mlflow.runName", name)]
+        run_id = uuid.uuid4().hex
+
+        def work(conn: Connection) -> Run:
+            experiment = experiment_store.get_experiment(conn, eid)
+            if experiment.lifecycle_stage != "active":
+                raise InvalidParameter(
+                    f"The experiment {eid} must be in the 'active' state. "
+                    f"Current state is {experiment.lifecycle_stage}."
+                )
+            internal_id = store.insert_run(
+                conn,
+                run_id=run_id,
+                experiment_id=eid,
+                run_name=name,
+                user_id=user_id or "",
+                start_time=start_time if start_time is not None else _now(),
+                artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
+                tags=tags,
+            )
+            return store.load_runs(conn, [internal_id])[0]
+
+        return in_transaction(self.db, work)
+
+    def get(self, run_id: str) -> Run:
+        return in_transaction(self.db, lambda c: store.get_run(c, run_id), write=False)
+
+    def update(self, run_id: str, *, status: str | None, end_time: int | None, run_name: str | None) -> Run:
+        if status is not None and status not in v.RUN_STATUSES:
+            status = None  # MLflow ignores an unknown status rather than failing the call
+
+        def work(conn: Connection) -> Run:
+            run = _require_active(store.find_run(conn, run_id))
+            store.update_run(
+                conn, run.internal_id, status=status, end_time=end_time, run_name=run_name or None
+            )
+            return store.load_runs(conn, [run.internal_id])[0]
+
+        return in_transaction(self.db, work)
+
+    def set_lifecycle(self, run_id: str, stage: str) -> None:
+        def work(conn: Connection) -> None:
+            run = store.find_run(conn, run_id)
+            store.set_run_lifecycle(conn, run.internal_id, stage, _now())
+
+        in_transaction(self.db, work)
+
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        self.log_batch(run_id, metrics=[], params=[], tags=[(key, value)])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        def work(conn: Connection) -> None:
+            run = _require_active(store.find_run(conn, run_id))
+            if not store.delete_run_tag(conn, run.internal_id, key):
+                raise InvalidParameter(f"No tag with name: {key} in run with id {run_id}")
+
+        in_transaction(self.db, work)
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: list[MetricPoint],
+        params: list[tuple[str, str]],
+        tags: list[tuple[str, str]],
+    ) -> None:
+        """Log everything in one transaction: either all of it is stored or none of it."""
+        v.validate_batch_sizes(len(metrics), len(params), len(tags))
+        for m in metrics:
+            v.validate_key(m.key)
+            m.value = v.metric_value(m.value)
+        params = [(v.validate_key(k), v.truncate(val, v.MAX_PARAM_VALUE_LENGTH)) for k, val in params]
+        seen: dict[str, str] = {}
+        for key, value in params:
+            if seen.setdefault(key, value) != value:
+                raise InvalidParameter(
+                    f"Duplicate parameter keys have been submitted: ['{key}']. Please ensure the request "
+                    "contains only one param value per param key."
+                )
+        tags = [(v.validate_key(k, "key"), v.truncate(val, v.MAX_TAG_VALUE_LENGTH)) for k, val in tags]
+
+        def work(conn: Connection) -> None:
+            run = _require_active(store.find_run(conn, run_id))
+            metric_store.log_params(conn, run.internal_id, run_id, params)
+            if tags:
+                store.set_run_tags(conn, run.internal_id, tags)
+            metric_store.log_metrics(conn, run.internal_id, metrics)
+
+        in_transaction(self.db, work)
+
+    def log_inputs(self, run_id: str, datasets: list[DatasetInput], model_ids: list[str]) -> None:
+        def work(conn: Connection) -> None:
+            run = _require_active(store.find_run(conn, run_id))
+            input_store.log_dataset_inputs(conn, run.internal_id, run.experiment_id, datasets)
+            input_store.link_models(conn, run.internal_id, "input", [(m, None) for m in model_ids])
+
+        in_transaction(self.db, work)
+
+    def log_outputs(self, run_id: str, models: list[tuple[str, int]]) -> None:
+        def work(conn: Connection) -> None:
+            run = _require_active(store.find_run(conn, run_id))
+            input_store.link_models(conn, run.internal_id, "output", models)
+
+        in_transaction(self.db, work)
+
+    def log_model(self, run_id: str, model_json: str) -> None:
+        """Append an MLmodel description to the run's mlflow.log-model.history tag (the 2.x client's path)."""
+        try:
+            model = json.loads(model_json)
+        except ValueError:
+            raise InvalidParameter("model_json is not valid JSON.") from None
+        if not isinstance(model, dict):
+            raise InvalidParameter("model_json must be a JSON object.")
+
+        def work(conn: Connection) -> None:
+            run = _require_active(store.find_run(conn, run_id, for_update=True))
+            current = store.get_run_tag(conn, run.internal_id, "mlflow.log-model.history")
+            history = json.loads(current) if current else []
+            history.append(model)
+            store.set_run_tags(conn, run.internal_id, [("mlflow.log-model.history", json.dumps(history))])
+
+        in_transaction(self.db, work)
+
+    def search(
+        self,
+        *,
+        experiment_ids: list[str],
+        filter_string: str | None,
+        run_view_type: str | None,
+        order_by: list[str],
+        max_results: int | None,
+        page_token: str | None,
+    ) -> tuple[list[Run], str | None]:
+        ids = [parse_experiment_id(e) for e in experiment_ids]
+        limit = v.validate_max_results(max_results, default=1000, cap=50000)
+        view = v.validate_view_type(run_view_type)
+
+        from tracklight.store.search.runs import search_run_ids
+
+        def work(conn: Connection) -> tuple[list[Run], str | None]:
+            page = search_run_ids(
+                conn,
+                experiment_ids=ids,
+                filter_string=filter_string,
+                run_view_type=view,
+                order_by=order_by,
+                max_results=limit,
+                page_token=page_token,
+            )
+            return store.load_runs(conn, page.run_ids), page.next_page_token
+
+        return in_transaction(self.db, work, write=False)
+
+    def metric_history(
+        self, run_id: str, key: str, max_results: int | None, page_token: str | None
+    ) -> tuple[list[MetricPoint], str | None]:
+        limit = v.validate_max_results(max_results, default=MAX_HISTORY_PAGE, cap=MAX_HISTORY_PAGE)
+        after = decode_token(page_token, "history")
+
+        def work(conn: Connection) -> tuple[list[MetricPoint], str | None]:
+            run = store.find_run(conn, run_id)
+            points, resume = metric_store.metric_history(
+                conn, run.internal_id, key, limit, tuple(after) if after else None
+            )
+            return points, encode_token("history", list(resume)) if resume else None
+
+        return in_transaction(self.db, work, write=False)
+
+    def sampled_history(
+        self,
+        run_ids: list[str],
+        key: str,
+        max_results: int | None,
+        start_step: int | None,
+        end_step: int | None,
+    ) -> list[MetricPoint]:
+        if not run_ids:
+            raise InvalidParameter("GetMetricHistoryBulkInterval request must specify at least one run_id.")
+        if len(run_ids) > MAX_BULK_RUNS:
+            raise InvalidParameter(
+                f"GetMetricHistoryBulkInterval request must specify at most {MAX_BULK_RUNS} run_ids. "
+                f"Received {len(run_ids)} run_ids."
+            )
+        limit = max_results if max_results is not None else MAX_BULK_POINTS
+        if not 1 <= limit <= MAX_BULK_POINTS:
+            raise InvalidParameter(f"max_results must be between 1 and {MAX_BULK_POINTS}.")
+        if (start_step is None) != (end_step is None):
+            raise InvalidParameter("If either start step or end step are specified, both must be specified.")
+        if start_step is not None and end_step is not None and start_step > end_step:
+            raise InvalidParameter(
+                "end_step must be greater than start_step. "
+                f"Found start_step={start_step} and end_step={end_step}."
+            )
+
+        def work(conn: Connection) -> list[MetricPoint]:
+            refs = [store.find_run(conn, r) for r in run_ids]
+            out: list[MetricPoint] = []
+            for ref in refs:
+                for point in metric_store.sampled_history(
+                    conn, ref.internal_id, key, limit, start_step, end_step
+                ):
+                    point.run_id = ref.run_id
+                    out.append(point)
+            return out
+
+        return in_transaction(self.db, work, write=False)

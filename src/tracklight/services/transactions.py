@@ -1,0 +1,55 @@
+"""Running store work in a transaction: retry lock conflicts, and report outages as StoreUnavailable."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+
+from tracklight.errors import InvalidParameter, StoreUnavailable
+from tracklight.store.engine import Database
+
+T = TypeVar("T")
+_ATTEMPTS = 6
+
+# Deadlocks, serialization failures, lock waits and SQLite's busy lock: another attempt will succeed.
+_RETRYABLE_MYSQL = {1205, 1213}
+_RETRYABLE_PG = {"40001", "40P01", "55P03"}
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    code = getattr(orig, "pgcode", None)
+    if code in _RETRYABLE_PG:
+        return True
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _RETRYABLE_MYSQL:
+        return True
+    return "database is locked" in str(orig)
+
+
+def _is_outage(exc: DBAPIError) -> bool:
+    return exc.connection_invalidated or isinstance(exc, OperationalError)
+
+
+def in_transaction(db: Database, work: Callable[[Connection], T], *, write: bool = True) -> T:
+    """Run work(conn) in one transaction; on a lock conflict roll back and run it again."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            with db.write() if write else db.read() as conn:
+                return work(conn)
+        except (IntegrityError, DataError) as exc:
+            # Constraint and data errors here come from client input the services did not catch.
+            raise InvalidParameter(f"The request could not be stored: {exc.orig}") from exc
+        except DBAPIError as exc:
+            if _is_retryable(exc) and attempt < _ATTEMPTS - 1:
+                time.sleep(0.01 * (2**attempt) * (1 + random.random()))
+                continue
+            if _is_outage(exc):
+                raise StoreUnavailable(str(exc.orig)) from exc
+            raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,28 @@
+"""Bring a server's store to a usable state: open the database, migrate or check the schema, seed Default."""
+
+from __future__ import annotations
+
+from tracklight.config import Settings, load_settings
+from tracklight.http.app import TracklightApp
+from tracklight.services.experiments import Experiments
+from tracklight.store.engine import Database, open_database
+from tracklight.store.migrate import check_current, upgrade
+
+
+def prepare_store(settings: Settings) -> Database:
+    """Open the store; the embedded SQLite default migrates itself, other databases must be current."""
+    db = open_database(
+        settings.backend_store_uri, pool_size=settings.db_pool_size, timeout_s=settings.db_timeout_s
+    )
+    if db.dialect == "sqlite":
+        upgrade(db)
+    else:
+        check_current(db)
+    Experiments(db, settings.artifact_root_for_runs).ensure_default()
+    return db
+
+
+def create_app() -> TracklightApp:
+    """Application factory for uvicorn workers; settings come from TRACKLIGHT_* variables."""
+    settings = load_settings()
+    return TracklightApp(settings, prepare_store(settings))

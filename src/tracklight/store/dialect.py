@@ -1,0 +1,41 @@
+"""The few statements whose SQL differs per database: upserts and insert-if-absent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]) -> None:
+    """Insert rows, skipping those whose key already exists; one multi-row statement."""
+    if not rows:
+        return
+    name = conn.dialect.name
+    if name == "postgresql":
+        stmt = postgresql.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=keys)
+    elif name == "sqlite":
+        stmt = sqlite.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=keys)
+    else:
+        ins = mysql.insert(table).values(list(rows))
+        # A no-op assignment instead of INSERT IGNORE, which would also swallow data errors.
+        stmt = ins.on_duplicate_key_update({keys[0]: table.c[keys[0]]})
+    conn.execute(stmt)
+
+
+def upsert(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str], update_cols: list[str]
+) -> None:
+    """Insert rows or overwrite update_cols where the key exists; one multi-row statement."""
+    if not rows:
+        return
+    name = conn.dialect.name
+    if name in ("postgresql", "sqlite"):
+        ins = (postgresql if name == "postgresql" else sqlite).insert(table).values(list(rows))
+        stmt = ins.on_conflict_do_update(index_elements=keys, set_={c: ins.excluded[c] for c in update_cols})
+    else:
+        ins = mysql.insert(table).values(list(rows))
+        stmt = ins.on_duplicate_key_update({c: ins.inserted[c] for c in update_cols})
+    conn.execute(stmt)

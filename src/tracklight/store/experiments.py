@@ -1,0 +1,140 @@
+"""Queries on experiments and their tags."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tracklight.errors import AlreadyExists, NotFound
+from tracklight.store import schema as s
+from tracklight.store.dialect import upsert
+from tracklight.store.records import Experiment
+
+DEFAULT_EXPERIMENT_ID = 0
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+def insert_experiment(
+    conn: Connection, name: str, artifact_location: str | None, artifact_root: str, now: int
+) -> int:
+    """Insert with the next free id; a concurrent insert that takes the same id fails the unique key."""
+    if conn.execute(select(s.experiments.c.id).where(s.experiments.c.name == name)).first():
+        raise AlreadyExists(f"Experiment(name={name}) already exists.")
+    next_id = conn.execute(select(func.coalesce(func.max(s.experiments.c.id), 0) + 1)).scalar_one()
+    location = artifact_location or f"{artifact_root}/{next_id}"
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(s.experiments).values(
+                    id=next_id,
+                    name=name,
+                    artifact_location=location,
+                    lifecycle_stage="active",
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+    except IntegrityError as exc:
+        if conn.execute(select(s.experiments.c.id).where(s.experiments.c.name == name)).first():
+            raise AlreadyExists(f"Experiment(name={name}) already exists.") from exc
+        raise
+    return int(next_id)
+
+
+def ensure_default_experiment(conn: Connection, artifact_root: str, now: int) -> None:
+    if conn.execute(select(s.experiments.c.id).where(s.experiments.c.id == DEFAULT_EXPERIMENT_ID)).first():
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(s.experiments).values(
+                    id=DEFAULT_EXPERIMENT_ID,
+                    name=DEFAULT_EXPERIMENT_NAME,
+                    artifact_location=f"{artifact_root}/{DEFAULT_EXPERIMENT_ID}",
+                    lifecycle_stage="active",
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+    except IntegrityError:
+        pass  # another replica created it first
+
+
+def _load(conn: Connection, where) -> list[Experiment]:
+    rows = conn.execute(select(s.experiments).where(where)).all()
+    found = {
+        r.id: Experiment(
+            r.id, r.name, r.artifact_location, r.lifecycle_stage, r.creation_time, r.last_update_time
+        )
+        for r in rows
+    }
+    if found:
+        tag_rows = conn.execute(
+            select(s.experiment_tags).where(s.experiment_tags.c.experiment_id.in_(list(found)))
+        )
+        for t in tag_rows:
+            found[t.experiment_id].tags[t.key] = t.value
+    return list(found.values())
+
+
+def get_experiment(conn: Connection, experiment_id: int) -> Experiment:
+    found = _load(conn, s.experiments.c.id == experiment_id)
+    if not found:
+        raise NotFound(f"No Experiment with id={experiment_id} exists")
+    return found[0]
+
+
+def get_experiment_by_name(conn: Connection, name: str) -> Experiment:
+    found = _load(conn, s.experiments.c.name == name)
+    if not found:
+        raise NotFound(f"Could not find experiment with name '{name}'")
+    return found[0]
+
+
+def get_experiments(conn: Connection, experiment_ids: list[int]) -> list[Experiment]:
+    """Experiments in the order of the ids given."""
+    by_id = {e.experiment_id: e for e in _load(conn, s.experiments.c.id.in_(experiment_ids))}
+    return [by_id[i] for i in experiment_ids if i in by_id]
+
+
+def rename_experiment(conn: Connection, experiment_id: int, new_name: str, now: int) -> None:
+    clash = conn.execute(
+        select(s.experiments.c.id).where(
+            s.experiments.c.name == new_name, s.experiments.c.id != experiment_id
+        )
+    ).first()
+    if clash:
+        raise AlreadyExists(f"Experiment(name={new_name}) already exists.")
+    conn.execute(
+        update(s.experiments)
+        .where(s.experiments.c.id == experiment_id)
+        .values(name=new_name, last_update_time=now)
+    )
+
+
+def set_experiment_lifecycle(conn: Connection, experiment_id: int, stage: str, now: int) -> None:
+    """Delete or restore an experiment together with its runs, as MLflow does."""
+    conn.execute(
+        update(s.experiments)
+        .where(s.experiments.c.id == experiment_id)
+        .values(lifecycle_stage=stage, last_update_time=now)
+    )
+    conn.execute(
+        update(s.runs)
+        .where(s.runs.c.experiment_id == experiment_id)
+        .values(lifecycle_stage=stage, deleted_time=now if stage == "deleted" else None)
+    )
+
+
+def set_experiment_tags(conn: Connection, experiment_id: int, tags: list[tuple[str, str]]) -> None:
+    rows = [{"experiment_id": experiment_id, "key": k, "value": v} for k, v in tags]
+    upsert(conn, s.experiment_tags, rows, ["experiment_id", "key"], ["value"])
+
+
+def delete_experiment_tag(conn: Connection, experiment_id: int, key: str) -> bool:
+    result = conn.execute(
+        delete(s.experiment_tags).where(
+            s.experiment_tags.c.experiment_id == experiment_id, s.experiment_tags.c.key == key
+        )
+    )
+    return result.rowcount > 0

@@ -1,0 +1,225 @@
+"""Metric ingest (log-batch) and metric history reads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, and_, func, or_, select, text, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tracklight.errors import InvalidParameter
+from tracklight.store import schema as s
+from tracklight.store.dialect import insert_ignore
+from tracklight.store.records import MetricPoint
+
+# Column order of a point, which is also the primary key's order after series_id.
+_POINT_SQL = {
+    "sqlite": (
+        "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES ",
+        "(?,?,?,?,?)",
+        " ON CONFLICT DO NOTHING",
+    ),
+    "postgresql": (
+        "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES ",
+        "(%s,%s,%s,%s,%s)",
+        " ON CONFLICT DO NOTHING",
+    ),
+    "mysql": (
+        "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES ",
+        "(%s,%s,%s,%s,%s)",
+        " ON DUPLICATE KEY UPDATE series_id = series_id",
+    ),
+}
+
+
+def _order_key(p: MetricPoint) -> tuple[int, int, bool, float]:
+    """MLflow's "latest" is the largest (step, timestamp, value); we rank NaN above every number."""
+    nan = math.isnan(p.value)
+    return (p.step, p.timestamp, nan, 0.0 if nan else p.value)
+
+
+def log_params(
+    conn: Connection, run_internal_id: int, run_id: str, params: Sequence[tuple[str, str]]
+) -> None:
+    """Insert params; re-logging the same value is a no-op, a different value is an error."""
+    if not params:
+        return
+    wanted = dict(params)
+    rows = [{"run_id": run_internal_id, "key": k, "value": v} for k, v in sorted(wanted.items())]
+    insert_ignore(conn, s.params, rows, ["run_id", "key"])
+    p = s.params.c
+    stored = conn.execute(
+        select(p.key, p.value).where(p.run_id == run_internal_id, p.key.in_(list(wanted)))
+    ).all()
+    for key, value in stored:
+        if value != wanted[key]:
+            raise InvalidParameter(
+                f"Changing param values is not allowed. Param with key='{key}' was already logged "
+                f"with value='{value}' for run ID='{run_id}'. Attempted logging new value '{wanted[key]}'."
+            )
+
+
+def log_metrics(conn: Connection, run_internal_id: int, points: Sequence[MetricPoint]) -> None:
+    """Store points (identical ones once) and move each series' latest point forward."""
+    if not points:
+        return
+    latest: dict[str, MetricPoint] = {}
+    for p in points:
+        current = latest.get(p.key)
+        if current is None or _order_key(p) > _order_key(current):
+            latest[p.key] = p
+    # Sorted keys give every transaction the same lock order, so concurrent replicas don't deadlock.
+    keys = sorted(latest)
+    rows = [
+        {
+            "run_id": run_internal_id,
+            "key": k,
+            "step": latest[k].step,
+            "timestamp": latest[k].timestamp,
+            "value": 0.0 if math.isnan(latest[k].value) else latest[k].value,
+            "is_nan": math.isnan(latest[k].value),
+        }
+        for k in keys
+    ]
+    _advance_latest(conn, rows)
+    ms = s.metric_series.c
+    series_ids = dict(
+        conn.execute(select(ms.key, ms.id).where(ms.run_id == run_internal_id, ms.key.in_(keys))).all()
+    )
+    flat: list[object] = []
+    for p in sorted(points, key=lambda p: (p.key, p.step, p.timestamp)):
+        nan = math.isnan(p.value)
+        flat.extend((series_ids[p.key], p.step, p.timestamp, 0.0 if nan else p.value, nan))
+    head, row_sql, tail = _POINT_SQL[conn.dialect.name]
+    statement = head + ",".join([row_sql] * (len(flat) // 5)) + tail
+    conn.exec_driver_sql(statement, tuple(flat))
+
+
+def _advance_latest(conn: Connection, rows: list[dict[str, object]]) -> None:
+    ms = s.metric_series
+    name = conn.dialect.name
+    if name in ("sqlite", "postgresql"):
+        ins = (sqlite if name == "sqlite" else postgresql).insert(ms).values(rows)
+        newer = tuple_(ins.excluded.step, ins.excluded.timestamp, ins.excluded.is_nan, ins.excluded.value) > (
+            tuple_(ms.c.step, ms.c.timestamp, ms.c.is_nan, ms.c.value)
+        )
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["run_id", "key"],
+                set_={c: ins.excluded[c] for c in ("step", "timestamp", "value", "is_nan")},
+                where=newer,
+            )
+        )
+        return
+    # MySQL evaluates ON DUPLICATE KEY assignments one by one, so a multi-column conditional update
+    # cannot be written there; create missing series first, then update through a join.
+    insert_ignore(conn, ms, rows, ["run_id", "key"])
+    selects = []
+    binds: dict[str, object] = {"run_id": rows[0]["run_id"]}
+    for i, row in enumerate(rows):
+        selects.append(f"SELECT :k{i} AS k, :st{i} AS st, :ts{i} AS ts, :nn{i} AS nn, :v{i} AS v")
+        binds.update(
+            {
+                f"k{i}": row["key"],
+                f"st{i}": row["step"],
+                f"ts{i}": row["timestamp"],
+                f"nn{i}": row["is_nan"],
+                f"v{i}": row["value"],
+            }
+        )
+    conn.execute(
+        text(
+            "UPDATE metric_series s JOIN (" + " UNION ALL ".join(selects) + ") n ON s.`key` = n.k "
+            "SET s.step = n.st, s.timestamp = n.ts, s.is_nan = n.nn, s.value = n.v "
+            "WHERE s.run_id = :run_id AND (n.st, n.ts, n.nn, n.v) > (s.step, s.timestamp, s.is_nan, s.value)"
+        ),
+        binds,
+    )
+
+
+def _series_id(conn: Connection, run_internal_id: int, key: str) -> int | None:
+    ms = s.metric_series.c
+    return conn.execute(select(ms.id).where(ms.run_id == run_internal_id, ms.key == key)).scalar()
+
+
+def _point(key: str, row) -> MetricPoint:
+    return MetricPoint(key, math.nan if row.is_nan else row.value, row.timestamp, row.step)
+
+
+def metric_history(
+    conn: Connection,
+    run_internal_id: int,
+    key: str,
+    max_results: int,
+    after: tuple[int, int, float, bool] | None,
+) -> tuple[list[MetricPoint], tuple[int, int, float, bool] | None]:
+    """One page of a metric's points in (step, timestamp) order, and the key to resume after."""
+    series_id = _series_id(conn, run_internal_id, key)
+    if series_id is None:
+        return [], None
+    m = s.metrics.c
+    stmt = select(m.step, m.timestamp, m.value, m.is_nan).where(m.series_id == series_id)
+    if after is not None:
+        step, ts, value, nan = after
+        # The leading step >= bound lets every optimizer use the primary key as a range scan.
+        stmt = stmt.where(
+            m.step >= step,
+            or_(
+                m.step > step,
+                and_(
+                    m.step == step,
+                    or_(
+                        m.timestamp > ts,
+                        and_(m.timestamp == ts, or_(m.value > value, and_(m.value == value, m.is_nan > nan))),
+                    ),
+                ),
+            ),
+        )
+    stmt = stmt.order_by(m.step, m.timestamp, m.value, m.is_nan).limit(max_results + 1)
+    rows = conn.execute(stmt).all()
+    more = len(rows) > max_results
+    rows = rows[:max_results]
+    points = [_point(key, r) for r in rows]
+    if not more:
+        return points, None
+    last = rows[-1]
+    return points, (last.step, last.timestamp, last.value, bool(last.is_nan))
+
+
+def sampled_history(
+    conn: Connection,
+    run_internal_id: int,
+    key: str,
+    max_results: int,
+    start_step: int | None,
+    end_step: int | None,
+) -> list[MetricPoint]:
+    """Up to max_results points spread evenly over the series, keeping the first and the last."""
+    series_id = _series_id(conn, run_internal_id, key)
+    if series_id is None:
+        return []
+    m = s.metrics.c
+    where = [m.series_id == series_id]
+    if start_step is not None and end_step is not None:
+        where += [m.step >= start_step, m.step <= end_step]
+    order = (m.step, m.timestamp, m.value, m.is_nan)
+    total = conn.execute(select(func.count()).select_from(s.metrics).where(*where)).scalar_one()
+    if total <= max_results:
+        rows = conn.execute(
+            select(m.step, m.timestamp, m.value, m.is_nan).where(*where).order_by(*order)
+        ).all()
+        return [_point(key, r) for r in rows]
+    if max_results == 1:
+        wanted = [total - 1]
+    else:
+        wanted = sorted({round(i * (total - 1) / (max_results - 1)) for i in range(max_results)})
+    numbered = (
+        select(m.step, m.timestamp, m.value, m.is_nan, func.row_number().over(order_by=order).label("rn"))
+        .where(*where)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(numbered).where(numbered.c.rn.in_([i + 1 for i in wanted])).order_by(numbered.c.rn)
+    ).all()
+    return [_point(key, r) for r in rows]

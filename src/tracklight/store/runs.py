@@ -1,0 +1,166 @@
+"""Queries on runs: create, look up, load with their data, update, tag."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from tracklight.errors import NotFound
+from tracklight.store import schema as s
+from tracklight.store.dialect import upsert
+from tracklight.store.records import DatasetInput, MetricPoint, Run, RunRef
+
+_LOAD_CHUNK = 500  # keeps IN lists well inside every database's parameter limit
+
+
+def insert_run(
+    conn: Connection,
+    *,
+    run_id: str,
+    experiment_id: int,
+    run_name: str,
+    user_id: str,
+    start_time: int,
+    artifact_uri: str,
+    tags: list[tuple[str, str]],
+) -> int:
+    result = conn.execute(
+        insert(s.runs).values(
+            run_uuid=run_id,
+            experiment_id=experiment_id,
+            name=run_name,
+            user_id=user_id,
+            status="RUNNING",
+            start_time=start_time,
+            end_time=None,
+            lifecycle_stage="active",
+            artifact_uri=artifact_uri,
+        )
+    )
+    internal_id = int(result.inserted_primary_key[0])
+    set_run_tags(conn, internal_id, tags)
+    return internal_id
+
+
+def find_run(conn: Connection, run_id: str, *, for_update: bool = False) -> RunRef:
+    stmt = select(s.runs.c.id, s.runs.c.experiment_id, s.runs.c.lifecycle_stage).where(
+        s.runs.c.run_uuid == run_id
+    )
+    if for_update and conn.dialect.name != "sqlite":
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise NotFound(f"Run with id={run_id} not found")
+    return RunRef(row.id, run_id, row.experiment_id, row.lifecycle_stage)
+
+
+def get_run(conn: Connection, run_id: str) -> Run:
+    row = conn.execute(select(s.runs.c.id).where(s.runs.c.run_uuid == run_id)).first()
+    if row is None:
+        raise NotFound(f"Run with id={run_id} not found")
+    return load_runs(conn, [row.id])[0]
+
+
+def load_runs(conn: Connection, internal_ids: list[int]) -> list[Run]:
+    """Runs with params, tags, latest metrics and inputs, in the order of the ids given."""
+    by_id: dict[int, Run] = {}
+    for start in range(0, len(internal_ids), _LOAD_CHUNK):
+        chunk = internal_ids[start : start + _LOAD_CHUNK]
+        _load_chunk(conn, chunk, by_id)
+    return [by_id[i] for i in internal_ids if i in by_id]
+
+
+def _load_chunk(conn: Connection, ids: list[int], by_id: dict[int, Run]) -> None:
+    r = s.runs.c
+    for row in conn.execute(select(s.runs).where(r.id.in_(ids))):
+        by_id[row.id] = Run(
+            internal_id=row.id,
+            run_id=row.run_uuid,
+            experiment_id=row.experiment_id,
+            run_name=row.name,
+            user_id=row.user_id,
+            status=row.status,
+            start_time=row.start_time,
+            end_time=row.end_time,
+            lifecycle_stage=row.lifecycle_stage,
+            artifact_uri=row.artifact_uri,
+        )
+    for row in conn.execute(select(s.params).where(s.params.c.run_id.in_(ids))):
+        by_id[row.run_id].params[row.key] = row.value
+    for row in conn.execute(select(s.run_tags).where(s.run_tags.c.run_id.in_(ids))):
+        by_id[row.run_id].tags[row.key] = row.value
+    ms = s.metric_series.c
+    series = select(ms.run_id, ms.key, ms.value, ms.is_nan, ms.timestamp, ms.step).where(ms.run_id.in_(ids))
+    for row in conn.execute(series):
+        value = math.nan if row.is_nan else row.value
+        by_id[row.run_id].metrics.append(MetricPoint(row.key, value, row.timestamp, row.step))
+    inputs = (
+        select(s.run_inputs.c.run_id, s.run_inputs.c.tags, s.datasets)
+        .join(s.datasets, s.datasets.c.id == s.run_inputs.c.dataset_id)
+        .where(s.run_inputs.c.run_id.in_(ids))
+        .order_by(s.run_inputs.c.run_id, s.datasets.c.id)
+    )
+    for row in conn.execute(inputs):
+        tags = [(t["key"], t["value"]) for t in json.loads(row.tags)]
+        by_id[row.run_id].dataset_inputs.append(
+            DatasetInput(row.name, row.digest, row.source_type, row.source, row.schema, row.profile, tags)
+        )
+    links = s.run_model_links.c
+    for row in conn.execute(select(s.run_model_links).where(links.run_id.in_(ids))):
+        if row.direction == "input":
+            by_id[row.run_id].model_inputs.append(row.model_id)
+        else:
+            by_id[row.run_id].model_outputs.append((row.model_id, row.step or 0))
+
+
+def update_run(
+    conn: Connection,
+    internal_id: int,
+    *,
+    status: str | None,
+    end_time: int | None,
+    run_name: str | None,
+) -> None:
+    values: dict[str, object] = {}
+    if status is not None:
+        values["status"] = status
+    if end_time is not None:
+        values["end_time"] = end_time
+    if run_name is not None:
+        values["name"] = run_name
+    if values:
+        conn.execute(update(s.runs).where(s.runs.c.id == internal_id).values(**values))
+    if run_name is not None:
+        set_run_tags(conn, internal_id, [("mlflow.runName", run_name)])
+
+
+def set_run_lifecycle(conn: Connection, internal_id: int, stage: str, now: int) -> None:
+    conn.execute(
+        update(s.runs)
+        .where(s.runs.c.id == internal_id)
+        .values(lifecycle_stage=stage, deleted_time=now if stage == "deleted" else None)
+    )
+
+
+def set_run_tags(conn: Connection, internal_id: int, tags: list[tuple[str, str]]) -> None:
+    # The last value given for a key wins, and a multi-row upsert may touch each key only once.
+    merged = dict(tags)
+    rows = [{"run_id": internal_id, "key": k, "value": v} for k, v in sorted(merged.items())]
+    upsert(conn, s.run_tags, rows, ["run_id", "key"], ["value"])
+    if "mlflow.runName" in merged:
+        conn.execute(update(s.runs).where(s.runs.c.id == internal_id).values(name=merged["mlflow.runName"]))
+
+
+def delete_run_tag(conn: Connection, internal_id: int, key: str) -> bool:
+    result = conn.execute(
+        delete(s.run_tags).where(s.run_tags.c.run_id == internal_id, s.run_tags.c.key == key)
+    )
+    return result.rowcount > 0
+
+
+def get_run_tag(conn: Connection, internal_id: int, key: str) -> str | None:
+    return conn.execute(
+        select(s.run_tags.c.value).where(s.run_tags.c.run_id == internal_id, s.run_tags.c.key == key)
+    ).scalar()
