@@ -220,6 +220,14 @@ class Runs:
     ) -> tuple[list[MetricPoint], str | None]:
         limit = v.validate_max_results(max_results, default=MAX_HISTORY_PAGE, cap=MAX_HISTORY_PAGE)
         after = decode_token(page_token, "history")
+        if after is not None and not (
+            isinstance(after, list)
+            and len(after) == 4
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in after[:2])
+            and isinstance(after[2], (int, float))
+            and isinstance(after[3], bool)
+        ):
+            raise InvalidParameter("Invalid page token: it does not belong to this request")
 
         def work(conn: Connection) -> tuple[list[MetricPoint], str | None]:
             run = store.find_run(conn, run_id)

@@ -128,8 +128,6 @@ def update_run(
         values["status"] = status
     if end_time is not None:
         values["end_time"] = end_time
-    if run_name is not None:
-        values["name"] = run_name
     if values:
         conn.execute(update(s.runs).where(s.runs.c.id == internal_id).values(**values))
     if run_name is not None:

@@ -81,7 +81,7 @@ _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
 # Keys may hold - / : as well as word characters; dots separate the entity from the key.
 _WORD = re.compile(r"[A-Za-z_][\w\-/:]*(?:\.[\w\-/:]+)*")
 # Anything else word-like (a key starting with a digit, a malformed number) so messages can quote it.
-_LOOSE = re.compile(r"[\w\-/:.]+")
+_LOOSE = re.compile(r"[\w\-/:][\w\-/:.]*")
 _OP = re.compile(r"[=!<>]+")
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE"})
 

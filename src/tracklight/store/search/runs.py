@@ -1,0 +1,195 @@
+"""runs/search: compile a filter and order_by into one keyset-paginated SELECT over the runs tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from tracklight.errors import InvalidParameter
+from tracklight.store.schema import datasets, metric_series, params, run_inputs, run_tags, runs
+from tracklight.store.search import predicates
+from tracklight.store.search.grammar import (
+    EQ,
+    IS_NOT_NULL,
+    IS_NULL,
+    LIST_STRING_OPS,
+    NE,
+    NULLABLE_STRING_OPS,
+    NUMERIC_OPS,
+    STRING_OPS,
+    Comparison,
+    EntityRule,
+    KeyRule,
+    OrderKey,
+    SearchSpec,
+    ValueType,
+    parse_filter,
+    parse_order_by_list,
+)
+from tracklight.store.search.keyset import SortColumn, fetch_page, fingerprint
+
+_STR = KeyRule(ValueType.STRING, STRING_OPS)
+_NUM = KeyRule(ValueType.NUMBER, NUMERIC_OPS)
+_RUN_NAME = KeyRule(ValueType.STRING, STRING_OPS, canonical="run_name")
+_CREATED = KeyRule(ValueType.NUMBER, NUMERIC_OPS, canonical="start_time")
+_DATASET_KEY = KeyRule(ValueType.STRING, LIST_STRING_OPS)
+
+_ATTRIBUTES = EntityRule(
+    "attribute",
+    keys={
+        "run_id": KeyRule(ValueType.STRING, LIST_STRING_OPS),
+        "run_name": _STR,
+        "run name": _RUN_NAME,
+        "Run name": _RUN_NAME,
+        "Run Name": _RUN_NAME,
+        "status": _STR,
+        "user_id": _STR,
+        "artifact_uri": _STR,
+        "start_time": _NUM,
+        "end_time": _NUM,
+        "created": _CREATED,
+        "Created": _CREATED,
+    },
+)
+_METRICS = EntityRule("metric", any_key=_NUM)
+_PARAMS = EntityRule("param", any_key=KeyRule(ValueType.STRING, NULLABLE_STRING_OPS))
+_TAGS = EntityRule("tag", any_key=KeyRule(ValueType.STRING, NULLABLE_STRING_OPS))
+_DATASETS = EntityRule(
+    "dataset",
+    keys={"name": _DATASET_KEY, "digest": _DATASET_KEY, "context": _DATASET_KEY},
+    orderable=False,
+)
+
+RUNS_SPEC = SearchSpec(
+    entities={
+        **dict.fromkeys(("metric", "metrics"), _METRICS),
+        **dict.fromkeys(("param", "params", "parameter", "parameters"), _PARAMS),
+        **dict.fromkeys(("tag", "tags"), _TAGS),
+        **dict.fromkeys(("attribute", "attributes", "attr", "run"), _ATTRIBUTES),
+        **dict.fromkeys(("dataset", "datasets"), _DATASETS),
+    },
+    default=_ATTRIBUTES,
+)
+
+_ATTRIBUTE_COLUMNS: dict[str, sa.Column[Any]] = {
+    "run_id": runs.c.run_uuid,
+    "run_name": runs.c.name,
+    "status": runs.c.status,
+    "user_id": runs.c.user_id,
+    "artifact_uri": runs.c.artifact_uri,
+    "start_time": runs.c.start_time,
+    "end_time": runs.c.end_time,
+}
+_NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time"})
+_KEYED_TABLES: dict[str, sa.Table] = {"metric": metric_series, "param": params, "tag": run_tags}
+_DATASET_COLUMNS = {"name": datasets.c.name, "digest": datasets.c.digest, "context": run_inputs.c.context}
+_VIEW_STAGES = {"ACTIVE_ONLY": ("active",), "DELETED_ONLY": ("deleted",), "ALL": ("active", "deleted")}
+
+
+@dataclass
+class RunSearchPage:
+    run_ids: list[int]  # internal runs.id, in result order
+    next_page_token: str | None
+
+
+def search_run_ids(
+    conn: sa.Connection,
+    *,
+    experiment_ids: list[int],
+    filter_string: str | None,
+    run_view_type: str,
+    order_by: list[str],
+    max_results: int,
+    page_token: str | None,
+) -> RunSearchPage:
+    """One page of run ids matching an MLflow runs/search request, ordered as the reference orders."""
+    stages = _VIEW_STAGES.get(run_view_type)
+    if stages is None:
+        raise InvalidParameter(
+            f"Invalid run_view_type {run_view_type!r}; expected one of {list(_VIEW_STAGES)}"
+        )
+    dialect = conn.dialect.name
+    comparisons = parse_filter(filter_string, RUNS_SPEC)
+    order_keys = parse_order_by_list(order_by, RUNS_SPEC)
+
+    from_clause: sa.FromClause = runs
+    columns: list[SortColumn] = []
+    for i, key in enumerate(order_keys):
+        from_clause, cols = _order_columns(dialect, from_clause, key, i)
+        columns += cols
+    # MLflow's tie-breakers; run_uuid is unique, which keyset pagination needs.
+    if not any(k.kind == "attribute" and k.key == "start_time" for k in order_keys):
+        columns.append(SortColumn(runs.c.start_time, False, int))
+    columns.append(SortColumn(runs.c.run_uuid, True, str))
+
+    stmt = (
+        sa.select(runs.c.id)
+        .select_from(from_clause)
+        .where(
+            runs.c.experiment_id.in_(experiment_ids),
+            runs.c.lifecycle_stage.in_(stages),
+            *(_condition(dialect, c) for c in comparisons),
+        )
+    )
+    fp = fingerprint("runs", [(k.kind, k.key, k.ascending) for k in order_keys])
+    page = fetch_page(conn, stmt, columns, fp=fp, max_results=max_results, page_token=page_token)
+    return RunSearchPage(page.ids, page.next_page_token)
+
+
+def _condition(dialect: str, c: Comparison) -> ColumnElement[bool]:
+    if c.kind == "attribute":
+        col = _ATTRIBUTE_COLUMNS[c.key]
+        if c.key in _NUMERIC_ATTRIBUTES:
+            return predicates.numeric(col, c.op, c.value)
+        return predicates.string(dialect, col, c.op, c.value)
+    if c.kind == "dataset":
+        cond = predicates.string(dialect, _DATASET_COLUMNS[c.key], c.op, c.value)
+        # EXISTS rather than a join: a run with several inputs must still come back once.
+        return (
+            sa.select(sa.literal(1))
+            .select_from(run_inputs.join(datasets, datasets.c.id == run_inputs.c.dataset_id))
+            .where(run_inputs.c.run_id == runs.c.id, cond)
+            .exists()
+        )
+    table = _KEYED_TABLES[c.kind].alias()
+    where = [table.c.run_id == runs.c.id, predicates.string(dialect, table.c.key, EQ, c.key)]
+    if c.op in (IS_NULL, IS_NOT_NULL):
+        exists = sa.select(sa.literal(1)).select_from(table).where(*where).exists()
+        return exists if c.op == IS_NOT_NULL else ~exists
+    if c.kind == "metric":
+        value = float(c.value)  # type: ignore[arg-type]
+        cmp = predicates.numeric(table.c.value, c.op, value)
+        # NaN is stored as 0 with is_nan set: it satisfies only "!=", like an IEEE NaN.
+        is_nan = table.c.is_nan == sa.true()
+        where.append(sa.or_(cmp, is_nan) if c.op == NE else sa.and_(cmp, sa.not_(is_nan)))
+    else:
+        where.append(predicates.string(dialect, table.c.value, c.op, c.value))
+    return sa.select(sa.literal(1)).select_from(table).where(*where).exists()
+
+
+def _order_columns(
+    dialect: str, from_clause: sa.FromClause, key: OrderKey, i: int
+) -> tuple[sa.FromClause, list[SortColumn]]:
+    if key.kind == "attribute":
+        col = _ATTRIBUTE_COLUMNS[key.key]
+        if col.nullable:
+            missing = sa.case((col.is_(None), 1), else_=0)
+            return from_clause, [
+                SortColumn(missing, True, int),
+                SortColumn(sa.func.coalesce(col, 0), key.ascending, int),
+            ]
+        return from_clause, [SortColumn(col, key.ascending, int if key.key in _NUMERIC_ATTRIBUTES else str)]
+    table = _KEYED_TABLES[key.kind].alias(f"order_{i}")
+    on = sa.and_(table.c.run_id == runs.c.id, predicates.string(dialect, table.c.key, EQ, key.key))
+    from_clause = from_clause.outerjoin(table, on)
+    if key.kind == "metric":
+        # Real values, then NaN, then runs without the metric, whichever the direction (as MLflow).
+        rank = sa.case((table.c.run_id.is_(None), 2), (table.c.is_nan == sa.true(), 1), else_=0)
+        value = sa.func.coalesce(table.c.value, 0.0)
+        return from_clause, [SortColumn(rank, True, int), SortColumn(value, key.ascending, float)]
+    missing = sa.case((table.c.value.is_(None), 1), else_=0)
+    value = sa.func.coalesce(table.c.value, "")
+    return from_clause, [SortColumn(missing, True, int), SortColumn(value, key.ascending, str)]
