@@ -132,6 +132,34 @@ def _metric(f: Fields) -> MetricPoint:
     )
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _metrics(f: Fields) -> list[MetricPoint]:
+    """Parse a batch's metrics; well-typed points (what the client sends) skip the general parser."""
+    out = []
+    for item in f.list("metrics"):
+        if type(item) is dict:
+            key, value, ts, step = (
+                item.get("key"),
+                item.get("value"),
+                item.get("timestamp"),
+                item.get("step", 0),
+            )
+            if (
+                type(key) is str
+                and type(value) in (float, int)
+                and type(ts) is int
+                and type(step) is int
+                and _INT64_MIN <= ts <= _INT64_MAX
+                and _INT64_MIN <= step <= _INT64_MAX
+            ):
+                out.append(MetricPoint(key, float(value), ts, step))
+                continue
+        out.append(_metric(Fields(item) if isinstance(item, dict) else Fields({"value": item})))
+    return out
+
+
 def log_metric(f: Fields, runs: Runs) -> Json:
     runs.log_batch(f.run_id(), metrics=[_metric(f)], params=[], tags=[])
     return {}
@@ -145,7 +173,7 @@ def log_param(f: Fields, runs: Runs) -> Json:
 def log_batch(f: Fields, runs: Runs) -> Json:
     runs.log_batch(
         f.run_id(),
-        metrics=[_metric(m) for m in f.objects("metrics")],
+        metrics=_metrics(f),
         params=[(p.required_str("key"), p.str("value") or "") for p in f.objects("params")],
         tags=_pairs(f, "tags"),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 
@@ -130,9 +131,11 @@ class Runs:
     ) -> None:
         """Log everything in one transaction: either all of it is stored or none of it."""
         v.validate_batch_sizes(len(metrics), len(params), len(tags))
+        for key in {m.key for m in metrics}:
+            v.validate_key(key)
         for m in metrics:
-            v.validate_key(m.key)
-            m.value = v.metric_value(m.value)
+            if math.isinf(m.value):
+                m.value = v.metric_value(m.value)
         params = [(v.validate_key(k), v.truncate(val, v.MAX_PARAM_VALUE_LENGTH)) for k, val in params]
         seen: dict[str, str] = {}
         for key, value in params:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from operator import attrgetter
 
-from sqlalchemy import Connection, and_, func, or_, select, text, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, func, or_, select
 
 from tracklight.errors import InvalidParameter
 from tracklight.store import schema as s
@@ -31,6 +31,10 @@ _POINT_SQL = {
         " ON DUPLICATE KEY UPDATE series_id = series_id",
     ),
 }
+
+
+_STEP_TS = attrgetter("step", "timestamp")
+_KEY_STEP_TS = attrgetter("key", "step", "timestamp")
 
 
 def _order_key(p: MetricPoint) -> tuple[int, int, bool, float]:
@@ -60,81 +64,77 @@ def log_params(
             )
 
 
+def _latest_per_key(points: Sequence[MetricPoint]) -> dict[str, MetricPoint]:
+    groups: dict[str, list[MetricPoint]] = {}
+    for p in points:
+        groups.setdefault(p.key, []).append(p)
+    latest = {}
+    for key, group in groups.items():
+        best = max(group, key=_STEP_TS)
+        ties = [p for p in group if p.step == best.step and p.timestamp == best.timestamp]
+        latest[key] = best if len(ties) == 1 else max(ties, key=_order_key)
+    return latest
+
+
 def log_metrics(conn: Connection, run_internal_id: int, points: Sequence[MetricPoint]) -> None:
     """Store points (identical ones once) and move each series' latest point forward."""
     if not points:
         return
-    latest: dict[str, MetricPoint] = {}
-    for p in points:
-        current = latest.get(p.key)
-        if current is None or _order_key(p) > _order_key(current):
-            latest[p.key] = p
+    dialect = conn.dialect.name
+    latest = _latest_per_key(points)
     # Sorted keys give every transaction the same lock order, so concurrent replicas don't deadlock.
     keys = sorted(latest)
-    rows = [
-        {
-            "run_id": run_internal_id,
-            "key": k,
-            "step": latest[k].step,
-            "timestamp": latest[k].timestamp,
-            "value": 0.0 if math.isnan(latest[k].value) else latest[k].value,
-            "is_nan": math.isnan(latest[k].value),
-        }
-        for k in keys
-    ]
-    _advance_latest(conn, rows)
-    ms = s.metric_series.c
+    rows = []
+    for k in keys:
+        p = latest[k]
+        nan = p.value != p.value
+        rows.append((run_internal_id, k, p.step, p.timestamp, 0.0 if nan else p.value, nan))
+    _advance_latest(conn, dialect, rows)
+    mark = "?" if dialect == "sqlite" else "%s"
+    key_col = "`key`" if dialect == "mysql" else "key"
     series_ids = dict(
-        conn.execute(select(ms.key, ms.id).where(ms.run_id == run_internal_id, ms.key.in_(keys))).all()
+        conn.exec_driver_sql(
+            # Only placeholders are interpolated into these statements, never values.
+            f"SELECT {key_col}, id FROM metric_series WHERE run_id = {mark} AND {key_col} IN "  # noqa: S608
+            f"({','.join([mark] * len(keys))})",
+            (run_internal_id, *keys),
+        ).all()
     )
     flat: list[object] = []
-    for p in sorted(points, key=lambda p: (p.key, p.step, p.timestamp)):
-        nan = math.isnan(p.value)
+    for p in sorted(points, key=_KEY_STEP_TS):
+        nan = p.value != p.value
         flat.extend((series_ids[p.key], p.step, p.timestamp, 0.0 if nan else p.value, nan))
-    head, row_sql, tail = _POINT_SQL[conn.dialect.name]
-    statement = head + ",".join([row_sql] * (len(flat) // 5)) + tail
-    conn.exec_driver_sql(statement, tuple(flat))
+    head, row_sql, tail = _POINT_SQL[dialect]
+    conn.exec_driver_sql(head + ",".join([row_sql] * (len(flat) // 5)) + tail, tuple(flat))
 
 
-def _advance_latest(conn: Connection, rows: list[dict[str, object]]) -> None:
-    ms = s.metric_series
-    name = conn.dialect.name
-    if name in ("sqlite", "postgresql"):
-        ins = (sqlite if name == "sqlite" else postgresql).insert(ms).values(rows)
-        newer = tuple_(ins.excluded.step, ins.excluded.timestamp, ins.excluded.is_nan, ins.excluded.value) > (
-            tuple_(ms.c.step, ms.c.timestamp, ms.c.is_nan, ms.c.value)
-        )
-        conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=["run_id", "key"],
-                set_={c: ins.excluded[c] for c in ("step", "timestamp", "value", "is_nan")},
-                where=newer,
-            )
+def _advance_latest(conn: Connection, dialect: str, rows: list[tuple]) -> None:
+    if dialect in ("sqlite", "postgresql"):
+        mark = "(?,?,?,?,?,?)" if dialect == "sqlite" else "(%s,%s,%s,%s,%s,%s)"
+        conn.exec_driver_sql(
+            "INSERT INTO metric_series (run_id, key, step, timestamp, value, is_nan) VALUES "  # noqa: S608
+            + ",".join([mark] * len(rows))
+            + " ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, "
+            "value = excluded.value, is_nan = excluded.is_nan "
+            "WHERE (excluded.step, excluded.timestamp, excluded.is_nan, excluded.value) > "
+            "(metric_series.step, metric_series.timestamp, metric_series.is_nan, metric_series.value)",
+            tuple(x for row in rows for x in row),
         )
         return
     # MySQL evaluates ON DUPLICATE KEY assignments one by one, so a multi-column conditional update
     # cannot be written there; create missing series first, then update through a join.
-    insert_ignore(conn, ms, rows, ["run_id", "key"])
-    selects = []
-    binds: dict[str, object] = {"run_id": rows[0]["run_id"]}
-    for i, row in enumerate(rows):
-        selects.append(f"SELECT :k{i} AS k, :st{i} AS st, :ts{i} AS ts, :nn{i} AS nn, :v{i} AS v")
-        binds.update(
-            {
-                f"k{i}": row["key"],
-                f"st{i}": row["step"],
-                f"ts{i}": row["timestamp"],
-                f"nn{i}": row["is_nan"],
-                f"v{i}": row["value"],
-            }
-        )
-    conn.execute(
-        text(
-            "UPDATE metric_series s JOIN (" + " UNION ALL ".join(selects) + ") n ON s.`key` = n.k "
-            "SET s.step = n.st, s.timestamp = n.ts, s.is_nan = n.nn, s.value = n.v "
-            "WHERE s.run_id = :run_id AND (n.st, n.ts, n.nn, n.v) > (s.step, s.timestamp, s.is_nan, s.value)"
-        ),
-        binds,
+    conn.exec_driver_sql(
+        "INSERT INTO metric_series (run_id, `key`, step, timestamp, value, is_nan) VALUES "  # noqa: S608
+        + ",".join(["(%s,%s,%s,%s,%s,%s)"] * len(rows))
+        + " ON DUPLICATE KEY UPDATE id = id",
+        tuple(x for row in rows for x in row),
+    )
+    selects = " UNION ALL ".join(["SELECT %s AS k, %s AS st, %s AS ts, %s AS v, %s AS nn"] * len(rows))
+    conn.exec_driver_sql(
+        f"UPDATE metric_series s JOIN ({selects}) n ON s.`key` = n.k "  # noqa: S608
+        "SET s.step = n.st, s.timestamp = n.ts, s.is_nan = n.nn, s.value = n.v "
+        "WHERE s.run_id = %s AND (n.st, n.ts, n.nn, n.v) > (s.step, s.timestamp, s.is_nan, s.value)",
+        (*(x for row in rows for x in row[1:]), rows[0][0]),
     )
 
 
