@@ -46,6 +46,14 @@ def metric(m: MetricPoint) -> dict[str, Any]:
     return out
 
 
+def history(key: str, rows: list[tuple[int, int, float]]) -> list[dict[str, Any]]:
+    """Metric history rows (step, timestamp, value); inline, since a page holds up to 25,000 of them."""
+    return [
+        {"key": key, "value": value if value == value else "NaN", "timestamp": ts, "step": step}
+        for step, ts, value in rows
+    ]
+
+
 def run_info(r: Run) -> dict[str, Any]:
     out: dict[str, Any] = {
         "run_id": r.run_id,

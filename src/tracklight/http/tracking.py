@@ -232,12 +232,11 @@ def search_runs(f: Fields, runs: Runs) -> Json:
 
 
 def get_metric_history(f: Fields, runs: Runs) -> Json:
-    points, token = runs.metric_history(
-        f.run_id(), f.required_str("metric_key"), f.int("max_results"), f.str("page_token")
-    )
+    key = f.required_str("metric_key")
+    rows, token = runs.metric_history(f.run_id(), key, f.int("max_results"), f.str("page_token"))
     out: Json = {}
-    if points:
-        out["metrics"] = [encode.metric(p) for p in points]
+    if rows:
+        out["metrics"] = encode.history(key, rows)
     if token:
         out["next_page_token"] = token
     return out

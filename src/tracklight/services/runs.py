@@ -20,6 +20,7 @@ from tracklight.store import inputs as input_store
 from tracklight.store import metrics as metric_store
 from tracklight.store import runs as store
 from tracklight.store.engine import Database
+from tracklight.store.metrics import HistoryRow
 from tracklight.store.records import DatasetInput, MetricPoint, Run, RunRef
 
 MAX_HISTORY_PAGE = 25000
@@ -220,7 +221,7 @@ class Runs:
 
     def metric_history(
         self, run_id: str, key: str, max_results: int | None, page_token: str | None
-    ) -> tuple[list[MetricPoint], str | None]:
+    ) -> tuple[list[HistoryRow], str | None]:
         limit = v.validate_max_results(max_results, default=MAX_HISTORY_PAGE, cap=MAX_HISTORY_PAGE)
         after = decode_token(page_token, "history")
         if after is not None and not (
@@ -232,7 +233,7 @@ class Runs:
         ):
             raise InvalidParameter("Invalid page token: it does not belong to this request")
 
-        def work(conn: Connection) -> tuple[list[MetricPoint], str | None]:
+        def work(conn: Connection) -> tuple[list[HistoryRow], str | None]:
             run = store.find_run(conn, run_id)
             points, resume = metric_store.metric_history(
                 conn, run.internal_id, key, limit, tuple(after) if after else None
