@@ -103,6 +103,7 @@ def _quoted(text: str, start: int, what: str) -> tuple[str, int]:
 
 
 def tokenize(text: str) -> list[_Tok]:
+    """Split a filter or order_by clause into tokens; quoting is resolved here, meaning in the parser."""
     toks: list[_Tok] = []
     i = 0
     while i < len(text):
@@ -271,8 +272,13 @@ class _Parser:
 
 def _number(text: str, kind: str, key: str, value_type: ValueType) -> int | float:
     if re.fullmatch(r"[-+]?\d+", text):
-        return int(text)
-    if value_type is ValueType.INTEGER:
+        number = int(text)
+        # Drivers cannot bind integers beyond int64 (SQLite raises OverflowError).
+        if -(2**63) <= number < 2**63:
+            return number
+        if value_type is ValueType.INTEGER:
+            raise InvalidParameter(f"Numeric value {text} for {kind} '{key}' is out of range")
+    elif value_type is ValueType.INTEGER:
         raise InvalidParameter(f"Invalid value for numeric attribute '{key}': '{text}' is not an integer")
     number = float(text)
     if not math.isfinite(number):

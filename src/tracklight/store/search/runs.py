@@ -160,8 +160,7 @@ def _condition(dialect: str, c: Comparison) -> ColumnElement[bool]:
         exists = sa.select(sa.literal(1)).select_from(table).where(*where).exists()
         return exists if c.op == IS_NOT_NULL else ~exists
     if c.kind == "metric":
-        value = float(c.value)  # type: ignore[arg-type]
-        cmp = predicates.numeric(table.c.value, c.op, value)
+        cmp = predicates.numeric(table.c.value, c.op, c.value)
         # NaN is stored as 0 with is_nan set: it satisfies only "!=", like an IEEE NaN.
         is_nan = table.c.is_nan == sa.true()
         where.append(sa.or_(cmp, is_nan) if c.op == NE else sa.and_(cmp, sa.not_(is_nan)))
