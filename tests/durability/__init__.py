@@ -1,0 +1,1 @@
+"""Durability tests: crash recovery, replicas on one database, and database outages."""
