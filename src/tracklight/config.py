@@ -22,6 +22,7 @@ class Settings:
     static_prefix: str
     db_pool_size: int
     db_timeout_s: float
+    db_query_timeout_s: float
 
     @property
     def artifact_root_for_runs(self) -> str:
@@ -90,4 +91,5 @@ def load_settings(
         static_prefix=prefix,
         db_pool_size=int(_env("DB_POOL_SIZE") or 10),
         db_timeout_s=float(_env("DB_TIMEOUT") or 10),
+        db_query_timeout_s=float(_env("DB_QUERY_TIMEOUT") or 30),
     )

@@ -12,7 +12,10 @@ from tracklight.store.migrate import check_current, upgrade
 def prepare_store(settings: Settings) -> Database:
     """Open the store; the embedded SQLite default migrates itself, other databases must be current."""
     db = open_database(
-        settings.backend_store_uri, pool_size=settings.db_pool_size, timeout_s=settings.db_timeout_s
+        settings.backend_store_uri,
+        pool_size=settings.db_pool_size,
+        timeout_s=settings.db_timeout_s,
+        query_timeout_s=settings.db_query_timeout_s,
     )
     if db.dialect == "sqlite":
         upgrade(db)

@@ -17,6 +17,8 @@ from durability._support import Api, TcpProxy, error_code, ok, swap_port
 OUTAGE_BACKENDS = [b for b in ("postgresql", "mariadb") if b in selected_backends()]
 UPSTREAM = {"postgresql": (PG_HOST, PG_PORT), "mariadb": (MARIADB_HOST, MARIADB_PORT)}
 MAX_ANSWER_S = 15.0  # an outage must be reported, not waited out
+# A database that stops answering is given up on after this long (the server's default is 30 s).
+QUERY_TIMEOUT_S = "5"
 RECOVERY_S = 25.0
 POINTS = 50
 
@@ -29,7 +31,10 @@ def proxied(backend: BackendURI, server_factory: Any) -> Iterator[tuple[TcpProxy
     proxy.start()
     try:
         server = server_factory(
-            swap_port(backend, proxy.port), upgrade=False, name=f"behind-proxy-{backend.backend}"
+            swap_port(backend, proxy.port),
+            upgrade=False,
+            name=f"behind-proxy-{backend.backend}",
+            env={"TRACKLIGHT_DB_QUERY_TIMEOUT": QUERY_TIMEOUT_S},
         )
         yield proxy, server
     finally:

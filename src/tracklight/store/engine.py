@@ -63,8 +63,15 @@ def normalize_uri(uri: str) -> str:
     return url.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def open_database(uri: str, *, pool_size: int = 10, timeout_s: float = 10.0) -> Database:
-    """Create an engine for a backend store URI, tuned per dialect."""
+def open_database(
+    uri: str, *, pool_size: int = 10, timeout_s: float = 10.0, query_timeout_s: float | None = None
+) -> Database:
+    """Create an engine for a backend store URI, tuned per dialect.
+
+    With query_timeout_s, a database that stops answering fails the request after that long
+    (and the connection is discarded) instead of holding it forever; a server sets it, the
+    migration command does not, since a migration may legitimately run long.
+    """
     url = make_url(normalize_uri(uri))
     try:
         if url.get_backend_name() == "sqlite":
@@ -76,16 +83,29 @@ def open_database(uri: str, *, pool_size: int = 10, timeout_s: float = 10.0) -> 
                 max_overflow=pool_size,
                 pool_pre_ping=True,
                 pool_recycle=1800,
+                pool_timeout=timeout_s,
                 isolation_level="READ COMMITTED",
-                connect_args={"connect_timeout": int(timeout_s)},
+                connect_args={
+                    "connect_timeout": int(timeout_s),
+                    **(
+                        {"read_timeout": query_timeout_s, "write_timeout": query_timeout_s}
+                        if query_timeout_s
+                        else {}
+                    ),
+                },
             )
             return Database(engine, "mysql")
+        if query_timeout_s:
+            from tracklight.store.pg_deadline import install_query_deadline
+
+            install_query_deadline(query_timeout_s)
         engine = create_engine(
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
             pool_recycle=1800,
+            pool_timeout=timeout_s,
             connect_args={"connect_timeout": int(timeout_s)},
         )
         return Database(engine, "postgresql")

@@ -14,31 +14,35 @@ DEFAULT_EXPERIMENT_ID = 0
 DEFAULT_EXPERIMENT_NAME = "Default"
 
 
+_ID_ATTEMPTS = 20
+
+
 def insert_experiment(
     conn: Connection, name: str, artifact_location: str | None, artifact_root: str, now: int
 ) -> int:
-    """Insert with the next free id; a concurrent insert that takes the same id fails the unique key."""
-    if conn.execute(select(s.experiments.c.id).where(s.experiments.c.name == name)).first():
-        raise AlreadyExists(f"Experiment(name={name}) already exists.")
-    next_id = conn.execute(select(func.coalesce(func.max(s.experiments.c.id), 0) + 1)).scalar_one()
-    location = artifact_location or f"{artifact_root}/{next_id}"
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(s.experiments).values(
-                    id=next_id,
-                    name=name,
-                    artifact_location=location,
-                    lifecycle_stage="active",
-                    creation_time=now,
-                    last_update_time=now,
-                )
-            )
-    except IntegrityError as exc:
+    """Insert with the next free id. Ids are allocated as max+1 rather than by a sequence so that
+    experiment "0" can exist on every database; a concurrent insert that took the same id makes
+    this one fail its savepoint and try the next id."""
+    for _ in range(_ID_ATTEMPTS):
         if conn.execute(select(s.experiments.c.id).where(s.experiments.c.name == name)).first():
-            raise AlreadyExists(f"Experiment(name={name}) already exists.") from exc
-        raise
-    return int(next_id)
+            raise AlreadyExists(f"Experiment(name={name}) already exists.")
+        next_id = conn.execute(select(func.coalesce(func.max(s.experiments.c.id), 0) + 1)).scalar_one()
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(s.experiments).values(
+                        id=next_id,
+                        name=name,
+                        artifact_location=artifact_location or f"{artifact_root}/{next_id}",
+                        lifecycle_stage="active",
+                        creation_time=now,
+                        last_update_time=now,
+                    )
+                )
+            return int(next_id)
+        except IntegrityError:
+            continue  # the name check above decides, on the next pass, whether it was the name or the id
+    raise RuntimeError(f"could not allocate an experiment id after {_ID_ATTEMPTS} attempts")
 
 
 def ensure_default_experiment(conn: Connection, artifact_root: str, now: int) -> None:
