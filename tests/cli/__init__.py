@@ -1,0 +1,1 @@
+"""Tests of the `tracklight` command line (main venv only)."""
