@@ -416,8 +416,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Config.make(args.backend, servers, args.quick)
     cfg.wait_quiet_s = args.wait_quiet
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    # SIGINT too: a shell without job control starts background commands with SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
     atexit.register(stop_all_started)
     ensure_peer_venv(servers)
 
