@@ -73,29 +73,32 @@ def load_runs(conn: Connection, internal_ids: list[int]) -> list[Run]:
 
 
 def _load_chunk(conn: Connection, ids: list[int], by_id: dict[int, Run]) -> None:
+    # Rows are unpacked as tuples: listing thousands of runs makes attribute access on rows add up.
     r = s.runs.c
-    for row in conn.execute(select(s.runs).where(r.id.in_(ids))):
-        by_id[row.id] = Run(
-            internal_id=row.id,
-            run_id=row.run_uuid,
-            experiment_id=row.experiment_id,
-            run_name=row.name,
-            user_id=row.user_id,
-            status=row.status,
-            start_time=row.start_time,
-            end_time=row.end_time,
-            lifecycle_stage=row.lifecycle_stage,
-            artifact_uri=row.artifact_uri,
-        )
-    for row in conn.execute(select(s.params).where(s.params.c.run_id.in_(ids))):
-        by_id[row.run_id].params[row.key] = row.value
-    for row in conn.execute(select(s.run_tags).where(s.run_tags.c.run_id.in_(ids))):
-        by_id[row.run_id].tags[row.key] = row.value
+    columns = (
+        r.id,
+        r.run_uuid,
+        r.experiment_id,
+        r.name,
+        r.user_id,
+        r.status,
+        r.start_time,
+        r.end_time,
+        r.lifecycle_stage,
+        r.artifact_uri,
+    )
+    for values in conn.execute(select(*columns).where(r.id.in_(ids))):
+        by_id[values[0]] = Run(*values)
+    p = s.params.c
+    for run_id, key, value in conn.execute(select(p.run_id, p.key, p.value).where(p.run_id.in_(ids))):
+        by_id[run_id].params[key] = value
+    t = s.run_tags.c
+    for run_id, key, value in conn.execute(select(t.run_id, t.key, t.value).where(t.run_id.in_(ids))):
+        by_id[run_id].tags[key] = value
     ms = s.metric_series.c
     series = select(ms.run_id, ms.key, ms.value, ms.is_nan, ms.timestamp, ms.step).where(ms.run_id.in_(ids))
-    for row in conn.execute(series):
-        value = math.nan if row.is_nan else row.value
-        by_id[row.run_id].metrics.append(MetricPoint(row.key, value, row.timestamp, row.step))
+    for run_id, key, value, is_nan, timestamp, step in conn.execute(series):
+        by_id[run_id].metrics.append(MetricPoint(key, math.nan if is_nan else value, timestamp, step))
     inputs = (
         select(s.run_inputs.c.run_id, s.run_inputs.c.tags, s.datasets)
         .join(s.datasets, s.datasets.c.id == s.run_inputs.c.dataset_id)

@@ -117,7 +117,6 @@ metric_series = Table(
     Column("value", Double, nullable=False),
     Column("is_nan", Boolean, nullable=False),
     Index("uq_metric_series_run_key", "run_id", "key", unique=True),
-    Index("ix_metric_series_key_value", "key", "value"),
 )
 
 # NaN is stored as value 0 with is_nan set: SQLite turns NaN into NULL and MySQL rejects it.

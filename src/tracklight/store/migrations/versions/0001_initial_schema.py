@@ -211,7 +211,6 @@ def upgrade() -> None:
         mysql_engine="InnoDB",
     )
     with op.batch_alter_table("metric_series", schema=None) as batch_op:
-        batch_op.create_index("ix_metric_series_key_value", ["key", "value"], unique=False)
         batch_op.create_index("uq_metric_series_run_key", ["run_id", "key"], unique=True)
 
     op.create_table(
@@ -304,7 +303,6 @@ def downgrade() -> None:
     op.drop_table("params")
     with op.batch_alter_table("metric_series", schema=None) as batch_op:
         batch_op.drop_index("uq_metric_series_run_key")
-        batch_op.drop_index("ix_metric_series_key_value")
 
     op.drop_table("metric_series")
     with op.batch_alter_table("runs", schema=None) as batch_op:
