@@ -125,11 +125,15 @@ def test_log_inputs_missing_digest(tracking: Tracking) -> None:
     assert tracking.client.get_run(run_id).inputs.dataset_inputs == []
 
 
-def test_log_inputs_validation(tracking: Tracking) -> None:
+@pytest.mark.parametrize(
+    "dataset",
+    [
+        pytest.param({"name": "n" * 501, "digest": "d"}, id="name-501"),
+        pytest.param({"name": "n", "digest": "d" * 37}, id="digest-37"),
+    ],
+)
+def test_log_inputs_validation(tracking: Tracking, dataset: dict[str, str]) -> None:
     run_id = tracking.client.create_run(tracking.client.create_experiment(tracking.new_name())).info.run_id
-    too_long = {
-        "run_id": run_id,
-        "datasets": [{"dataset": {"name": "n" * 501, "digest": "d", "source_type": "local", "source": "{}"}}],
-    }
-    assert_error(post(tracking.api("runs/log-inputs"), too_long), 400, "INVALID_PARAMETER_VALUE")
+    body = {"run_id": run_id, "datasets": [{"dataset": {**dataset, "source_type": "local", "source": "{}"}}]}
+    assert_error(post(tracking.api("runs/log-inputs"), body), 400, "INVALID_PARAMETER_VALUE")
     assert tracking.client.get_run(run_id).inputs.dataset_inputs == []

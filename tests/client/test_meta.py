@@ -131,31 +131,47 @@ def _run_id(tracking: Tracking) -> str:
 @pytest.mark.parametrize(
     "path,body",
     [
-        ("experiments/create", {"name": 123}),
-        ("experiments/create", {"name": ["a"]}),
-        ("experiments/create", {"name": "x", "tags": "not-a-list"}),
-        ("experiments/search", {"max_results": "abc"}),
-        ("runs/search", {"experiment_ids": "1"}),
-        ("runs/search", {"experiment_ids": ["0"], "max_results": "lots"}),
-        ("runs/search", {"experiment_ids": ["0"], "order_by": "start_time"}),
-        ("runs/log-metric", {"key": "m", "value": "abc", "timestamp": 1}),
-        ("runs/log-metric", {"key": "m", "value": 1, "timestamp": 1, "step": "x"}),
-        ("runs/log-metric", {"key": "m", "value": 1, "timestamp": "soon"}),
+        pytest.param("experiments/create", {"name": 123}, id="create-name-int"),
+        pytest.param("experiments/create", {"name": ["a"]}, id="create-name-list"),
+        pytest.param("experiments/create", {"name": "x", "tags": "not-a-list"}, id="create-tags-str"),
+        pytest.param("experiments/search", {"max_results": "abc"}, id="exp-search-max-str"),
+        pytest.param("runs/search", {"experiment_ids": "1"}, id="search-ids-str"),
+        pytest.param("runs/search", {"experiment_ids": ["0"], "max_results": "lots"}, id="search-max-str"),
+        pytest.param(
+            "runs/search", {"experiment_ids": ["0"], "order_by": "start_time"}, id="search-order-str"
+        ),
+        pytest.param("runs/log-metric", {"key": "m", "value": "abc", "timestamp": 1}, id="metric-value-str"),
+        pytest.param(
+            "runs/log-metric", {"key": "m", "value": 1, "timestamp": 1, "step": "x"}, id="metric-step-str"
+        ),
+        pytest.param("runs/log-metric", {"key": "m", "value": 1, "timestamp": "soon"}, id="metric-ts-str"),
         pytest.param(
             "runs/log-metric",
             {"key": "m", "value": {"a": 1}, "timestamp": 1},
             marks=pytest.mark.reference_differs,
+            id="metric-value-object",
         ),
-        ("runs/log-parameter", {"key": "p", "value": {"nested": True}}),
-        ("runs/set-tag", {"key": ["k"], "value": "v"}),
-        ("runs/log-batch", {"metrics": "nope"}),
+        pytest.param("runs/log-parameter", {"key": "p", "value": {"nested": True}}, id="param-value-object"),
+        pytest.param("runs/set-tag", {"key": ["k"], "value": "v"}, id="tag-key-list"),
+        pytest.param("runs/log-batch", {"metrics": "nope"}, id="batch-metrics-str"),
         pytest.param(
             "runs/log-batch",
             {"metrics": [{"key": "m", "value": "x", "timestamp": 1, "step": 0}]},
             marks=pytest.mark.reference_differs,
+            id="batch-metric-value-str",
         ),
-        pytest.param("runs/log-batch", {"params": [{"key": "p"}]}, marks=pytest.mark.reference_differs),
-        pytest.param("runs/log-batch", {"metrics": [1, 2]}, marks=pytest.mark.reference_differs),
+        pytest.param(
+            "runs/log-batch",
+            {"params": [{"key": "p"}]},
+            marks=pytest.mark.reference_differs,
+            id="batch-param-no-value",
+        ),
+        pytest.param(
+            "runs/log-batch",
+            {"metrics": [1, 2]},
+            marks=pytest.mark.reference_differs,
+            id="batch-metrics-ints",
+        ),
     ],
 )
 def test_wrong_types_are_400(tracking: Tracking, path: str, body: dict[str, object]) -> None:

@@ -96,13 +96,18 @@ def test_batch_param_limits(tracking: Tracking) -> None:
         400,
         "INVALID_PARAMETER_VALUE",
     )
+    assert len(tracking.client.get_run(run_id).data.params) == 100
+
+
+def test_duplicate_param_keys_in_one_batch_rejected(tracking: Tracking) -> None:
+    run_id = _run_id(tracking)
     dup = [{"key": "d", "value": "1"}, {"key": "d", "value": "1"}]
     assert_error(
         post(tracking.api("runs/log-batch"), {"run_id": run_id, "params": dup}),
         400,
         "INVALID_PARAMETER_VALUE",
     )
-    assert len(tracking.client.get_run(run_id).data.params) == 100
+    assert tracking.client.get_run(run_id).data.params == {}
 
 
 def test_client_splits_large_param_batches(tracking: Tracking) -> None:

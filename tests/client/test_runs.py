@@ -220,7 +220,13 @@ def test_set_and_delete_tags(tracking: Tracking) -> None:
     assert tags["with space/and:colon"] == "ok"
     tracking.client.delete_tag(run_id, "color")
     assert "color" not in tracking.client.get_run(run_id).data.tags
+
+
+def test_delete_missing_tag(tracking: Tracking) -> None:
+    run_id = tracking.client.create_run(tracking.client.create_experiment(tracking.new_name())).info.run_id
     raises_code(lambda: tracking.client.delete_tag(run_id, "never-set"), "RESOURCE_DOES_NOT_EXIST")
+    resp = post(tracking.api("runs/delete-tag"), {"run_id": run_id, "key": "never-set"})
+    assert_error(resp, 404, "RESOURCE_DOES_NOT_EXIST")
 
 
 def test_long_tag_value_truncated_to_8000(tracking: Tracking) -> None:
