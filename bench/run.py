@@ -184,11 +184,11 @@ class ServerBench:
     def run(self) -> None:
         cfg, name = self.cfg, self.spec.name
         db = create_database(cfg.backend, name, self.workdir)
-        self.details["database"] = db.uri_for(name)
-        self.details["env_added"] = QUIET_ENV
-        self.details["machine_busy_before"] = wait_quiet(cfg.wait_quiet_s)
-        self.details["loadavg_before"] = loadavg()
         try:
+            self.details["database"] = db.uri_for(name)
+            self.details["env_added"] = QUIET_ENV
+            self.details["machine_busy_before"] = wait_quiet(cfg.wait_quiet_s)
+            self.details["loadavg_before"] = loadavg()
             prep = self.spec.prepare(db.uri_for(name), cfg.backend)
             if prep:
                 self.details["prepare_command"] = _show_cmd(prep)
@@ -215,7 +215,10 @@ class ServerBench:
             self.details["idle_settle_s"] = round(
                 settle(self.server.pid, 0.0, max_wait=30.0, min_wait=3.0), 2
             )
-            mem = [tree_memory(self.server.pid) for _ in range(3) if time.sleep(0.3) is None]
+            mem = []
+            for _ in range(3):
+                mem.append(tree_memory(self.server.pid))
+                time.sleep(0.3)
             self.figures["idle_rss_mb"] = statistics.median(m[0] for m in mem) / MB
             self.details["idle_pss_mb"] = round(statistics.median(m[1] for m in mem) / MB, 1)
             self.details["idle_processes"] = mem[-1][2]
@@ -270,7 +273,7 @@ class ServerBench:
         cpu1, db1 = tree_cpu_seconds(pid), db.cpu_seconds()
         busy1 = machine_busy_seconds()
         sampler.finish()
-        ing["verify_points"] = workload.count_history(port, ingest_ids[-1], f"m{cfg.keys - 1}")
+        ing["verify_points"] = workload.count_history(port, ingest_ids[0], f"m{cfg.keys - 1}")
         server_cpu, db_cpu, client_cpu = cpu1 - cpu0, db1 - db0, client1 - client0
         other = max(0.0, (busy1 - busy0) - server_cpu - db_cpu - client_cpu)
         ing.update(
@@ -500,7 +503,7 @@ def _notes(d: dict[str, Any]) -> str:
             f"ingest {ing['points']:,}/{ing['planned_points']:,} points in {ing['seconds']:.1f} s"
             f"{' (time cap)' if ing.get('capped') else ''}, server CPU {ing['server_cpu_s']} s, DB CPU {ing['db_cpu_s']} s, "
             f"client CPU {ing['client_cpu_s']} s, settle {ing['settle_s']} s, "
-            f"last run's m9 history {ing['verify_points']} points, other processes {ing['other_cpu_share']:.0%} of the CPUs"
+            f"first run's m9 history {ing['verify_points']} points, other processes {ing['other_cpu_share']:.0%} of the CPUs"
         )
     for key in ("ingest", "series", "filler_runs_create", "ingest_runs_create"):
         sec = d.get(key) or {}
