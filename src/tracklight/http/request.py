@@ -35,24 +35,24 @@ def _bad(name: str, value: Any, hint: str) -> InvalidParameter:
 class Fields:
     """Request fields from a JSON object or a query string (repeated keys become lists)."""
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], *, from_query: bool = False) -> None:
         self.data = data
+        # A query string carries only strings, and a key given once is a one-item list.
+        self.from_query = from_query
 
     def raw(self, name: str) -> Any:
         return self.data.get(name)
 
     def str(self, name: str, *, required: bool = False) -> str | None:
         value = self.data.get(name)
-        if isinstance(value, list) and len(value) == 1:
-            value = value[0]
+        if self.from_query and isinstance(value, list):
+            value = value[-1]
         if value is None:
             if required:
                 raise _missing(name)
             return None
-        if isinstance(value, (bool, dict, list)):
+        if not isinstance(value, str):
             raise _bad(name, value, f"Hint: Value was of type '{type(value).__name__}'. Expected a string.")
-        if isinstance(value, (int, float)):
-            return str(value)
         return value
 
     def required_str(self, name: str) -> str:
@@ -61,30 +61,33 @@ class Fields:
         return value
 
     def int(self, name: str, *, required: bool = False) -> int | None:
-        value = (
-            self.str(name, required=required) if not isinstance(self.data.get(name), int) else self.data[name]
-        )
+        value = self.data.get(name)
+        if self.from_query and isinstance(value, list):
+            value = value[-1]
         if value is None:
+            if required:
+                raise _missing(name)
             return None
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
-        else:
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str):
+            # Numeric strings are accepted, as the reference server does.
             try:
-                number = int(str(value).strip())
+                number = int(value.strip())
             except ValueError:
-                try:
-                    as_float = float(value)
-                except ValueError:
-                    raise _bad(name, value, f"Hint: Value was of type '{type(value).__name__}'.") from None
-                if not as_float.is_integer():
-                    raise _bad(name, value, "Hint: Value must be an integer.") from None
-                number = int(as_float)
+                raise _bad(name, value, "Hint: Value was of type 'str' and is not an integer.") from None
+        else:
+            raise _bad(name, value, f"Hint: Value was of type '{type(value).__name__}'. Expected an integer.")
         if not _INT64[0] <= number <= _INT64[1]:
             raise _bad(name, value, "Hint: Value is out of the int64 range.")
         return number
 
     def float(self, name: str, *, required: bool = False) -> float | None:
         value = self.data.get(name)
+        if self.from_query and isinstance(value, list):
+            value = value[-1]
         if value is None:
             if required:
                 raise _missing(name)
@@ -93,8 +96,8 @@ class Fields:
 
     def bool(self, name: str) -> bool | None:
         value = self.data.get(name)
-        if isinstance(value, list) and len(value) == 1:
-            value = value[0]
+        if self.from_query and isinstance(value, list):
+            value = value[-1]
         if value is None or isinstance(value, bool):
             return value
         lowered = str(value).lower()
@@ -106,11 +109,18 @@ class Fields:
         value = self.data.get(name)
         if value is None:
             return []
+        if self.from_query and isinstance(value, str):
+            return [value]
         if not isinstance(value, list):
-            if isinstance(value, str) and name not in _REPEATED_ONLY:
-                return [value]
             raise _bad(name, value, "Hint: Value must be a list.")
         return value
+
+    def strings(self, name: str) -> list[str]:
+        values = self.list(name)
+        for value in values:
+            if not isinstance(value, str):
+                raise _bad(name, value, "Hint: Each item must be a string.")
+        return values
 
     def objects(self, name: str) -> list[Fields]:
         out = []
@@ -125,10 +135,6 @@ class Fields:
         if not value:
             raise _missing("run_id")
         return value
-
-
-# Fields that are always lists in JSON bodies (a bare string there is a client bug, not shorthand).
-_REPEATED_ONLY = {"metrics", "params", "tags", "datasets", "models"}
 
 
 def parse_float(name: str, value: Any) -> float:
@@ -157,7 +163,7 @@ async def read_fields(request: Request) -> Fields:
                 data[key] = existing + [value] if isinstance(existing, list) else [existing, value]
             else:
                 data[key] = value
-        return Fields(data)
+        return Fields(data, from_query=True)
     if request.method in ("POST", "PUT"):
         content_type = request.headers.get("content-type")
         if not content_type:

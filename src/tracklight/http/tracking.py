@@ -37,7 +37,7 @@ def search_experiments(f: Fields, experiments: Experiments) -> Json:
     found, token = experiments.search(
         filter_string=f.str("filter"),
         view_type=f.str("view_type"),
-        order_by=[str(o) for o in f.list("order_by")],
+        order_by=f.strings("order_by"),
         max_results=f.int("max_results"),
         page_token=f.str("page_token"),
     )
@@ -174,7 +174,7 @@ def log_batch(f: Fields, runs: Runs) -> Json:
     runs.log_batch(
         f.run_id(),
         metrics=_metrics(f),
-        params=[(p.required_str("key"), p.str("value") or "") for p in f.objects("params")],
+        params=[(p.required_str("key"), p.required_str("value")) for p in f.objects("params")],
         tags=_pairs(f, "tags"),
     )
     return {}
@@ -213,10 +213,10 @@ def log_model(f: Fields, runs: Runs) -> Json:
 
 def search_runs(f: Fields, runs: Runs) -> Json:
     found, token = runs.search(
-        experiment_ids=[str(e) for e in f.list("experiment_ids")],
+        experiment_ids=f.strings("experiment_ids"),
         filter_string=f.str("filter"),
         run_view_type=f.str("run_view_type"),
-        order_by=[str(o) for o in f.list("order_by")],
+        order_by=f.strings("order_by"),
         max_results=f.int("max_results"),
         page_token=f.str("page_token"),
     )
@@ -244,7 +244,7 @@ def get_metric_history(f: Fields, runs: Runs) -> Json:
 
 def get_metric_history_bulk_interval(f: Fields, runs: Runs) -> Json:
     points = runs.sampled_history(
-        [str(r) for r in f.list("run_ids")],
+        f.strings("run_ids"),
         f.required_str("metric_key"),
         f.int("max_results"),
         f.int("start_step"),

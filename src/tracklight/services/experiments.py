@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import Connection
 
-from tracklight.errors import InvalidParameter
+from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.services.transactions import in_transaction
 from tracklight.store import experiments as store
@@ -107,7 +107,7 @@ class Experiments:
             if experiment.lifecycle_stage != "active":
                 raise InvalidParameter(f"The experiment {eid} must be in the 'active' state.")
             if not store.delete_experiment_tag(conn, eid, key):
-                raise InvalidParameter(f"No tag with name: {key} in experiment with id {eid}")
+                raise NotFound(f"No tag with name: {key} in experiment with id {eid}")
 
         in_transaction(self.db, work)
 

@@ -9,7 +9,7 @@ import uuid
 
 from sqlalchemy import Connection
 
-from tracklight.errors import InvalidParameter
+from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.services.experiments import parse_experiment_id
 from tracklight.services.page_tokens import decode_token, encode_token
@@ -118,7 +118,7 @@ class Runs:
         def work(conn: Connection) -> None:
             run = _require_active(store.find_run(conn, run_id))
             if not store.delete_run_tag(conn, run.internal_id, key):
-                raise InvalidParameter(f"No tag with name: {key} in run with id {run_id}")
+                raise NotFound(f"No tag with name: {key} in run with id {run_id}")
 
         in_transaction(self.db, work)
 
@@ -138,13 +138,14 @@ class Runs:
             if math.isinf(m.value):
                 m.value = v.metric_value(m.value)
         params = [(v.validate_key(k), v.truncate(val, v.MAX_PARAM_VALUE_LENGTH)) for k, val in params]
-        seen: dict[str, str] = {}
-        for key, value in params:
-            if seen.setdefault(key, value) != value:
+        seen: set[str] = set()
+        for key, _ in params:
+            if key in seen:
                 raise InvalidParameter(
                     f"Duplicate parameter keys have been submitted: ['{key}']. Please ensure the request "
                     "contains only one param value per param key."
                 )
+            seen.add(key)
         tags = [(v.validate_key(k, "key"), v.truncate(val, v.MAX_TAG_VALUE_LENGTH)) for k, val in tags]
 
         def work(conn: Connection) -> None:
@@ -157,6 +158,9 @@ class Runs:
         in_transaction(self.db, work)
 
     def log_inputs(self, run_id: str, datasets: list[DatasetInput], model_ids: list[str]) -> None:
+        for dataset in datasets:
+            v.validate_dataset(dataset)
+
         def work(conn: Connection) -> None:
             run = _require_active(store.find_run(conn, run_id))
             input_store.log_dataset_inputs(conn, run.internal_id, run.experiment_id, datasets)

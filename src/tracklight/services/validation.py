@@ -7,6 +7,7 @@ import posixpath
 import re
 
 from tracklight.errors import InvalidParameter
+from tracklight.store.records import DatasetInput
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -97,6 +98,34 @@ def validate_batch_sizes(n_metrics: int, n_params: int, n_tags: int) -> None:
             f"A batch logging request can contain at most {MAX_ENTITIES_PER_BATCH} metrics, params and tags "
             f"in total. Got {total}."
         )
+
+
+# (field, limit) for datasets logged as run inputs, and for their input tags.
+_DATASET_LIMITS = (
+    ("name", 500),
+    ("digest", 36),
+    ("source", 65535),
+    ("schema", 1048575),
+    ("profile", 16777215),
+)
+MAX_INPUT_TAG_KEY_LENGTH = 255
+MAX_INPUT_TAG_VALUE_LENGTH = 500
+
+
+def validate_dataset(dataset: DatasetInput) -> None:
+    for field, limit in _DATASET_LIMITS:
+        value = getattr(dataset, field)
+        if value is not None and len(value) > limit:
+            raise InvalidParameter(
+                f"Dataset {field} exceeds the maximum length of {limit} characters (got {len(value)})."
+            )
+    for key, value in dataset.tags:
+        if len(key) > MAX_INPUT_TAG_KEY_LENGTH:
+            raise InvalidParameter(f"Input tag key exceeds the maximum length of {MAX_INPUT_TAG_KEY_LENGTH}.")
+        if len(value) > MAX_INPUT_TAG_VALUE_LENGTH:
+            raise InvalidParameter(
+                f"Input tag value exceeds the maximum length of {MAX_INPUT_TAG_VALUE_LENGTH}."
+            )
 
 
 def validate_max_results(value: int | None, *, default: int, cap: int, what: str = "max_results") -> int:
