@@ -46,11 +46,11 @@ def metric(m: MetricPoint) -> dict[str, Any]:
     return out
 
 
-def history(key: str, rows: list[tuple[int, int, float]]) -> list[dict[str, Any]]:
-    """Metric history rows (step, timestamp, value); inline, since a page holds up to 25,000 of them."""
+def history(key: str, rows: list[tuple[int, int, float, bool]]) -> list[dict[str, Any]]:
+    """Metric history rows (step, timestamp, value, is_nan); inline, as a page holds up to 25,000."""
     return [
-        {"key": key, "value": value if value == value else "NaN", "timestamp": ts, "step": step}
-        for step, ts, value in rows
+        {"key": key, "value": "NaN" if is_nan else value, "timestamp": ts, "step": step}
+        for step, ts, value, is_nan in rows
     ]
 
 

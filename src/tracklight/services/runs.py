@@ -45,6 +45,7 @@ class Runs:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.series_ids = metric_store.SeriesIds()
 
     def create(
         self,
@@ -148,14 +149,16 @@ class Runs:
             seen.add(key)
         tags = [(v.validate_key(k, "key"), v.truncate(val, v.MAX_TAG_VALUE_LENGTH)) for k, val in tags]
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> tuple[int, dict[str, int]]:
             run = _require_active(store.find_run(conn, run_id))
             metric_store.log_params(conn, run.internal_id, run_id, params)
             if tags:
                 store.set_run_tags(conn, run.internal_id, tags)
-            metric_store.log_metrics(conn, run.internal_id, metrics)
+            known = self.series_ids.known(run.internal_id, list({m.key for m in metrics})) if metrics else {}
+            return run.internal_id, metric_store.log_metrics(conn, run.internal_id, metrics, known)
 
-        in_transaction(self.db, work)
+        internal_id, new_series = in_transaction(self.db, work)
+        self.series_ids.remember(internal_id, new_series)
 
     def log_inputs(self, run_id: str, datasets: list[DatasetInput], model_ids: list[str]) -> None:
         for dataset in datasets:
@@ -273,12 +276,13 @@ class Runs:
             )
 
         def work(conn: Connection) -> list[MetricPoint]:
-            refs = [store.find_run(conn, r) for r in run_ids]
+            refs = store.find_runs(conn, run_ids)
+            sampled = metric_store.sampled_history(
+                conn, [r.internal_id for r in refs], key, limit, start_step, end_step
+            )
             out: list[MetricPoint] = []
             for ref in refs:
-                for point in metric_store.sampled_history(
-                    conn, ref.internal_id, key, limit, start_step, end_step
-                ):
+                for point in sampled.get(ref.internal_id, []):
                     point.run_id = ref.run_id
                     out.append(point)
             return out

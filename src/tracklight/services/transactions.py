@@ -46,7 +46,10 @@ def in_transaction(db: Database, work: Callable[[Connection], T], *, write: bool
             # Constraint and data errors here come from client input the services did not catch.
             raise InvalidParameter(f"The request could not be stored: {exc.orig}") from exc
         except DBAPIError as exc:
-            if _is_retryable(exc) and attempt < _ATTEMPTS - 1:
+            # A connection that died since its last use: the pool has been invalidated, so one
+            # more attempt gets a fresh connection (or finds the database really down).
+            stale = exc.connection_invalidated and attempt == 0
+            if (stale or _is_retryable(exc)) and attempt < _ATTEMPTS - 1:
                 time.sleep(0.01 * (2**attempt) * (1 + random.random()))
                 continue
             if _is_outage(exc):

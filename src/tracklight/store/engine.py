@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 
 _DRIVERS = {
     "sqlite": "sqlite",
@@ -81,7 +82,6 @@ def open_database(
                 url.update_query_dict({"charset": "utf8mb4"}),
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                pool_pre_ping=True,
                 pool_recycle=1800,
                 pool_timeout=timeout_s,
                 isolation_level="READ COMMITTED",
@@ -94,6 +94,7 @@ def open_database(
                     ),
                 },
             )
+            _ping_when_idle(engine)
             return Database(engine, "mysql")
         if query_timeout_s:
             from tracklight.store.pg_deadline import install_query_deadline
@@ -103,14 +104,44 @@ def open_database(
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
             pool_recycle=1800,
             pool_timeout=timeout_s,
             connect_args={"connect_timeout": int(timeout_s)},
         )
+        _ping_when_idle(engine)
         return Database(engine, "postgresql")
     except NoSuchModuleError as exc:
         raise StoreUriError(f"no driver for {url.drivername!r}") from exc
+
+
+_IDLE_BEFORE_PING_S = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only if it sat idle; a busy server skips the round trip.
+
+    A connection that was in use moments ago is almost surely alive, and if it is not, the failed
+    request invalidates the pool and the services retry once on a fresh connection.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_conn, record) -> None:
+        record.info["tracklight_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy) -> None:
+        now = time.monotonic()
+        idle = now - record.info.get("tracklight_used", 0.0)
+        record.info["tracklight_used"] = now
+        if idle < _IDLE_BEFORE_PING_S:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        except Exception as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError(str(exc)) from exc
 
 
 def _open_sqlite(url, pool_size: int, timeout_s: float) -> Database:

@@ -5,14 +5,26 @@ from __future__ import annotations
 import json
 import math
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Text,
+    cast,
+    delete,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 
 from tracklight.errors import NotFound
 from tracklight.store import schema as s
 from tracklight.store.dialect import upsert
 from tracklight.store.records import DatasetInput, MetricPoint, Run, RunRef
 
-_LOAD_CHUNK = 500  # keeps IN lists well inside every database's parameter limit
+_LOAD_CHUNK = 1000  # keeps IN lists well inside every database's parameter limit
 
 
 def insert_run(
@@ -56,6 +68,19 @@ def find_run(conn: Connection, run_id: str, *, for_update: bool = False) -> RunR
     return RunRef(row.id, run_id, row.experiment_id, row.lifecycle_stage)
 
 
+def find_runs(conn: Connection, run_ids: list[str]) -> list[RunRef]:
+    """Several runs at once, in the order given; any unknown id is an error."""
+    r = s.runs.c
+    rows = conn.execute(
+        select(r.run_uuid, r.id, r.experiment_id, r.lifecycle_stage).where(r.run_uuid.in_(set(run_ids)))
+    ).all()
+    by_uuid = {row[0]: RunRef(row[1], row[0], row[2], row[3]) for row in rows}
+    for run_id in run_ids:
+        if run_id not in by_uuid:
+            raise NotFound(f"Run with id={run_id} not found")
+    return [by_uuid[run_id] for run_id in run_ids]
+
+
 def get_run(conn: Connection, run_id: str) -> Run:
     row = conn.execute(select(s.runs.c.id).where(s.runs.c.run_uuid == run_id)).first()
     if row is None:
@@ -70,6 +95,29 @@ def load_runs(conn: Connection, internal_ids: list[int]) -> list[Run]:
         chunk = internal_ids[start : start + _LOAD_CHUNK]
         _load_chunk(conn, chunk, by_id)
     return [by_id[i] for i in internal_ids if i in by_id]
+
+
+def _run_data(ids: list[int]) -> Select:
+    """Latest metrics, params, tags and model links of some runs, in one round trip.
+
+    Each row is (run_id, kind, key, text, number, is_nan, timestamp, step); kind is "m", "p", "t"
+    or the link direction. The metrics branch comes first so its typed columns set the union's types.
+    """
+    p, t, ms, lk = s.params.c, s.run_tags.c, s.metric_series.c, s.run_model_links.c
+    return union_all(
+        select(
+            ms.run_id, literal("m"), ms.key, cast(null(), Text), ms.value, ms.is_nan, ms.timestamp, ms.step
+        ).where(ms.run_id.in_(ids)),
+        select(p.run_id, literal("p"), p.key, p.value, null(), null(), null(), null()).where(
+            p.run_id.in_(ids)
+        ),
+        select(t.run_id, literal("t"), t.key, t.value, null(), null(), null(), null()).where(
+            t.run_id.in_(ids)
+        ),
+        select(lk.run_id, lk.direction, lk.model_id, null(), null(), null(), null(), lk.step).where(
+            lk.run_id.in_(ids)
+        ),
+    )
 
 
 def _load_chunk(conn: Connection, ids: list[int], by_id: dict[int, Run]) -> None:
@@ -89,16 +137,18 @@ def _load_chunk(conn: Connection, ids: list[int], by_id: dict[int, Run]) -> None
     )
     for values in conn.execute(select(*columns).where(r.id.in_(ids))):
         by_id[values[0]] = Run(*values)
-    p = s.params.c
-    for run_id, key, value in conn.execute(select(p.run_id, p.key, p.value).where(p.run_id.in_(ids))):
-        by_id[run_id].params[key] = value
-    t = s.run_tags.c
-    for run_id, key, value in conn.execute(select(t.run_id, t.key, t.value).where(t.run_id.in_(ids))):
-        by_id[run_id].tags[key] = value
-    ms = s.metric_series.c
-    series = select(ms.run_id, ms.key, ms.value, ms.is_nan, ms.timestamp, ms.step).where(ms.run_id.in_(ids))
-    for run_id, key, value, is_nan, timestamp, step in conn.execute(series):
-        by_id[run_id].metrics.append(MetricPoint(key, math.nan if is_nan else value, timestamp, step))
+    for run_id, kind, key, text_value, number, is_nan, timestamp, step in conn.execute(_run_data(ids)):
+        run = by_id[run_id]
+        if kind == "m":
+            run.metrics.append(MetricPoint(key, math.nan if is_nan else number, timestamp, step))
+        elif kind == "p":
+            run.params[key] = text_value
+        elif kind == "t":
+            run.tags[key] = text_value
+        elif kind == "input":
+            run.model_inputs.append(key)
+        else:
+            run.model_outputs.append((key, step or 0))
     inputs = (
         select(s.run_inputs.c.run_id, s.run_inputs.c.tags, s.datasets)
         .join(s.datasets, s.datasets.c.id == s.run_inputs.c.dataset_id)
@@ -110,12 +160,6 @@ def _load_chunk(conn: Connection, ids: list[int], by_id: dict[int, Run]) -> None
         by_id[row.run_id].dataset_inputs.append(
             DatasetInput(row.name, row.digest, row.source_type, row.source, row.schema, row.profile, tags)
         )
-    links = s.run_model_links.c
-    for row in conn.execute(select(s.run_model_links).where(links.run_id.in_(ids))):
-        if row.direction == "input":
-            by_id[row.run_id].model_inputs.append(row.model_id)
-        else:
-            by_id[row.run_id].model_outputs.append((row.model_id, row.step or 0))
 
 
 def update_run(
