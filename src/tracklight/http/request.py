@@ -37,19 +37,24 @@ class Fields:
 
     def __init__(self, data: dict[str, Any], *, from_query: bool = False) -> None:
         self.data = data
-        # A query string carries only strings, and a key given once is a one-item list.
+        # A query string carries only strings; a key given more than once becomes a list.
         self.from_query = from_query
 
     def raw(self, name: str) -> Any:
         return self.data.get(name)
 
-    def str(self, name: str, *, required: bool = False) -> str | None:
+    def _scalar(self, name: str, required: bool) -> Any:
+        """The field's value; in a query string a repeated key counts once, with its last value."""
         value = self.data.get(name)
         if self.from_query and isinstance(value, list):
             value = value[-1]
+        if value is None and required:
+            raise _missing(name)
+        return value
+
+    def str(self, name: str, *, required: bool = False) -> str | None:
+        value = self._scalar(name, required)
         if value is None:
-            if required:
-                raise _missing(name)
             return None
         if not isinstance(value, str):
             raise _bad(name, value, f"Hint: Value was of type '{type(value).__name__}'. Expected a string.")
@@ -61,12 +66,8 @@ class Fields:
         return value
 
     def int(self, name: str, *, required: bool = False) -> int | None:
-        value = self.data.get(name)
-        if self.from_query and isinstance(value, list):
-            value = value[-1]
+        value = self._scalar(name, required)
         if value is None:
-            if required:
-                raise _missing(name)
             return None
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
@@ -85,19 +86,13 @@ class Fields:
         return number
 
     def float(self, name: str, *, required: bool = False) -> float | None:
-        value = self.data.get(name)
-        if self.from_query and isinstance(value, list):
-            value = value[-1]
+        value = self._scalar(name, required)
         if value is None:
-            if required:
-                raise _missing(name)
             return None
         return parse_float(name, value)
 
     def bool(self, name: str) -> bool | None:
-        value = self.data.get(name)
-        if self.from_query and isinstance(value, list):
-            value = value[-1]
+        value = self._scalar(name, False)
         if value is None or isinstance(value, bool):
             return value
         lowered = str(value).lower()

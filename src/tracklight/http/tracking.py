@@ -17,6 +17,16 @@ def _pairs(fields: Fields, name: str) -> list[tuple[str, str]]:
     return [(f.required_str("key"), f.str("value") or "") for f in fields.objects(name)]
 
 
+def _page(name: str, items: list[Json], token: str | None) -> Json:
+    """A page of results; MLflow omits the list when it is empty and the token on the last page."""
+    out: Json = {}
+    if items:
+        out[name] = items
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
 # Experiments ------------------------------------------------------------------------------------
 
 
@@ -41,12 +51,7 @@ def search_experiments(f: Fields, experiments: Experiments) -> Json:
         max_results=f.int("max_results"),
         page_token=f.str("page_token"),
     )
-    out: Json = {}
-    if found:
-        out["experiments"] = [encode.experiment(e) for e in found]
-    if token:
-        out["next_page_token"] = token
-    return out
+    return _page("experiments", [encode.experiment(e) for e in found], token)
 
 
 def update_experiment(f: Fields, experiments: Experiments) -> Json:
@@ -220,12 +225,7 @@ def search_runs(f: Fields, runs: Runs) -> Json:
         max_results=f.int("max_results"),
         page_token=f.str("page_token"),
     )
-    out: Json = {}
-    if found:
-        out["runs"] = [encode.run(r) for r in found]
-    if token:
-        out["next_page_token"] = token
-    return out
+    return _page("runs", [encode.run(r) for r in found], token)
 
 
 # Metric history ---------------------------------------------------------------------------------
@@ -234,12 +234,7 @@ def search_runs(f: Fields, runs: Runs) -> Json:
 def get_metric_history(f: Fields, runs: Runs) -> Json:
     key = f.required_str("metric_key")
     rows, token = runs.metric_history(f.run_id(), key, f.int("max_results"), f.str("page_token"))
-    out: Json = {}
-    if rows:
-        out["metrics"] = encode.history(key, rows)
-    if token:
-        out["next_page_token"] = token
-    return out
+    return _page("metrics", encode.history(key, rows), token)
 
 
 def get_metric_history_bulk_interval(f: Fields, runs: Runs) -> Json:

@@ -17,6 +17,21 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 _ID_ATTEMPTS = 20
 
 
+def _insert_row(conn: Connection, experiment_id: int, name: str, location: str, now: int) -> None:
+    """Insert in a savepoint, so a unique-key clash leaves the surrounding transaction usable."""
+    with conn.begin_nested():
+        conn.execute(
+            insert(s.experiments).values(
+                id=experiment_id,
+                name=name,
+                artifact_location=location,
+                lifecycle_stage="active",
+                creation_time=now,
+                last_update_time=now,
+            )
+        )
+
+
 def insert_experiment(
     conn: Connection, name: str, artifact_location: str | None, artifact_root: str, now: int
 ) -> int:
@@ -28,17 +43,7 @@ def insert_experiment(
             raise AlreadyExists(f"Experiment(name={name}) already exists.")
         next_id = conn.execute(select(func.coalesce(func.max(s.experiments.c.id), 0) + 1)).scalar_one()
         try:
-            with conn.begin_nested():
-                conn.execute(
-                    insert(s.experiments).values(
-                        id=next_id,
-                        name=name,
-                        artifact_location=artifact_location or f"{artifact_root}/{next_id}",
-                        lifecycle_stage="active",
-                        creation_time=now,
-                        last_update_time=now,
-                    )
-                )
+            _insert_row(conn, next_id, name, artifact_location or f"{artifact_root}/{next_id}", now)
             return int(next_id)
         except IntegrityError:
             continue  # the name check above decides, on the next pass, whether it was the name or the id
@@ -49,17 +54,8 @@ def ensure_default_experiment(conn: Connection, artifact_root: str, now: int) ->
     if conn.execute(select(s.experiments.c.id).where(s.experiments.c.id == DEFAULT_EXPERIMENT_ID)).first():
         return
     try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(s.experiments).values(
-                    id=DEFAULT_EXPERIMENT_ID,
-                    name=DEFAULT_EXPERIMENT_NAME,
-                    artifact_location=f"{artifact_root}/{DEFAULT_EXPERIMENT_ID}",
-                    lifecycle_stage="active",
-                    creation_time=now,
-                    last_update_time=now,
-                )
-            )
+        location = f"{artifact_root}/{DEFAULT_EXPERIMENT_ID}"
+        _insert_row(conn, DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, location, now)
     except IntegrityError:
         pass  # another replica created it first
 

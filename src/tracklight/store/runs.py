@@ -6,9 +6,11 @@ import json
 import math
 
 from sqlalchemy import (
+    CompoundSelect,
     Connection,
     Select,
     Text,
+    bindparam,
     cast,
     delete,
     insert,
@@ -97,14 +99,28 @@ def load_runs(conn: Connection, internal_ids: list[int]) -> list[Run]:
     return [by_id[i] for i in internal_ids if i in by_id]
 
 
-def _run_data(ids: list[int]) -> Select:
-    """Latest metrics, params, tags and model links of some runs, in one round trip.
+def _run_statements() -> tuple[Select, CompoundSelect, Select]:
+    """The three reads that load runs, built once with an expanding "ids" parameter.
 
-    Each row is (run_id, kind, key, text, number, is_nan, timestamp, step); kind is "m", "p", "t"
-    or the link direction. The metrics branch comes first so its typed columns set the union's types.
+    The second fetches latest metrics, params, tags and model links in one round trip; each row
+    is (run_id, kind, key, text, number, is_nan, timestamp, step), where kind is "m", "p", "t" or
+    the link direction. Its metrics branch comes first so its typed columns set the union's types.
     """
-    p, t, ms, lk = s.params.c, s.run_tags.c, s.metric_series.c, s.run_model_links.c
-    return union_all(
+    ids = bindparam("ids", expanding=True)
+    r, p, t, ms, lk = s.runs.c, s.params.c, s.run_tags.c, s.metric_series.c, s.run_model_links.c
+    runs = select(
+        r.id,
+        r.run_uuid,
+        r.experiment_id,
+        r.name,
+        r.user_id,
+        r.status,
+        r.start_time,
+        r.end_time,
+        r.lifecycle_stage,
+        r.artifact_uri,
+    ).where(r.id.in_(ids))
+    data = union_all(
         select(
             ms.run_id, literal("m"), ms.key, cast(null(), Text), ms.value, ms.is_nan, ms.timestamp, ms.step
         ).where(ms.run_id.in_(ids)),
@@ -118,26 +134,27 @@ def _run_data(ids: list[int]) -> Select:
             lk.run_id.in_(ids)
         ),
     )
+    ri, d = s.run_inputs.c, s.datasets.c
+    inputs = (
+        select(ri.run_id, ri.tags, d.name, d.digest, d.source_type, d.source, d.schema, d.profile)
+        .join_from(s.run_inputs, s.datasets, d.id == ri.dataset_id)
+        .where(ri.run_id.in_(ids))
+        .order_by(ri.run_id, d.id)
+    )
+    return runs, data, inputs
+
+
+_RUNS, _RUN_DATA, _RUN_INPUTS = _run_statements()
 
 
 def _load_chunk(conn: Connection, ids: list[int], by_id: dict[int, Run]) -> None:
-    # Rows are unpacked as tuples: listing thousands of runs makes attribute access on rows add up.
-    r = s.runs.c
-    columns = (
-        r.id,
-        r.run_uuid,
-        r.experiment_id,
-        r.name,
-        r.user_id,
-        r.status,
-        r.start_time,
-        r.end_time,
-        r.lifecycle_stage,
-        r.artifact_uri,
-    )
-    for values in conn.execute(select(*columns).where(r.id.in_(ids))):
+    # Rows are fetched whole and unpacked as tuples: listing thousands of runs makes per-row costs add up.
+    bound = {"ids": ids}
+    for values in conn.execute(_RUNS, bound).all():
         by_id[values[0]] = Run(*values)
-    for run_id, kind, key, text_value, number, is_nan, timestamp, step in conn.execute(_run_data(ids)):
+    for run_id, kind, key, text_value, number, is_nan, timestamp, step in conn.execute(
+        _RUN_DATA, bound
+    ).all():
         run = by_id[run_id]
         if kind == "m":
             run.metrics.append(MetricPoint(key, math.nan if is_nan else number, timestamp, step))
@@ -149,17 +166,9 @@ def _load_chunk(conn: Connection, ids: list[int], by_id: dict[int, Run]) -> None
             run.model_inputs.append(key)
         else:
             run.model_outputs.append((key, step or 0))
-    inputs = (
-        select(s.run_inputs.c.run_id, s.run_inputs.c.tags, s.datasets)
-        .join(s.datasets, s.datasets.c.id == s.run_inputs.c.dataset_id)
-        .where(s.run_inputs.c.run_id.in_(ids))
-        .order_by(s.run_inputs.c.run_id, s.datasets.c.id)
-    )
-    for row in conn.execute(inputs):
-        tags = [(t["key"], t["value"]) for t in json.loads(row.tags)]
-        by_id[row.run_id].dataset_inputs.append(
-            DatasetInput(row.name, row.digest, row.source_type, row.source, row.schema, row.profile, tags)
-        )
+    for run_id, tags_json, *dataset in conn.execute(_RUN_INPUTS, bound).all():
+        tags = [(t["key"], t["value"]) for t in json.loads(tags_json)]
+        by_id[run_id].dataset_inputs.append(DatasetInput(*dataset, tags))
 
 
 def update_run(
