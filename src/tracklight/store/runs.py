@@ -6,10 +6,12 @@ import json
 import math
 
 from sqlalchemy import (
+    BigInteger,
     CompoundSelect,
     Connection,
     Select,
     Text,
+    any_,
     bindparam,
     cast,
     delete,
@@ -20,6 +22,8 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import NotFound
 from tracklight.store import schema as s
@@ -99,15 +103,26 @@ def load_runs(conn: Connection, internal_ids: list[int]) -> list[Run]:
     return [by_id[i] for i in internal_ids if i in by_id]
 
 
-def _run_statements() -> tuple[Select, CompoundSelect, Select]:
+def _run_statements(postgresql: bool) -> tuple[Select, CompoundSelect, Select]:
     """The three reads that load runs, built once with an expanding "ids" parameter.
 
     The second fetches latest metrics, params, tags and model links in one round trip; each row
     is (run_id, kind, key, text, number, is_nan, timestamp, step), where kind is "m", "p", "t" or
     the link direction. Its metrics branch comes first so its typed columns set the union's types.
     """
-    ids = bindparam("ids", expanding=True)
     r, p, t, ms, lk = s.runs.c, s.params.c, s.run_tags.c, s.metric_series.c, s.run_model_links.c
+    if postgresql:
+        # One array parameter instead of a thousand: psycopg2 adapts each parameter in Python.
+        id_array = cast(bindparam("ids", type_=Text), ARRAY(BigInteger))
+
+        def member(column: ColumnElement[int]) -> ColumnElement[bool]:
+            return column == any_(id_array)
+    else:
+        ids = bindparam("ids", expanding=True)
+
+        def member(column: ColumnElement[int]) -> ColumnElement[bool]:
+            return column.in_(ids)
+
     runs = select(
         r.id,
         r.run_uuid,
@@ -119,41 +134,43 @@ def _run_statements() -> tuple[Select, CompoundSelect, Select]:
         r.end_time,
         r.lifecycle_stage,
         r.artifact_uri,
-    ).where(r.id.in_(ids))
+    ).where(member(r.id))
     data = union_all(
         select(
             ms.run_id, literal("m"), ms.key, cast(null(), Text), ms.value, ms.is_nan, ms.timestamp, ms.step
-        ).where(ms.run_id.in_(ids)),
+        ).where(member(ms.run_id)),
         select(p.run_id, literal("p"), p.key, p.value, null(), null(), null(), null()).where(
-            p.run_id.in_(ids)
+            member(p.run_id)
         ),
         select(t.run_id, literal("t"), t.key, t.value, null(), null(), null(), null()).where(
-            t.run_id.in_(ids)
+            member(t.run_id)
         ),
         select(lk.run_id, lk.direction, lk.model_id, null(), null(), null(), null(), lk.step).where(
-            lk.run_id.in_(ids)
+            member(lk.run_id)
         ),
     )
     ri, d = s.run_inputs.c, s.datasets.c
     inputs = (
         select(ri.run_id, ri.tags, d.name, d.digest, d.source_type, d.source, d.schema, d.profile)
         .join_from(s.run_inputs, s.datasets, d.id == ri.dataset_id)
-        .where(ri.run_id.in_(ids))
+        .where(member(ri.run_id))
         .order_by(ri.run_id, d.id)
     )
     return runs, data, inputs
 
 
-_RUNS, _RUN_DATA, _RUN_INPUTS = _run_statements()
+_STATEMENTS = {False: _run_statements(False), True: _run_statements(True)}
 
 
 def _load_chunk(conn: Connection, ids: list[int], by_id: dict[int, Run]) -> None:
     # Rows are fetched whole and unpacked as tuples: listing thousands of runs makes per-row costs add up.
-    bound = {"ids": ids}
-    for values in conn.execute(_RUNS, bound).all():
+    postgresql = conn.dialect.name == "postgresql"
+    runs_stmt, data_stmt, inputs_stmt = _STATEMENTS[postgresql]
+    bound = {"ids": "{" + ",".join(map(str, ids)) + "}" if postgresql else ids}
+    for values in conn.execute(runs_stmt, bound).all():
         by_id[values[0]] = Run(*values)
     for run_id, kind, key, text_value, number, is_nan, timestamp, step in conn.execute(
-        _RUN_DATA, bound
+        data_stmt, bound
     ).all():
         run = by_id[run_id]
         if kind == "m":
@@ -166,7 +183,7 @@ def _load_chunk(conn: Connection, ids: list[int], by_id: dict[int, Run]) -> None
             run.model_inputs.append(key)
         else:
             run.model_outputs.append((key, step or 0))
-    for run_id, tags_json, *dataset in conn.execute(_RUN_INPUTS, bound).all():
+    for run_id, tags_json, *dataset in conn.execute(inputs_stmt, bound).all():
         tags = [(t["key"], t["value"]) for t in json.loads(tags_json)]
         by_id[run_id].dataset_inputs.append(DatasetInput(*dataset, tags))
 
