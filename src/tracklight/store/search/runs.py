@@ -117,8 +117,9 @@ def search_run_ids(
 
     from_clause: sa.FromClause = runs
     columns: list[SortColumn] = []
+    joined: dict[str, sa.Alias] = {}  # metric key -> the series row already joined for ordering
     for i, key in enumerate(order_keys):
-        from_clause, cols = _order_columns(dialect, from_clause, key, i)
+        from_clause, cols = _order_columns(dialect, from_clause, key, i, joined)
         columns += cols
     # MLflow's tie-breakers; run_uuid is unique, which keyset pagination needs.
     if not any(k.kind == "attribute" and k.key == "start_time" for k in order_keys):
@@ -131,7 +132,7 @@ def search_run_ids(
         .where(
             runs.c.experiment_id.in_(experiment_ids),
             runs.c.lifecycle_stage.in_(stages),
-            *(_condition(dialect, c) for c in comparisons),
+            *(_condition(dialect, c, joined) for c in comparisons),
         )
     )
     fp = fingerprint("runs", [(k.kind, k.key, k.ascending) for k in order_keys])
@@ -139,7 +140,7 @@ def search_run_ids(
     return RunSearchPage(page.ids, page.next_page_token)
 
 
-def _condition(dialect: str, c: Comparison) -> ColumnElement[bool]:
+def _condition(dialect: str, c: Comparison, joined: dict[str, sa.Alias]) -> ColumnElement[bool]:
     if c.kind == "attribute":
         col = _ATTRIBUTE_COLUMNS[c.key]
         if c.key in _NUMERIC_ATTRIBUTES:
@@ -154,23 +155,31 @@ def _condition(dialect: str, c: Comparison) -> ColumnElement[bool]:
             .where(run_inputs.c.run_id == runs.c.id, cond)
             .exists()
         )
+    if c.kind == "metric" and c.key in joined and c.op not in (IS_NULL, IS_NOT_NULL):
+        # The series is already outer-joined for ordering: test it there rather than probe it again.
+        # A run without the metric has NULLs there, which no comparison below accepts, as with EXISTS.
+        return _metric_test(joined[c.key], c)
     table = _KEYED_TABLES[c.kind].alias()
     where = [table.c.run_id == runs.c.id, predicates.string(dialect, table.c.key, EQ, c.key)]
     if c.op in (IS_NULL, IS_NOT_NULL):
         exists = sa.select(sa.literal(1)).select_from(table).where(*where).exists()
         return exists if c.op == IS_NOT_NULL else ~exists
     if c.kind == "metric":
-        cmp = predicates.numeric(table.c.value, c.op, c.value)
-        # NaN is stored as 0 with is_nan set: it satisfies only "!=", like an IEEE NaN.
-        is_nan = table.c.is_nan == sa.true()
-        where.append(sa.or_(cmp, is_nan) if c.op == NE else sa.and_(cmp, sa.not_(is_nan)))
+        where.append(_metric_test(table, c))
     else:
         where.append(predicates.string(dialect, table.c.value, c.op, c.value))
     return sa.select(sa.literal(1)).select_from(table).where(*where).exists()
 
 
+def _metric_test(table: sa.FromClause, c: Comparison) -> ColumnElement[bool]:
+    cmp = predicates.numeric(table.c.value, c.op, c.value)
+    # NaN is stored as 0 with is_nan set: it satisfies only "!=", like an IEEE NaN.
+    is_nan = table.c.is_nan == sa.true()
+    return sa.or_(cmp, is_nan) if c.op == NE else sa.and_(cmp, sa.not_(is_nan))
+
+
 def _order_columns(
-    dialect: str, from_clause: sa.FromClause, key: OrderKey, i: int
+    dialect: str, from_clause: sa.FromClause, key: OrderKey, i: int, joined: dict[str, sa.Alias]
 ) -> tuple[sa.FromClause, list[SortColumn]]:
     if key.kind == "attribute":
         col = _ATTRIBUTE_COLUMNS[key.key]
@@ -185,6 +194,7 @@ def _order_columns(
     on = sa.and_(table.c.run_id == runs.c.id, predicates.string(dialect, table.c.key, EQ, key.key))
     from_clause = from_clause.outerjoin(table, on)
     if key.kind == "metric":
+        joined.setdefault(key.key, table)
         # Real values, then NaN, then runs without the metric, whichever the direction (as MLflow).
         rank = sa.case((table.c.run_id.is_(None), 2), (table.c.is_nan == sa.true(), 1), else_=0)
         value = sa.func.coalesce(table.c.value, 0.0)
