@@ -38,9 +38,10 @@ class ServerSpec:
     start_timeout: float = 120.0
 
 
-def _tracklight_cmd(uri: str, artifacts: Path, port: int) -> list[str]:
+def _server_cmd(binary: Path, uri: str, artifacts: Path, port: int) -> list[str]:
+    """`<binary> server` with the flags tracklight and mlflow share."""
     return [
-        str(TRACKLIGHT_BIN),
+        str(binary),
         "server",
         "--backend-store-uri",
         uri,
@@ -51,6 +52,10 @@ def _tracklight_cmd(uri: str, artifacts: Path, port: int) -> list[str]:
         "--port",
         str(port),
     ]
+
+
+def _tracklight_cmd(uri: str, artifacts: Path, port: int) -> list[str]:
+    return _server_cmd(TRACKLIGHT_BIN, uri, artifacts, port)
 
 
 def _tracklight_prepare(uri: str, backend: str) -> list[str] | None:
@@ -58,18 +63,7 @@ def _tracklight_prepare(uri: str, backend: str) -> list[str] | None:
 
 
 def _mlflow_cmd(uri: str, artifacts: Path, port: int) -> list[str]:
-    return [
-        str(MLFLOW_BIN),
-        "server",
-        "--backend-store-uri",
-        uri,
-        "--artifacts-destination",
-        str(artifacts),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    return _server_cmd(MLFLOW_BIN, uri, artifacts, port)
 
 
 def _fml_cmd(uri: str, artifacts: Path, port: int) -> list[str]:
