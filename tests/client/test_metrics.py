@@ -225,6 +225,19 @@ def test_history_small_pages(tracking: Tracking) -> None:
     assert len(seen) == 25
 
 
+@pytest.mark.reference_differs  # stock mlflow reads any base64 offset token
+def test_history_rejects_foreign_and_garbage_page_tokens(tracking: Tracking) -> None:
+    run_id = _run_id(tracking)
+    tracking.client.log_batch(run_id, metrics=[Metric("p", float(i), 10 + i, i) for i in range(5)])
+    url = tracking.api("metrics/get-history")
+    search_page = ok(post(tracking.api("runs/search"), {"experiment_ids": ["0"], "max_results": 1}))
+    foreign = search_page.get("next_page_token")
+    tokens = ["garbage!", "eyJvZmZzZXQiOiAyfQ=="] + ([foreign] if foreign else [])
+    for token in tokens:
+        resp = get(url, {"run_id": run_id, "metric_key": "p", "max_results": 2, "page_token": token})
+        assert_error(resp, 400, "INVALID_PARAMETER_VALUE")
+
+
 def test_history_of_missing_key_is_empty(tracking: Tracking) -> None:
     run_id = _run_id(tracking)
     assert tracking.client.get_metric_history(run_id, "never") == []

@@ -12,7 +12,6 @@ from sqlalchemy import Connection
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.services.experiments import parse_experiment_id
-from tracklight.services.page_tokens import decode_token, encode_token
 from tracklight.services.run_names import generate_run_name
 from tracklight.services.transactions import in_transaction
 from tracklight.store import experiments as experiment_store
@@ -20,12 +19,14 @@ from tracklight.store import inputs as input_store
 from tracklight.store import metrics as metric_store
 from tracklight.store import runs as store
 from tracklight.store.engine import Database
-from tracklight.store.metrics import HistoryRow
+from tracklight.store.metrics import HISTORY_ORDER, HistoryRow
 from tracklight.store.records import DatasetInput, MetricPoint, Run, RunRef
+from tracklight.store.search.keyset import decode_token, encode_token
 
 MAX_HISTORY_PAGE = 25000
 MAX_BULK_RUNS = 100
 MAX_BULK_POINTS = 2500
+_HISTORY_TOKEN = "history"  # the fingerprint that ties a token to metric history
 
 
 def _now() -> int:
@@ -230,22 +231,19 @@ class Runs:
         self, run_id: str, key: str, max_results: int | None, page_token: str | None
     ) -> tuple[list[HistoryRow], str | None]:
         limit = v.validate_max_results(max_results, default=MAX_HISTORY_PAGE, cap=MAX_HISTORY_PAGE)
-        after = decode_token(page_token, "history")
-        if after is not None and not (
-            isinstance(after, list)
-            and len(after) == 4
-            and all(isinstance(x, int) and not isinstance(x, bool) for x in after[:2])
-            and isinstance(after[2], (int, float))
-            and isinstance(after[3], bool)
-        ):
-            raise InvalidParameter("Invalid page token: it does not belong to this request")
+        # History tokens are keyset tokens like the search ones: the last point's sort values.
+        after = None
+        if page_token:
+            step, ts, value, nan = decode_token(page_token, _HISTORY_TOKEN, HISTORY_ORDER, self.db.dialect)
+            after = (int(step), int(ts), float(value), bool(nan))
 
         def work(conn: Connection) -> tuple[list[HistoryRow], str | None]:
             run = store.find_run(conn, run_id)
-            points, resume = metric_store.metric_history(
-                conn, run.internal_id, key, limit, tuple(after) if after else None
-            )
-            return points, encode_token("history", list(resume)) if resume else None
+            points, resume = metric_store.metric_history(conn, run.internal_id, key, limit, after)
+            if resume is None:
+                return points, None
+            step, ts, value, nan = resume
+            return points, encode_token(_HISTORY_TOKEN, [step, ts, value, int(nan)])
 
         return in_transaction(self.db, work, write=False)
 

@@ -12,6 +12,7 @@ from tracklight.errors import InvalidParameter
 from tracklight.store import schema as s
 from tracklight.store.dialect import insert_ignore
 from tracklight.store.records import MetricPoint
+from tracklight.store.search.keyset import SortColumn
 
 # Column order of a point, which is also the primary key's order after series_id.
 _POINT_SQL = {
@@ -217,6 +218,14 @@ def _ordered_scan_hint(conn: Connection) -> str:
         return ""
     return "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; "
 
+
+# The order history pages are read in: the primary key after series_id (is_nan travels as 0/1).
+HISTORY_ORDER = [
+    SortColumn(s.metrics.c.step, True, int),
+    SortColumn(s.metrics.c.timestamp, True, int),
+    SortColumn(s.metrics.c.value, True, float),
+    SortColumn(s.metrics.c.is_nan, True, int),
+]
 
 HistoryRow = tuple[int, int, float, bool]  # (step, timestamp, value, is_nan), exactly as stored
 
