@@ -22,7 +22,6 @@ MAX_DOUBLE = 1.7976931348623157e308
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 
 _KEY_RE = re.compile(r"^[/\w.\- :]*$")
-_RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
 
 
 def validate_key(key: str, what: str = "name") -> str:
@@ -58,12 +57,6 @@ def metric_value(value: float) -> float:
     if math.isinf(value):
         return MAX_DOUBLE if value > 0 else -MAX_DOUBLE
     return value
-
-
-def validate_run_id(run_id: str) -> str:
-    if not _RUN_ID_RE.match(run_id):
-        raise InvalidParameter(f"Invalid run ID: '{run_id}'")
-    return run_id
 
 
 def validate_experiment_name(name: str) -> str:

@@ -203,10 +203,6 @@ def _series_id(conn: Connection, run_internal_id: int, key: str) -> int | None:
     return conn.execute(select(ms.id).where(ms.run_id == run_internal_id, ms.key == key)).scalar()
 
 
-def _point(key: str, row) -> MetricPoint:
-    return MetricPoint(key, math.nan if row.is_nan else row.value, row.timestamp, row.step)
-
-
 def _ordered_scan_hint(conn: Connection) -> str:
     """On PostgreSQL, steer a series read to the primary key's ordered scan.
 
