@@ -45,6 +45,12 @@ def _server_parser(sub: argparse._SubParsersAction) -> None:
         action="store_false",
         help="Give runs the destination URI itself; clients then need storage credentials",
     )
+    p.add_argument(
+        "--artifacts-only",
+        action="store_true",
+        default=None,
+        help="Serve only the artifact routes, with no metadata database [TRACKLIGHT_ARTIFACTS_ONLY]",
+    )
     p.add_argument("--host", "-h", help="Address to bind (default: 127.0.0.1) [TRACKLIGHT_HOST]")
     p.add_argument("--port", "-p", type=int, help="Port to listen on (default: 5000) [TRACKLIGHT_PORT]")
     p.add_argument("--workers", "-w", type=int, help="Worker processes (default: 1) [TRACKLIGHT_WORKERS]")
@@ -131,6 +137,7 @@ def _server(args: argparse.Namespace) -> int:
             artifacts_destination=args.artifacts_destination,
             default_artifact_root=args.default_artifact_root,
             serve_artifacts=args.serve_artifacts,
+            artifacts_only=args.artifacts_only,
             host=args.host,
             port=args.port,
             workers=args.workers,
@@ -141,12 +148,14 @@ def _server(args: argparse.Namespace) -> int:
     problem = _check_port(settings.host, settings.port)
     if problem:
         return _fail(problem)
+    from tracklight.artifacts.locations import ArtifactLocationError
     from tracklight.http.app import TracklightApp
     from tracklight.startup import prepare_store
 
     try:
-        db = prepare_store(settings)
-    except StoreUriError as exc:
+        db = None if settings.artifacts_only else prepare_store(settings)
+        app = TracklightApp(settings, db)
+    except (StoreUriError, ArtifactLocationError) as exc:
         return _fail(str(exc))
     except SchemaOutOfDate as exc:
         return _fail(str(exc))
@@ -172,10 +181,11 @@ def _server(args: argparse.Namespace) -> int:
     if settings.workers > 1:
         # Workers re-read the settings from the environment, so hand the resolved ones down that way.
         _export(settings)
-        db.engine.dispose()
+        if db is not None:
+            db.engine.dispose()
         uvicorn.run("tracklight.startup:create_app", factory=True, workers=settings.workers, **common)
     else:
-        uvicorn.run(TracklightApp(settings, db), **common)
+        uvicorn.run(app, **common)
     return 0
 
 
@@ -185,6 +195,7 @@ def _export(settings) -> None:
             "TRACKLIGHT_BACKEND_STORE_URI": settings.backend_store_uri,
             "TRACKLIGHT_ARTIFACTS_DESTINATION": settings.artifacts_destination,
             "TRACKLIGHT_SERVE_ARTIFACTS": "true" if settings.serve_artifacts else "false",
+            "TRACKLIGHT_ARTIFACTS_ONLY": "true" if settings.artifacts_only else "false",
             "TRACKLIGHT_STATIC_PREFIX": settings.static_prefix,
         }
     )

@@ -16,6 +16,7 @@ class Settings:
     artifacts_destination: str
     default_artifact_root: str | None
     serve_artifacts: bool
+    artifacts_only: bool
     host: str
     port: int
     workers: int
@@ -67,6 +68,7 @@ def load_settings(
     artifacts_destination: str | None = None,
     default_artifact_root: str | None = None,
     serve_artifacts: bool | None = None,
+    artifacts_only: bool | None = None,
     host: str | None = None,
     port: int | None = None,
     workers: int | None = None,
@@ -78,6 +80,8 @@ def load_settings(
     if prefix and not prefix.startswith("/"):
         raise ValueError(f"--static-prefix must start with '/', not {prefix!r}")
     serve = serve_artifacts if serve_artifacts is not None else _env_bool("SERVE_ARTIFACTS")
+    if serve is False and (artifacts_only or _env_bool("ARTIFACTS_ONLY")):
+        raise ValueError("--artifacts-only serves artifacts; it cannot be combined with --no-serve-artifacts")
     return Settings(
         backend_store_uri=backend_store_uri or _env("BACKEND_STORE_URI") or default_backend_store_uri(),
         artifacts_destination=artifacts_destination
@@ -85,6 +89,7 @@ def load_settings(
         or str(Path(DEFAULT_ARTIFACT_DIR).resolve()),
         default_artifact_root=default_artifact_root or _env("DEFAULT_ARTIFACT_ROOT"),
         serve_artifacts=True if serve is None else serve,
+        artifacts_only=bool(artifacts_only or _env_bool("ARTIFACTS_ONLY")),
         host=host or _env("HOST") or "127.0.0.1",
         port=port if port is not None else int(_env("PORT") or 5000),
         workers=workers if workers is not None else int(_env("WORKERS") or 1),

@@ -28,4 +28,4 @@ def prepare_store(settings: Settings) -> Database:
 def create_app() -> TracklightApp:
     """Application factory for uvicorn workers; settings come from TRACKLIGHT_* variables."""
     settings = load_settings()
-    return TracklightApp(settings, prepare_store(settings))
+    return TracklightApp(settings, None if settings.artifacts_only else prepare_store(settings))

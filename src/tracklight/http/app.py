@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from tracklight import __version__
+from tracklight.artifacts.locations import ArtifactRoots, open_store
 from tracklight.config import Settings
-from tracklight.errors import STATUS_BY_CODE, StoreUnavailable, TracklightError
+from tracklight.errors import StoreUnavailable, TracklightError
+from tracklight.http import artifacts as artifact_routes
 from tracklight.http.request import read_fields
+from tracklight.http.responses import error_response, json_response
 from tracklight.http.routes import API_2_0, Handler
+from tracklight.services.artifacts import Artifacts
 from tracklight.services.experiments import Experiments
 from tracklight.services.runs import Runs
 from tracklight.store.engine import Database
@@ -23,48 +27,62 @@ from tracklight.store.engine import Database
 log = logging.getLogger("tracklight")
 
 RETRY_AFTER_S = "5"
+_ARTIFACT_APIS = ("/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/")
 
 
-def json_response(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-def error_response(code: str, message: str, status: int | None = None) -> Response:
-    return json_response({"error_code": code, "message": message}, status or STATUS_BY_CODE.get(code, 400))
+def _unavailable(message: str) -> Callable[[], Response]:
+    return lambda: PlainTextResponse(message, status_code=503)
 
 
 class TracklightApp:
     """Routes /api and /ajax-api calls to handlers; everything else gets a JSON 404."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database | None) -> None:
         self.settings = settings
         self.db = db
-        services = {
-            "experiments": Experiments(db, settings.artifact_root_for_runs),
-            "runs": Runs(db),
-        }
-        self.routes: dict[str, dict[str, tuple[Handler, Any]]] = {}
         prefix = settings.static_prefix
-        for methods, path, handler, service in API_2_0:
-            for api in ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"):
-                by_method = self.routes.setdefault(prefix + api + path, {})
-                for method in methods:
-                    by_method[method] = (handler, services[service])
-        self.plain: dict[str, Any] = {
+        self.destination = open_store(settings.artifacts_destination) if settings.serve_artifacts else None
+        self.routes: dict[str, dict[str, tuple[Handler, Any]]] = {}
+        self.plain: dict[str, Callable[[], Response]] = {
             prefix + "/health": lambda: PlainTextResponse("OK"),
             prefix + "/version": lambda: PlainTextResponse(__version__),
             prefix + "/api/3.0/mlflow/server-info": self._server_info,
             prefix + "/ajax-api/3.0/mlflow/server-info": self._server_info,
         }
+        self.artifact_prefixes = tuple(prefix + api for api in _ARTIFACT_APIS)
+        self.artifacts: Artifacts | None = None
+        self.streamed: dict[str, artifact_routes.ArtifactHandler] = {}
+        if db is None:
+            self.tracking_disabled: Callable[[], Response] | None = _unavailable(
+                "This server runs with --artifacts-only: tracking and registry APIs are disabled."
+            )
+        else:
+            self.tracking_disabled = None
+            runs = Runs(db)
+            self.artifacts = Artifacts(ArtifactRoots(self.destination), runs)
+            services = {
+                "experiments": Experiments(db, settings.artifact_root_for_runs),
+                "runs": runs,
+                "artifacts": self.artifacts,
+            }
+            for methods, path, handler, service in API_2_0:
+                for api in ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"):
+                    by_method = self.routes.setdefault(prefix + api + path, {})
+                    for method in methods:
+                        by_method[method] = (handler, services[service])
+            self.streamed[prefix + "/get-artifact"] = artifact_routes.run_artifact
+        if self.destination is not None and self.artifacts is None:
+            self.artifacts = Artifacts(ArtifactRoots(self.destination), None)
 
     def _server_info(self) -> Response:
+        direct = self.destination is not None and self.destination.direct_transfers
         return json_response(
             {
                 "store_type": "SqlStore",
                 "workspaces_enabled": False,
                 "trace_archival_enabled": False,
-                "multipart_uploads_enabled": False,
-                "multipart_downloads_enabled": False,
+                "multipart_uploads_enabled": direct,
+                "multipart_downloads_enabled": direct,
                 "presigned_upload_run_id_supported": False,
                 "presigned_upload_model_id_supported": False,
                 "features_enabled": {},
@@ -77,7 +95,11 @@ class TracklightApp:
             return
         if scope["type"] != "http":
             return
-        response = await self._dispatch(Request(scope, receive))
+        request = Request(scope, receive)
+        try:
+            response = await self._dispatch(request)
+        except ClientDisconnect:
+            return  # nobody is left to answer; an upload in progress was already aborted
         await response(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -86,30 +108,60 @@ class TracklightApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.db.engine.dispose()
+                if self.db is not None:
+                    self.db.engine.dispose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _dispatch(self, request: Request) -> Response:
+    def _route(self, request: Request) -> Callable[[], Awaitable[Response]] | Response:
+        """What answers this request: a coroutine factory, or a ready response."""
         path = request.url.path
+        method = request.method
         plain = self.plain.get(path)
         if plain is not None:
             return plain()
+        if path.startswith(self.artifact_prefixes):
+            return self._artifact_route(request, path.split("mlflow-artifacts/", 1)[1])
+        if self.tracking_disabled is not None:
+            return self.tracking_disabled()
+        streamed = self.streamed.get(path)
+        if streamed is not None and method == "GET":
+            artifacts = self.artifacts
+            return lambda: streamed(request, artifacts, "")
         by_method = self.routes.get(path)
         if by_method is None:
-            return error_response("ENDPOINT_NOT_FOUND", f"No API endpoint at {request.method} {path}", 404)
-        entry = by_method.get(request.method)
+            return error_response("ENDPOINT_NOT_FOUND", f"No API endpoint at {method} {path}", 404)
+        entry = by_method.get(method)
         if entry is None:
-            return error_response(
-                "BAD_REQUEST",
-                f"Method {request.method} is not allowed for {path}; use {', '.join(by_method)}",
-                405,
-            )
+            return _not_allowed(method, path, by_method)
         handler, service = entry
-        try:
+
+        async def call() -> Response:
             fields = await read_fields(request)
-            body = await run_in_threadpool(handler, fields, service)
-            return json_response(body)
+            return json_response(await run_in_threadpool(handler, fields, service))
+
+        return call
+
+    def _artifact_route(self, request: Request, rest: str) -> Callable[[], Awaitable[Response]] | Response:
+        if self.artifacts is None:
+            return _unavailable("Artifact proxying is disabled: start the server with --serve-artifacts.")()
+        for name, by_method in artifact_routes.ARTIFACT_ROUTES:
+            if rest == name or rest.startswith(name + "/"):
+                handler = by_method.get(request.method)
+                if handler is None:
+                    return _not_allowed(request.method, request.url.path, by_method)
+                artifacts, path = self.artifacts, rest[len(name) + 1 :]
+                return lambda: handler(request, artifacts, path)
+        return error_response(
+            "ENDPOINT_NOT_FOUND", f"No API endpoint at {request.method} {request.url.path}", 404
+        )
+
+    async def _dispatch(self, request: Request) -> Response:
+        route = self._route(request)
+        if isinstance(route, Response):
+            return route
+        try:
+            return await route()
         except TracklightError as exc:
             return error_response(exc.error_code, exc.message)
         except StoreUnavailable as exc:
@@ -119,6 +171,14 @@ class TracklightApp:
             )
             response.headers["Retry-After"] = RETRY_AFTER_S
             return response
+        except ClientDisconnect:
+            raise
         except Exception:
-            log.exception("internal error on %s %s", request.method, path)
+            log.exception("internal error on %s %s", request.method, request.url.path)
             return error_response("INTERNAL_ERROR", "Internal server error; see the server log.", 500)
+
+
+def _not_allowed(method: str, path: str, by_method: dict[str, Any]) -> Response:
+    return error_response(
+        "BAD_REQUEST", f"Method {method} is not allowed for {path}; use {', '.join(by_method)}", 405
+    )

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tracklight.http import tracking as t
+from tracklight.http.artifacts import list_run_artifacts
+from tracklight.http.logged_models import search_logged_models
 
 Handler = Callable[[Any, Any], dict[str, Any]]
 
@@ -36,4 +38,6 @@ API_2_0: list[tuple[tuple[str, ...], str, Handler, str]] = [
     (("POST",), "runs/log-model", t.log_model, "runs"),
     (("GET",), "metrics/get-history", t.get_metric_history, "runs"),
     (("GET",), "metrics/get-history-bulk-interval", t.get_metric_history_bulk_interval, "runs"),
+    (("GET",), "artifacts/list", list_run_artifacts, "artifacts"),
+    (("POST",), "logged-models/search", search_logged_models, "artifacts"),
 ]

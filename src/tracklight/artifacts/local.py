@@ -1,0 +1,120 @@
+"""Artifacts on a local (or mounted) filesystem: atomic writes by rename, symlinks kept inside the root."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from tracklight.artifacts.store import READ_CHUNK, ArtifactEntry, ProxyOnly, chunk_ranges
+from tracklight.errors import InvalidParameter
+
+# Uploads in progress live beside their target under this prefix and are never listed.
+_UPLOAD_PREFIX = ".tracklight-upload-"
+
+
+class LocalWriter:
+    """Writes to a hidden file in the target's directory; commit() fsyncs it and renames it into place."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.temp = target.with_name(f"{_UPLOAD_PREFIX}{uuid.uuid4().hex}")
+        self.file = open(self.temp, "wb")  # noqa: SIM115 - closed in commit() or abort()
+
+    def write(self, chunk: bytes) -> None:
+        self.file.write(chunk)
+
+    def commit(self) -> None:
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            if self.target.is_dir():
+                raise InvalidParameter(f"Cannot overwrite directory '{self.target.name}' with a file")
+            os.replace(self.temp, self.target)
+            _fsync_dir(self.target.parent)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        self.file.close()
+        self.temp.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalArtifactStore(ProxyOnly):
+    """A directory tree; every path is resolved and must stay under the root, symlinks included."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _inside(self, full: Path) -> Path:
+        real = Path(os.path.realpath(full))
+        if real != self.root and self.root not in real.parents:
+            raise InvalidParameter("Invalid artifact path: it resolves outside the artifact root")
+        return full
+
+    def _path(self, path: str) -> Path:
+        return self._inside(self.root / path) if path else self.root
+
+    def open_writer(self, path: str) -> LocalWriter:
+        target = self._path(path)
+        parent = target.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise InvalidParameter(f"Cannot write '{path}': a parent of it is a file") from exc
+        self._inside(parent)
+        return LocalWriter(target)
+
+    def size(self, path: str) -> int | None:
+        full = self._path(path)
+        return full.stat().st_size if full.is_file() else None
+
+    def read(self, path: str, start: int, end: int) -> Iterator[bytes]:
+        with open(self._path(path), "rb") as f:
+            f.seek(start)
+            for _, length in chunk_ranges(start, end, READ_CHUNK):
+                data = f.read(length)
+                if not data:
+                    return
+                yield data
+
+    def list_dir(self, path: str) -> list[ArtifactEntry]:
+        full = self._path(path)
+        if not full.is_dir():
+            return []
+        entries = []
+        with os.scandir(full) as it:
+            for entry in it:
+                if entry.name.startswith(_UPLOAD_PREFIX):
+                    continue
+                if entry.is_dir():
+                    entries.append(ArtifactEntry(entry.name, True))
+                elif entry.is_file():
+                    entries.append(ArtifactEntry(entry.name, False, entry.stat().st_size))
+        return sorted(entries, key=lambda e: e.name)
+
+    def delete(self, path: str) -> None:
+        if not path:
+            raise InvalidParameter("Refusing to delete the whole artifact root")
+        full = self._path(path)
+        if full.is_dir() and not full.is_symlink():
+            shutil.rmtree(full)
+        elif full.exists() or full.is_symlink():
+            full.unlink()
+
+    def check(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise OSError(f"artifact root {self.root} is not writable")

@@ -1,0 +1,89 @@
+"""Artifact URIs: open the store a destination names, and map a run's artifact URI onto a store."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from tracklight.artifacts.store import ArtifactStore
+from tracklight.errors import NotImplementedFeature
+
+SERVED_SCHEME = "mlflow-artifacts"
+_CLOUD_SCHEMES = ("s3", "gs", "wasbs", "wasb", "abfss")
+_EXTRAS = {"s3": "s3", "gs": "gcs", "wasbs": "azure", "wasb": "azure", "abfss": "azure"}
+
+
+class ArtifactLocationError(ValueError):
+    """An artifact URI that no store here can open; the message is one line for the CLI."""
+
+
+def split_cloud_uri(uri: str) -> tuple[str, str, str]:
+    """(scheme, netloc, key) of a cloud URI such as s3://bucket/a/b."""
+    parsed = urlparse(uri)
+    if not parsed.netloc:
+        raise ArtifactLocationError(f"Artifact URI {uri!r} names no bucket or container")
+    return parsed.scheme, parsed.netloc, parsed.path.strip("/")
+
+
+def open_store(uri: str) -> ArtifactStore:
+    """The store rooted at `uri`: a local path or file: URI, s3://, gs://, or wasbs://container@account…/."""
+    scheme = urlparse(uri).scheme if "://" in uri else ""
+    if scheme in ("", "file"):
+        path = unquote(urlparse(uri).path) if scheme == "file" else uri
+        from tracklight.artifacts.local import LocalArtifactStore
+
+        return LocalArtifactStore(Path(path))
+    if scheme not in _CLOUD_SCHEMES:
+        raise ArtifactLocationError(
+            f"Unsupported artifact location {uri!r}: use a local path, s3://, gs:// or wasbs://"
+        )
+    _, netloc, prefix = split_cloud_uri(uri)
+    try:
+        if scheme == "s3":
+            from tracklight.artifacts.s3 import S3ArtifactStore
+
+            return S3ArtifactStore(netloc, prefix)
+        if scheme == "gs":
+            from tracklight.artifacts.gcs import GcsArtifactStore
+
+            return GcsArtifactStore(netloc, prefix)
+        from tracklight.artifacts.azure import AzureArtifactStore
+
+        return AzureArtifactStore(netloc, prefix)
+    except ImportError as exc:
+        raise ArtifactLocationError(
+            f"{uri!r} needs the {_EXTRAS[scheme]} extra: pip install 'tracklight[{_EXTRAS[scheme]}]' ({exc})"
+        ) from exc
+
+
+class ArtifactRoots:
+    """Maps the artifact URIs stored on runs to (store, path): served URIs onto the destination,
+    others onto a store per bucket or directory, opened once and kept."""
+
+    def __init__(self, destination: ArtifactStore | None) -> None:
+        self.destination = destination
+        self._stores: dict[str, ArtifactStore] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, artifact_uri: str) -> tuple[ArtifactStore, str]:
+        parsed = urlparse(artifact_uri)
+        if parsed.scheme == SERVED_SCHEME:
+            return self.served(), parsed.path.strip("/")
+        if parsed.scheme in _CLOUD_SCHEMES:
+            scheme, netloc, key = split_cloud_uri(artifact_uri)
+            return self._store(f"{scheme}://{netloc}"), key
+        return self._store(artifact_uri), ""
+
+    def served(self) -> ArtifactStore:
+        """The --artifacts-destination store behind mlflow-artifacts: URIs."""
+        if self.destination is None:
+            raise NotImplementedFeature("Artifact proxying is disabled on this server (--no-serve-artifacts)")
+        return self.destination
+
+    def _store(self, root: str) -> ArtifactStore:
+        with self._lock:
+            store = self._stores.get(root)
+            if store is None:
+                store = self._stores[root] = open_store(root)
+            return store

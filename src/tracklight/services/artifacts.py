@@ -1,0 +1,52 @@
+"""Artifact rules: which store and path a request may touch, and the run-scoped views a UI uses."""
+
+from __future__ import annotations
+
+from tracklight.artifacts.locations import ArtifactRoots
+from tracklight.artifacts.paths import artifact_path, basename, join
+from tracklight.artifacts.store import ArtifactEntry, ArtifactStore
+from tracklight.errors import NotFound, NotImplementedFeature
+from tracklight.services.runs import Runs
+
+
+class Artifacts:
+    """The proxied mlflow-artifacts service over the destination, and run artifacts by run id."""
+
+    def __init__(self, roots: ArtifactRoots, runs: Runs | None) -> None:
+        self.roots = roots
+        self.runs = runs
+
+    @property
+    def destination(self) -> ArtifactStore:
+        return self.roots.served()
+
+    def _run_store(self, run_id: str) -> tuple[str, ArtifactStore, str]:
+        if self.runs is None:
+            raise NotImplementedFeature(
+                "Run artifacts need the tracking store; this server is --artifacts-only"
+            )
+        run = self.runs.get(run_id)
+        store, base = self.roots.resolve(run.artifact_uri)
+        return run.artifact_uri, store, base
+
+    def run_location(self, run_id: str, path: str | None) -> tuple[ArtifactStore, str]:
+        """(store, store path) of `path` inside a run's artifact root."""
+        _, store, base = self._run_store(run_id)
+        return store, join(base, artifact_path(path))
+
+    def list_run(self, run_id: str, path: str | None) -> tuple[str, list[ArtifactEntry]]:
+        """The run's artifact root URI and the entries under `path` in it."""
+        root, store, base = self._run_store(run_id)
+        return root, store.list_dir(join(base, artifact_path(path)))
+
+    def file_size(self, store: ArtifactStore, path: str) -> int:
+        size = store.size(path)
+        if size is None:
+            raise NotFound(f"No artifact file at '{path}'")
+        return size
+
+    @staticmethod
+    def upload_target(directory: str, client_file: str) -> str:
+        """mpu/create names the client's local file; the object goes to `directory/<its basename>`."""
+        name = basename(client_file.replace("\\", "/"))
+        return artifact_path(join(directory, name), allow_root=False)
