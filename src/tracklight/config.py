@@ -11,6 +11,25 @@ DEFAULT_ARTIFACT_DIR = "tracklight-artifacts"
 
 
 @dataclass(frozen=True, slots=True)
+class CloudOptions:
+    """What the object-store clients take from the environment beyond each SDK's own credential chain."""
+
+    s3_endpoint_url: str | None = None
+    azure_connection_string: str | None = None
+
+    @classmethod
+    def from_env(cls) -> CloudOptions:
+        env = os.environ
+        return cls(
+            s3_endpoint_url=env.get("MLFLOW_S3_ENDPOINT_URL")
+            or env.get("AWS_ENDPOINT_URL_S3")
+            or env.get("AWS_ENDPOINT_URL")
+            or None,
+            azure_connection_string=env.get("AZURE_STORAGE_CONNECTION_STRING") or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     backend_store_uri: str
     artifacts_destination: str
@@ -24,6 +43,7 @@ class Settings:
     db_pool_size: int
     db_timeout_s: float
     db_query_timeout_s: float
+    cloud: CloudOptions
 
     @property
     def artifact_root_for_runs(self) -> str:
@@ -97,4 +117,5 @@ def load_settings(
         db_pool_size=int(_env("DB_POOL_SIZE") or 10),
         db_timeout_s=float(_env("DB_TIMEOUT") or 10),
         db_query_timeout_s=float(_env("DB_QUERY_TIMEOUT") or 30),
+        cloud=CloudOptions.from_env(),
     )

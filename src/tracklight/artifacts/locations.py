@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from tracklight.artifacts.store import ArtifactStore
+from tracklight.config import CloudOptions
 from tracklight.errors import NotImplementedFeature
 
 SERVED_SCHEME = "mlflow-artifacts"
@@ -26,7 +27,7 @@ def split_cloud_uri(uri: str) -> tuple[str, str, str]:
     return parsed.scheme, parsed.netloc, parsed.path.strip("/")
 
 
-def open_store(uri: str) -> ArtifactStore:
+def open_store(uri: str, cloud: CloudOptions | None = None) -> ArtifactStore:
     """The store rooted at `uri`: a local path or file: URI, s3://, gs://, or wasbs://container@account…/."""
     scheme = urlparse(uri).scheme if "://" in uri else ""
     if scheme in ("", "file"):
@@ -39,18 +40,19 @@ def open_store(uri: str) -> ArtifactStore:
             f"Unsupported artifact location {uri!r}: use a local path, s3://, gs:// or wasbs://"
         )
     _, netloc, prefix = split_cloud_uri(uri)
+    cloud = cloud or CloudOptions()
     try:
         if scheme == "s3":
             from tracklight.artifacts.s3 import S3ArtifactStore
 
-            return S3ArtifactStore(netloc, prefix)
+            return S3ArtifactStore(netloc, prefix, cloud.s3_endpoint_url)
         if scheme == "gs":
             from tracklight.artifacts.gcs import GcsArtifactStore
 
             return GcsArtifactStore(netloc, prefix)
         from tracklight.artifacts.azure import AzureArtifactStore
 
-        return AzureArtifactStore(netloc, prefix)
+        return AzureArtifactStore(netloc, prefix, cloud.azure_connection_string)
     except ImportError as exc:
         raise ArtifactLocationError(
             f"{uri!r} needs the {_EXTRAS[scheme]} extra: pip install 'tracklight[{_EXTRAS[scheme]}]' ({exc})"
@@ -61,8 +63,9 @@ class ArtifactRoots:
     """Maps the artifact URIs stored on runs to (store, path): served URIs onto the destination,
     others onto a store per bucket or directory, opened once and kept."""
 
-    def __init__(self, destination: ArtifactStore | None) -> None:
+    def __init__(self, destination: ArtifactStore | None, cloud: CloudOptions | None = None) -> None:
         self.destination = destination
+        self.cloud = cloud
         self._stores: dict[str, ArtifactStore] = {}
         self._lock = threading.Lock()
 
@@ -85,5 +88,5 @@ class ArtifactRoots:
         with self._lock:
             store = self._stores.get(root)
             if store is None:
-                store = self._stores[root] = open_store(root)
+                store = self._stores[root] = open_store(root, self.cloud)
             return store

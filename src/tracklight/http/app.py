@@ -41,7 +41,9 @@ class TracklightApp:
         self.settings = settings
         self.db = db
         prefix = settings.static_prefix
-        self.destination = open_store(settings.artifacts_destination) if settings.serve_artifacts else None
+        self.destination = (
+            open_store(settings.artifacts_destination, settings.cloud) if settings.serve_artifacts else None
+        )
         self.routes: dict[str, dict[str, tuple[Handler, Any]]] = {}
         self.plain: dict[str, Callable[[], Response]] = {
             prefix + "/health": lambda: PlainTextResponse("OK"),
@@ -59,7 +61,7 @@ class TracklightApp:
         else:
             self.tracking_disabled = None
             runs = Runs(db)
-            self.artifacts = Artifacts(ArtifactRoots(self.destination), runs)
+            self.artifacts = Artifacts(ArtifactRoots(self.destination, settings.cloud), runs)
             services = {
                 "experiments": Experiments(db, settings.artifact_root_for_runs),
                 "runs": runs,
@@ -72,7 +74,7 @@ class TracklightApp:
                         by_method[method] = (handler, services[service])
             self.streamed[prefix + "/get-artifact"] = artifact_routes.run_artifact
         if self.destination is not None and self.artifacts is None:
-            self.artifacts = Artifacts(ArtifactRoots(self.destination), None)
+            self.artifacts = Artifacts(ArtifactRoots(self.destination, settings.cloud), None)
 
     def _server_info(self) -> Response:
         direct = self.destination is not None and self.destination.direct_transfers

@@ -1,0 +1,233 @@
+"""Artifacts in Amazon S3 or an S3-compatible store, through boto3 and the standard AWS credential chain."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tracklight.artifacts.store import (
+    PART_SIZE,
+    READ_CHUNK,
+    ArtifactEntry,
+    MultipartUpload,
+    PartCredential,
+    PresignedDownload,
+    UploadedPart,
+)
+from tracklight.errors import InvalidParameter, NotFound
+
+# Parts of one upload in flight at once: throughput from parallel PUTs, memory capped at this many parts.
+_PARTS_IN_FLIGHT = 3
+_URL_TTL_S = 3600
+_DELETE_BATCH = 1000
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "NoSuchUpload")
+
+
+class S3Writer:
+    """A single PUT for small files; past one part, a multipart upload with a few parts in flight.
+
+    S3 shows nothing under the key until the upload completes, so an abort leaves no partial object.
+    """
+
+    def __init__(self, store: S3ArtifactStore, key: str) -> None:
+        self.store = store
+        self.key = key
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[Future[dict[str, Any]]] = []
+        self.slots = threading.BoundedSemaphore(_PARTS_IN_FLIGHT)
+
+    def write(self, chunk: bytes) -> None:
+        self.buffer += chunk
+        while len(self.buffer) >= PART_SIZE:
+            part = bytes(self.buffer[:PART_SIZE])
+            del self.buffer[:PART_SIZE]
+            self._send_part(part)
+
+    def _send_part(self, data: bytes) -> None:
+        s3, bucket = self.store.client, self.store.bucket
+        if self.upload_id is None:
+            self.upload_id = s3.create_multipart_upload(Bucket=bucket, Key=self.key)["UploadId"]
+        number = len(self.parts) + 1
+        self.slots.acquire()  # blocks the request's thread, and so the client, while parts are in flight
+
+        def send() -> dict[str, Any]:
+            try:
+                resp = s3.upload_part(
+                    Bucket=bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=data
+                )
+                return {"PartNumber": number, "ETag": resp["ETag"]}
+            finally:
+                self.slots.release()
+
+        self.parts.append(self.store.pool.submit(send))
+
+    def commit(self) -> None:
+        s3, bucket = self.store.client, self.store.bucket
+        try:
+            if self.upload_id is None:
+                s3.put_object(Bucket=bucket, Key=self.key, Body=bytes(self.buffer))
+                return
+            if self.buffer:
+                self._send_part(bytes(self.buffer))
+                self.buffer.clear()
+            parts = [f.result() for f in self.parts]
+            s3.complete_multipart_upload(
+                Bucket=bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        self.buffer.clear()
+        for f in self.parts:
+            f.cancel()
+        if self.upload_id is not None:
+            for f in self.parts:
+                if not f.cancelled():
+                    f.exception()  # wait, so no part lands after the abort
+            self.store.client.abort_multipart_upload(
+                Bucket=self.store.bucket, Key=self.key, UploadId=self.upload_id
+            )
+            self.upload_id = None
+
+
+class S3ArtifactStore:
+    """Objects under s3://bucket/prefix; presigned URLs let clients move big files without the proxy."""
+
+    direct_transfers = True
+
+    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        config = Config(
+            max_pool_connections=32,
+            retries={"mode": "standard", "max_attempts": 5},
+            s3={"addressing_style": "path"} if endpoint_url else {},
+        )
+        self.client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+        self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-part")
+
+    def _key(self, path: str) -> str:
+        return "/".join(p for p in (self.prefix, path) if p)
+
+    def open_writer(self, path: str) -> S3Writer:
+        return S3Writer(self, self._key(path))
+
+    def size(self, path: str) -> int | None:
+        try:
+            return int(self.client.head_object(Bucket=self.bucket, Key=self._key(path))["ContentLength"])
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+
+    def read(self, path: str, start: int, end: int) -> Iterator[bytes]:
+        resp = self.client.get_object(
+            Bucket=self.bucket, Key=self._key(path), Range=f"bytes={start}-{end - 1}"
+        )
+        body = resp["Body"]
+        try:
+            yield from body.iter_chunks(READ_CHUNK)
+        finally:
+            body.close()
+
+    def _walk(self, prefix: str, delimiter: str | None) -> Iterator[dict[str, Any]]:
+        args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        if delimiter:
+            args["Delimiter"] = delimiter
+        yield from self.client.get_paginator("list_objects_v2").paginate(**args)
+
+    def list_dir(self, path: str) -> list[ArtifactEntry]:
+        key = self._key(path)
+        prefix = f"{key}/" if key else ""
+        entries: list[ArtifactEntry] = []
+        for page in self._walk(prefix, "/"):
+            for common in page.get("CommonPrefixes", []):
+                entries.append(ArtifactEntry(common["Prefix"][len(prefix) :].rstrip("/"), True))
+            for obj in page.get("Contents", []):
+                name = obj["Key"][len(prefix) :]
+                if name:  # a zero-byte "directory marker" names the prefix itself
+                    entries.append(ArtifactEntry(name, False, int(obj["Size"])))
+        return sorted(entries, key=lambda e: e.name)
+
+    def delete(self, path: str) -> None:
+        if not path:
+            raise InvalidParameter("Refusing to delete the whole artifact root")
+        key = self._key(path)
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+        batch: list[dict[str, str]] = []
+        for page in self._walk(f"{key}/", None):
+            batch += [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            while len(batch) >= _DELETE_BATCH:
+                self._delete_batch(batch[:_DELETE_BATCH])
+                batch = batch[_DELETE_BATCH:]
+        if batch:
+            self._delete_batch(batch)
+
+    def _delete_batch(self, objects: list[dict[str, str]]) -> None:
+        self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+
+    def create_multipart(self, path: str, num_parts: int) -> MultipartUpload:
+        key = self._key(path)
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        credentials = [
+            PartCredential(
+                part_number=n,
+                url=self.client.generate_presigned_url(
+                    "upload_part",
+                    Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": n},
+                    ExpiresIn=_URL_TTL_S,
+                ),
+            )
+            for n in range(1, num_parts + 1)
+        ]
+        return MultipartUpload(upload_id, credentials)
+
+    def complete_multipart(self, path: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self._key(path),
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": p.part_number, "ETag": p.etag} for p in parts]},
+            )
+        except ClientError as exc:
+            raise _upload_error(exc, upload_id) from exc
+
+    def abort_multipart(self, path: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(path), UploadId=upload_id)
+        except ClientError as exc:
+            raise _upload_error(exc, upload_id) from exc
+
+    def presign_download(self, path: str) -> PresignedDownload:
+        size = self.size(path)
+        if size is None:
+            raise NotFound(f"No artifact file at '{path}'")
+        url = self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self._key(path)}, ExpiresIn=_URL_TTL_S
+        )
+        return PresignedDownload(url, size)
+
+    def check(self) -> None:
+        self.client.head_bucket(Bucket=self.bucket)
+
+
+def _upload_error(exc: ClientError, upload_id: str) -> Exception:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "NoSuchUpload":
+        return NotFound(f"No multipart upload {upload_id!r}")
+    if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
+        return InvalidParameter(f"Cannot complete multipart upload {upload_id!r}: {code}")
+    return exc
