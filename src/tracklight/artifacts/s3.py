@@ -105,7 +105,8 @@ class S3Writer:
 class S3ArtifactStore:
     """Objects under s3://bucket/prefix; presigned URLs let clients move big files without the proxy."""
 
-    direct_transfers = True
+    direct_uploads = True
+    direct_downloads = True
 
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None = None) -> None:
         self.bucket = bucket

@@ -69,7 +69,9 @@ class ArtifactStore(Protocol):
     The HTTP layer calls them from worker threads; no call holds more than a few parts in memory.
     """
 
-    direct_transfers: bool  # presigned multipart uploads and downloads work against this store
+    # Whether clients can move bytes straight to the store: multipart part URLs, and presigned downloads.
+    direct_uploads: bool
+    direct_downloads: bool
 
     def open_writer(self, path: str) -> ArtifactWriter: ...
 
@@ -105,7 +107,8 @@ class ArtifactStore(Protocol):
 class ProxyOnly:
     """For stores with no direct transfers: the answers that send the client back through the proxy."""
 
-    direct_transfers = False
+    direct_uploads = False
+    direct_downloads = False
 
     def create_multipart(self, path: str, num_parts: int) -> MultipartUpload:
         raise NotImplementedFeature(MULTIPART_UNSUPPORTED)

@@ -77,14 +77,14 @@ class TracklightApp:
             self.artifacts = Artifacts(ArtifactRoots(self.destination, settings.cloud), None)
 
     def _server_info(self) -> Response:
-        direct = self.destination is not None and self.destination.direct_transfers
+        store = self.destination
         return json_response(
             {
                 "store_type": "SqlStore",
                 "workspaces_enabled": False,
                 "trace_archival_enabled": False,
-                "multipart_uploads_enabled": direct,
-                "multipart_downloads_enabled": direct,
+                "multipart_uploads_enabled": store is not None and store.direct_uploads,
+                "multipart_downloads_enabled": store is not None and store.direct_downloads,
                 "presigned_upload_run_id_supported": False,
                 "presigned_upload_model_id_supported": False,
                 "features_enabled": {},
