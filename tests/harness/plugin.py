@@ -1,4 +1,4 @@
-"""Pytest fixtures and hooks of the harness: databases per backend, server processes, the configured mlflow client."""
+"""Pytest fixtures and hooks of the harness: databases per backend, server processes, object-store emulators, the configured mlflow client."""
 
 from __future__ import annotations
 
@@ -21,17 +21,22 @@ from harness.databases import (
     drop_stale_databases,
     selected_backends,
 )
+from harness.object_stores import azurite_emulator, gcs_emulator, object_store, s3_emulator
 from harness.server import ServerProcess, db_upgrade, reference_mode
 
 __all__ = [
     "Tracking",
     "ServerFactory",
+    "azurite_emulator",
     "backend",
+    "gcs_emulator",
     "mlflow",
+    "object_store",
     "pytest_configure",
     "pytest_runtest_makereport",
     "pytest_runtest_setup",
     "pytest_sessionstart",
+    "s3_emulator",
     "server_factory",
     "session_backend",
     "tracking",
