@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -18,6 +19,7 @@ from harness.object_stores import (
     ObjectStoreEmulator,
     _running,
 )
+from harness.server import server_env
 
 MiB = 1 << 20
 
@@ -53,6 +55,36 @@ def test_azure_env(azurite_emulator: ObjectStoreEmulator) -> None:
     assert azurite_emulator.destination("x/y") == (
         f"wasbs://{BUCKET}@{AZURITE_ACCOUNT}.blob.core.windows.net/x/y"
     )
+
+
+# What a server process does with nothing but `env`: each cloud's standard credential/endpoint chain.
+_CHAIN_PROBES = {
+    "s3": "import boto3, os; c = boto3.client('s3', endpoint_url=os.environ['MLFLOW_S3_ENDPOINT_URL'])\n"
+    "print(c.get_object(Bucket=B, Key=K)['Body'].read().decode())",
+    "gcs": "from google.cloud import storage\nprint(storage.Client().bucket(B).blob(K).download_as_text())",
+    "azure": "import os; from azure.storage.blob import BlobServiceClient as S\n"
+    "s = S.from_connection_string(os.environ['AZURE_STORAGE_CONNECTION_STRING'])\n"
+    "print(s.get_blob_client(B, K).download_blob().readall().decode())",
+}
+
+
+def test_env_is_enough_for_a_server_process(object_store: ObjectStoreEmulator, tmp_path: Path) -> None:
+    key = f"{_prefix()}/hello.txt"
+    object_store.put(key, b"hello from the emulator")
+    env = server_env({**object_store.env, "HOME": str(tmp_path)})  # no ~/.aws, ~/.config/gcloud
+    for name in (
+        "AWS_PROFILE",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    ):
+        env.pop(name, None)
+    code = f"B, K = {BUCKET!r}, {key!r}\n{_CHAIN_PROBES[object_store.name]}"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "hello from the emulator"
 
 
 def test_s3_multipart_through_presigned_part_urls(s3_emulator: ObjectStoreEmulator) -> None:
