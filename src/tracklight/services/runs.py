@@ -211,11 +211,13 @@ class Runs:
         limit = v.validate_max_results(max_results, default=1000, cap=50000)
         view = v.validate_view_type(run_view_type)
 
-        from tracklight.store.search.runs import search_run_ids
+        from tracklight.store.search.runs import search_runs
 
         def work(conn: Connection) -> tuple[list[Run], str | None]:
-            page = search_run_ids(
+            # The search selects the runs' own columns; one more query loads their data.
+            page = search_runs(
                 conn,
+                store.RUN_COLUMNS,
                 experiment_ids=ids,
                 filter_string=filter_string,
                 run_view_type=view,
@@ -223,7 +225,7 @@ class Runs:
                 max_results=limit,
                 page_token=page_token,
             )
-            return store.load_runs(conn, page.run_ids), page.next_page_token
+            return store.runs_from_rows(conn, page.rows), page.next_page_token
 
         return in_transaction(self.db, work, write=False)
 

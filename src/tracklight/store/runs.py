@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
@@ -23,14 +25,16 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import NotFound
 from tracklight.store import schema as s
 from tracklight.store.dialect import upsert
 from tracklight.store.records import DatasetInput, MetricPoint, Run, RunRef
+from tracklight.store.search.compiled import CompiledQuery
 
-_LOAD_CHUNK = 1000  # keeps IN lists well inside every database's parameter limit
+_LOAD_CHUNK = 1024  # keeps IN lists well inside every database's parameter limit
 
 
 def insert_run(
@@ -94,47 +98,133 @@ def get_run(conn: Connection, run_id: str) -> Run:
     return load_runs(conn, [row.id])[0]
 
 
+_r = s.runs.c
+# The runs columns a Run record starts with, in its field order.
+RUN_COLUMNS = (
+    _r.id,
+    _r.run_uuid,
+    _r.experiment_id,
+    _r.name,
+    _r.user_id,
+    _r.status,
+    _r.start_time,
+    _r.end_time,
+    _r.lifecycle_stage,
+    _r.artifact_uri,
+)
+
+
 def load_runs(conn: Connection, internal_ids: list[int]) -> list[Run]:
     """Runs with params, tags, latest metrics and inputs, in the order of the ids given."""
-    by_id: dict[int, Run] = {}
+    rows: list[tuple] = []
     for start in range(0, len(internal_ids), _LOAD_CHUNK):
         chunk = internal_ids[start : start + _LOAD_CHUNK]
-        _load_chunk(conn, chunk, by_id)
-    return [by_id[i] for i in internal_ids if i in by_id]
+        rows += _queries(conn, len(chunk)).runs.fetch(conn, _ids_param(conn, chunk))
+    by_id = {row[0]: row for row in rows}
+    return runs_from_rows(conn, [by_id[i] for i in internal_ids if i in by_id])
 
 
-def _run_statements(postgresql: bool) -> tuple[Select, CompoundSelect, Select]:
-    """The three reads that load runs, built once with an expanding "ids" parameter.
+def runs_from_rows(conn: Connection, rows: list[tuple]) -> list[Run]:
+    """Run records for rows of RUN_COLUMNS (as a search returns them), with their data loaded."""
+    found = [Run(*row[:_RUN_WIDTH]) for row in rows]
+    by_id = {run.internal_id: run for run in found}
+    inputs: list[tuple[int, int, str]] = []  # (run id, dataset id, tags JSON)
+    for start in range(0, len(found), _LOAD_CHUNK):
+        chunk = found[start : start + _LOAD_CHUNK]
+        ids = [run.internal_id for run in chunk]
+        data = _queries(conn, len(ids)).data.fetch(conn, _ids_param(conn, ids))
+        # Rows are unpacked as plain tuples: listing thousands of runs makes per-row costs add up.
+        for run_id, kind, key, text_value, number, is_nan, timestamp, step in data:
+            run = by_id[run_id]
+            if kind == "m":
+                run.metrics.append(MetricPoint(key, math.nan if is_nan else number, timestamp, step))
+            elif kind == "p":
+                run.params[key] = text_value
+            elif kind == "t":
+                run.tags[key] = text_value
+            elif kind == "d":
+                inputs.append((run_id, step, text_value))
+            elif kind == "input":
+                run.model_inputs.append(key)
+            else:
+                run.model_outputs.append((key, step or 0))
+    if inputs:
+        _attach_datasets(conn, by_id, inputs)
+    return found
 
-    The second fetches latest metrics, params, tags and model links in one round trip; each row
-    is (run_id, kind, key, text, number, is_nan, timestamp, step), where kind is "m", "p", "t" or
-    the link direction. Its metrics branch comes first so its typed columns set the union's types.
-    """
-    r, p, t, ms, lk = s.runs.c, s.params.c, s.run_tags.c, s.metric_series.c, s.run_model_links.c
-    if postgresql:
+
+def _attach_datasets(conn: Connection, by_id: dict[int, Run], inputs: list[tuple[int, int, str]]) -> None:
+    d = s.datasets.c
+    dataset_ids = sorted({dataset_id for _, dataset_id, _ in inputs})
+    datasets = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            select(d.id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile).where(
+                d.id.in_(dataset_ids)
+            )
+        ).all()
+    }
+    for run_id, dataset_id, tags_json in sorted(inputs, key=lambda i: (i[0], i[1])):
+        tags = [(t["key"], t["value"]) for t in json.loads(tags_json)]
+        by_id[run_id].dataset_inputs.append(DatasetInput(*datasets[dataset_id], tags))
+
+
+_RUN_WIDTH = len(RUN_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Queries:
+    runs: CompiledQuery
+    data: CompiledQuery
+
+
+def _bucket(n: int) -> int:
+    """The IN-list length used for n ids: powers of two, so a few compiled shapes serve every size."""
+    return 1 << max(0, n - 1).bit_length()
+
+
+def _ids_param(conn: Connection, ids: list[int]) -> dict[str, object]:
+    if conn.dialect.name == "postgresql":
         # One array parameter instead of a thousand: psycopg2 adapts each parameter in Python.
-        id_array = cast(bindparam("ids", type_=Text), ARRAY(BigInteger))
+        return {"ids": "{" + ",".join(map(str, ids)) + "}"}
+    # The list is padded to its bucket's length by repeating an id, which changes no result.
+    padded = ids + ids[:1] * (_bucket(len(ids)) - len(ids))
+    return {f"ids_{i}": run_id for i, run_id in enumerate(padded, 1)}
+
+
+def _queries(conn: Connection, count: int) -> _Queries:
+    """The compiled loading statements for `count` ids (one shape for all counts on PostgreSQL)."""
+    postgresql = conn.dialect.name == "postgresql"
+    return _queries_for(conn.dialect, 0 if postgresql else _bucket(count))
+
+
+@functools.lru_cache(maxsize=64)
+def _queries_for(dialect: Dialect, count: int) -> _Queries:
+    statements = _run_statements(dialect.name == "postgresql", count)
+    return _Queries(*(CompiledQuery.of(stmt, dialect) for stmt in statements))
+
+
+def _run_statements(postgresql: bool, count: int) -> tuple[Select, CompoundSelect]:
+    """The two reads that load runs by id (an array parameter on PostgreSQL, else `count` ids).
+
+    The second fetches latest metrics, params, tags, model links and dataset links in one round
+    trip; each row is (run_id, kind, key, text, number, is_nan, timestamp, step), where kind is
+    "m", "p", "t", "d" (the dataset id in step, the input's tags in text) or the model link
+    direction. Its metrics branch comes first so its typed columns set the union's types.
+    """
+    p, t, ms, lk, ri = s.params.c, s.run_tags.c, s.metric_series.c, s.run_model_links.c, s.run_inputs.c
+    if postgresql:
+        id_array = cast(bindparam("ids", "{}", type_=Text), ARRAY(BigInteger))
 
         def member(column: ColumnElement[int]) -> ColumnElement[bool]:
             return column == any_(id_array)
     else:
-        ids = bindparam("ids", expanding=True)
+        ids = bindparam("ids", [0] * count, expanding=True)
 
         def member(column: ColumnElement[int]) -> ColumnElement[bool]:
             return column.in_(ids)
 
-    runs = select(
-        r.id,
-        r.run_uuid,
-        r.experiment_id,
-        r.name,
-        r.user_id,
-        r.status,
-        r.start_time,
-        r.end_time,
-        r.lifecycle_stage,
-        r.artifact_uri,
-    ).where(member(r.id))
+    runs = select(*RUN_COLUMNS).where(member(_r.id))
     data = union_all(
         select(
             ms.run_id, literal("m"), ms.key, cast(null(), Text), ms.value, ms.is_nan, ms.timestamp, ms.step
@@ -148,44 +238,11 @@ def _run_statements(postgresql: bool) -> tuple[Select, CompoundSelect, Select]:
         select(lk.run_id, lk.direction, lk.model_id, null(), null(), null(), null(), lk.step).where(
             member(lk.run_id)
         ),
+        select(ri.run_id, literal("d"), null(), ri.tags, null(), null(), null(), ri.dataset_id).where(
+            member(ri.run_id)
+        ),
     )
-    ri, d = s.run_inputs.c, s.datasets.c
-    inputs = (
-        select(ri.run_id, ri.tags, d.name, d.digest, d.source_type, d.source, d.schema, d.profile)
-        .join_from(s.run_inputs, s.datasets, d.id == ri.dataset_id)
-        .where(member(ri.run_id))
-        .order_by(ri.run_id, d.id)
-    )
-    return runs, data, inputs
-
-
-_STATEMENTS = {False: _run_statements(False), True: _run_statements(True)}
-
-
-def _load_chunk(conn: Connection, ids: list[int], by_id: dict[int, Run]) -> None:
-    # Rows are fetched whole and unpacked as tuples: listing thousands of runs makes per-row costs add up.
-    postgresql = conn.dialect.name == "postgresql"
-    runs_stmt, data_stmt, inputs_stmt = _STATEMENTS[postgresql]
-    bound = {"ids": "{" + ",".join(map(str, ids)) + "}" if postgresql else ids}
-    for values in conn.execute(runs_stmt, bound).all():
-        by_id[values[0]] = Run(*values)
-    for run_id, kind, key, text_value, number, is_nan, timestamp, step in conn.execute(
-        data_stmt, bound
-    ).all():
-        run = by_id[run_id]
-        if kind == "m":
-            run.metrics.append(MetricPoint(key, math.nan if is_nan else number, timestamp, step))
-        elif kind == "p":
-            run.params[key] = text_value
-        elif kind == "t":
-            run.tags[key] = text_value
-        elif kind == "input":
-            run.model_inputs.append(key)
-        else:
-            run.model_outputs.append((key, step or 0))
-    for run_id, tags_json, *dataset in conn.execute(inputs_stmt, bound).all():
-        tags = [(t["key"], t["value"]) for t in json.loads(tags_json)]
-        by_id[run_id].dataset_inputs.append(DatasetInput(*dataset, tags))
+    return runs, data
 
 
 def update_run(

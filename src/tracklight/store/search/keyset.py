@@ -84,19 +84,69 @@ def _checked(value: Any, col: SortColumn, token: str, dialect: str) -> SortValue
     return float(value)
 
 
-def after(columns: Sequence[SortColumn], values: Sequence[SortValue]) -> ColumnElement[bool]:
-    """Rows strictly after `values` in the columns' mixed-direction lexicographic order.
+_BIND_TYPES: dict[type, sa.types.TypeEngine[Any]] = {
+    int: sa.BigInteger(),
+    float: sa.Float(),
+    str: sa.String(),
+}
+
+
+def after(columns: Sequence[SortColumn]) -> ColumnElement[bool]:
+    """Rows strictly after the token's values, bound as after_0, after_1, ..., in the columns'
+    mixed-direction lexicographic order.
 
     Spelled as an OR-chain because MySQL and SQLite row-value comparisons cannot mix directions.
     """
     branches: list[ColumnElement[bool]] = []
     equal_prefix: list[ColumnElement[bool]] = []
-    for col, value in zip(columns, values, strict=True):
-        bound = sa.bindparam(None, value, unique=True)
+    for i, col in enumerate(columns):
+        bound = sa.bindparam(f"after_{i}", None, type_=_BIND_TYPES[col.pytype])
         step = col.expr > bound if col.ascending else col.expr < bound
         branches.append(sa.and_(*equal_prefix, step))
-        equal_prefix.append(col.expr == sa.bindparam(None, value, unique=True))
+        equal_prefix.append(col.expr == bound)
     return sa.or_(*branches)
+
+
+def paged(stmt: sa.Select[Any], columns: Sequence[SortColumn], *, after_token: bool) -> sa.Select[Any]:
+    """`stmt` ordered by `columns`, which it also selects after its own columns, one page long.
+
+    The page bounds stay parameters, so the statement can be compiled once per shape: "limit"
+    (max_results + 1) and, when `after_token`, the token's values (see page_params).
+    """
+    if after_token:
+        stmt = stmt.where(after(columns))
+    labels = [c.expr.label(f"k{i}") for i, c in enumerate(columns)]
+    return (
+        stmt.add_columns(*labels)
+        .order_by(*(lab.asc() if c.ascending else lab.desc() for lab, c in zip(labels, columns, strict=True)))
+        .limit(sa.bindparam("limit", None, type_=sa.Integer()))
+    )
+
+
+def page_params(
+    columns: Sequence[SortColumn], *, fp: str, max_results: int, page_token: str | None, dialect: str
+) -> dict[str, Any]:
+    """The values for a statement made by paged(..., after_token=bool(page_token))."""
+    if max_results < 1:
+        raise InvalidParameter(f"max_results must be at least 1, got {max_results}")
+    params: dict[str, Any] = {"limit": max_results + 1}
+    if page_token:
+        for i, value in enumerate(decode_token(page_token, fp, columns, dialect)):
+            params[f"after_{i}"] = value
+    return params
+
+
+def split_page(
+    rows: list[Any], columns: Sequence[SortColumn], *, fp: str, max_results: int, first_key: int
+) -> tuple[list[Any], str | None]:
+    """The page's rows, and the token to resume after the last (None on the last page).
+
+    `first_key` is the position of the first sort column in each row."""
+    if len(rows) <= max_results:
+        return rows, None
+    rows = rows[:max_results]
+    last = rows[-1]
+    return rows, encode_token(fp, [c.pytype(last[first_key + i]) for i, c in enumerate(columns)])
 
 
 def fetch_page(
@@ -109,21 +159,9 @@ def fetch_page(
     page_token: str | None,
 ) -> Page:
     """Run `stmt` (selecting one id column) ordered by `columns`, one page after `page_token`."""
-    if max_results < 1:
-        raise InvalidParameter(f"max_results must be at least 1, got {max_results}")
-    dialect = conn.dialect.name
-    if page_token:
-        stmt = stmt.where(after(columns, decode_token(page_token, fp, columns, dialect)))
-    labels = [c.expr.label(f"k{i}") for i, c in enumerate(columns)]
-    stmt = (
-        stmt.add_columns(*labels)
-        .order_by(*(lab.asc() if c.ascending else lab.desc() for lab, c in zip(labels, columns, strict=True)))
-        .limit(max_results + 1)
+    params = page_params(
+        columns, fp=fp, max_results=max_results, page_token=page_token, dialect=conn.dialect.name
     )
-    rows = conn.execute(stmt).all()
-    token = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        last = rows[-1]
-        token = encode_token(fp, [c.pytype(last[i + 1]) for i, c in enumerate(columns)])
+    rows = conn.execute(paged(stmt, columns, after_token=bool(page_token)), params).all()
+    rows, token = split_page(rows, columns, fp=fp, max_results=max_results, first_key=1)
     return Page([int(r[0]) for r in rows], token)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import InvalidParameter
 from tracklight.store.schema import datasets, metric_series, params, run_inputs, run_tags, runs
 from tracklight.store.search import predicates
+from tracklight.store.search.compiled import CompiledQuery
 from tracklight.store.search.grammar import (
     EQ,
     IS_NOT_NULL,
@@ -29,7 +32,7 @@ from tracklight.store.search.grammar import (
     parse_filter,
     parse_order_by_list,
 )
-from tracklight.store.search.keyset import SortColumn, fetch_page, fingerprint
+from tracklight.store.search.keyset import SortColumn, fingerprint, page_params, paged, split_page
 
 _STR = KeyRule(ValueType.STRING, STRING_OPS)
 _NUM = KeyRule(ValueType.NUMBER, NUMERIC_OPS)
@@ -95,6 +98,19 @@ class RunSearchPage:
     next_page_token: str | None
 
 
+@dataclass
+class RunRowsPage:
+    rows: list[tuple[Any, ...]]  # the requested columns of each run, in result order
+    next_page_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    query: CompiledQuery
+    columns: list[SortColumn]
+    fp: str
+
+
 def search_run_ids(
     conn: sa.Connection,
     *,
@@ -106,14 +122,72 @@ def search_run_ids(
     page_token: str | None,
 ) -> RunSearchPage:
     """One page of run ids matching an MLflow runs/search request, ordered as the reference orders."""
-    stages = _VIEW_STAGES.get(run_view_type)
-    if stages is None:
+    page = search_runs(
+        conn,
+        (runs.c.id,),
+        experiment_ids=experiment_ids,
+        filter_string=filter_string,
+        run_view_type=run_view_type,
+        order_by=order_by,
+        max_results=max_results,
+        page_token=page_token,
+    )
+    return RunSearchPage([int(r[0]) for r in page.rows], page.next_page_token)
+
+
+def search_runs(
+    conn: sa.Connection,
+    columns: tuple[sa.Column[Any], ...],
+    *,
+    experiment_ids: list[int],
+    filter_string: str | None,
+    run_view_type: str,
+    order_by: list[str],
+    max_results: int,
+    page_token: str | None,
+) -> RunRowsPage:
+    """One page of runs (the given columns of the runs table) matching an MLflow runs/search request.
+
+    The statement is compiled once per request shape (filter, ordering, view, number of
+    experiments, first page or not) and reused with the experiment ids and page bounds bound.
+    """
+    if run_view_type not in _VIEW_STAGES:
         raise InvalidParameter(
             f"Invalid run_view_type {run_view_type!r}; expected one of {list(_VIEW_STAGES)}"
         )
-    dialect = conn.dialect.name
+    plan = _plan(
+        conn.dialect,
+        columns,
+        filter_string,
+        tuple(order_by),
+        run_view_type,
+        len(experiment_ids),
+        bool(page_token),
+    )
+    params = page_params(
+        plan.columns, fp=plan.fp, max_results=max_results, page_token=page_token, dialect=conn.dialect.name
+    )
+    for i, experiment_id in enumerate(experiment_ids):
+        params[f"exp_{i}"] = experiment_id
+    rows = plan.query.fetch(conn, params)
+    rows, token = split_page(rows, plan.columns, fp=plan.fp, max_results=max_results, first_key=len(columns))
+    return RunRowsPage(rows, token)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(
+    dialect_impl: Dialect,
+    selected: tuple[sa.Column[Any], ...],
+    filter_string: str | None,
+    order_by: tuple[str, ...],
+    run_view_type: str,
+    experiments: int,
+    after_token: bool,
+) -> _Plan:
+    # Errors in the filter or ordering raise here, so only valid requests are cached.
+    dialect = dialect_impl.name
     comparisons = parse_filter(filter_string, RUNS_SPEC)
-    order_keys = parse_order_by_list(order_by, RUNS_SPEC)
+    order_keys = parse_order_by_list(list(order_by), RUNS_SPEC)
 
     from_clause: sa.FromClause = runs
     columns: list[SortColumn] = []
@@ -126,18 +200,19 @@ def search_run_ids(
         columns.append(SortColumn(runs.c.start_time, False, int))
     columns.append(SortColumn(runs.c.run_uuid, True, str))
 
+    experiment_ids = [sa.bindparam(f"exp_{i}", None, type_=sa.BigInteger()) for i in range(experiments)]
     stmt = (
-        sa.select(runs.c.id)
+        sa.select(*selected)
         .select_from(from_clause)
         .where(
             runs.c.experiment_id.in_(experiment_ids),
-            runs.c.lifecycle_stage.in_(stages),
+            runs.c.lifecycle_stage.in_(_VIEW_STAGES[run_view_type]),
             *(_condition(dialect, c, joined) for c in comparisons),
         )
     )
     fp = fingerprint("runs", [(k.kind, k.key, k.ascending) for k in order_keys])
-    page = fetch_page(conn, stmt, columns, fp=fp, max_results=max_results, page_token=page_token)
-    return RunSearchPage(page.ids, page.next_page_token)
+    query = CompiledQuery.of(paged(stmt, columns, after_token=after_token), dialect_impl)
+    return _Plan(query, columns, fp)
 
 
 def _condition(dialect: str, c: Comparison, joined: dict[str, sa.Alias]) -> ColumnElement[bool]:
