@@ -112,6 +112,7 @@ class S3ArtifactStore:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         config = Config(
+            signature_version="s3v4",  # presigned URLs must be SigV4; some endpoints still default to V2
             max_pool_connections=32,
             retries={"mode": "standard", "max_attempts": 5},
             s3={"addressing_style": "path"} if endpoint_url else {},
