@@ -145,7 +145,7 @@ class TracklightApp:
         return call
 
     def _artifact_route(self, request: Request, rest: str) -> Callable[[], Awaitable[Response]] | Response:
-        if self.artifacts is None:
+        if self.destination is None or self.artifacts is None:
             return _unavailable("Artifact proxying is disabled: start the server with --serve-artifacts.")()
         for name, by_method in artifact_routes.ARTIFACT_ROUTES:
             if rest == name or rest.startswith(name + "/"):
