@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from math import isfinite
 from typing import Any
 
-from tracklight.store.records import Experiment, MetricPoint, Run
+from tracklight.store.records import DatasetInput, Experiment, MetricPoint, Run
 
 
 def wire_float(value: float) -> float | str:
@@ -72,36 +73,48 @@ def run_info(r: Run) -> dict[str, Any]:
 
 
 def run(r: Run) -> dict[str, Any]:
+    # Inlined rather than built from metric() and _tags(): a listing encodes thousands of runs.
     data: dict[str, Any] = {}
     if r.metrics:
-        data["metrics"] = [metric(m) for m in r.metrics]
+        data["metrics"] = [
+            {
+                "key": m.key,
+                "value": m.value if isfinite(m.value) else wire_float(m.value),
+                "timestamp": m.timestamp,
+                "step": m.step,
+            }
+            if m.run_id is None
+            else metric(m)
+            for m in r.metrics
+        ]
     if r.params:
         data["params"] = [{"key": k, "value": v} for k, v in r.params.items()]
     if r.tags:
-        data["tags"] = _tags(r.tags)
+        data["tags"] = [{"key": k, "value": v} for k, v in r.tags.items()]
     inputs: dict[str, Any] = {}
     if r.dataset_inputs:
-        inputs["dataset_inputs"] = [
-            {
-                **({"tags": [{"key": k, "value": v} for k, v in d.tags]} if d.tags else {}),
-                "dataset": {
-                    k: val
-                    for k, val in (
-                        ("name", d.name),
-                        ("digest", d.digest),
-                        ("source_type", d.source_type),
-                        ("source", d.source),
-                        ("schema", d.schema),
-                        ("profile", d.profile),
-                    )
-                    if val is not None
-                },
-            }
-            for d in r.dataset_inputs
-        ]
+        inputs["dataset_inputs"] = [_dataset_input(d) for d in r.dataset_inputs]
     if r.model_inputs:
         inputs["model_inputs"] = [{"model_id": m} for m in r.model_inputs]
     out: dict[str, Any] = {"info": run_info(r), "data": data, "inputs": inputs}
     if r.model_outputs:
         out["outputs"] = {"model_outputs": [{"model_id": m, "step": s} for m, s in r.model_outputs]}
     return out
+
+
+def _dataset_input(d: DatasetInput) -> dict[str, Any]:
+    return {
+        **({"tags": [{"key": k, "value": v} for k, v in d.tags]} if d.tags else {}),
+        "dataset": {
+            k: val
+            for k, val in (
+                ("name", d.name),
+                ("digest", d.digest),
+                ("source_type", d.source_type),
+                ("source", d.source),
+                ("schema", d.schema),
+                ("profile", d.profile),
+            )
+            if val is not None
+        },
+    }
