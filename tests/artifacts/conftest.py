@@ -13,7 +13,7 @@ import pytest
 from harness.object_stores import ObjectStoreEmulator
 from harness.server import ServerProcess
 
-ARTIFACT_BACKENDS = ["local", "s3", "azure"]
+ARTIFACT_BACKENDS = ["local", "s3", "gcs", "azure"]
 _EMULATOR_FIXTURES = {"s3": "s3_emulator", "gcs": "gcs_emulator", "azure": "azurite_emulator"}
 
 
