@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -164,6 +165,124 @@ run_model_links = Table(
     Column("direction", String(8), primary_key=True),  # "input" or "output"
     Column("model_id", String(64), primary_key=True),
     Column("step", BigInteger, nullable=True),
+)
+
+# -- MLflow 3 logged models ---------------------------------------------------------------------------
+
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("id", String(64), primary_key=True),  # "m-<32 hex>", as the client expects
+    Column("experiment_id", BigInteger, ForeignKey("experiments.id"), nullable=False),
+    Column("name", _name(500), nullable=False),
+    Column("model_type", _name(500), nullable=True),
+    Column("source_run_id", String(32), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("status_message", _text(1000), nullable=True),
+    Column("artifact_uri", _name(1000), nullable=False),
+    Column("lifecycle_stage", String(16), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Index("ix_logged_models_experiment_created", "experiment_id", "creation_time"),
+    Index("ix_logged_models_source_run", "source_run_id"),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column("model_id", String(64), ForeignKey("logged_models.id"), primary_key=True),
+    Column("key", Key, primary_key=True),
+    Column("value", _text(6000), nullable=False),
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column("model_id", String(64), ForeignKey("logged_models.id"), primary_key=True),
+    Column("key", Key, primary_key=True),
+    Column("value", _text(8000), nullable=False),
+)
+
+# Metrics logged with a model_id (and optionally the dataset they were computed on). The run's own
+# history keeps the point too; this table is what a logged model's data.metrics and searches read.
+# '' stands for "no dataset", so the key can stay NOT NULL on every backend; the digest identifies the
+# dataset in the key (a name would push the key past InnoDB's 3072 bytes).
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column("model_id", String(64), ForeignKey("logged_models.id"), primary_key=True),
+    Column("key", Key, primary_key=True),
+    Column("step", BigInteger, primary_key=True, autoincrement=False),
+    Column("timestamp", BigInteger, primary_key=True, autoincrement=False),
+    Column("dataset_name", _name(500), nullable=False),
+    Column("dataset_digest", String(36), primary_key=True),
+    Column("run_id", String(32), nullable=False),
+    Column("value", Double, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+)
+
+# -- model registry ---------------------------------------------------------------------------------
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", IntId, primary_key=True, autoincrement=True),
+    Column("name", _name(256), nullable=False, unique=True),
+    Column("description", _text(5000), nullable=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    # The highest version number ever handed out. Incremented under the row's lock, so concurrent
+    # creators (several replicas included) get consecutive numbers, and a deleted number never returns.
+    Column("last_version", Integer, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("registered_model_id", IntId, ForeignKey("registered_models.id"), primary_key=True),
+    Column("key", Key, primary_key=True),
+    Column("value", _text(5000), nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("registered_model_id", IntId, ForeignKey("registered_models.id"), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", _text(5000), nullable=True),
+    Column("user_id", _name(256), nullable=True),
+    Column("current_stage", String(20), nullable=False),
+    Column("source", _text(500), nullable=False),
+    Column("storage_location", _text(500), nullable=True),
+    Column("run_id", String(32), nullable=True),
+    Column("run_link", _text(500), nullable=True),
+    Column("model_id", String(64), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("status_message", _text(500), nullable=True),
+    Index("ix_model_versions_run", "run_id"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("registered_model_id", IntId, primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("key", Key, primary_key=True),
+    Column("value", _text(5000), nullable=False),
+    ForeignKeyConstraint(
+        ["registered_model_id", "version"],
+        ["model_versions.registered_model_id", "model_versions.version"],
+    ),
+)
+
+registered_model_aliases = Table(
+    "registered_model_aliases",
+    metadata,
+    Column("registered_model_id", IntId, ForeignKey("registered_models.id"), primary_key=True),
+    Column("alias", _name(256), primary_key=True),
+    Column("version", Integer, nullable=False),
 )
 
 for _table in metadata.tables.values():
