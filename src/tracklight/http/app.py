@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,11 +17,14 @@ from tracklight.artifacts.locations import ArtifactRoots, open_store
 from tracklight.config import Settings
 from tracklight.errors import StoreUnavailable, TracklightError
 from tracklight.http import artifacts as artifact_routes
+from tracklight.http.registry import model_version_artifact
 from tracklight.http.request import read_fields
 from tracklight.http.responses import error_response, json_response
 from tracklight.http.routes import API_2_0, Handler
 from tracklight.services.artifacts import Artifacts
 from tracklight.services.experiments import Experiments
+from tracklight.services.logged_models import LoggedModels
+from tracklight.services.registry import Registry
 from tracklight.services.runs import Runs
 from tracklight.store.engine import Database
 
@@ -45,6 +49,8 @@ class TracklightApp:
             open_store(settings.artifacts_destination, settings.cloud) if settings.serve_artifacts else None
         )
         self.routes: dict[str, dict[str, tuple[Handler, Any]]] = {}
+        # Routes with {parameters} in the path, tried in order after the exact ones.
+        self.patterns: list[tuple[re.Pattern[str], dict[str, tuple[Handler, Any]]]] = []
         self.plain: dict[str, Callable[[], Response]] = {
             prefix + "/health": lambda: PlainTextResponse("OK"),
             prefix + "/version": lambda: PlainTextResponse(__version__),
@@ -62,19 +68,39 @@ class TracklightApp:
             self.tracking_disabled = None
             runs = Runs(db)
             self.artifacts = Artifacts(ArtifactRoots(self.destination, settings.cloud), runs)
+            experiments = Experiments(db, settings.artifact_root_for_runs)
             services = {
-                "experiments": Experiments(db, settings.artifact_root_for_runs),
+                "experiments": experiments,
                 "runs": runs,
                 "artifacts": self.artifacts,
+                "logged_models": LoggedModels(db),
+                "registry": Registry(db, self.artifacts),
             }
             for methods, path, handler, service in API_2_0:
                 for api in ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"):
-                    by_method = self.routes.setdefault(prefix + api + path, {})
+                    full = prefix + api + path
+                    by_method = self._pattern(full) if "{" in full else self.routes.setdefault(full, {})
                     for method in methods:
                         by_method[method] = (handler, services[service])
             self.streamed[prefix + "/get-artifact"] = artifact_routes.run_artifact
+            self.streamed[prefix + "/model-versions/get-artifact"] = model_version_artifact
         if self.destination is not None and self.artifacts is None:
             self.artifacts = Artifacts(ArtifactRoots(self.destination, settings.cloud), None)
+
+    def _pattern(self, path: str) -> dict[str, tuple[Handler, Any]]:
+        """The method table of a parameterised path; `{name}` matches one segment, `{name:path}` the rest."""
+        regex = re.sub(
+            r"\{(\w+)(:path)?\}",
+            lambda m: f"(?P<{m.group(1)}>{'.+' if m.group(2) else '[^/]+'})",
+            re.escape(path).replace("\\{", "{").replace("\\}", "}"),
+        )
+        compiled = re.compile(f"^{regex}$")
+        for pattern, by_method in self.patterns:
+            if pattern.pattern == compiled.pattern:
+                return by_method
+        by_method: dict[str, tuple[Handler, Any]] = {}
+        self.patterns.append((compiled, by_method))
+        return by_method
 
     def _server_info(self) -> Response:
         store = self.destination
@@ -131,6 +157,13 @@ class TracklightApp:
             artifacts = self.artifacts
             return lambda: streamed(request, artifacts, "")
         by_method = self.routes.get(path)
+        path_params: dict[str, str] = {}
+        if by_method is None:
+            for pattern, candidate in self.patterns:
+                match = pattern.match(path)
+                if match is not None:
+                    by_method, path_params = candidate, match.groupdict()
+                    break
         if by_method is None:
             return error_response("ENDPOINT_NOT_FOUND", f"No API endpoint at {method} {path}", 404)
         entry = by_method.get(method)
@@ -140,6 +173,7 @@ class TracklightApp:
 
         async def call() -> Response:
             fields = await read_fields(request)
+            fields.data.update(path_params)  # the path names the resource, whatever the body says
             return json_response(await run_in_threadpool(handler, fields, service))
 
         return call

@@ -14,3 +14,9 @@ from tracklight.http.request import Fields
 def search_logged_models(fields: Fields, service: Any) -> dict[str, Any]:
     fields.list("experiment_ids")
     return {}
+
+
+# (methods, path under /mlflow/, handler, service name), as in tracklight.http.routes.
+LOGGED_MODEL_ROUTES: list[tuple[tuple[str, ...], str, Any, str]] = [
+    (("POST",), "logged-models/search", search_logged_models, "logged_models"),
+]

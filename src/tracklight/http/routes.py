@@ -7,7 +7,8 @@ from typing import Any
 
 from tracklight.http import tracking as t
 from tracklight.http.artifacts import list_run_artifacts
-from tracklight.http.logged_models import search_logged_models
+from tracklight.http.logged_models import LOGGED_MODEL_ROUTES
+from tracklight.http.registry import REGISTRY_ROUTES
 
 Handler = Callable[[Any, Any], dict[str, Any]]
 
@@ -39,5 +40,5 @@ API_2_0: list[tuple[tuple[str, ...], str, Handler, str]] = [
     (("GET",), "metrics/get-history", t.get_metric_history, "runs"),
     (("GET",), "metrics/get-history-bulk-interval", t.get_metric_history_bulk_interval, "runs"),
     (("GET",), "artifacts/list", list_run_artifacts, "artifacts"),
-    (("POST",), "logged-models/search", search_logged_models, "artifacts"),
 ]
+API_2_0 += LOGGED_MODEL_ROUTES + REGISTRY_ROUTES
