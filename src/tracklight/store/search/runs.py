@@ -200,22 +200,60 @@ def _plan(
         columns.append(SortColumn(runs.c.start_time, False, int))
     columns.append(SortColumn(runs.c.run_uuid, True, str))
 
+    conditions: list[ColumnElement[bool]] = []
+    for c in comparisons:
+        from_clause, condition = _condition(dialect, c, joined, from_clause)
+        if condition is not None:
+            conditions.append(condition)
     experiment_ids = [sa.bindparam(f"exp_{i}", None, type_=sa.BigInteger()) for i in range(experiments)]
-    stmt = (
-        sa.select(*selected)
-        .select_from(from_clause)
-        .where(
-            runs.c.experiment_id.in_(experiment_ids),
-            runs.c.lifecycle_stage.in_(_VIEW_STAGES[run_view_type]),
-            *(_condition(dialect, c, joined) for c in comparisons),
-        )
+    where = (
+        runs.c.experiment_id.in_(experiment_ids),
+        runs.c.lifecycle_stage.in_(_VIEW_STAGES[run_view_type]),
+        *conditions,
     )
+    late = dialect == "postgresql" and selected != (runs.c.id,)
+    stmt = paged(
+        sa.select(*((runs.c.id,) if late else selected)).select_from(from_clause).where(*where),
+        columns,
+        after_token=after_token,
+    )
+    if late:
+        # PostgreSQL sorts narrow rows (id and sort keys) faster, then fetches the page's runs by id;
+        # SQLite is faster sorting the wide rows it already has.
+        page = stmt.subquery("page")
+        keys = [page.c[f"k{i}"] for i in range(len(columns))]
+        stmt = (
+            sa.select(*selected, *keys)
+            .join_from(page, runs, runs.c.id == page.c.id)
+            .order_by(*(k.asc() if c.ascending else k.desc() for k, c in zip(keys, columns, strict=True)))
+        )
     fp = fingerprint("runs", [(k.kind, k.key, k.ascending) for k in order_keys])
-    query = CompiledQuery.of(paged(stmt, columns, after_token=after_token), dialect_impl)
+    query = CompiledQuery.of(stmt, dialect_impl)
     return _Plan(query, columns, fp)
 
 
-def _condition(dialect: str, c: Comparison, joined: dict[str, sa.Alias]) -> ColumnElement[bool]:
+def _condition(
+    dialect: str, c: Comparison, joined: dict[str, sa.Alias], from_clause: sa.FromClause
+) -> tuple[sa.FromClause, ColumnElement[bool] | None]:
+    """The filter comparison as a WHERE condition, or as an inner join added to from_clause."""
+    if (
+        c.kind in _KEYED_TABLES
+        and not (c.kind == "metric" and c.key in joined)
+        and c.op not in (IS_NULL, IS_NOT_NULL)
+    ):
+        table = _KEYED_TABLES[c.kind].alias()
+        key = predicates.string(dialect, table.c.key, EQ, c.key)
+        if c.kind == "metric":
+            test = _metric_test(table, c)
+        else:
+            test = predicates.string(dialect, table.c.value, c.op, c.value)
+        # (run_id, key) is unique, so the join matches a run at most once: the runs EXISTS would
+        # find, and SQLite runs the join faster.
+        return from_clause.join(table, sa.and_(table.c.run_id == runs.c.id, key, test)), None
+    return from_clause, _where(dialect, c, joined)
+
+
+def _where(dialect: str, c: Comparison, joined: dict[str, sa.Alias]) -> ColumnElement[bool]:
     if c.kind == "attribute":
         col = _ATTRIBUTE_COLUMNS[c.key]
         if c.key in _NUMERIC_ATTRIBUTES:
@@ -232,18 +270,13 @@ def _condition(dialect: str, c: Comparison, joined: dict[str, sa.Alias]) -> Colu
         )
     if c.kind == "metric" and c.key in joined and c.op not in (IS_NULL, IS_NOT_NULL):
         # The series is already outer-joined for ordering: test it there rather than probe it again.
-        # A run without the metric has NULLs there, which no comparison below accepts, as with EXISTS.
+        # A run without the metric has NULLs there, which no comparison below accepts, as with a join.
         return _metric_test(joined[c.key], c)
+    # IS NULL / IS NOT NULL on a param, tag or metric.
     table = _KEYED_TABLES[c.kind].alias()
     where = [table.c.run_id == runs.c.id, predicates.string(dialect, table.c.key, EQ, c.key)]
-    if c.op in (IS_NULL, IS_NOT_NULL):
-        exists = sa.select(sa.literal(1)).select_from(table).where(*where).exists()
-        return exists if c.op == IS_NOT_NULL else ~exists
-    if c.kind == "metric":
-        where.append(_metric_test(table, c))
-    else:
-        where.append(predicates.string(dialect, table.c.value, c.op, c.value))
-    return sa.select(sa.literal(1)).select_from(table).where(*where).exists()
+    exists = sa.select(sa.literal(1)).select_from(table).where(*where).exists()
+    return exists if c.op == IS_NOT_NULL else ~exists
 
 
 def _metric_test(table: sa.FromClause, c: Comparison) -> ColumnElement[bool]:
