@@ -19,7 +19,9 @@ from tracklight.errors import InvalidParameter
 from tracklight.store import schema as t
 from tracklight.store.engine import Database, open_database
 from tracklight.store.migrate import upgrade
+from tracklight.store.runs import RUN_COLUMNS
 from tracklight.store.search import search_experiment_ids, search_run_ids
+from tracklight.store.search.runs import search_runs
 
 NAN = float("nan")
 _ids = itertools.count(100)
@@ -228,19 +230,24 @@ def search(
     max_results: int = 1000,
     page_token: str | None = None,
 ) -> tuple[list[str], str | None]:
-    """Run uuids of one page, plus the next page token."""
+    """Run uuids of one page, plus the next page token.
+
+    Through search_runs selecting the run columns, as runs/search does, checked against search_run_ids.
+    """
+    args: dict[str, Any] = {
+        "experiment_ids": list(experiment_ids),
+        "filter_string": filter_string,
+        "run_view_type": view,
+        "order_by": list(order_by),
+        "max_results": max_results,
+        "page_token": page_token,
+    }
     with db.read() as conn:
-        page = search_run_ids(
-            conn,
-            experiment_ids=list(experiment_ids),
-            filter_string=filter_string,
-            run_view_type=view,
-            order_by=list(order_by),
-            max_results=max_results,
-            page_token=page_token,
-        )
-        uuids = dict(conn.execute(sa.select(t.runs.c.id, t.runs.c.run_uuid)).all())
-    return [uuids[i] for i in page.run_ids], page.next_page_token
+        page = search_runs(conn, RUN_COLUMNS, **args)
+        ids = search_run_ids(conn, **args)
+    assert [row[0] for row in page.rows] == ids.run_ids
+    assert page.next_page_token == ids.next_page_token
+    return [row[1] for row in page.rows], page.next_page_token
 
 
 def letters(db: Database, filter_string: str | None = None, order_by: Sequence[str] = (), **kw: Any) -> str:

@@ -211,7 +211,7 @@ def _plan(
         runs.c.lifecycle_stage.in_(_VIEW_STAGES[run_view_type]),
         *conditions,
     )
-    late = dialect == "postgresql" and selected != (runs.c.id,)
+    late = dialect == "postgresql" and any(col is not runs.c.id for col in selected)
     stmt = paged(
         sa.select(*((runs.c.id,) if late else selected)).select_from(from_clause).where(*where),
         columns,
