@@ -55,6 +55,22 @@ def _server_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", "-p", type=int, help="Port to listen on (default: 5000) [TRACKLIGHT_PORT]")
     p.add_argument("--workers", "-w", type=int, help="Worker processes (default: 1) [TRACKLIGHT_WORKERS]")
     p.add_argument("--static-prefix", help="Prefix for every route, e.g. /mlflow [TRACKLIGHT_STATIC_PREFIX]")
+    p.add_argument(
+        "--allowed-hosts",
+        help="Comma-separated Host header values to accept: names, *.domain or * "
+        "(default: localhost and private addresses) [TRACKLIGHT_ALLOWED_HOSTS]",
+    )
+    p.add_argument(
+        "--cors-allowed-origins",
+        help="Comma-separated origins browsers may call the API from, or * "
+        "(default: none, same-origin only) [TRACKLIGHT_CORS_ALLOWED_ORIGINS]",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=["json", "text"],
+        help="Log lines as JSON objects or plain text (default: text on a terminal, else json) "
+        "[TRACKLIGHT_LOG_FORMAT]",
+    )
     p.add_argument("--help", action="help", help="Show this message and exit.")
 
 
@@ -142,6 +158,9 @@ def _server(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             static_prefix=args.static_prefix,
+            allowed_hosts=args.allowed_hosts,
+            cors_allowed_origins=args.cors_allowed_origins,
+            log_format=args.log_format,
         )
     except ValueError as exc:
         return _fail(str(exc))
@@ -149,12 +168,12 @@ def _server(args: argparse.Namespace) -> int:
     if problem:
         return _fail(problem)
     from tracklight.artifacts.locations import ArtifactLocationError
-    from tracklight.http.app import TracklightApp
+    from tracklight.http.app import build_app
     from tracklight.startup import prepare_store
 
     try:
         db = None if settings.artifacts_only else prepare_store(settings)
-        app = TracklightApp(settings, db)
+        app = build_app(settings, db)
     except (StoreUriError, ArtifactLocationError) as exc:
         return _fail(str(exc))
     except SchemaOutOfDate as exc:
@@ -163,18 +182,13 @@ def _server(args: argparse.Namespace) -> int:
         return _fail(f"cannot reach the database: {_first_line(exc.orig)}")
     import uvicorn
 
-    log_config = {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
-        "root": {"handlers": ["stderr"], "level": "INFO"},
-    }
+    from tracklight.logs import log_config
+
     common = {
         "host": settings.host,
         "port": settings.port,
         "access_log": False,
-        "log_config": log_config,
+        "log_config": log_config(settings.log_format),
         "timeout_graceful_shutdown": 30,
         "server_header": False,
     }
@@ -197,6 +211,9 @@ def _export(settings) -> None:
             "TRACKLIGHT_SERVE_ARTIFACTS": "true" if settings.serve_artifacts else "false",
             "TRACKLIGHT_ARTIFACTS_ONLY": "true" if settings.artifacts_only else "false",
             "TRACKLIGHT_STATIC_PREFIX": settings.static_prefix,
+            "TRACKLIGHT_ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
+            "TRACKLIGHT_CORS_ALLOWED_ORIGINS": ",".join(settings.cors_allowed_origins),
+            "TRACKLIGHT_LOG_FORMAT": settings.log_format,
         }
     )
     if settings.default_artifact_root:

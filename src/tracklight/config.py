@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,11 @@ class Settings:
     db_timeout_s: float
     db_query_timeout_s: float
     cloud: CloudOptions
+    # Host header values accepted (exact names, "*.domain" or "*"); empty means the private default.
+    allowed_hosts: tuple[str, ...]
+    # Origins that browsers may call the API from (CORS); empty means same-origin only.
+    cors_allowed_origins: tuple[str, ...]
+    log_format: str  # "json" or "text"
 
     @property
     def artifact_root_for_runs(self) -> str:
@@ -93,6 +99,9 @@ def load_settings(
     port: int | None = None,
     workers: int | None = None,
     static_prefix: str | None = None,
+    allowed_hosts: str | None = None,
+    cors_allowed_origins: str | None = None,
+    log_format: str | None = None,
 ) -> Settings:
     """Merge flags (which win) over TRACKLIGHT_* variables over defaults."""
     prefix = static_prefix if static_prefix is not None else (_env("STATIC_PREFIX") or "")
@@ -102,6 +111,9 @@ def load_settings(
     serve = serve_artifacts if serve_artifacts is not None else _env_bool("SERVE_ARTIFACTS")
     if serve is False and (artifacts_only or _env_bool("ARTIFACTS_ONLY")):
         raise ValueError("--artifacts-only serves artifacts; it cannot be combined with --no-serve-artifacts")
+    fmt = (log_format or _env("LOG_FORMAT") or ("text" if sys.stderr.isatty() else "json")).lower()
+    if fmt not in ("json", "text"):
+        raise ValueError(f"--log-format must be json or text, not {fmt!r}")
     return Settings(
         backend_store_uri=backend_store_uri or _env("BACKEND_STORE_URI") or default_backend_store_uri(),
         artifacts_destination=artifacts_destination
@@ -118,4 +130,13 @@ def load_settings(
         db_timeout_s=float(_env("DB_TIMEOUT") or 10),
         db_query_timeout_s=float(_env("DB_QUERY_TIMEOUT") or 30),
         cloud=CloudOptions.from_env(),
+        allowed_hosts=_list(allowed_hosts if allowed_hosts is not None else _env("ALLOWED_HOSTS")),
+        cors_allowed_origins=_list(
+            cors_allowed_origins if cors_allowed_origins is not None else _env("CORS_ALLOWED_ORIGINS")
+        ),
+        log_format=fmt,
     )
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())

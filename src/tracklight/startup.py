@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tracklight.config import Settings, load_settings
-from tracklight.http.app import TracklightApp
+from tracklight.http.app import build_app
+from tracklight.http.edge import Edge
 from tracklight.services.experiments import Experiments
 from tracklight.store.engine import Database, open_database
 from tracklight.store.migrate import check_current, upgrade
@@ -25,7 +26,7 @@ def prepare_store(settings: Settings) -> Database:
     return db
 
 
-def create_app() -> TracklightApp:
+def create_app() -> Edge:
     """Application factory for uvicorn workers; settings come from TRACKLIGHT_* variables."""
     settings = load_settings()
-    return TracklightApp(settings, None if settings.artifacts_only else prepare_store(settings))
+    return build_app(settings, None if settings.artifacts_only else prepare_store(settings))

@@ -82,7 +82,7 @@ def test_empty_file(artifact_server: ArtifactServer) -> None:
 
 def test_body_shorter_than_content_length_stores_nothing(artifact_server: ArtifactServer) -> None:
     d = _dir()
-    head = f"PUT /api/2.0/mlflow-artifacts/artifacts/{d}/cut.bin HTTP/1.1\r\nHost: t\r\n"
+    head = f"PUT /api/2.0/mlflow-artifacts/artifacts/{d}/cut.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     # 12 MiB declared, 9 MiB sent: past the first part, so cloud stores had begun a multipart upload.
     answer = _raw(artifact_server, f"{head}Content-Length: {12 << 20}\r\n\r\n".encode() + b"x" * (9 << 20))
     assert _status(answer) in (0, 400)
@@ -99,7 +99,7 @@ def _eventually_empty(srv: ArtifactServer, under: str, timeout: float = 10.0) ->
 
 def test_body_longer_than_content_length_is_rejected(artifact_server: ArtifactServer) -> None:
     d = _dir()
-    head = f"PUT /api/2.0/mlflow-artifacts/artifacts/{d}/long.bin HTTP/1.1\r\nHost: t\r\n"
+    head = f"PUT /api/2.0/mlflow-artifacts/artifacts/{d}/long.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     answer = _raw(artifact_server, f"{head}Content-Length: 10\r\n\r\n".encode() + b"y" * 5000)
     assert _status(answer) == 400
     _eventually_empty(artifact_server, d)
@@ -127,7 +127,7 @@ def test_escaping_paths_are_400_and_touch_nothing(
     before = artifact_server.stored()
     body = b"evil"
     request = (
-        f"{method} /api/2.0/mlflow-artifacts/artifacts/{path} HTTP/1.1\r\nHost: t\r\n"
+        f"{method} /api/2.0/mlflow-artifacts/artifacts/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     answer = _raw(artifact_server, request)

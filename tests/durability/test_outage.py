@@ -264,3 +264,23 @@ def test_database_that_stops_answering_gives_503_within_15s(proxied: tuple[TcpPr
     assert batch_state(api, data, run_id, 0) == "full"
     assert batch_state(api, data, run_id, 2) == "full"
     assert not batch_state(api, data, run_id, 1).startswith("partial")
+
+
+@pytest.mark.parametrize("backend", OUTAGE_BACKENDS, indirect=True)
+def test_readiness_follows_the_database(proxied: tuple[TcpProxy, Any]) -> None:
+    """/ready says 503 while the database is cut off, and 200 again after; /health (liveness) stays 200."""
+    proxy, server = proxied
+    assert requests.get(f"{server.url}/ready", timeout=10).json()["checks"]["database"] == "ok"
+    proxy.stop()
+    try:
+        result, elapsed = timed(lambda: requests.get(f"{server.url}/ready", timeout=MAX_ANSWER_S + 5))
+        assert not isinstance(result, Exception) and elapsed < MAX_ANSWER_S
+        assert result.status_code == 503
+        assert result.json()["checks"]["database"] != "ok"
+        assert requests.get(f"{server.url}/health", timeout=10).status_code == 200
+    finally:
+        proxy.start()
+    deadline = time.monotonic() + RECOVERY_S
+    while requests.get(f"{server.url}/ready", timeout=10).status_code != 200:
+        assert time.monotonic() < deadline, "not ready again after the database came back"
+        time.sleep(0.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -17,10 +18,12 @@ from tracklight.artifacts.locations import ArtifactRoots, open_store
 from tracklight.config import Settings
 from tracklight.errors import StoreUnavailable, TracklightError
 from tracklight.http import artifacts as artifact_routes
+from tracklight.http.edge import ROUTE_KEY, Edge
 from tracklight.http.registry import model_version_artifact
 from tracklight.http.request import read_fields
 from tracklight.http.responses import error_response, json_response
 from tracklight.http.routes import API_2_0, Handler
+from tracklight.http.telemetry import metrics_response, watch_pool
 from tracklight.services.artifacts import Artifacts
 from tracklight.services.experiments import Experiments
 from tracklight.services.logged_models import LoggedModels
@@ -31,6 +34,7 @@ from tracklight.store.engine import Database
 log = logging.getLogger("tracklight")
 
 RETRY_AFTER_S = "5"
+READY_TIMEOUT_S = 3.0
 _ARTIFACT_APIS = ("/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/")
 
 
@@ -53,6 +57,7 @@ class TracklightApp:
         self.patterns: list[tuple[re.Pattern[str], dict[str, tuple[Handler, Any]]]] = []
         self.plain: dict[str, Callable[[], Response]] = {
             prefix + "/health": lambda: PlainTextResponse("OK"),
+            prefix + "/metrics": metrics_response,
             prefix + "/version": lambda: PlainTextResponse(__version__),
             prefix + "/api/3.0/mlflow/server-info": self._server_info,
             prefix + "/ajax-api/3.0/mlflow/server-info": self._server_info,
@@ -60,6 +65,9 @@ class TracklightApp:
         self.artifact_prefixes = tuple(prefix + api for api in _ARTIFACT_APIS)
         self.artifacts: Artifacts | None = None
         self.streamed: dict[str, artifact_routes.ArtifactHandler] = {}
+        self.probes = {prefix + "/ready": self._ready}
+        if db is not None:
+            watch_pool(db)
         if db is None:
             self.tracking_disabled: Callable[[], Response] | None = _unavailable(
                 "This server runs with --artifacts-only: tracking and registry APIs are disabled."
@@ -101,6 +109,27 @@ class TracklightApp:
         by_method: dict[str, tuple[Handler, Any]] = {}
         self.patterns.append((compiled, by_method))
         return by_method
+
+    async def _ready(self) -> Response:
+        """Readiness: the database and the artifact store each answer within READY_TIMEOUT_S."""
+        checks: dict[str, Callable[[], None]] = {}
+        if self.db is not None:
+            checks["database"] = self.db.ping
+        if self.destination is not None:
+            checks["artifacts"] = self.destination.check
+        results = {}
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(run_in_threadpool(check), READY_TIMEOUT_S)
+                results[name] = "ok"
+            except TimeoutError:
+                results[name] = f"no answer within {READY_TIMEOUT_S:g} s"
+            except Exception as exc:
+                results[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+        ready = all(v == "ok" for v in results.values())
+        return json_response(
+            {"status": "ready" if ready else "unavailable", "checks": results}, 200 if ready else 503
+        )
 
     def _server_info(self) -> Response:
         store = self.destination
@@ -145,9 +174,13 @@ class TracklightApp:
         """What answers this request: a coroutine factory, or a ready response."""
         path = request.url.path
         method = request.method
+        request.scope[ROUTE_KEY] = path
         plain = self.plain.get(path)
         if plain is not None:
             return plain()
+        probe = self.probes.get(path)
+        if probe is not None:
+            return probe
         if path.startswith(self.artifact_prefixes):
             return self._artifact_route(request, path.split("mlflow-artifacts/", 1)[1])
         if self.tracking_disabled is not None:
@@ -163,8 +196,10 @@ class TracklightApp:
                 match = pattern.match(path)
                 if match is not None:
                     by_method, path_params = candidate, match.groupdict()
+                    request.scope[ROUTE_KEY] = pattern.pattern
                     break
         if by_method is None:
+            request.scope[ROUTE_KEY] = "unmatched"
             return error_response("ENDPOINT_NOT_FOUND", f"No API endpoint at {method} {path}", 404)
         entry = by_method.get(method)
         if entry is None:
@@ -183,6 +218,7 @@ class TracklightApp:
             return _unavailable("Artifact proxying is disabled: start the server with --serve-artifacts.")()
         for name, by_method in artifact_routes.ARTIFACT_ROUTES:
             if rest == name or rest.startswith(name + "/"):
+                request.scope[ROUTE_KEY] = f"mlflow-artifacts/{name}"
                 handler = by_method.get(request.method)
                 if handler is None:
                     return _not_allowed(request.method, request.url.path, by_method)
@@ -218,3 +254,8 @@ def _not_allowed(method: str, path: str, by_method: dict[str, Any]) -> Response:
     return error_response(
         "BAD_REQUEST", f"Method {method} is not allowed for {path}; use {', '.join(by_method)}", 405
     )
+
+
+def build_app(settings: Settings, db: Database | None) -> Edge:
+    """The whole ASGI application: the router behind the per-request edge."""
+    return Edge(TracklightApp(settings, db), settings)

@@ -35,6 +35,11 @@ class Database:
     engine: Engine
     dialect: str  # "sqlite", "mysql" or "postgresql"
 
+    def ping(self) -> None:
+        """One round trip to the database (readiness); raises if it cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that takes SQLite's write lock up front, so it never fails half-way on it."""

@@ -1,0 +1,90 @@
+"""The outer layer of every request: request id, Host check, CORS, access log and latency metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tracklight.config import Settings
+from tracklight.http.hosts import UNGUARDED_SUFFIXES, HostGuard
+from tracklight.http.responses import error_response
+from tracklight.http.telemetry import REQUEST_SECONDS
+from tracklight.logs import request_id
+
+access_log = logging.getLogger("tracklight.access")
+
+# A caller's X-Request-ID is kept (so ids follow a request across a load balancer) if it is sane.
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+ROUTE_KEY = "tracklight.route"  # set in the ASGI scope by the router: the route template, for metrics
+
+
+class Edge:
+    """Wraps the router; everything here runs once per request, before and after the handler."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.hosts = HostGuard(settings.allowed_hosts, settings.host)
+        self.inner: ASGIApp = app
+        if settings.cors_allowed_origins:
+            self.inner = CORSMiddleware(
+                app,
+                allow_origins=list(settings.cors_allowed_origins),
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["*"],
+                expose_headers=["X-Request-ID", "Content-Disposition", "Content-Range"],
+            )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        start = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        path: str = scope["path"]
+        try:
+            host = headers.get(b"host", b"").decode("latin-1")
+            if not path.endswith(UNGUARDED_SUFFIXES) and not self.hosts.allows(host):
+                scope[ROUTE_KEY] = "rejected-host"
+                response = error_response(
+                    "PERMISSION_DENIED",
+                    f"Host {host!r} is not allowed; add it to --allowed-hosts (TRACKLIGHT_ALLOWED_HOSTS).",
+                    403,
+                )
+                await response(scope, receive, send_with_id)
+            else:
+                await self.inner(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            method = scope["method"]
+            shown = status or 499  # no response started: the client went away first
+            REQUEST_SECONDS.labels(method, scope.get(ROUTE_KEY, "unmatched"), str(shown)).observe(elapsed)
+            access_log.info(
+                "%s %s %d",
+                method,
+                path,
+                shown,
+                extra={
+                    "method": method,
+                    "path": path,
+                    "status": shown,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+            request_id.reset(token)
