@@ -17,6 +17,7 @@ from tracklight.artifacts.store import ArtifactEntry, ArtifactStore, UploadedPar
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.http.request import Fields, read_fields
 from tracklight.http.responses import json_response
+from tracklight.http.telemetry import ARTIFACT_BYTES
 from tracklight.services.artifacts import Artifacts
 
 ArtifactHandler = Callable[[Request, Artifacts, str], Awaitable[Response]]
@@ -64,6 +65,7 @@ async def upload(request: Request, artifacts: Artifacts, path: str) -> Response:
     except BaseException:
         await run_in_threadpool(writer.abort)
         raise
+    ARTIFACT_BYTES.labels("in").inc(received)
     return Response(b"", status_code=200)
 
 
@@ -165,8 +167,15 @@ async def stream_file(request: Request, store: ArtifactStore, path: str) -> Resp
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
-    body: Iterator[bytes] = store.read(path, start, end) if end > start else iter(())
+    body: Iterator[bytes] = _counted(store.read(path, start, end)) if end > start else iter(())
     return StreamingResponse(body, status_code=status, headers=headers, media_type=media_type)
+
+
+def _counted(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    sent = ARTIFACT_BYTES.labels("out")
+    for chunk in chunks:
+        sent.inc(len(chunk))
+        yield chunk
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
