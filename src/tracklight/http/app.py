@@ -81,7 +81,7 @@ class TracklightApp:
                 "experiments": experiments,
                 "runs": runs,
                 "artifacts": self.artifacts,
-                "logged_models": LoggedModels(db),
+                "logged_models": LoggedModels(db, self.artifacts),
                 "registry": Registry(db, self.artifacts),
             }
             for methods, path, handler, service in API_2_0:
