@@ -8,6 +8,7 @@ from tracklight.http import encode
 from tracklight.http.request import Fields
 from tracklight.services.experiments import Experiments
 from tracklight.services.runs import Runs
+from tracklight.store.logged_models import ModelMetricPoint
 from tracklight.store.records import DatasetInput, MetricPoint
 
 Json = dict[str, Any]
@@ -129,22 +130,37 @@ def delete_tag(f: Fields, runs: Runs) -> Json:
 
 
 def _metric(f: Fields) -> MetricPoint:
-    return MetricPoint(
-        key=f.required_str("key"),
-        value=f.float("value", required=True),  # type: ignore[arg-type]
-        timestamp=f.int("timestamp", required=True),  # type: ignore[arg-type]
-        step=f.int("step") or 0,
-    )
+    key = f.required_str("key")
+    value = f.float("value", required=True)
+    timestamp = f.int("timestamp", required=True)
+    step = f.int("step") or 0
+    model_id = f.str("model_id")
+    if model_id:
+        # Logged against a model too (MLflow 3): the model's metrics keep the dataset it was computed on.
+        dataset_name, dataset_digest = f.str("dataset_name"), f.str("dataset_digest")
+        return ModelMetricPoint(
+            key,
+            value,
+            timestamp,
+            step,
+            None,
+            model_id,
+            dataset_name or None,
+            dataset_digest or None,  # type: ignore[arg-type]
+        )
+    return MetricPoint(key, value, timestamp, step)  # type: ignore[arg-type]
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _metrics(f: Fields) -> list[MetricPoint]:
-    """Parse a batch's metrics; well-typed points (what the client sends) skip the general parser."""
-    out = []
+def _metrics(f: Fields) -> tuple[list[MetricPoint], list[ModelMetricPoint]]:
+    """Parse a batch's metrics, and those of them logged against a model; well-typed points (what
+    the client sends) skip the general parser unless they name a model."""
+    out: list[MetricPoint] = []
+    for_models: list[ModelMetricPoint] = []
     for item in f.list("metrics"):
-        if type(item) is dict:
+        if type(item) is dict and "model_id" not in item:
             key, value, ts, step = (
                 item.get("key"),
                 item.get("value"),
@@ -161,12 +177,17 @@ def _metrics(f: Fields) -> list[MetricPoint]:
             ):
                 out.append(MetricPoint(key, float(value), ts, step))
                 continue
-        out.append(_metric(Fields(item) if isinstance(item, dict) else Fields({"value": item})))
-    return out
+        point = _metric(Fields(item) if isinstance(item, dict) else Fields({"value": item}))
+        out.append(point)
+        if type(point) is ModelMetricPoint:
+            for_models.append(point)
+    return out, for_models
 
 
 def log_metric(f: Fields, runs: Runs) -> Json:
-    runs.log_batch(f.run_id(), metrics=[_metric(f)], params=[], tags=[])
+    point = _metric(f)
+    model_metrics = [point] if type(point) is ModelMetricPoint else []
+    runs.log_batch(f.run_id(), metrics=[point], params=[], tags=[], model_metrics=model_metrics)
     return {}
 
 
@@ -176,11 +197,13 @@ def log_param(f: Fields, runs: Runs) -> Json:
 
 
 def log_batch(f: Fields, runs: Runs) -> Json:
+    metrics, model_metrics = _metrics(f)
     runs.log_batch(
         f.run_id(),
-        metrics=_metrics(f),
+        metrics=metrics,
         params=[(p.required_str("key"), p.required_str("value")) for p in f.objects("params")],
         tags=_pairs(f, "tags"),
+        model_metrics=model_metrics,
     )
     return {}
 

@@ -6,6 +6,7 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
@@ -16,9 +17,11 @@ from tracklight.services.run_names import generate_run_name
 from tracklight.services.transactions import in_transaction
 from tracklight.store import experiments as experiment_store
 from tracklight.store import inputs as input_store
+from tracklight.store import logged_models as logged_model_store
 from tracklight.store import metrics as metric_store
 from tracklight.store import runs as store
 from tracklight.store.engine import Database
+from tracklight.store.logged_models import ModelMetricPoint
 from tracklight.store.metrics import HISTORY_ORDER, HistoryRow
 from tracklight.store.records import DatasetInput, MetricPoint, Run, RunRef
 from tracklight.store.search.keyset import decode_token, encode_token
@@ -131,9 +134,20 @@ class Runs:
         metrics: list[MetricPoint],
         params: list[tuple[str, str]],
         tags: list[tuple[str, str]],
+        model_metrics: Sequence[ModelMetricPoint] = (),
     ) -> None:
-        """Log everything in one transaction: either all of it is stored or none of it."""
+        """Log everything in one transaction: either all of it is stored or none of it.
+
+        `model_metrics` are those of `metrics` that name a logged model: they are also stored as
+        that model's metrics.
+        """
         v.validate_batch_sizes(len(metrics), len(params), len(tags))
+        for m in model_metrics:
+            # The limits of datasets logged as run inputs, which is where these names come from.
+            if len(m.dataset_name or "") > 500 or len(m.dataset_digest or "") > 36:
+                raise InvalidParameter(
+                    "A metric's dataset_name may have at most 500 characters and its dataset_digest 36."
+                )
         for key in {m.key for m in metrics}:
             v.validate_key(key)
         for m in metrics:
@@ -156,7 +170,10 @@ class Runs:
             if tags:
                 store.set_run_tags(conn, run.internal_id, tags)
             known = self.series_ids.known(run.internal_id, list({m.key for m in metrics})) if metrics else {}
-            return run.internal_id, metric_store.log_metrics(conn, run.internal_id, metrics, known)
+            found = metric_store.log_metrics(conn, run.internal_id, metrics, known)
+            if model_metrics:
+                logged_model_store.log_model_metrics(conn, run_id, model_metrics)
+            return run.internal_id, found
 
         internal_id, new_series = in_transaction(self.db, work)
         self.series_ids.remember(internal_id, new_series)
