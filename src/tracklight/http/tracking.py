@@ -133,22 +133,21 @@ def _metric(f: Fields) -> MetricPoint:
     key = f.required_str("key")
     value = f.float("value", required=True)
     timestamp = f.int("timestamp", required=True)
+    assert value is not None and timestamp is not None  # required=True raises instead
     step = f.int("step") or 0
     model_id = f.str("model_id")
     if model_id:
         # Logged against a model too (MLflow 3): the model's metrics keep the dataset it was computed on.
-        dataset_name, dataset_digest = f.str("dataset_name"), f.str("dataset_digest")
         return ModelMetricPoint(
             key,
             value,
             timestamp,
             step,
-            None,
-            model_id,
-            dataset_name or None,
-            dataset_digest or None,  # type: ignore[arg-type]
+            model_id=model_id,
+            dataset_name=f.str("dataset_name") or None,
+            dataset_digest=f.str("dataset_digest") or None,
         )
-    return MetricPoint(key, value, timestamp, step)  # type: ignore[arg-type]
+    return MetricPoint(key, value, timestamp, step)
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
