@@ -10,10 +10,10 @@ locals {
     service             = var.name
     task_family         = var.name
     migrate_task_family = "${var.name}-migrate"
-    alb                 = var.name         # <= 32 characters
-    target_group        = "${var.name}-tg" # <= 32 characters
-    db_identifier       = "${var.name}-db" # <= 63 characters
-    db_parameter_group  = "${var.name}-mysql8"
+    alb                 = var.name            # <= 32 characters
+    target_group        = "${var.name}-tg"    # <= 32 characters
+    db_identifier       = "${var.name}-db"    # <= 63 characters
+    db_parameter_group  = "${var.name}-mysql" # + "80" / "84"
     db_subnet_group     = "${var.name}-db"
     log_group           = "/ecs/${var.name}"
     task_role           = "${var.name}-task"

@@ -1,0 +1,29 @@
+output "tracking_uri" {
+  description = "export MLFLOW_TRACKING_URI=<this>"
+  value       = module.tracklight.tracking_uri
+}
+
+output "ecr_repository_url" {
+  description = "Where to push the image."
+  value       = module.tracklight.ecr_repository_url
+}
+
+output "migrate_command" {
+  description = "Run once after apply (and on each upgrade)."
+  value       = module.tracklight.migrate_command
+}
+
+output "redeploy_command" {
+  description = "Restart the service's tasks."
+  value       = module.tracklight.redeploy_command
+}
+
+output "bucket_name" {
+  description = "Artifact bucket."
+  value       = module.tracklight.bucket_name
+}
+
+output "log_group_name" {
+  description = "Server and migration logs."
+  value       = module.tracklight.log_group_name
+}
