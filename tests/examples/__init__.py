@@ -1,0 +1,1 @@
+"""The examples/ scripts and the deploy/reproduce paths (models serve, mlflow run) against a live server."""
