@@ -1,0 +1,632 @@
+"""Offline checks of deploy/terraform/aws and the provider-free naming module.
+
+Providers cannot be downloaded here, so `terraform validate/plan` of the AWS module is impossible. What runs:
+terraform fmt, `terraform test` on deploy/terraform/modules/naming, checkov, and python-hcl2 assertions of the
+module's security invariants.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from deploy.conftest import (
+    TERRAFORM_DIR,
+    checkov_bin,
+    load_hcl,
+    load_module,
+    of_type,
+    outputs,
+    resources,
+    terraform_bin,
+    terraform_env,
+    variables,
+)
+
+AWS = TERRAFORM_DIR / "aws"
+NAMING = TERRAFORM_DIR / "modules" / "naming"
+EXAMPLE = AWS / "examples" / "complete"
+
+SECRET_NAME = re.compile(
+    r"(?i)(password|passwd|secret|token|credential|private|api_?key|access_?key|store_uri)"
+)
+
+
+@pytest.fixture(scope="module")
+def module() -> dict[str, list]:
+    return load_module(AWS)
+
+
+@pytest.fixture(scope="module")
+def res(module) -> dict[str, dict]:
+    return resources(module)
+
+
+@pytest.fixture(scope="module")
+def data(module) -> dict[str, dict]:
+    return resources(module, "data")
+
+
+@pytest.fixture(scope="module")
+def local(module) -> dict:
+    return {k: v for block in module.get("locals", []) for k, v in block.items()}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tools: terraform fmt, terraform test, checkov
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_terraform_fmt(tmp_path):
+    tf = terraform_bin()
+    proc = subprocess.run(
+        [tf, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM_DIR)],
+        env=terraform_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, (
+        f"terraform fmt -check failed (run `terraform fmt -recursive deploy/terraform`):\n{proc.stdout}{proc.stderr}"
+    )
+
+
+def test_naming_module_terraform_test(tmp_path):
+    tf = terraform_bin()
+    env = terraform_env(tmp_path)
+    init = subprocess.run(
+        [tf, f"-chdir={NAMING}", "init", "-backend=false", "-input=false", "-no-color"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
+    proc = subprocess.run(
+        [tf, f"-chdir={NAMING}", "test", "-no-color"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = re.search(r"(\d+) passed, (\d+) failed", proc.stdout)
+    assert summary, proc.stdout
+    assert int(summary.group(2)) == 0 and int(summary.group(1)) >= 10, proc.stdout
+    assert "expect_failures" not in proc.stderr
+
+
+def test_naming_module_is_provider_free():
+    for tf in NAMING.glob("*.tf"):
+        parsed = load_hcl(tf)
+        assert "provider" not in parsed, tf
+        assert "data" not in parsed, tf
+        for block in parsed.get("terraform", []):
+            assert "required_providers" not in block, tf
+        for block in parsed.get("resource", []):
+            assert set(block) <= {"terraform_data"}, f"{tf}: only terraform_data resources are offline-safe"
+
+
+def test_checkov(tmp_path):
+    checkov = checkov_bin()
+    proc = subprocess.run(
+        [
+            checkov,
+            "--directory",
+            str(AWS),
+            "--framework",
+            "terraform",
+            "--output",
+            "json",
+            "--quiet",
+            "--compact",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "HOME": str(tmp_path)},
+    )
+    assert proc.stdout.strip(), proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    reports = report if isinstance(report, list) else [report]
+    failed = [
+        f"{c['check_id']} {c['resource']} ({c['file_path']}:{c['file_line_range']}): {c['check_name']}"
+        for r in reports
+        for c in r.get("results", {}).get("failed_checks", [])
+    ]
+    assert not failed, "checkov findings:\n" + "\n".join(failed)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    passed = sum(r.get("summary", {}).get("passed", 0) for r in reports)
+    assert passed >= 150, f"checkov passed only {passed} checks: did it parse the module?"
+
+
+def test_every_checkov_skip_has_a_reason():
+    pattern = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)(.*)")
+    skips = 0
+    for tf in AWS.rglob("*.tf"):
+        if ".terraform" in tf.parts:
+            continue
+        for lineno, line in enumerate(tf.read_text().splitlines(), 1):
+            m = pattern.search(line)
+            if m:
+                skips += 1
+                reason = m.group(2).lstrip(":").strip()
+                assert len(reason) >= 20, f"{tf}:{lineno}: checkov skip {m.group(1)} needs a reason"
+    assert skips > 0
+    assert not (AWS / ".checkov.yaml").exists() or "skip" not in (AWS / ".checkov.yaml").read_text()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Versions and variables
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_provider_and_terraform_constraints(module):
+    (terraform,) = module["terraform"]
+    assert terraform["required_version"] == ">= 1.6"
+    aws = terraform["required_providers"][0]["aws"]
+    assert aws["source"] == "hashicorp/aws"
+    assert aws["version"] == ">= 5.31, < 7.0"  # 5.31 added the managed-password secret to aws_db_instance
+
+
+def test_variables_are_validated(module):
+    v = variables(module)
+    for name in (
+        "name",
+        "image_tag",
+        "vpc_id",
+        "private_subnet_ids",
+        "alb_subnet_ids",
+        "allowed_cidr_blocks",
+        "certificate_arn",
+        "db_instance_class",
+        "db_backup_retention_days",
+        "desired_count",
+        "min_count",
+        "max_count",
+        "extra_environment",
+        "ssl_policy",
+    ):
+        assert v[name].get("validation"), f"variable {name} has no validation block"
+    assert v["oidc_client_secret"]["sensitive"] is True
+    assert "default" not in v["image_tag"], "the image tag must be chosen, never defaulted"
+
+
+def _validation_regexes(variable: dict) -> list[str]:
+    found = []
+    for validation in variable["validation"]:
+        found += re.findall(r'regex\("((?:[^"\\]|\\.)*)"', validation["condition"])
+    return [r.replace("\\\\", "\\") for r in found]
+
+
+@pytest.mark.parametrize(
+    ("variable", "good", "bad"),
+    [
+        ("name", ["tracklight", "ml-tracking-prod"], ["Tracklight", "tl", "tracklight-", "a" * 23, "1abc"]),
+        ("image_tag", ["0.1.0", "3f9c2ab", "v1.2.3-rc1"], ["-x", "a:b", ""]),
+        ("vpc_id", ["vpc-0123456789abcdef0"], ["vpc-XYZ", "subnet-0123456789abcdef0"]),
+        (
+            "db_instance_class",
+            ["db.t4g.small", "db.m7g.2xlarge", "db.r6g.large"],
+            ["t4g.small", "db.foo.bar", "db.t4g"],
+        ),
+        (
+            "certificate_arn",
+            ["arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"],
+            ["arn:aws:iam::123456789012:server-certificate/x", "12345678-1234-1234-1234-123456789012"],
+        ),
+    ],
+)
+def test_validation_patterns(module, variable, good, bad):
+    """The RE2 patterns in the validation blocks are plain enough for Python's re to evaluate the same way."""
+    patterns = _validation_regexes(variables(module)[variable])
+    assert patterns, variable
+    for value in good:
+        assert all(re.search(p, value) for p in patterns), (variable, value)
+    for value in bad:
+        assert not all(re.search(p, value) for p in patterns), (variable, value)
+
+
+def test_image_tag_latest_is_rejected(module):
+    conditions = " ".join(v["condition"] for v in variables(module)["image_tag"]["validation"])
+    assert 'lower(var.image_tag) != "latest"' in conditions
+
+
+def test_cidr_validation_uses_cidrhost(module):
+    conditions = " ".join(v["condition"] for v in variables(module)["allowed_cidr_blocks"]["validation"])
+    assert "cidrhost(" in conditions
+
+
+def test_counts_are_cross_checked(res):
+    pre = res["aws_appautoscaling_target.server"]["lifecycle"][0]["precondition"][0]["condition"]
+    assert "var.min_count <= var.desired_count" in pre and "var.desired_count <= var.max_count" in pre
+
+
+def test_extra_environment_rejects_secret_names(module):
+    (pattern,) = _validation_regexes(variables(module)["extra_environment"])
+    for name in (
+        "DB_PASSWORD",
+        "MY_SECRET",
+        "API_KEY",
+        "AWS_SECRET_ACCESS_KEY",
+        "TRACKLIGHT_BACKEND_STORE_URI",
+    ):
+        assert re.search(pattern, name), name
+    for name in ("TRACKLIGHT_CORS_ALLOWED_ORIGINS", "TRACKLIGHT_WORKERS"):
+        assert not re.search(pattern, name), name
+
+
+def test_module_uses_the_naming_module(module):
+    (calls,) = module["module"]
+    assert calls["naming"]["source"] == "../modules/naming"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Security invariants
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_database_is_private_encrypted_protected_and_password_managed(module):
+    (db,) = of_type(module, "aws_db_instance").values()
+    assert db["engine"] == "mysql"
+    assert db["publicly_accessible"] is False
+    assert db["storage_encrypted"] is True
+    assert db["deletion_protection"] is True
+    assert db["manage_master_user_password"] is True
+    assert "password" not in db, "the password must be managed by RDS, never set in Terraform"
+    assert db["skip_final_snapshot"] is False
+    assert db["backup_retention_period"] == "${var.db_backup_retention_days}"
+
+
+def test_backup_retention_at_least_seven_days(module):
+    v = variables(module)["db_backup_retention_days"]
+    assert v["default"] >= 7
+    assert "var.db_backup_retention_days >= 7" in v["validation"][0]["condition"]
+
+
+def test_database_requires_tls(res):
+    params = {p["name"]: p["value"] for p in res["aws_db_parameter_group.metadata"]["parameter"]}
+    assert params["require_secure_transport"] == "1"
+
+
+def test_database_reachable_only_from_the_service(res):
+    ingress = [
+        r
+        for k, r in res.items()
+        if k.startswith("aws_vpc_security_group_ingress_rule.")
+        and r["security_group_id"] == "${aws_security_group.db.id}"
+    ]
+    assert len(ingress) == 1
+    (rule,) = ingress
+    assert rule["from_port"] == rule["to_port"] == 3306
+    assert rule["referenced_security_group_id"] == "${aws_security_group.service.id}"
+    assert "cidr_ipv4" not in rule
+    assert res["aws_db_instance.metadata"]["vpc_security_group_ids"] == ["${aws_security_group.db.id}"]
+    assert not any(k.startswith("aws_security_group_rule.") for k in res)
+    for k, sg in res.items():
+        if k.startswith("aws_security_group."):
+            assert "ingress" not in sg and "egress" not in sg, f"{k}: use the separate rule resources"
+
+
+def test_bucket_public_access_blocked_versioned_encrypted(res):
+    bpa = res["aws_s3_bucket_public_access_block.artifacts"]
+    for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"):
+        assert bpa[flag] is True, flag
+    assert res["aws_s3_bucket_versioning.artifacts"]["versioning_configuration"][0]["status"] == "Enabled"
+    sse = res["aws_s3_bucket_server_side_encryption_configuration.artifacts"]["rule"][0]
+    assert sse["apply_server_side_encryption_by_default"][0]["sse_algorithm"] in ("aws:kms", "AES256")
+    assert (
+        res["aws_s3_bucket_ownership_controls.artifacts"]["rule"][0]["object_ownership"]
+        == "BucketOwnerEnforced"
+    )
+    assert not any(k.startswith("aws_s3_bucket_acl.") for k in res)
+
+
+def test_bucket_lifecycle_aborts_multipart_uploads(res):
+    rules = res["aws_s3_bucket_lifecycle_configuration.artifacts"]["rule"]
+    aborts = [
+        r["abort_incomplete_multipart_upload"][0]["days_after_initiation"]
+        for r in rules
+        if "abort_incomplete_multipart_upload" in r
+    ]
+    assert aborts == [7]
+
+
+def test_bucket_policy_denies_plain_http(data):
+    statements = data["aws_iam_policy_document.bucket"]["statement"]
+    tls = [
+        s for s in statements if any(c["variable"] == "aws:SecureTransport" for c in s.get("condition", []))
+    ]
+    assert tls and tls[0]["effect"] == "Deny" and tls[0]["condition"][0]["values"] == ["false"]
+
+
+def _statements(doc: dict) -> list[dict]:
+    out = list(doc.get("statement", []))
+    for dyn in doc.get("dynamic", []):
+        if "statement" in dyn:
+            out += dyn["statement"]["content"]
+    return out
+
+
+def test_no_wildcard_in_iam_actions(data):
+    """No Allow statement grants `*` actions. Two documented exceptions: Deny statements (a wildcard deny
+    only narrows access) and the account-root statement of the KMS key policy (AWS's default policy)."""
+    docs = {k: v for k, v in data.items() if k.startswith("aws_iam_policy_document.")}
+    assert {"aws_iam_policy_document.task", "aws_iam_policy_document.execution"} <= set(docs)
+    for key, doc in docs.items():
+        for st in _statements(doc):
+            actions = st.get("actions", [])
+            assert "not_actions" not in st, key
+            if st.get("effect", "Allow") == "Deny":
+                continue
+            if key == "aws_iam_policy_document.kms" and st.get("sid") == "AccountIAMDelegation":
+                assert st["principals"][0]["identifiers"] == [
+                    "arn:${local.partition}:iam::${local.account_id}:root"
+                ]
+                continue
+            for action in actions:
+                assert "*" not in action, f"{key} {st.get('sid')}: wildcard action {action}"
+
+
+def test_task_role_reaches_only_the_artifact_bucket(data):
+    statements = {s["sid"]: s for s in _statements(data["aws_iam_policy_document.task"])}
+    objects = statements["ArtifactObjects"]
+    assert sorted(objects["actions"]) == sorted(
+        [
+            "s3:GetObject",
+            "s3:PutObject",
+            "s3:DeleteObject",
+            "s3:AbortMultipartUpload",
+            "s3:ListMultipartUploadParts",
+        ]
+    )
+    assert objects["resources"] == ["${aws_s3_bucket.artifacts.arn}/*"]
+    bucket = statements["ArtifactBucket"]
+    assert sorted(bucket["actions"]) == ["s3:ListBucket", "s3:ListBucketMultipartUploads"]
+    assert bucket["resources"] == ["${aws_s3_bucket.artifacts.arn}"]
+    for st in statements.values():
+        for resource in st["resources"]:
+            assert resource != "*", st["sid"]
+            if any(a.startswith("s3:") for a in st["actions"]):
+                assert resource.startswith("${aws_s3_bucket.artifacts.arn}"), resource
+
+
+def test_execution_role_reads_only_the_needed_secrets(data, local):
+    statements = {s["sid"]: s for s in _statements(data["aws_iam_policy_document.execution"])}
+    assert statements["Secrets"]["actions"] == ["secretsmanager:GetSecretValue"]
+    assert statements["Secrets"]["resources"] == "${local.secret_arns}"
+    assert local["secret_arns"].startswith("${distinct(concat([local.db_secret_arn]")
+    assert statements["EcrPull"]["resources"] == ["${aws_ecr_repository.server.arn}"]
+    assert statements["Logs"]["resources"] == ["${aws_cloudwatch_log_group.server.arn}:log-stream:*"]
+    star = [sid for sid, s in statements.items() if "*" in s["resources"]]
+    assert star == ["EcrAuth"] and statements["EcrAuth"]["actions"] == ["ecr:GetAuthorizationToken"]
+
+
+def test_ecr_immutable_and_scanned(res):
+    repo = res["aws_ecr_repository.server"]
+    assert repo["image_tag_mutability"] == "IMMUTABLE"
+    assert repo["image_scanning_configuration"][0]["scan_on_push"] is True
+    assert repo["encryption_configuration"][0]["encryption_type"] == "KMS"
+    assert "aws_ecr_lifecycle_policy.server" in res
+
+
+def test_health_check_path(res):
+    hc = res["aws_lb_target_group.server"]["health_check"][0]
+    assert hc["path"] == "/health"
+    assert hc["matcher"] == "200"
+
+
+def test_https_listener_and_redirect(res, module):
+    https = res["aws_lb_listener.https"]
+    assert https["protocol"] == "HTTPS" and https["port"] == 443
+    assert https["certificate_arn"] == "${var.certificate_arn}"
+    assert https["ssl_policy"] == "${var.ssl_policy}"
+    assert variables(module)["ssl_policy"]["default"].startswith("ELBSecurityPolicy-TLS13-")
+    http = res["aws_lb_listener.http"]
+    assert http["protocol"] == "HTTP" and http["port"] == 80
+    (action,) = http["default_action"]
+    assert action["type"] == "redirect"
+    assert action["redirect"][0] == {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}
+    listeners = [k for k in res if k.startswith("aws_lb_listener.")]
+    assert sorted(listeners) == ["aws_lb_listener.http", "aws_lb_listener.https"]
+
+
+def test_alb_drops_invalid_headers(res):
+    assert res["aws_lb.this"]["drop_invalid_header_fields"] is True
+
+
+def test_optional_oidc_authentication(res, module):
+    (dyn,) = res["aws_lb_listener.https"]["dynamic"]
+    content = dyn["default_action"]["content"][0]
+    assert content["type"] == "authenticate-oidc"
+    assert content["authenticate_oidc"][0]["client_secret"] == "${var.oidc_client_secret}"
+    assert variables(module)["oidc"]["default"] is None
+
+
+def test_service_is_private(res):
+    svc = res["aws_ecs_service.server"]
+    net = svc["network_configuration"][0]
+    assert net["assign_public_ip"] is False
+    assert net["subnets"] == "${var.private_subnet_ids}"
+    assert svc["launch_type"] == "FARGATE"
+    assert svc["deployment_circuit_breaker"][0] == {"enable": True, "rollback": True}
+
+
+def test_container_insights(res):
+    (setting,) = res["aws_ecs_cluster.this"]["setting"]
+    assert setting == {"name": "containerInsights", "value": "enabled"}
+
+
+def test_secrets_only_in_secrets_never_in_environment(local, res):
+    env_lists = ("server_environment_fixed", "migrate_environment_fixed", "db_environment")
+    names = [e["name"] for key in env_lists for e in local[key]]
+    assert "TRACKLIGHT_HOST" in names and "TRACKLIGHT_DB_HOST" in names
+    for key in env_lists:
+        for entry in local[key]:
+            assert not SECRET_NAME.search(entry["name"]), f"{key}: {entry['name']} looks secret"
+            assert not re.search(r"://[^/@\s]*:[^@\s]*@", entry["value"]), f"{key}: credentials in a URI"
+    # The composed lists are only those fixed lists and the (validated) extra_environment.
+    assert local["server_environment"] == (
+        "${concat(local.server_environment_fixed, local.db_environment, local.extra_environment)}"
+    )
+    assert local["migrate_environment"] == "${concat(local.migrate_environment_fixed, local.db_environment)}"
+
+    secrets = {s["name"]: s["valueFrom"] for s in local["db_secrets"]}
+    assert secrets == {
+        "TRACKLIGHT_DB_USERNAME": "${local.db_secret_arn}:username::",
+        "TRACKLIGHT_DB_PASSWORD": "${local.db_secret_arn}:password::",
+    }
+    assert local["db_secret_arn"] == "${aws_db_instance.metadata.master_user_secret[0].secret_arn}"
+
+    for key in ("server_container", "migrate_container"):
+        container = local[key]
+        assert container["secrets"] == "${local.secrets}"
+        assert container["environment"] in ("${local.server_environment}", "${local.migrate_environment}")
+        assert container["readonlyRootFilesystem"] is True
+    for key in ("aws_ecs_task_definition.server", "aws_ecs_task_definition.migrate"):
+        assert res[key]["container_definitions"] in (
+            "${jsonencode([local.server_container])}",
+            "${jsonencode([local.migrate_container])}",
+        )
+        assert res[key]["execution_role_arn"] == "${aws_iam_role.execution.arn}"
+
+
+def test_migration_task_runs_db_upgrade_with_the_same_image_and_secrets(local, module):
+    server, migrate = local["server_container"], local["migrate_container"]
+    assert migrate["command"] == ["db", "upgrade"]
+    assert server["command"] == ["server"]
+    for field in ("image", "entryPoint", "secrets"):
+        assert migrate[field] == server[field], field
+    cmd = outputs(module)["migrate_command"]["value"]
+    assert "aws ecs run-task" in cmd
+    assert "--task-definition ${aws_ecs_task_definition.migrate.family}" in cmd
+    assert "assignPublicIp=DISABLED" in cmd
+
+
+def test_outputs(module):
+    out = outputs(module)
+    for name in ("tracking_uri", "ecr_repository_url", "migrate_command", "bucket_name"):
+        assert out[name].get("description"), name
+    assert out["tracking_uri"]["value"] == "${local.tracking_uri}"
+
+
+def test_autoscaling_and_logs(res, module):
+    assert res["aws_appautoscaling_policy.cpu"]["policy_type"] == "TargetTrackingScaling"
+    assert "aws_appautoscaling_policy.requests" in res
+    logs = res["aws_cloudwatch_log_group.server"]
+    assert logs["retention_in_days"] == "${var.log_retention_days}"
+    assert variables(module)["log_retention_days"]["default"] >= 365
+
+
+def test_every_resource_is_tagged(res):
+    untaggable = (
+        "aws_kms_alias",
+        "aws_ecr_lifecycle_policy",
+        "aws_vpc_security_group_",
+        "aws_s3_bucket_",
+        "aws_iam_role_policy",
+        "aws_appautoscaling_",
+        "aws_route53_record",
+    )
+    for key, body in res.items():
+        if key.split(".")[0].startswith(untaggable):
+            continue
+        assert "tags" in body, f"{key} has no tags"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The start wrapper that turns the RDS-managed secret into TRACKLIGHT_BACKEND_STORE_URI
+# ---------------------------------------------------------------------------------------------------
+
+
+def _heredoc(raw: str) -> str:
+    """The text Terraform makes of a `<<-EOT` heredoc (python-hcl2 returns it raw)."""
+    m = re.fullmatch(r"<<(-?)(\w+)\n(.*)\n\s*\2\s*", raw, re.S)
+    assert m, raw[:80]
+    body = m.group(3) + "\n"
+    return textwrap.dedent(body) if m.group(1) else body
+
+
+def _run_wrapper(local: dict, tmp_path: Path, args: list[str]) -> dict:
+    script = _heredoc(local["start_script"])
+    assert "${" not in script and "%{" not in script, "no Terraform interpolation in the wrapper"
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    fake = bindir / "tracklight"
+    fake.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        "print(json.dumps({'argv': sys.argv[1:], 'uri': os.environ.get('TRACKLIGHT_BACKEND_STORE_URI'),"
+        " 'leftover': sorted(k for k in os.environ if k in ('TRACKLIGHT_DB_PASSWORD', 'TRACKLIGHT_DB_USERNAME'))}))\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    env = {
+        "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
+        "TRACKLIGHT_DB_USERNAME": "tracklight",
+        "TRACKLIGHT_DB_PASSWORD": "p@ss:w/rd#?%&x",
+        "TRACKLIGHT_DB_HOST": "tracklight-db.abc.eu-west-1.rds.amazonaws.com",
+        "TRACKLIGHT_DB_PORT": "3306",
+        "TRACKLIGHT_DB_NAME": "tracklight",
+        "TRACKLIGHT_DB_QUERY": "ssl_check_hostname=false",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_start_wrapper_builds_the_uri(local, tmp_path):
+    from sqlalchemy.engine import make_url
+
+    result = _run_wrapper(local, tmp_path, ["server"])
+    assert result["argv"] == ["server"]
+    assert result["leftover"] == []
+    url = make_url(result["uri"])
+    assert url.drivername == "mysql+pymysql"
+    assert url.username == "tracklight" and url.password == "p@ss:w/rd#?%&x"
+    assert url.host == "tracklight-db.abc.eu-west-1.rds.amazonaws.com" and url.port == 3306
+    assert url.database == "tracklight"
+    assert url.query == {"ssl_check_hostname": "false"}
+
+
+def test_start_wrapper_passes_the_uri_to_db_upgrade(local, tmp_path):
+    result = _run_wrapper(local, tmp_path, ["db", "upgrade"])
+    assert result["argv"] == ["db", "upgrade", result["uri"]]
+
+
+def test_tls_query_makes_pymysql_use_tls(local):
+    """require_secure_transport is on: the URI's query must turn TLS on in the driver."""
+    from sqlalchemy.dialects.mysql.pymysql import MySQLDialect_pymysql
+    from sqlalchemy.engine import make_url
+
+    expr = local["db_query"]
+    assert "ssl_check_hostname=false" in expr and "ssl_ca=${var.db_tls_ca_file}" in expr
+    for query in ("ssl_check_hostname=false", "ssl_ca=/etc/ssl/rds-global-bundle.pem"):
+        _, kwargs = MySQLDialect_pymysql().create_connect_args(
+            make_url(f"mysql+pymysql://u:p@h:3306/db?{query}")
+        )
+        assert kwargs.get("ssl"), query
+
+
+# ---------------------------------------------------------------------------------------------------
+# The example
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_example_uses_the_module(tmp_path):
+    example = load_module(EXAMPLE)
+    calls = {k: v for block in example["module"] for k, v in block.items()}
+    assert calls["tracklight"]["source"] == "../.."
+    assert calls["tracklight"]["image_tag"] == "${var.image_tag}"
+    tfvars = (EXAMPLE / "terraform.tfvars.example").read_text()
+    assert "latest" not in tfvars
+    assert "0.0.0.0/0" not in tfvars
