@@ -28,14 +28,15 @@ def current_revision(conn: Connection) -> str | None:
 
 def upgrade(db: Database) -> tuple[str | None, str]:
     """Bring the schema to the head revision; returns (before, after). Safe to run concurrently."""
-    from alembic import command
-    from alembic.config import Config
-
     with _migration_lock(db):
         with db.engine.connect() as conn:
             before = current_revision(conn)
         if before == HEAD_REVISION:
             return before, before
+        # Only now: Alembic costs a noticeable part of start-up, and a current database does not need it.
+        from alembic import command
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         with db.engine.begin() as conn:
