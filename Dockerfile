@@ -1,0 +1,105 @@
+# syntax=docker/dockerfile:1
+#
+# Tracklight server image: every production driver (MySQL, PostgreSQL, S3, GCS, Azure Blob), a non-root user,
+# a /health HEALTHCHECK, configured entirely by environment variables.
+#
+#   docker build -t tracklight .
+#   docker run --rm -p 127.0.0.1:5000:5000 tracklight                 # SQLite + local artifacts in the container
+#   docker run --rm tracklight db upgrade "mysql+pymysql://…"          # migrate once per release, before servers
+#
+# Base image: pinned by tag here, because a digest cannot be resolved offline where this file is checked.
+# In a real release pipeline, pin both stages by digest as well (python:3.11-slim-trixie@sha256:…, e.g. from
+# `docker buildx imagetools inspect python:3.11-slim-trixie`) and let Renovate/Dependabot bump it; rebuild
+# regularly so Debian and CPython security fixes land.
+#
+# ---- Configuration (every variable is optional; a flag after `server` wins over its variable) ----------------
+#   TRACKLIGHT_BACKEND_STORE_URI     sqlite:////path, mysql+pymysql://user:pw@host:3306/db, postgresql://user:pw@host/db
+#                                    (default: sqlite:///./tracklight.db, i.e. /var/lib/tracklight/tracklight.db:
+#                                    mount a volume there, or use MySQL/PostgreSQL; those need `tracklight db
+#                                    upgrade URI` first: the server refuses an out-of-date schema)
+#   TRACKLIGHT_ARTIFACTS_DESTINATION a path, s3://bucket/prefix, gs://bucket/prefix,
+#                                    wasbs://container@account.blob.core.windows.net/prefix
+#                                    (default: ./tracklight-artifacts, i.e. /var/lib/tracklight/tracklight-artifacts)
+#   TRACKLIGHT_DEFAULT_ARTIFACT_ROOT artifact root for new experiments instead of mlflow-artifacts:
+#   TRACKLIGHT_SERVE_ARTIFACTS       true (default): proxy artifacts; false: hand clients the destination URI
+#   TRACKLIGHT_ARTIFACTS_ONLY        true: artifact routes only, no database
+#   TRACKLIGHT_HOST                  0.0.0.0 in this image (the server's own default is 127.0.0.1)
+#   TRACKLIGHT_PORT                  5000 (Cloud Run: set the service's container port to 5000)
+#   TRACKLIGHT_WORKERS               worker processes (default 1; scale out with more containers first)
+#   TRACKLIGHT_STATIC_PREFIX         prefix for every route, e.g. /mlflow (the HEALTHCHECK follows it)
+#   TRACKLIGHT_ALLOWED_HOSTS         comma-separated Host headers to answer: names, *.domain or *. The default
+#                                    (localhost and private addresses) answers 403 to a public hostname, so set
+#                                    it to the load balancer's / Cloud Run's hostname. /health and /ready ignore it.
+#   TRACKLIGHT_CORS_ALLOWED_ORIGINS  comma-separated browser origins allowed to call the API (default: none)
+#   TRACKLIGHT_LOG_FORMAT            json (the default without a terminal) or text
+#   TRACKLIGHT_DB_POOL_SIZE          connections per worker (default 10, plus as many overflow)
+#   TRACKLIGHT_DB_TIMEOUT            seconds to wait for a connection or a lock (default 10)
+#   TRACKLIGHT_DB_QUERY_TIMEOUT      seconds a MySQL/PostgreSQL round trip may take before a 503 (default 30)
+# Object stores use each SDK's own credential chain; nothing is baked in here:
+#   S3     ECS task role / instance profile / AWS_* variables; MLFLOW_S3_ENDPOINT_URL (or AWS_ENDPOINT_URL) for
+#          MinIO, R2, moto…
+#   GCS    Application Default Credentials (Cloud Run service account, GOOGLE_APPLICATION_CREDENTIALS);
+#          STORAGE_EMULATOR_HOST for an emulator
+#   Azure  AZURE_STORAGE_CONNECTION_STRING, else DefaultAzureCredential (managed / workload identity, AZURE_*)
+# Secrets (the database password inside TRACKLIGHT_BACKEND_STORE_URI, cloud keys) come from the orchestrator at
+# run time (ECS secrets, Cloud Run secret env references, compose .env): never put them in this file or the image.
+# ---------------------------------------------------------------------------------------------------------------
+
+FROM python:3.11-slim-trixie AS builder
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    PYTHONDONTWRITEBYTECODE=1
+
+WORKDIR /build
+RUN python -m venv /opt/tracklight
+
+# Only what the wheel needs (see .dockerignore): project metadata and the package.
+COPY pyproject.toml README.md ./
+COPY src ./src
+
+# Build the wheel, install it with the cloud extra into the venv (PyMySQL and psycopg2-binary are core
+# dependencies; every driver ships as a manylinux wheel, so no compiler or apt packages are needed), then
+# precompile all bytecode with hashes that are never re-checked: the runtime user cannot write __pycache__,
+# and a cold start must not spend its time compiling SQLAlchemy. The last line fails the build if a driver
+# is missing.
+RUN python -m pip wheel --no-deps --wheel-dir /build/dist . \
+    && /opt/tracklight/bin/pip install "$(echo /build/dist/tracklight-*.whl)[cloud]" \
+    && /opt/tracklight/bin/python -m compileall -q -f -j 0 --invalidation-mode unchecked-hash /opt/tracklight/lib \
+    && /opt/tracklight/bin/python -c "import pymysql, psycopg2, tracklight.artifacts.s3, tracklight.artifacts.gcs, tracklight.artifacts.azure, tracklight.http.app"
+
+
+FROM python:3.11-slim-trixie
+
+LABEL org.opencontainers.image.title="tracklight" \
+      org.opencontainers.image.description="MLflow-compatible experiment tracking server" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+# A fixed, non-root UID/GID (10001) so volume ownership and Kubernetes runAsUser are predictable.
+RUN groupadd --system --gid 10001 tracklight \
+    && useradd --system --no-log-init --uid 10001 --gid tracklight \
+       --home-dir /var/lib/tracklight --create-home --shell /usr/sbin/nologin tracklight
+
+# The venv stays root-owned: the server user can run it but not change it.
+COPY --from=builder /opt/tracklight /opt/tracklight
+
+ENV PATH="/opt/tracklight/bin:${PATH}" \
+    VIRTUAL_ENV=/opt/tracklight \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    TRACKLIGHT_HOST=0.0.0.0 \
+    TRACKLIGHT_PORT=5000
+
+# The SQLite file and local artifacts of the defaults land here (the user's home): mount a volume to keep them.
+WORKDIR /var/lib/tracklight
+USER 10001:10001
+EXPOSE 5000
+
+# No curl in the image: the venv's Python asks /health (which answers whatever the Host header).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s%s/health' % (os.environ.get('TRACKLIGHT_PORT') or '5000', (os.environ.get('TRACKLIGHT_STATIC_PREFIX') or '').rstrip('/')), timeout=4)"]
+
+# Exec form: tracklight is PID 1 and gets SIGTERM itself (in-flight requests finish, then it exits).
+ENTRYPOINT ["tracklight"]
+CMD ["server"]
