@@ -175,7 +175,7 @@ def test_provider_and_terraform_constraints(module):
     assert terraform["required_version"] == ">= 1.6"
     aws = terraform["required_providers"][0]["aws"]
     assert aws["source"] == "hashicorp/aws"
-    assert aws["version"] == ">= 5.31, < 7.0"  # 5.31 added the managed-password secret to aws_db_instance
+    assert aws["version"] == ">= 5.31, < 7.0"
 
 
 def test_variables_are_validated(module):

@@ -13,21 +13,11 @@ resource "aws_db_subnet_group" "metadata" {
 resource "aws_db_parameter_group" "metadata" {
   name        = "${local.names.db_parameter_group}${replace(local.db_major, ".", "")}"
   family      = local.db_family
-  description = "Tracklight: TLS-only connections, utf8mb4"
+  description = "Tracklight: TLS-only connections"
 
   parameter {
     name  = "require_secure_transport"
     value = "1"
-  }
-
-  parameter {
-    name  = "character_set_server"
-    value = "utf8mb4"
-  }
-
-  parameter {
-    name  = "collation_server"
-    value = "utf8mb4_0900_ai_ci"
   }
 
   tags = local.tags

@@ -27,3 +27,8 @@ output "log_group_name" {
   description = "Server and migration logs."
   value       = module.tracklight.log_group_name
 }
+
+output "cluster_name" {
+  description = "ECS cluster."
+  value       = module.tracklight.cluster_name
+}
