@@ -6,6 +6,7 @@ from typing import Any
 
 from tracklight.http import encode
 from tracklight.http.request import Fields
+from tracklight.http.telemetry import POINTS_INGESTED
 from tracklight.services.experiments import Experiments
 from tracklight.services.runs import Runs
 from tracklight.store.logged_models import ModelMetricPoint
@@ -187,6 +188,7 @@ def log_metric(f: Fields, runs: Runs) -> Json:
     point = _metric(f)
     model_metrics = [point] if type(point) is ModelMetricPoint else []
     runs.log_batch(f.run_id(), metrics=[point], params=[], tags=[], model_metrics=model_metrics)
+    POINTS_INGESTED.inc()
     return {}
 
 
@@ -204,6 +206,8 @@ def log_batch(f: Fields, runs: Runs) -> Json:
         tags=_pairs(f, "tags"),
         model_metrics=model_metrics,
     )
+    if metrics:
+        POINTS_INGESTED.inc(len(metrics))
     return {}
 
 
