@@ -91,10 +91,14 @@ def verdict(m: Measure, figures: dict[str, float | None]) -> tuple[str, str]:
     return (word if len(checked) == len(results) else f"{word}?"), text
 
 
-def rows(servers: list[str], figures: dict[str, dict[str, float | None]]) -> list[dict[str, Any]]:
+def rows(
+    servers: list[str],
+    figures: dict[str, dict[str, float | None]],
+    measures: tuple[Measure, ...] = MEASURES,
+) -> list[dict[str, Any]]:
     """One dict per measure: the figures, the two ratios, the target and the verdict."""
     out = []
-    for m in MEASURES:
+    for m in measures:
         per = {s: figures.get(s, {}).get(m.key) for s in servers}
         ours = per.get(OURS)
         word, target = verdict(m, per)
@@ -113,13 +117,13 @@ def rows(servers: list[str], figures: dict[str, dict[str, float | None]]) -> lis
     return out
 
 
-def markdown_table(servers: list[str], table: list[dict[str, Any]]) -> str:
+def markdown_table(
+    servers: list[str], table: list[dict[str, Any]], peers: tuple[str, ...] = ("fml", "mlflow")
+) -> str:
     """A Markdown table padded into columns, readable in a terminal and pasteable into the README."""
-    header = ["measure", *servers, "tracklight/fml", "tracklight/mlflow", "target (tracklight)", "result"]
-    body = [
-        [r["label"], *r["cells"], r["tracklight/fml"], r["tracklight/mlflow"], r["target"], r["verdict"]]
-        for r in table
-    ]
+    ratios = [f"{OURS}/{p}" for p in peers]
+    header = ["measure", *servers, *ratios, "target (tracklight)", "result"]
+    body = [[r["label"], *r["cells"], *(r[k] for k in ratios), r["target"], r["verdict"]] for r in table]
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:

@@ -31,14 +31,14 @@ class ServerSpec:
 
     name: str
     backends: tuple[str, ...]
-    command: Callable[[str, Path, int], list[str]]
+    command: Callable[[str, Path | str, int], list[str]]  # (db URI, artifacts dir or URI, port)
     prepare: Callable[[str, str], list[str] | None] = lambda uri, backend: None
     has_bulk_interval: bool = True
     health_path: str = "/health"
     start_timeout: float = 120.0
 
 
-def _server_cmd(binary: Path, uri: str, artifacts: Path, port: int) -> list[str]:
+def _server_cmd(binary: Path, uri: str, artifacts: Path | str, port: int) -> list[str]:
     """`<binary> server` with the flags tracklight and mlflow share."""
     return [
         str(binary),
@@ -54,7 +54,7 @@ def _server_cmd(binary: Path, uri: str, artifacts: Path, port: int) -> list[str]
     ]
 
 
-def _tracklight_cmd(uri: str, artifacts: Path, port: int) -> list[str]:
+def _tracklight_cmd(uri: str, artifacts: Path | str, port: int) -> list[str]:
     return _server_cmd(TRACKLIGHT_BIN, uri, artifacts, port)
 
 
@@ -62,11 +62,11 @@ def _tracklight_prepare(uri: str, backend: str) -> list[str] | None:
     return [str(TRACKLIGHT_BIN), "db", "upgrade", uri] if backend != "sqlite" else None
 
 
-def _mlflow_cmd(uri: str, artifacts: Path, port: int) -> list[str]:
+def _mlflow_cmd(uri: str, artifacts: Path | str, port: int) -> list[str]:
     return _server_cmd(MLFLOW_BIN, uri, artifacts, port)
 
 
-def _fml_cmd(uri: str, artifacts: Path, port: int) -> list[str]:
+def _fml_cmd(uri: str, artifacts: Path | str, port: int) -> list[str]:
     return [
         str(FML_BIN),
         "server",
@@ -110,10 +110,12 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     seen: set[tuple[int, int]] = field(default_factory=set)
+    extra_env: dict[str, str] = field(default_factory=dict)  # on top of os.environ and QUIET_ENV
 
     def start(self) -> None:
         env = {**os.environ, **QUIET_ENV}
         env.pop("MLFLOW_TRACKING_URI", None)
+        env.update(self.extra_env)
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
