@@ -426,6 +426,34 @@ def test_search_order_by_metric_fluent(mlflow: ModuleType, tracking: Tracking) -
     assert sorted(frame["name"]) == ["first", "second"]
 
 
+def test_search_order_by_metric_with_nan(tracking: Tracking) -> None:
+    exp_id = _experiment(tracking)
+    run_id = tracking.client.create_run(exp_id).info.run_id
+    for name, value in (("high", 0.5), ("nan", float("nan")), ("missing", None), ("low", 0.2)):
+        model = tracking.client.create_logged_model(exp_id, name=name)
+        if value is not None:
+            tracking.client.log_batch(run_id, metrics=[Metric("score", value, 1, 0, model_id=model.model_id)])
+    for ascending, expected in (
+        (False, ["high", "low", "nan", "missing"]),
+        (True, ["low", "high", "nan", "missing"]),
+    ):
+        found = tracking.client.search_logged_models(
+            [exp_id], order_by=[{"field_name": "metrics.score", "ascending": ascending}]
+        )
+        assert _names(found) == expected, "real values, then NaN, then models without the metric"
+    assert set(
+        _names(tracking.client.search_logged_models([exp_id], filter_string="metrics.score != 1"))
+    ) == {
+        "high",
+        "low",
+        "nan",
+    }
+    assert set(_names(tracking.client.search_logged_models([exp_id], filter_string="metrics.score > 0"))) == {
+        "high",
+        "low",
+    }
+
+
 def test_search_pagination(tracking: Tracking) -> None:
     exp_id = _experiment(tracking)
     made = {tracking.client.create_logged_model(exp_id, name=f"page-{i:02d}").model_id for i in range(23)}
