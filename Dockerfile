@@ -23,6 +23,11 @@
 #   TRACKLIGHT_DEFAULT_ARTIFACT_ROOT artifact root for new experiments instead of mlflow-artifacts:
 #   TRACKLIGHT_SERVE_ARTIFACTS       true (default): proxy artifacts; false: hand clients the destination URI
 #   TRACKLIGHT_ARTIFACTS_ONLY        true: artifact routes only, no database
+#   TRACKLIGHT_DIRECT_TRANSFERS      true (default): big files go straight to S3/GCS/Azure through URLs the server
+#                                    issues; false: everything through the proxy (when clients can't reach the bucket)
+#   TRACKLIGHT_DB_USER               replaces the user in the backend store URI
+#   TRACKLIGHT_DB_PASSWORD           replaces the password in the backend store URI (inject it from a secret store;
+#                                    it is URL-encoded for you)
 #   TRACKLIGHT_HOST                  0.0.0.0 in this image (the server's own default is 127.0.0.1)
 #   TRACKLIGHT_PORT                  5000 (Cloud Run: set the service's container port to 5000)
 #   TRACKLIGHT_WORKERS               worker processes (default 1; scale out with more containers first)

@@ -94,7 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Apply schema migrations. Safe on an empty database, run twice, "
         "or run from several processes at once.",
     )
-    up.add_argument("uri", help="Backend store URI")
+    up.add_argument(
+        "uri",
+        nargs="?",
+        help="Backend store URI (default: TRACKLIGHT_BACKEND_STORE_URI, with TRACKLIGHT_DB_USER and "
+        "TRACKLIGHT_DB_PASSWORD applied)",
+    )
     return parser
 
 
@@ -103,15 +108,18 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _db_upgrade(uri: str) -> int:
-    from sqlalchemy.exc import DBAPIError
+def _db_upgrade(uri: str | None) -> int:
+    from sqlalchemy.exc import ArgumentError, DBAPIError
 
+    from tracklight.config import backend_store_uri_from
     from tracklight.store.engine import StoreUriError, open_database
     from tracklight.store.migrate import upgrade
 
     try:
-        db = open_database(uri)
+        db = open_database(backend_store_uri_from(uri))
         before, after = upgrade(db)
+    except ArgumentError as exc:
+        return _fail(f"invalid backend store URI: {_first_line(exc)}")
     except StoreUriError as exc:
         return _fail(str(exc))
     except DBAPIError as exc:
@@ -141,7 +149,7 @@ def _check_port(host: str, port: int) -> str | None:
 
 
 def _server(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import ArgumentError, DBAPIError
 
     from tracklight.config import load_settings
     from tracklight.store.engine import StoreUriError
@@ -162,7 +170,7 @@ def _server(args: argparse.Namespace) -> int:
             cors_allowed_origins=args.cors_allowed_origins,
             log_format=args.log_format,
         )
-    except ValueError as exc:
+    except (ValueError, ArgumentError) as exc:
         return _fail(str(exc))
     problem = _check_port(settings.host, settings.port)
     if problem:

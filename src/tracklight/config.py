@@ -37,6 +37,8 @@ class Settings:
     default_artifact_root: str | None
     serve_artifacts: bool
     artifacts_only: bool
+    # Whether clients may move big files straight to the object store through URLs we issue.
+    direct_transfers: bool
     host: str
     port: int
     workers: int
@@ -88,6 +90,27 @@ def default_backend_store_uri() -> str:
     return f"sqlite:///{Path(DEFAULT_DB_FILE).resolve()}"
 
 
+def backend_store_uri_from(flag: str | None) -> str:
+    """The flag, else TRACKLIGHT_BACKEND_STORE_URI, else the SQLite default; then the credentials.
+
+    TRACKLIGHT_DB_USER and TRACKLIGHT_DB_PASSWORD, when set, replace the URI's user and password. They
+    let a platform inject the password from its secret store (ECS secrets, Cloud Run secret references)
+    without anyone assembling, and URL-encoding, a URI that contains it.
+    """
+    uri = flag or _env("BACKEND_STORE_URI") or default_backend_store_uri()
+    user, password = _env("DB_USER"), _env("DB_PASSWORD")
+    if user is None and password is None:
+        return uri
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)
+    if user is not None:
+        url = url.set(username=user)
+    if password is not None:
+        url = url.set(password=password)
+    return url.render_as_string(hide_password=False)
+
+
 def load_settings(
     *,
     backend_store_uri: str | None = None,
@@ -115,13 +138,14 @@ def load_settings(
     if fmt not in ("json", "text"):
         raise ValueError(f"--log-format must be json or text, not {fmt!r}")
     return Settings(
-        backend_store_uri=backend_store_uri or _env("BACKEND_STORE_URI") or default_backend_store_uri(),
+        backend_store_uri=backend_store_uri_from(backend_store_uri),
         artifacts_destination=artifacts_destination
         or _env("ARTIFACTS_DESTINATION")
         or str(Path(DEFAULT_ARTIFACT_DIR).resolve()),
         default_artifact_root=default_artifact_root or _env("DEFAULT_ARTIFACT_ROOT"),
         serve_artifacts=True if serve is None else serve,
         artifacts_only=bool(artifacts_only or _env_bool("ARTIFACTS_ONLY")),
+        direct_transfers=_env_bool("DIRECT_TRANSFERS") is not False,
         host=host or _env("HOST") or "127.0.0.1",
         port=port if port is not None else int(_env("PORT") or 5000),
         workers=workers if workers is not None else int(_env("WORKERS") or 1),

@@ -51,3 +51,31 @@ def test_artifacts_only_with_no_serve_artifacts_is_a_one_line_error(tmp_path: Pa
     result = run_cli(["server", "--artifacts-only", "--no-serve-artifacts", "--port", "1"], cwd=tmp_path)
     assert result.returncode != 0
     assert "--artifacts-only" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_direct_transfers_can_be_switched_off(
+    server_factory: ServerFactory, s3_emulator, tmp_path: Path
+) -> None:
+    """With TRACKLIGHT_DIRECT_TRANSFERS=false an S3 destination is proxy-only: clients that cannot reach
+    the bucket (a private endpoint, compose's internal hostname) get the single-PUT fallback."""
+    srv = server_factory(
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        extra_args=["--artifacts-destination", s3_emulator.destination("proxy-only")],
+        env={**s3_emulator.env, "TRACKLIGHT_DIRECT_TRANSFERS": "false"},
+    )
+    info = requests.get(f"{srv.url}/api/3.0/mlflow/server-info", timeout=30).json()
+    assert info["multipart_uploads_enabled"] is False and info["multipart_downloads_enabled"] is False
+    created = requests.post(
+        f"{srv.url}/api/2.0/mlflow-artifacts/mpu/create/0/r/artifacts",
+        json={"path": "model.bin", "num_parts": 2},
+        timeout=30,
+    )
+    assert created.status_code == 501
+    assert created.json()["message"].startswith("Multipart upload is not supported")
+    url = f"{srv.url}/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/model.bin"
+    assert requests.put(url, data=b"through the proxy", timeout=30).status_code == 200
+    assert (
+        requests.get(f"{srv.url}/api/2.0/mlflow-artifacts/presigned/0/r/artifacts/model.bin").status_code
+        == 501
+    )
+    assert s3_emulator.read("proxy-only/0/r/artifacts/model.bin") == b"through the proxy"

@@ -380,3 +380,36 @@ def test_replicas_share_one_database(backend: BackendURI, server_factory: Server
     assert sorted(p["step"] for p in history.json()["metrics"]) == [0, 1, 2]
     dup = requests.post(b.api("experiments/create"), json={"name": "shared-by-replicas"}, timeout=30)
     assert dup.status_code == 400 and dup.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
+
+
+def test_credentials_from_env_apply_to_upgrade_and_server(
+    network_db: BackendURI, tmp_path: Path, server_factory: ServerFactory
+) -> None:
+    """TRACKLIGHT_DB_USER / TRACKLIGHT_DB_PASSWORD replace the URI's credentials, URL-encoded by us; a
+    secret store can inject them without anyone building a URI. `db upgrade` reads the same settings."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(str(network_db))
+    real_user = parts.username or ""
+    # The URI names a user that does not exist; the variables put the real one in. The password has
+    # every character that breaks a hand-built URI (PostgreSQL trusts and MariaDB root has none, so a
+    # password is only checked to survive parsing: on MariaDB it is left out).
+    without_user = urlunsplit(parts._replace(netloc=f"nobody@{parts.hostname}:{parts.port}"))
+    env = {"TRACKLIGHT_BACKEND_STORE_URI": without_user, "TRACKLIGHT_DB_USER": real_user}
+    if network_db.backend == "postgresql":
+        env["TRACKLIGHT_DB_PASSWORD"] = "p@ss:w/rd#?%&x"
+    upgrade = subprocess.run(
+        [tracklight_bin(), "db", "upgrade"], env=server_env(env), capture_output=True, text=True, timeout=120
+    )
+    assert upgrade.returncode == 0, _output(upgrade)
+    assert "revision" in upgrade.stdout
+    port = free_port()
+    server = server_factory(
+        "(env)",
+        upgrade=False,
+        argv=["server"],
+        cwd=tmp_path,
+        port=port,
+        env={**env, "TRACKLIGHT_PORT": str(port)},
+    )
+    _create_experiment(server.url, "credentials-from-env")

@@ -75,7 +75,9 @@ class TracklightApp:
         else:
             self.tracking_disabled = None
             runs = Runs(db)
-            self.artifacts = Artifacts(ArtifactRoots(self.destination, settings.cloud), runs)
+            self.artifacts = Artifacts(
+                ArtifactRoots(self.destination, settings.cloud), runs, settings.direct_transfers
+            )
             experiments = Experiments(db, settings.artifact_root_for_runs)
             services = {
                 "experiments": experiments,
@@ -93,7 +95,9 @@ class TracklightApp:
             self.streamed[prefix + "/get-artifact"] = artifact_routes.run_artifact
             self.streamed[prefix + "/model-versions/get-artifact"] = model_version_artifact
         if self.destination is not None and self.artifacts is None:
-            self.artifacts = Artifacts(ArtifactRoots(self.destination, settings.cloud), None)
+            self.artifacts = Artifacts(
+                ArtifactRoots(self.destination, settings.cloud), None, settings.direct_transfers
+            )
 
     def _pattern(self, path: str) -> dict[str, tuple[Handler, Any]]:
         """The method table of a parameterised path; `{name}` matches one segment, `{name:path}` the rest."""
@@ -132,7 +136,7 @@ class TracklightApp:
         )
 
     def _server_info(self) -> Response:
-        store = self.destination
+        store = self.destination if self.settings.direct_transfers else None
         return json_response(
             {
                 "store_type": "SqlStore",

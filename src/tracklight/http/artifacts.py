@@ -94,7 +94,7 @@ async def mpu_create(request: Request, artifacts: Artifacts, path: str) -> Respo
     num_parts = fields.int("num_parts", required=True) or 0
     if not 1 <= num_parts <= 10_000:
         raise InvalidParameter(f"num_parts must be between 1 and 10000, not {num_parts}")
-    upload = await run_in_threadpool(artifacts.destination.create_multipart, target, num_parts)
+    upload = await run_in_threadpool(artifacts.direct_store().create_multipart, target, num_parts)
     return json_response(
         {
             "upload_id": upload.upload_id,
@@ -110,7 +110,7 @@ async def mpu_complete(request: Request, artifacts: Artifacts, path: str) -> Res
     target = artifacts.upload_target(artifact_path(path), fields.str("path", required=True) or "")
     upload_id = fields.str("upload_id", required=True) or ""
     parts = [_part(p) for p in fields.objects("parts")]
-    await run_in_threadpool(artifacts.destination.complete_multipart, target, upload_id, parts)
+    await run_in_threadpool(artifacts.direct_store().complete_multipart, target, upload_id, parts)
     return json_response({})
 
 
@@ -118,7 +118,7 @@ async def mpu_abort(request: Request, artifacts: Artifacts, path: str) -> Respon
     fields = await read_fields(request)
     target = artifacts.upload_target(artifact_path(path), fields.str("path", required=True) or "")
     upload_id = fields.str("upload_id", required=True) or ""
-    await run_in_threadpool(artifacts.destination.abort_multipart, target, upload_id)
+    await run_in_threadpool(artifacts.direct_store().abort_multipart, target, upload_id)
     return json_response({})
 
 
@@ -132,7 +132,7 @@ def _part(fields: Fields) -> UploadedPart:
 
 async def presigned(request: Request, artifacts: Artifacts, path: str) -> Response:
     target = artifact_path(path, allow_root=False)
-    link = await run_in_threadpool(artifacts.destination.presign_download, target)
+    link = await run_in_threadpool(artifacts.direct_store().presign_download, target)
     return json_response({"url": link.url, "headers": link.headers, "file_size": link.file_size})
 
 

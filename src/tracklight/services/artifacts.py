@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tracklight.artifacts.locations import ArtifactRoots
 from tracklight.artifacts.paths import artifact_path, basename, join
-from tracklight.artifacts.store import ArtifactEntry, ArtifactStore
+from tracklight.artifacts.store import ArtifactEntry, ArtifactStore, ProxyOnly
 from tracklight.errors import NotFound, NotImplementedFeature
 from tracklight.services.runs import Runs
+
+
+class _ProxyOnlyStore(ProxyOnly):
+    """Stands in for the destination when direct transfers are switched off."""
+
+
+_PROXY_ONLY: Any = _ProxyOnlyStore()
 
 
 class Artifacts:
     """The proxied mlflow-artifacts service over the destination, and run artifacts by run id."""
 
-    def __init__(self, roots: ArtifactRoots, runs: Runs | None) -> None:
+    def __init__(self, roots: ArtifactRoots, runs: Runs | None, direct_transfers: bool = True) -> None:
         self.roots = roots
         self.runs = runs
+        self.direct_transfers = direct_transfers
 
     @property
     def destination(self) -> ArtifactStore:
         return self.roots.served()
+
+    def direct_store(self) -> ArtifactStore:
+        """The destination, for multipart and presigned calls; with direct transfers off, the answers
+        that send the client back to the proxy (the fallback message for mpu/create, 501 otherwise)."""
+        if not self.direct_transfers:
+            return _PROXY_ONLY
+        return self.destination
 
     def _run_store(self, run_id: str) -> tuple[str, ArtifactStore, str]:
         if self.runs is None:
