@@ -10,11 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -469,11 +465,17 @@ def test_container_insights(res):
 def test_secrets_only_in_secrets_never_in_environment(local, res):
     env_lists = ("server_environment_fixed", "migrate_environment_fixed", "db_environment")
     names = [e["name"] for key in env_lists for e in local[key]]
-    assert "TRACKLIGHT_HOST" in names and "TRACKLIGHT_DB_HOST" in names
+    assert "TRACKLIGHT_HOST" in names and "TRACKLIGHT_BACKEND_STORE_URI" in names
     for key in env_lists:
         for entry in local[key]:
-            assert not SECRET_NAME.search(entry["name"]), f"{key}: {entry['name']} looks secret"
+            # The URI is the one setting whose name looks secret: it is plain here because it holds no password.
+            if entry["name"] != "TRACKLIGHT_BACKEND_STORE_URI":
+                assert not SECRET_NAME.search(entry["name"]), f"{key}: {entry['name']} looks secret"
             assert not re.search(r"://[^/@\s]*:[^@\s]*@", entry["value"]), f"{key}: credentials in a URI"
+            assert "secret" not in entry["value"].lower(), f"{key}: {entry['name']} reads a secret"
+    (uri_entry,) = local["db_environment"]
+    assert uri_entry == {"name": "TRACKLIGHT_BACKEND_STORE_URI", "value": "${local.backend_store_uri}"}
+    assert "password" not in local["backend_store_uri"].lower()
     # The composed lists are only those fixed lists and the (validated) extra_environment.
     assert local["server_environment"] == (
         "${concat(local.server_environment_fixed, local.db_environment, local.extra_environment)}"
@@ -482,7 +484,7 @@ def test_secrets_only_in_secrets_never_in_environment(local, res):
 
     secrets = {s["name"]: s["valueFrom"] for s in local["db_secrets"]}
     assert secrets == {
-        "TRACKLIGHT_DB_USERNAME": "${local.db_secret_arn}:username::",
+        "TRACKLIGHT_DB_USER": "${local.db_secret_arn}:username::",
         "TRACKLIGHT_DB_PASSWORD": "${local.db_secret_arn}:password::",
     }
     assert local["db_secret_arn"] == "${aws_db_instance.metadata.master_user_secret[0].secret_arn}"
@@ -504,7 +506,7 @@ def test_migration_task_runs_db_upgrade_with_the_same_image_and_secrets(local, m
     server, migrate = local["server_container"], local["migrate_container"]
     assert migrate["command"] == ["db", "upgrade"]
     assert server["command"] == ["server"]
-    for field in ("image", "entryPoint", "secrets"):
+    for field in ("image", "secrets"):
         assert migrate[field] == server[field], field
     cmd = outputs(module)["migrate_command"]["value"]
     assert "aws ecs run-task" in cmd
@@ -544,63 +546,58 @@ def test_every_resource_is_tagged(res):
 
 
 # ---------------------------------------------------------------------------------------------------
-# The start wrapper that turns the RDS-managed secret into TRACKLIGHT_BACKEND_STORE_URI
+# The image's own entrypoint; the server fills the RDS-managed credentials into the URI
 # ---------------------------------------------------------------------------------------------------
 
 
-def _heredoc(raw: str) -> str:
-    """The text Terraform makes of a `<<-EOT` heredoc (python-hcl2 returns it raw)."""
-    m = re.fullmatch(r"<<(-?)(\w+)\n(.*)\n\s*\2\s*", raw, re.S)
-    assert m, raw[:80]
-    body = m.group(3) + "\n"
-    return textwrap.dedent(body) if m.group(1) else body
+def test_task_definitions_use_the_image_entrypoint_without_a_wrapper(local, module):
+    """No entryPoint override, no shell and no Python wrapper: the image's ENTRYPOINT ["tracklight"] runs
+    `server` or `db upgrade`, which read the URI and the injected credentials themselves."""
+    assert "start_script" not in local
+    assert "python_executable" not in variables(module)
+    for key, command in (("server_container", ["server"]), ("migrate_container", ["db", "upgrade"])):
+        container = local[key]
+        assert "entryPoint" not in container, key
+        assert container["command"] == command, key
+        for word in container["command"]:
+            assert not re.search(r"(^|/)(sh|bash|python3?)$|-c$|tracklight", word), (key, word)
+    source = "\n".join(tf.read_text() for tf in AWS.glob("*.tf"))
+    assert "TRACKLIGHT_DB_USERNAME" not in source
+    assert not re.search(r"os\.exec|execvp|/bin/sh", source)
 
 
-def _run_wrapper(local: dict, tmp_path: Path, args: list[str]) -> dict:
-    script = _heredoc(local["start_script"])
-    assert "${" not in script and "%{" not in script, "no Terraform interpolation in the wrapper"
-    bindir = tmp_path / "bin"
-    bindir.mkdir(exist_ok=True)
-    fake = bindir / "tracklight"
-    fake.write_text(
-        f"#!{sys.executable}\nimport json, os, sys\n"
-        "print(json.dumps({'argv': sys.argv[1:], 'uri': os.environ.get('TRACKLIGHT_BACKEND_STORE_URI'),"
-        " 'leftover': sorted(k for k in os.environ if k in ('TRACKLIGHT_DB_PASSWORD', 'TRACKLIGHT_DB_USERNAME'))}))\n"
-    )
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    env = {
-        "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
-        "TRACKLIGHT_DB_USERNAME": "tracklight",
-        "TRACKLIGHT_DB_PASSWORD": "p@ss:w/rd#?%&x",
-        "TRACKLIGHT_DB_HOST": "tracklight-db.abc.eu-west-1.rds.amazonaws.com",
-        "TRACKLIGHT_DB_PORT": "3306",
-        "TRACKLIGHT_DB_NAME": "tracklight",
-        "TRACKLIGHT_DB_QUERY": "ssl_check_hostname=false",
+def _render_uri(template: str, query: str) -> str:
+    """The URI Terraform makes of local.backend_store_uri for an example instance."""
+    values = {
+        "aws_db_instance.metadata.username": "tracklight",
+        "aws_db_instance.metadata.address": "tracklight-db.abc.eu-west-1.rds.amazonaws.com",
+        "aws_db_instance.metadata.port": "3306",
+        "aws_db_instance.metadata.db_name": "tracklight",
+        "local.db_query": query,
     }
-    proc = subprocess.run(
-        [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=30
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    rendered = re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], template)
+    assert "${" not in rendered and "%{" not in rendered, rendered
+    return rendered
 
 
-def test_start_wrapper_builds_the_uri(local, tmp_path):
+@pytest.mark.parametrize("query", ["ssl_check_hostname=false", "ssl_ca=/etc/ssl/rds-global-bundle.pem"])
+def test_server_fills_the_secret_credentials_into_the_uri(local, monkeypatch, query):
+    """What the server and `db upgrade` connect with: the plain URI plus the two ECS secrets."""
     from sqlalchemy.engine import make_url
 
-    result = _run_wrapper(local, tmp_path, ["server"])
-    assert result["argv"] == ["server"]
-    assert result["leftover"] == []
-    url = make_url(result["uri"])
+    from tracklight.config import backend_store_uri_from
+
+    plain = make_url(_render_uri(local["backend_store_uri"], query))
+    assert plain.password is None, "the plain URI must not carry a password"
+    monkeypatch.setenv("TRACKLIGHT_BACKEND_STORE_URI", plain.render_as_string(hide_password=False))
+    monkeypatch.setenv("TRACKLIGHT_DB_USER", "tracklight_admin")
+    monkeypatch.setenv("TRACKLIGHT_DB_PASSWORD", "p@ss:w/rd#?%&x")
+    url = make_url(backend_store_uri_from(None))
     assert url.drivername == "mysql+pymysql"
-    assert url.username == "tracklight" and url.password == "p@ss:w/rd#?%&x"
+    assert url.username == "tracklight_admin" and url.password == "p@ss:w/rd#?%&x"
     assert url.host == "tracklight-db.abc.eu-west-1.rds.amazonaws.com" and url.port == 3306
     assert url.database == "tracklight"
-    assert url.query == {"ssl_check_hostname": "false"}
-
-
-def test_start_wrapper_passes_the_uri_to_db_upgrade(local, tmp_path):
-    result = _run_wrapper(local, tmp_path, ["db", "upgrade"])
-    assert result["argv"] == ["db", "upgrade", result["uri"]]
+    assert dict(url.query) == dict([query.split("=", 1)])
 
 
 def test_tls_query_makes_pymysql_use_tls(local):

@@ -35,13 +35,13 @@ locals {
   ]
   migrate_environment = concat(local.migrate_environment_fixed, local.db_environment)
 
-  # The server and the one-off migration task run the same image with the same secrets and database.
+  # The server and the one-off migration task run the same image, with its own entrypoint, and the same
+  # secrets and database settings.
   server_container = {
     name                   = local.container_name
     image                  = local.image
     essential              = true
-    entryPoint             = [var.python_executable, "-c", local.start_script]
-    command                = ["server"]
+    command                = ["server"] # after the image's own ENTRYPOINT ["tracklight"]: no wrapper, no shell
     portMappings           = [{ name = "http", containerPort = local.container_port, protocol = "tcp" }]
     environment            = local.server_environment
     secrets                = local.secrets
@@ -49,8 +49,9 @@ locals {
     mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
     linuxParameters        = { initProcessEnabled = true }
     stopTimeout            = 30 # in-flight requests finish on SIGTERM before the task stops
+    # ECS ignores the image's HEALTHCHECK; this is the same probe with the image's own interpreter.
     healthCheck = {
-      command     = ["CMD", var.python_executable, "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${local.container_port}/health', timeout=3)"]
+      command     = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${local.container_port}/health', timeout=3)"]
       interval    = 30
       timeout     = 5
       retries     = 3
@@ -70,8 +71,7 @@ locals {
     name                   = local.container_name
     image                  = local.image
     essential              = true
-    entryPoint             = [var.python_executable, "-c", local.start_script]
-    command                = ["db", "upgrade"]
+    command                = ["db", "upgrade"] # reads the URI and credentials from the same variables as the server
     environment            = local.migrate_environment
     secrets                = local.secrets
     readonlyRootFilesystem = true

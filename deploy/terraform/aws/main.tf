@@ -29,40 +29,29 @@ locals {
 
   db_secret_arn = aws_db_instance.metadata.master_user_secret[0].secret_arn
 
-  # The server reads one variable, TRACKLIGHT_BACKEND_STORE_URI, and the password lives only in the
-  # RDS-managed Secrets Manager secret (JSON {"username", "password"}). ECS injects the two JSON keys as
-  # TRACKLIGHT_DB_USERNAME / TRACKLIGHT_DB_PASSWORD at task start; this wrapper URL-encodes them into the
-  # URI (generated passwords may contain URI delimiters), drops the separate variables and execs the
-  # server. `db upgrade` gets the URI as its argument. Neither Terraform state nor the task definition
-  # ever holds the password.
-  start_script = <<-EOT
-    import os, sys, urllib.parse as p
-    e = os.environ
-    user = p.quote(e.pop("TRACKLIGHT_DB_USERNAME"), safe="")
-    password = p.quote(e.pop("TRACKLIGHT_DB_PASSWORD"), safe="")
-    uri = "mysql+pymysql://{}:{}@{}:{}/{}?{}".format(user, password, e["TRACKLIGHT_DB_HOST"], e["TRACKLIGHT_DB_PORT"], e["TRACKLIGHT_DB_NAME"], e.get("TRACKLIGHT_DB_QUERY", ""))
-    e["TRACKLIGHT_BACKEND_STORE_URI"] = uri
-    args = sys.argv[1:]
-    if args == ["db", "upgrade"]:
-        args.append(uri)
-    os.execvp("tracklight", ["tracklight"] + args)
-  EOT
+  # The password lives only in the RDS-managed Secrets Manager secret (JSON {"username", "password"}). ECS
+  # injects its two keys as TRACKLIGHT_DB_USER / TRACKLIGHT_DB_PASSWORD at task start, and the server puts
+  # them into TRACKLIGHT_BACKEND_STORE_URI itself, URL-encoded (generated passwords may contain URI
+  # delimiters). So the URI below is plain configuration with no password in it, the image runs with its own
+  # entrypoint (no wrapper, no shell), and neither Terraform state nor the task definition ever holds the
+  # password. `tracklight db upgrade` with no argument reads the same three variables.
 
   # require_secure_transport is on, so the driver must use TLS: with a CA bundle, verify the server's
   # certificate; without one, encrypt without verification.
   db_query = var.db_tls_ca_file == null ? "ssl_check_hostname=false" : "ssl_ca=${var.db_tls_ca_file}"
 
+  # A user and no password: TRACKLIGHT_DB_USER (the secret's username) replaces the user, and
+  # TRACKLIGHT_DB_PASSWORD adds the password.
+  backend_store_uri = "mysql+pymysql://${aws_db_instance.metadata.username}@${aws_db_instance.metadata.address}:${aws_db_instance.metadata.port}/${aws_db_instance.metadata.db_name}?${local.db_query}"
+
   db_environment = [
-    { name = "TRACKLIGHT_DB_HOST", value = aws_db_instance.metadata.address },
-    { name = "TRACKLIGHT_DB_PORT", value = tostring(aws_db_instance.metadata.port) },
-    { name = "TRACKLIGHT_DB_NAME", value = aws_db_instance.metadata.db_name },
-    { name = "TRACKLIGHT_DB_QUERY", value = local.db_query },
+    { name = "TRACKLIGHT_BACKEND_STORE_URI", value = local.backend_store_uri },
   ]
 
   # Everything secret reaches the container through `secrets` (resolved by the ECS agent with the
   # execution role), never through `environment`.
   db_secrets = [
-    { name = "TRACKLIGHT_DB_USERNAME", valueFrom = "${local.db_secret_arn}:username::" },
+    { name = "TRACKLIGHT_DB_USER", valueFrom = "${local.db_secret_arn}:username::" },
     { name = "TRACKLIGHT_DB_PASSWORD", valueFrom = "${local.db_secret_arn}:password::" },
   ]
   extra_secrets = [for k, v in var.extra_secrets : { name = k, valueFrom = v }]

@@ -36,6 +36,11 @@ output "bucket_name" {
   value       = aws_s3_bucket.artifacts.bucket
 }
 
+output "backend_store_uri" {
+  description = "TRACKLIGHT_BACKEND_STORE_URI given to the server and the migration task. It holds no password: ECS injects TRACKLIGHT_DB_USER and TRACKLIGHT_DB_PASSWORD from db_master_secret_arn and the server fills them in."
+  value       = local.backend_store_uri
+}
+
 output "artifacts_destination" {
   description = "TRACKLIGHT_ARTIFACTS_DESTINATION given to the server."
   value       = local.artifacts_destination
@@ -77,7 +82,7 @@ output "db_endpoint" {
 }
 
 output "db_master_secret_arn" {
-  description = "Secrets Manager secret (managed and rotated by RDS) holding the database username and password."
+  description = "Secrets Manager secret (managed and rotated by RDS) holding the database username and password, passed to the containers as the ECS secrets TRACKLIGHT_DB_USER and TRACKLIGHT_DB_PASSWORD."
   value       = local.db_secret_arn
 }
 

@@ -289,17 +289,6 @@ variable "log_retention_days" {
   }
 }
 
-variable "python_executable" {
-  description = "Python interpreter inside the image, used by the start wrapper that assembles the database URI from the RDS-managed secret."
-  type        = string
-  default     = "python3"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_./-]+$", var.python_executable))
-    error_message = "python_executable must be a command name or an absolute path."
-  }
-}
-
 variable "extra_environment" {
   description = "Extra non-secret environment variables for the server (e.g. TRACKLIGHT_CORS_ALLOWED_ORIGINS). Secret values go in extra_secrets."
   type        = map(string)
