@@ -118,3 +118,13 @@ def _dataset_input(d: DatasetInput) -> dict[str, Any]:
             if val is not None
         },
     }
+
+
+def page(name: str, items: list[dict[str, Any]], token: str | None) -> dict[str, Any]:
+    """A page of results; MLflow omits the list when it is empty and the token on the last page."""
+    out: dict[str, Any] = {}
+    if items:
+        out[name] = items
+    if token:
+        out["next_page_token"] = token
+    return out

@@ -16,10 +16,6 @@ from tracklight.store.search.logged_models import DatasetScope, ModelOrder
 Json = dict[str, Any]
 
 
-def _pairs(fields: Fields, name: str) -> list[tuple[str, str]]:
-    return [(f.required_str("key"), f.str("value") or "") for f in fields.objects(name)]
-
-
 def encode_logged_model(m: LoggedModel) -> Json:
     """A model as MLflow's LoggedModel message: {info, data}, unset and empty fields omitted."""
     info: Json = {
@@ -69,8 +65,8 @@ def create_logged_model(f: Fields, models: LoggedModels) -> Json:
         name=f.str("name"),
         model_type=f.str("model_type"),
         source_run_id=f.str("source_run_id"),
-        params=_pairs(f, "params"),
-        tags=_pairs(f, "tags"),
+        params=f.pairs("params"),
+        tags=f.pairs("tags"),
     )
     return {"model": encode_logged_model(model)}
 
@@ -98,7 +94,7 @@ def delete_logged_model(f: Fields, models: LoggedModels) -> Json:
 
 def set_logged_model_tags(f: Fields, models: LoggedModels) -> Json:
     # The proto declares a model in the answer; the reference server sends {}.
-    models.set_tags(f.required_str("model_id"), _pairs(f, "tags"))
+    models.set_tags(f.required_str("model_id"), f.pairs("tags"))
     return {}
 
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tracklight.errors import NotImplementedFeature
+from tracklight.http import encode
 from tracklight.http.artifacts import stream_file
 from tracklight.http.request import Fields, read_fields
 from tracklight.services.artifacts import Artifacts
@@ -16,10 +17,6 @@ from tracklight.services.registry import Registry
 from tracklight.store.registry import ModelVersion, RegisteredModel
 
 Json = dict[str, Any]
-
-
-def _pairs(fields: Fields, name: str) -> list[tuple[str, str]]:
-    return [(f.required_str("key"), f.str("value") or "") for f in fields.objects(name)]
 
 
 def _tags(tags: dict[str, str]) -> list[Json]:
@@ -71,20 +68,11 @@ def registered_model(rm: RegisteredModel) -> Json:
     return out
 
 
-def _page(name: str, items: list[Json], token: str | None) -> Json:
-    out: Json = {}
-    if items:
-        out[name] = items
-    if token:
-        out["next_page_token"] = token
-    return out
-
-
 # -- registered models ---------------------------------------------------------------------------
 
 
 def create_registered_model(f: Fields, registry: Registry) -> Json:
-    rm = registry.create_model(f.required_str("name"), f.str("description"), _pairs(f, "tags"))
+    rm = registry.create_model(f.required_str("name"), f.str("description"), f.pairs("tags"))
     return {"registered_model": registered_model(rm)}
 
 
@@ -114,12 +102,12 @@ def search_registered_models(f: Fields, registry: Registry) -> Json:
         max_results=f.int("max_results"),
         page_token=f.str("page_token"),
     )
-    return _page("registered_models", [registered_model(rm) for rm in found], token)
+    return encode.page("registered_models", [registered_model(rm) for rm in found], token)
 
 
 def get_latest_versions(f: Fields, registry: Registry) -> Json:
     versions = registry.latest_versions(f.required_str("name"), f.strings("stages"))
-    return _page("model_versions", [model_version(mv) for mv in versions], None)
+    return encode.page("model_versions", [model_version(mv) for mv in versions], None)
 
 
 def set_registered_model_tag(f: Fields, registry: Registry) -> Json:
@@ -164,7 +152,7 @@ def create_model_version(f: Fields, registry: Registry) -> Json:
         model_id=f.str("model_id") or None,
         run_link=f.str("run_link"),
         description=f.str("description"),
-        tags=_pairs(f, "tags"),
+        tags=f.pairs("tags"),
     )
     return {"model_version": model_version(mv)}
 
@@ -190,7 +178,7 @@ def search_model_versions(f: Fields, registry: Registry) -> Json:
         max_results=f.int("max_results"),
         page_token=f.str("page_token"),
     )
-    return _page("model_versions", [model_version(mv) for mv in found], token)
+    return encode.page("model_versions", [model_version(mv) for mv in found], token)
 
 
 def get_download_uri(f: Fields, registry: Registry) -> Json:

@@ -125,6 +125,10 @@ class Fields:
             out.append(Fields(item))
         return out
 
+    def pairs(self, name: str) -> list[tuple[str, str]]:
+        """A list of {key, value} objects (tags, params) as pairs; a missing value is ''."""
+        return [(f.required_str("key"), f.str("value") or "") for f in self.objects(name)]
+
     def run_id(self) -> str:
         value = self.str("run_id") or self.str("run_uuid")
         if not value:

@@ -15,25 +15,11 @@ from tracklight.store.records import DatasetInput, MetricPoint
 Json = dict[str, Any]
 
 
-def _pairs(fields: Fields, name: str) -> list[tuple[str, str]]:
-    return [(f.required_str("key"), f.str("value") or "") for f in fields.objects(name)]
-
-
-def _page(name: str, items: list[Json], token: str | None) -> Json:
-    """A page of results; MLflow omits the list when it is empty and the token on the last page."""
-    out: Json = {}
-    if items:
-        out[name] = items
-    if token:
-        out["next_page_token"] = token
-    return out
-
-
 # Experiments ------------------------------------------------------------------------------------
 
 
 def create_experiment(f: Fields, experiments: Experiments) -> Json:
-    eid = experiments.create(f.required_str("name"), f.str("artifact_location"), _pairs(f, "tags"))
+    eid = experiments.create(f.required_str("name"), f.str("artifact_location"), f.pairs("tags"))
     return {"experiment_id": str(eid)}
 
 
@@ -53,7 +39,7 @@ def search_experiments(f: Fields, experiments: Experiments) -> Json:
         max_results=f.int("max_results"),
         page_token=f.str("page_token"),
     )
-    return _page("experiments", [encode.experiment(e) for e in found], token)
+    return encode.page("experiments", [encode.experiment(e) for e in found], token)
 
 
 def update_experiment(f: Fields, experiments: Experiments) -> Json:
@@ -94,7 +80,7 @@ def create_run(f: Fields, runs: Runs) -> Json:
         user_id=f.str("user_id"),
         run_name=f.str("run_name"),
         start_time=f.int("start_time"),
-        tags=_pairs(f, "tags"),
+        tags=f.pairs("tags"),
     )
     return {"run": encode.run(run)}
 
@@ -203,7 +189,7 @@ def log_batch(f: Fields, runs: Runs) -> Json:
         f.run_id(),
         metrics=metrics,
         params=[(p.required_str("key"), p.required_str("value")) for p in f.objects("params")],
-        tags=_pairs(f, "tags"),
+        tags=f.pairs("tags"),
         model_metrics=model_metrics,
     )
     if metrics:
@@ -223,7 +209,7 @@ def log_inputs(f: Fields, runs: Runs) -> Json:
                 source=d.str("source") or "",
                 schema=d.str("schema"),
                 profile=d.str("profile"),
-                tags=_pairs(item, "tags"),
+                tags=item.pairs("tags"),
             )
         )
     model_ids = [m.required_str("model_id") for m in f.objects("models")]
@@ -251,7 +237,7 @@ def search_runs(f: Fields, runs: Runs) -> Json:
         max_results=f.int("max_results"),
         page_token=f.str("page_token"),
     )
-    return _page("runs", [encode.run(r) for r in found], token)
+    return encode.page("runs", [encode.run(r) for r in found], token)
 
 
 # Metric history ---------------------------------------------------------------------------------
@@ -260,7 +246,7 @@ def search_runs(f: Fields, runs: Runs) -> Json:
 def get_metric_history(f: Fields, runs: Runs) -> Json:
     key = f.required_str("metric_key")
     rows, token = runs.metric_history(f.run_id(), key, f.int("max_results"), f.str("page_token"))
-    return _page("metrics", encode.history(key, rows), token)
+    return encode.page("metrics", encode.history(key, rows), token)
 
 
 def get_metric_history_bulk_interval(f: Fields, runs: Runs) -> Json:
