@@ -9,7 +9,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -29,9 +29,9 @@ from azure.storage.blob import (
 from requests.adapters import HTTPAdapter
 
 from tracklight.artifacts.locations import ArtifactLocationError
+from tracklight.artifacts.parts import PartedWriter
 from tracklight.artifacts.store import (
     MULTIPART_UNSUPPORTED,
-    PART_SIZE,
     PRESIGNED_UNSUPPORTED,
     READ_CHUNK,
     ArtifactEntry,
@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 logging.getLogger("azure.identity").setLevel(logging.WARNING)
 
-# Blocks of one upload in flight at once: throughput from parallel PUTs, memory capped at this many blocks.
-_BLOCKS_IN_FLIGHT = 3
 _URL_TTL = timedelta(hours=1)
 # SAS validity starts a little in the past, so a client or service clock running behind still accepts it.
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -65,61 +63,28 @@ def _block_id(upload_id: str, part_number: int) -> str:
     return f"{upload_id}-{part_number:05d}"
 
 
-class AzureWriter:
-    """A single Put Blob for small files; past one part, staged blocks with a few in flight, then a block list.
+class AzureWriter(PartedWriter[str]):
+    """A single Put Blob for small files; past one part, staged blocks, then a block list.
 
-    Staged blocks stay invisible until the block list is committed, so an abort leaves nothing behind.
+    Staged blocks stay invisible until the block list is committed, so an abort leaves nothing behind
+    (Azure drops uncommitted blocks on the blob's next commit, or after a week).
     """
 
     def __init__(self, blob: BlobClient, pool: ThreadPoolExecutor) -> None:
+        super().__init__(pool)
         self.blob = blob
-        self.pool = pool
         self.upload_id = uuid.uuid4().hex
-        self.buffer = bytearray()
-        self.blocks: list[Future[str]] = []
-        self.slots = threading.BoundedSemaphore(_BLOCKS_IN_FLIGHT)
 
-    def write(self, chunk: bytes) -> None:
-        self.buffer += chunk
-        while len(self.buffer) >= PART_SIZE:
-            block = bytes(self.buffer[:PART_SIZE])
-            del self.buffer[:PART_SIZE]
-            self._stage(block)
+    def send_part(self, number: int, data: bytes) -> str:
+        block_id = _block_id(self.upload_id, number)
+        self.blob.stage_block(block_id, data, length=len(data))
+        return block_id
 
-    def _stage(self, data: bytes) -> None:
-        block_id = _block_id(self.upload_id, len(self.blocks) + 1)
-        self.slots.acquire()  # blocks the request's thread, and so the client, while blocks are in flight
+    def send_whole(self, data: bytes) -> None:
+        self.blob.upload_blob(data, overwrite=True)
 
-        def send() -> str:
-            try:
-                self.blob.stage_block(block_id, data, length=len(data))
-                return block_id
-            finally:
-                self.slots.release()
-
-        self.blocks.append(self.pool.submit(send))
-
-    def commit(self) -> None:
-        try:
-            if not self.blocks:
-                self.blob.upload_blob(bytes(self.buffer), overwrite=True)
-                return
-            if self.buffer:
-                self._stage(bytes(self.buffer))
-                self.buffer.clear()
-            self.blob.commit_block_list([BlobBlock(f.result()) for f in self.blocks])
-        except BaseException:
-            self.abort()
-            raise
-
-    def abort(self) -> None:
-        self.buffer.clear()
-        for f in self.blocks:
-            f.cancel()
-        for f in self.blocks:
-            if not f.cancelled():
-                f.exception()  # wait, so no block lands after the abort returns
-        self.blocks.clear()  # staged blocks are never committed; Azure drops them on the next commit or in a week
+    def finish(self, parts: list[str]) -> None:
+        self.blob.commit_block_list([BlobBlock(block_id) for block_id in parts])
 
 
 class AzureArtifactStore:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tracklight.artifacts.parts import PartedWriter
 from tracklight.artifacts.store import (
-    PART_SIZE,
     READ_CHUNK,
     ArtifactEntry,
     MultipartUpload,
@@ -22,8 +22,6 @@ from tracklight.artifacts.store import (
 )
 from tracklight.errors import InvalidParameter, NotFound
 
-# Parts of one upload in flight at once: throughput from parallel PUTs, memory capped at this many parts.
-_PARTS_IN_FLIGHT = 3
 _URL_TTL_S = 3600
 _DELETE_BATCH = 1000
 
@@ -32,73 +30,38 @@ def _missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "NoSuchUpload")
 
 
-class S3Writer:
-    """A single PUT for small files; past one part, a multipart upload with a few parts in flight.
+class S3Writer(PartedWriter[dict[str, Any]]):
+    """A single PUT for small files; past one part, a multipart upload.
 
     S3 shows nothing under the key until the upload completes, so an abort leaves no partial object.
     """
 
     def __init__(self, store: S3ArtifactStore, key: str) -> None:
-        self.store = store
-        self.key = key
-        self.buffer = bytearray()
+        super().__init__(store.pool)
+        self.s3, self.bucket, self.key = store.client, store.bucket, key
         self.upload_id: str | None = None
-        self.parts: list[Future[dict[str, Any]]] = []
-        self.slots = threading.BoundedSemaphore(_PARTS_IN_FLIGHT)
+        self.started = threading.Lock()
 
-    def write(self, chunk: bytes) -> None:
-        self.buffer += chunk
-        while len(self.buffer) >= PART_SIZE:
-            part = bytes(self.buffer[:PART_SIZE])
-            del self.buffer[:PART_SIZE]
-            self._send_part(part)
-
-    def _send_part(self, data: bytes) -> None:
-        s3, bucket = self.store.client, self.store.bucket
-        if self.upload_id is None:
-            self.upload_id = s3.create_multipart_upload(Bucket=bucket, Key=self.key)["UploadId"]
-        number = len(self.parts) + 1
-        self.slots.acquire()  # blocks the request's thread, and so the client, while parts are in flight
-
-        def send() -> dict[str, Any]:
-            try:
-                resp = s3.upload_part(
-                    Bucket=bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=data
-                )
-                return {"PartNumber": number, "ETag": resp["ETag"]}
-            finally:
-                self.slots.release()
-
-        self.parts.append(self.store.pool.submit(send))
-
-    def commit(self) -> None:
-        s3, bucket = self.store.client, self.store.bucket
-        try:
+    def send_part(self, number: int, data: bytes) -> dict[str, Any]:
+        with self.started:  # the first part starts the upload; the others wait for its id
             if self.upload_id is None:
-                s3.put_object(Bucket=bucket, Key=self.key, Body=bytes(self.buffer))
-                return
-            if self.buffer:
-                self._send_part(bytes(self.buffer))
-                self.buffer.clear()
-            parts = [f.result() for f in self.parts]
-            s3.complete_multipart_upload(
-                Bucket=bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}
-            )
-        except BaseException:
-            self.abort()
-            raise
+                self.upload_id = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key)["UploadId"]
+        resp = self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=data
+        )
+        return {"PartNumber": number, "ETag": resp["ETag"]}
 
-    def abort(self) -> None:
-        self.buffer.clear()
-        for f in self.parts:
-            f.cancel()
+    def send_whole(self, data: bytes) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=data)
+
+    def finish(self, parts: list[dict[str, Any]]) -> None:
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}
+        )
+
+    def discard(self) -> None:
         if self.upload_id is not None:
-            for f in self.parts:
-                if not f.cancelled():
-                    f.exception()  # wait, so no part lands after the abort
-            self.store.client.abort_multipart_upload(
-                Bucket=self.store.bucket, Key=self.key, UploadId=self.upload_id
-            )
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
             self.upload_id = None
 
 
