@@ -37,6 +37,9 @@
 #                                    it to the load balancer's / Cloud Run's hostname. /health and /ready ignore it.
 #   TRACKLIGHT_CORS_ALLOWED_ORIGINS  comma-separated browser origins allowed to call the API (default: none)
 #   TRACKLIGHT_LOG_FORMAT            json (the default without a terminal) or text
+#   TRACKLIGHT_H2C                   true: serve with Hypercorn, which speaks cleartext HTTP/2 (h2c) as well as
+#                                    HTTP/1.1 on the port. Cloud Run: name the container port h2c, which lifts its
+#                                    32 MiB request-body limit (default false: uvicorn, HTTP/1.1 only)
 #   TRACKLIGHT_DB_POOL_SIZE          connections per worker (default 10, plus as many overflow)
 #   TRACKLIGHT_DB_TIMEOUT            seconds to wait for a connection or a lock (default 10)
 #   TRACKLIGHT_DB_QUERY_TIMEOUT      seconds a MySQL/PostgreSQL round trip may take before a 503 (default 30)

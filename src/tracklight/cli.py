@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import socket
 import sys
 
@@ -70,6 +69,13 @@ def _server_parser(sub: argparse._SubParsersAction) -> None:
         choices=["json", "text"],
         help="Log lines as JSON objects or plain text (default: text on a terminal, else json) "
         "[TRACKLIGHT_LOG_FORMAT]",
+    )
+    p.add_argument(
+        "--h2c",
+        action="store_true",
+        default=None,
+        help="Serve with Hypercorn, which speaks cleartext HTTP/2 (h2c) as well as HTTP/1.1 on the same port: "
+        "for Cloud Run's HTTP/2 end to end, which has no 32 MiB request limit [TRACKLIGHT_H2C]",
     )
     p.add_argument("--help", action="help", help="Show this message and exit.")
 
@@ -169,6 +175,7 @@ def _server(args: argparse.Namespace) -> int:
             allowed_hosts=args.allowed_hosts,
             cors_allowed_origins=args.cors_allowed_origins,
             log_format=args.log_format,
+            h2c=args.h2c,
         )
     except (ValueError, ArgumentError) as exc:
         return _fail(str(exc))
@@ -188,44 +195,10 @@ def _server(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except DBAPIError as exc:
         return _fail(f"cannot reach the database: {_first_line(exc.orig)}")
-    import uvicorn
+    from tracklight.serving import serve
 
-    from tracklight.logs import log_config
-
-    common = {
-        "host": settings.host,
-        "port": settings.port,
-        "access_log": False,
-        "log_config": log_config(settings.log_format),
-        "timeout_graceful_shutdown": 30,
-        "server_header": False,
-    }
-    if settings.workers > 1:
-        # Workers re-read the settings from the environment, so hand the resolved ones down that way.
-        _export(settings)
-        if db is not None:
-            db.engine.dispose()
-        uvicorn.run("tracklight.startup:create_app", factory=True, workers=settings.workers, **common)
-    else:
-        uvicorn.run(app, **common)
+    serve(settings, app, db)
     return 0
-
-
-def _export(settings) -> None:
-    os.environ.update(
-        {
-            "TRACKLIGHT_BACKEND_STORE_URI": settings.backend_store_uri,
-            "TRACKLIGHT_ARTIFACTS_DESTINATION": settings.artifacts_destination,
-            "TRACKLIGHT_SERVE_ARTIFACTS": "true" if settings.serve_artifacts else "false",
-            "TRACKLIGHT_ARTIFACTS_ONLY": "true" if settings.artifacts_only else "false",
-            "TRACKLIGHT_STATIC_PREFIX": settings.static_prefix,
-            "TRACKLIGHT_ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
-            "TRACKLIGHT_CORS_ALLOWED_ORIGINS": ",".join(settings.cors_allowed_origins),
-            "TRACKLIGHT_LOG_FORMAT": settings.log_format,
-        }
-    )
-    if settings.default_artifact_root:
-        os.environ["TRACKLIGHT_DEFAULT_ARTIFACT_ROOT"] = settings.default_artifact_root
 
 
 def main(argv: list[str] | None = None) -> int:

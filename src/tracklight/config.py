@@ -52,6 +52,8 @@ class Settings:
     # Origins that browsers may call the API from (CORS); empty means same-origin only.
     cors_allowed_origins: tuple[str, ...]
     log_format: str  # "json" or "text"
+    # Serve under Hypercorn, which also speaks cleartext HTTP/2 (h2c): Cloud Run's "HTTP/2 end to end".
+    h2c: bool
 
     @property
     def artifact_root_for_runs(self) -> str:
@@ -125,6 +127,7 @@ def load_settings(
     allowed_hosts: str | None = None,
     cors_allowed_origins: str | None = None,
     log_format: str | None = None,
+    h2c: bool | None = None,
 ) -> Settings:
     """Merge flags (which win) over TRACKLIGHT_* variables over defaults."""
     prefix = static_prefix if static_prefix is not None else (_env("STATIC_PREFIX") or "")
@@ -159,6 +162,7 @@ def load_settings(
             cors_allowed_origins if cors_allowed_origins is not None else _env("CORS_ALLOWED_ORIGINS")
         ),
         log_format=fmt,
+        h2c=h2c if h2c is not None else bool(_env_bool("H2C")),
     )
 
 

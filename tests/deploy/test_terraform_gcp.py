@@ -9,7 +9,8 @@ What runs instead:
   module and planned with good and bad inputs;
 - python-hcl2 structural assertions of the security invariants (no public DB, SSL enforced, backups and
   deletion protection, a private bucket, scoped IAM with no primitive roles or wildcards, /health probes,
-  the database URI only through Secret Manager references) and of the wiring (naming module, example, job).
+  the database password only through Secret Manager references) and of the wiring (naming module, example,
+  job).
 """
 
 from __future__ import annotations
@@ -289,7 +290,7 @@ def test_cloud_sql_is_private_encrypted_backed_up_and_protected(module, res) -> 
 def test_database_password_is_generated_and_kept_out_of_plain_configuration(module, res) -> None:
     password = one(res, "random_password.db")
     assert password["length"] >= 24
-    # URL-safe specials only: the password sits inside the URI as-is.
+    # URL-safe specials only: easy to paste into a DBA's client (the server URL-encodes it into the URI).
     assert set(password["override_special"]) <= set("-_.~")
     user = one(res, "google_sql_user.tracklight")
     assert user["password"] == "${random_password.db.result}"
@@ -297,13 +298,38 @@ def test_database_password_is_generated_and_kept_out_of_plain_configuration(modu
 
     # The generated password appears in exactly two places: the user and the secret version.
     users = [addr for addr, body in res.items() if "random_password.db.result" in text(body)]
-    assert sorted(users) == ["google_secret_manager_secret_version.db_uri", "google_sql_user.tracklight"]
+    assert sorted(users) == ["google_secret_manager_secret_version.db_password", "google_sql_user.tracklight"]
     for kind in ("output", "locals"):
         assert "random_password" not in text(module.get(kind, [])), f"the password leaks into {kind}"
 
-    data = one(res, "google_secret_manager_secret_version.db_uri")["secret_data"]
-    assert data.startswith('${format("mysql+pymysql://%s:%s@/%s?unix_socket=%s/%s"')
-    assert "local.cloudsql_mount" in data and "connection_name" in data
+    # The secret holds the password alone; the URI is plain configuration with a user and no password.
+    secret = one(res, "google_secret_manager_secret_version.db_password")
+    assert secret["secret_data"] == "${random_password.db.result}"
+    assert (
+        one(res, "google_secret_manager_secret.db_password")["secret_id"] == "${local.db_password_secret_id}"
+    )
+
+
+def test_backend_store_uri_holds_no_password(local_values, monkeypatch) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tracklight.config import backend_store_uri_from
+
+    uri = local_values["backend_store_uri"]
+    assert uri.startswith('${format("mysql+pymysql://%s@/%s?unix_socket=%s/%s"'), uri
+    assert "google_sql_user.tracklight.name" in uri and "google_sql_database.tracklight.name" in uri
+    assert "local.cloudsql_mount" in uri and "connection_name" in uri
+    assert "password" not in uri.lower() and "secret" not in uri.lower()
+    # What the server connects with: that URI, rendered, plus the password from the secret reference.
+    socket = "/cloudsql/my-ml-project:europe-west1:tracklight-db"
+    rendered = f"mysql+pymysql://tracklight@/tracklight?unix_socket={socket}"
+    assert make_url(rendered).password is None
+    monkeypatch.setenv("TRACKLIGHT_BACKEND_STORE_URI", rendered)
+    monkeypatch.delenv("TRACKLIGHT_DB_USER", raising=False)
+    monkeypatch.setenv("TRACKLIGHT_DB_PASSWORD", "aB3-_.~x")
+    url = make_url(backend_store_uri_from(None))
+    assert (url.username, url.password, url.database) == ("tracklight", "aB3-_.~x", "tracklight")
+    assert url.query["unix_socket"] == socket
 
 
 # -- bucket -------------------------------------------------------------------------------------------------
@@ -390,7 +416,7 @@ def test_storage_and_secret_roles_are_scoped_to_their_resource(module, res) -> N
         if body["role"].startswith("roles/secretmanager."):
             assert kind == "google_secret_manager_secret_iam_member"
             assert body["role"] == "roles/secretmanager.secretAccessor"
-            assert body["secret_id"] == "${google_secret_manager_secret.db_uri.secret_id}"
+            assert body["secret_id"] == "${google_secret_manager_secret.db_password.secret_id}"
         if body["role"] == "roles/iam.serviceAccountTokenCreator":
             # Sign URLs as itself, never as anyone else.
             assert kind == "google_service_account_iam_member"
@@ -441,36 +467,50 @@ def test_service_settings(module, res, local_values) -> None:
     assert "TRACKLIGHT_ARTIFACTS_DESTINATION=local.artifacts_destination" in env.replace(" ", "")
 
 
-def test_database_uri_reaches_containers_only_as_a_secret_reference(module, res, local_values) -> None:
-    secret_env = local_values["secret_env"]
-    assert set(secret_env) == {"TRACKLIGHT_BACKEND_STORE_URI"}
-    assert secret_env["TRACKLIGHT_BACKEND_STORE_URI"]["secret"] == (
-        "${google_secret_manager_secret.db_uri.secret_id}"
+def _for_each(container: dict) -> list[str]:
+    return sorted(
+        block(d["env"], "for_each") if isinstance(d["env"], list) else d["env"]["for_each"]
+        for d in blocks(container, "dynamic")
+        if "env" in d
     )
-    assert "BACKEND_STORE_URI" not in local_values["plain_env"]
-    assert "PASSWORD" not in local_values["plain_env"].upper()
+
+
+def test_database_password_reaches_containers_only_as_a_secret_reference(module, res, local_values) -> None:
+    secret_env = local_values["secret_env"]
+    assert secret_env == {
+        "TRACKLIGHT_DB_PASSWORD": {
+            "secret": "${google_secret_manager_secret.db_password.secret_id}",
+            "version": "${google_secret_manager_secret_version.db_password.version}",
+        }
+    }
+    # The plain maps hold the URI (no password) and settings: nothing secret, nothing read from a secret.
+    assert local_values["db_env"] == {"TRACKLIGHT_BACKEND_STORE_URI": "${local.backend_store_uri}"}
+    assert "local.db_env" in local_values["plain_env"]
+    for plain in (local_values["plain_env"], text(local_values["db_env"]), local_values["backend_store_uri"]):
+        assert "PASSWORD" not in plain.upper()
+        assert "secret" not in plain.lower() and "random_password" not in plain
+        assert not re.search(r"://[^/@\s]*:[^@\s]*@", plain), "credentials in a URI"
 
     job = one(res, "google_cloud_run_v2_job.migrate")
     job_container = block(block(block(job, "template"), "template"), "containers")
-    for container in (server_container(res), job_container):
-        # No literal env blocks at all: plain values come from local.plain_env, secrets from local.secret_env.
+    for container, plain_map in (
+        (server_container(res), "${local.plain_env}"),
+        (job_container, "${local.db_env}"),
+    ):
+        # No literal env blocks: plain values come from a plain map, the password from local.secret_env.
         assert "env" not in container
         envs = dynamic(container, "env")
         secret_refs = [e for e in envs if "value_source" in e]
-        assert secret_refs, "the database URI must come from a secret reference"
+        assert secret_refs, "the database password must come from a secret reference"
         for entry in secret_refs:
             ref = block(block(entry, "value_source"), "secret_key_ref")
             assert ref == {"secret": "${env.value.secret}", "version": "${env.value.version}"}
         plain = [e for e in envs if "value" in e]
-        assert all(e["value"] == "${env.value}" for e in plain)
+        assert plain and all(e["value"] == "${env.value}" for e in plain)
+        # Which dynamic block iterates which map: the plain one never walks the secrets and vice versa.
+        assert _for_each(container) == sorted([plain_map, "${local.secret_env}"])
     service_dynamic = {d_name for d in blocks(server_container(res), "dynamic") for d_name in d}
     assert service_dynamic == {"env"}
-    # Which dynamic block iterates which map: the plain one never walks the secrets and vice versa.
-    foreach = sorted(
-        block(d["env"], "for_each") if isinstance(d["env"], list) else d["env"]["for_each"]
-        for d in blocks(server_container(res), "dynamic")
-    )
-    assert foreach == ["${local.plain_env}", "${local.secret_env}"]
 
 
 def test_cloud_sql_socket_is_mounted_in_service_and_job(res, local_values) -> None:
@@ -493,7 +533,10 @@ def test_migration_job_and_its_command(module, res, local_values) -> None:
     job = one(res, "google_cloud_run_v2_job.migrate")
     container = block(block(block(job, "template"), "template"), "containers")
     assert container["image"] == "${local.image}"
-    assert "tracklight db upgrade" in " ".join(container["command"] + container["args"])
+    # The image's ENTRYPOINT ["tracklight"] runs `db upgrade`, which reads URI and password itself: no shell.
+    assert "command" not in container
+    assert container["args"] == ["db", "upgrade"]
+    assert "/bin/sh" not in text(job) and "$TRACKLIGHT" not in text(job)
     command = local_values["migration_command"]
     assert command.startswith("gcloud run jobs execute ${local.job_name}")
     assert "--region ${var.region}" in command and "--wait" in command

@@ -74,7 +74,8 @@ resource "google_sql_database" "tracklight" {
   collation = "utf8mb4_bin"
 }
 
-# URL-safe alphabet: the password goes inside the backend store URI as-is.
+# The server URL-encodes the password into the URI itself; the URL-safe alphabet still keeps it easy to paste
+# into a DBA's client or a shell.
 resource "random_password" "db" {
   length           = 32
   special          = true
@@ -93,11 +94,23 @@ resource "google_sql_user" "tracklight" {
   password = random_password.db.result
 }
 
-# The whole SQLAlchemy URI is the secret: the server reads TRACKLIGHT_BACKEND_STORE_URI, and the password is
-# inside it. It points at the unix socket of the Cloud Run Cloud SQL connection.
-resource "google_secret_manager_secret" "db_uri" {
+locals {
+  # The database URI holds no secret: user, database and the unix socket of the Cloud Run Cloud SQL connection.
+  # The containers get it as plain TRACKLIGHT_BACKEND_STORE_URI and the password separately, from Secret Manager,
+  # as TRACKLIGHT_DB_PASSWORD; the server (and `tracklight db upgrade`) puts it into the URI, URL-encoded.
+  backend_store_uri = format(
+    "mysql+pymysql://%s@/%s?unix_socket=%s/%s",
+    google_sql_user.tracklight.name,
+    google_sql_database.tracklight.name,
+    local.cloudsql_mount,
+    google_sql_database_instance.main.connection_name,
+  )
+}
+
+# Only the password is secret.
+resource "google_secret_manager_secret" "db_password" {
   project   = var.project_id
-  secret_id = local.db_uri_secret_id
+  secret_id = local.db_password_secret_id
   labels    = local.labels
 
   replication {
@@ -107,14 +120,7 @@ resource "google_secret_manager_secret" "db_uri" {
   depends_on = [google_project_service.apis]
 }
 
-resource "google_secret_manager_secret_version" "db_uri" {
-  secret = google_secret_manager_secret.db_uri.id
-  secret_data = format(
-    "mysql+pymysql://%s:%s@/%s?unix_socket=%s/%s",
-    google_sql_user.tracklight.name,
-    random_password.db.result,
-    google_sql_database.tracklight.name,
-    local.cloudsql_mount,
-    google_sql_database_instance.main.connection_name,
-  )
+resource "google_secret_manager_secret_version" "db_password" {
+  secret      = google_secret_manager_secret.db_password.id
+  secret_data = random_password.db.result
 }

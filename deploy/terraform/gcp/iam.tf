@@ -19,10 +19,10 @@ resource "google_storage_bucket_iam_member" "server_objects" {
   member = google_service_account.server.member
 }
 
-# Read the database URI secret, and no other secret.
-resource "google_secret_manager_secret_iam_member" "server_db_uri" {
+# Read the database password secret, and no other secret.
+resource "google_secret_manager_secret_iam_member" "server_db_password" {
   project   = var.project_id
-  secret_id = google_secret_manager_secret.db_uri.secret_id
+  secret_id = google_secret_manager_secret.db_password.secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.server.member
 }

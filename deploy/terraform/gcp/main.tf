@@ -1,5 +1,5 @@
 # Tracklight on Google Cloud: Cloud Run (service + migration job), Cloud SQL for MySQL 8 on a private IP,
-# a GCS artifacts bucket, Secret Manager for the database URI, Artifact Registry for the image.
+# a GCS artifacts bucket, Secret Manager for the database password, Artifact Registry for the image.
 
 data "google_project" "this" {
   project_id = var.project_id
@@ -19,18 +19,18 @@ module "naming" {
 locals {
   labels = module.naming.labels
 
-  service_name         = module.naming.gcp.cloud_run_service
-  job_name             = module.naming.gcp.migrate_job
-  sql_instance_name    = module.naming.gcp.sql_instance
-  service_account_id   = module.naming.gcp.service_account_id
-  repository_id        = module.naming.gcp.artifact_registry
-  db_uri_secret_id     = module.naming.gcp.backend_uri_secret
-  database_name        = coalesce(var.database_name, module.naming.db_name)
-  network_name         = "${module.naming.name}-vpc"
-  subnet_name          = "${module.naming.name}-run"
-  psa_range_name       = "${module.naming.name}-psa"
-  artifacts_bucket     = coalesce(var.artifacts_bucket_name, module.naming.bucket)
-  artifacts_bucket_loc = upper(coalesce(var.bucket_location, var.region))
+  service_name          = module.naming.gcp.cloud_run_service
+  job_name              = module.naming.gcp.migrate_job
+  sql_instance_name     = module.naming.gcp.sql_instance
+  service_account_id    = module.naming.gcp.service_account_id
+  repository_id         = module.naming.gcp.artifact_registry
+  db_password_secret_id = module.naming.gcp.db_password_secret
+  database_name         = coalesce(var.database_name, module.naming.db_name)
+  network_name          = "${module.naming.name}-vpc"
+  subnet_name           = "${module.naming.name}-run"
+  psa_range_name        = "${module.naming.name}-psa"
+  artifacts_bucket      = coalesce(var.artifacts_bucket_name, module.naming.bucket)
+  artifacts_bucket_loc  = upper(coalesce(var.bucket_location, var.region))
 
   # gs://bucket/prefix, and the folder where the server keeps the parts of client-direct multipart uploads
   # (src/tracklight/artifacts/gcs.py UPLOADS_DIR) until they are composed into the final object.

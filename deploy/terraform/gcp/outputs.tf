@@ -53,9 +53,14 @@ output "sql_instance_connection_name" {
   value       = google_sql_database_instance.main.connection_name
 }
 
-output "database_uri_secret" {
-  description = "Secret Manager secret holding TRACKLIGHT_BACKEND_STORE_URI (with the password)."
-  value       = google_secret_manager_secret.db_uri.id
+output "backend_store_uri" {
+  description = "TRACKLIGHT_BACKEND_STORE_URI of the service and the migration job. It holds no password: they get TRACKLIGHT_DB_PASSWORD from database_password_secret, and the server fills it in."
+  value       = local.backend_store_uri
+}
+
+output "database_password_secret" {
+  description = "Secret Manager secret holding the database password (TRACKLIGHT_DB_PASSWORD of the service and the migration job)."
+  value       = google_secret_manager_secret.db_password.id
 }
 
 output "client_environment" {

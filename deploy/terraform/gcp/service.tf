@@ -1,6 +1,11 @@
 locals {
-  # Plain settings only. The database URI (with its password) is never a plain value: see secret_env below.
-  plain_env = merge(var.extra_env, {
+  # The database URI holds no password (local.backend_store_uri); the password comes from secret_env below.
+  db_env = {
+    TRACKLIGHT_BACKEND_STORE_URI = local.backend_store_uri
+  }
+
+  # Plain settings only: the password is never a plain value.
+  plain_env = merge(var.extra_env, local.db_env, {
     TRACKLIGHT_HOST                  = "0.0.0.0"
     TRACKLIGHT_PORT                  = tostring(var.container_port)
     TRACKLIGHT_ARTIFACTS_DESTINATION = local.artifacts_destination
@@ -10,9 +15,9 @@ locals {
   # Secret Manager references, pinned to the version this apply wrote: a new password is a new version,
   # which rolls a new revision (and runs the migration job first).
   secret_env = {
-    TRACKLIGHT_BACKEND_STORE_URI = {
-      secret  = google_secret_manager_secret.db_uri.secret_id
-      version = google_secret_manager_secret_version.db_uri.version
+    TRACKLIGHT_DB_PASSWORD = {
+      secret  = google_secret_manager_secret.db_password.secret_id
+      version = google_secret_manager_secret_version.db_password.version
     }
   }
 
@@ -151,7 +156,7 @@ resource "google_cloud_run_v2_service" "server" {
   }
 
   depends_on = [
-    google_secret_manager_secret_iam_member.server_db_uri,
+    google_secret_manager_secret_iam_member.server_db_password,
     google_project_iam_member.server_cloudsql_client,
     google_storage_bucket_iam_member.server_objects,
     google_sql_user.tracklight,
@@ -237,15 +242,22 @@ resource "google_cloud_run_v2_job" "migrate" {
       containers {
         name  = "migrate"
         image = local.image
-        # `tracklight db upgrade` takes the URI as an argument; the shell reads it from the secret-backed
-        # variable so it never appears in the job's configuration. Safe to run twice or concurrently.
-        command = ["/bin/sh", "-c"]
-        args    = ["exec tracklight db upgrade \"$TRACKLIGHT_BACKEND_STORE_URI\""]
+        # The image's ENTRYPOINT ["tracklight"] with `db upgrade`, no shell: with no URI argument it reads
+        # TRACKLIGHT_BACKEND_STORE_URI and TRACKLIGHT_DB_PASSWORD like the server. Safe to run twice or concurrently.
+        args = ["db", "upgrade"]
 
         resources {
           limits = {
             cpu    = "1"
             memory = "512Mi"
+          }
+        }
+
+        dynamic "env" {
+          for_each = local.db_env
+          content {
+            name  = env.key
+            value = env.value
           }
         }
 
@@ -271,7 +283,7 @@ resource "google_cloud_run_v2_job" "migrate" {
   }
 
   depends_on = [
-    google_secret_manager_secret_iam_member.server_db_uri,
+    google_secret_manager_secret_iam_member.server_db_password,
     google_project_iam_member.server_cloudsql_client,
     google_sql_user.tracklight,
     google_sql_database.tracklight,
@@ -286,7 +298,7 @@ resource "terraform_data" "migrate" {
 
   triggers_replace = {
     image      = local.image
-    secret     = google_secret_manager_secret_version.db_uri.id
+    secret     = google_secret_manager_secret_version.db_password.id
     generation = google_cloud_run_v2_job.migrate.generation
   }
 

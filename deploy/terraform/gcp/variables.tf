@@ -199,7 +199,7 @@ variable "invoker_members" {
 }
 
 variable "extra_env" {
-  description = "More plain environment variables for the server, e.g. { TRACKLIGHT_DB_POOL_SIZE = \"5\" }. Secrets do not belong here: the database URI always comes from Secret Manager."
+  description = "More plain environment variables for the server, e.g. { TRACKLIGHT_DB_POOL_SIZE = \"5\" }. Secrets do not belong here: the database password always comes from Secret Manager, and the module sets the database URI."
   type        = map(string)
   default     = {}
 
@@ -207,7 +207,7 @@ variable "extra_env" {
     condition = alltrue(concat(
       [for k in keys(var.extra_env) : can(regex("^[A-Z_][A-Z0-9_]*$", k))],
       [for k in keys(var.extra_env) : !can(regex("(PASSWORD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|BACKEND_STORE_URI)", k))],
-      [for k in keys(var.extra_env) : !contains(["TRACKLIGHT_HOST", "TRACKLIGHT_PORT", "TRACKLIGHT_ARTIFACTS_DESTINATION", "TRACKLIGHT_WORKERS", "PORT"], k)],
+      [for k in keys(var.extra_env) : !contains(["TRACKLIGHT_HOST", "TRACKLIGHT_PORT", "TRACKLIGHT_ARTIFACTS_DESTINATION", "TRACKLIGHT_WORKERS", "TRACKLIGHT_DB_USER", "PORT"], k)],
     ))
     error_message = "extra_env keys must be UPPER_SNAKE_CASE, must not look like secrets (PASSWORD, SECRET, TOKEN, CREDENTIAL, PRIVATE_KEY, BACKEND_STORE_URI) and must not override the variables the module sets."
   }
