@@ -244,6 +244,7 @@ def test_every_variable_is_described_typed_and_validated_unless_trivial(module) 
         "manage_private_service_access",
         "force_destroy_bucket",
         "allow_url_signing",
+        "http2_end_to_end",
         "bucket_location",
     }
     for name, body in variables(module).items():
@@ -440,8 +441,16 @@ def test_service_probes_health_on_the_container_port(res) -> None:
         assert http_get["port"] == "${var.container_port}", probe
     port = block(container, "ports")
     assert port["container_port"] == "${var.container_port}"
-    # uvicorn speaks HTTP/1 only: naming the port h2c would make Cloud Run send HTTP/2 cleartext it cannot read.
-    assert port["name"] == "http1"
+
+
+def test_http2_end_to_end_names_the_port_h2c_and_turns_the_server_to_it(module, res, local_values) -> None:
+    """Cloud Run's 32 MiB cap on HTTP/1 request bodies goes away only with a port named h2c, and then the
+    server must speak cleartext HTTP/2 (TRACKLIGHT_H2C, Hypercorn): the two follow one variable together."""
+    assert default_of(module, "http2_end_to_end") is True
+    port = block(server_container(res), "ports")
+    assert port["name"] == '${var.http2_end_to_end ? "h2c" : "http1"}'
+    env = local_values["plain_env"].replace(" ", "")
+    assert "TRACKLIGHT_H2C=tostring(var.http2_end_to_end)" in env
 
 
 def test_service_settings(module, res, local_values) -> None:

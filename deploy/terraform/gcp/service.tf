@@ -10,6 +10,7 @@ locals {
     TRACKLIGHT_PORT                  = tostring(var.container_port)
     TRACKLIGHT_ARTIFACTS_DESTINATION = local.artifacts_destination
     TRACKLIGHT_WORKERS               = tostring(var.workers)
+    TRACKLIGHT_H2C                   = tostring(var.http2_end_to_end)
   })
 
   # Secret Manager references, pinned to the version this apply wrote: a new password is a new version,
@@ -75,11 +76,12 @@ resource "google_cloud_run_v2_service" "server" {
       name  = "tracklight"
       image = local.image
 
-      # HTTP/1 to the container. The server (uvicorn) does not speak h2c, so the port is not named "h2c", and
-      # Cloud Run keeps its 32 MiB cap on HTTP/1 request bodies: artifacts of 500 MB and more (the client's
-      # multipart threshold) go straight to the bucket; see the README for files between 32 MiB and 500 MB.
+      # HTTP/2 end to end (http2_end_to_end, the default): a port named "h2c" makes Cloud Run speak cleartext
+      # HTTP/2 to the container, which the server answers under TRACKLIGHT_H2C (set above; it serves HTTP/1.1
+      # on the same port too), and Cloud Run's 32 MiB cap on HTTP/1 request bodies no longer applies. Off, the
+      # port is "http1" and files over 32 MiB must go straight to the bucket: see the README.
       ports {
-        name           = "http1"
+        name           = var.http2_end_to_end ? "h2c" : "http1"
         container_port = var.container_port
       }
 

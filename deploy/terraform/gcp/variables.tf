@@ -99,6 +99,12 @@ variable "container_port" {
   }
 }
 
+variable "http2_end_to_end" {
+  description = "Name the container port h2c and run the server with TRACKLIGHT_H2C=true: Cloud Run then speaks cleartext HTTP/2 to it, with no 32 MiB limit on request bodies (artifact uploads through the server). false: HTTP/1 and that limit."
+  type        = bool
+  default     = true
+}
+
 variable "cpu" {
   description = "CPU limit of each instance (Cloud Run syntax: \"1\", \"2\", \"4\", \"8\", or millicores such as \"1000m\")."
   type        = string
