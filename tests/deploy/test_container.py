@@ -484,7 +484,7 @@ def test_compose_services_and_their_order() -> None:
         assert services[name]["healthcheck"]["test"], f"{name} has no healthcheck"
     assert services["create-bucket"]["depends_on"]["s3"]["condition"] == "service_healthy"
     assert services["migrate"]["depends_on"]["mysql"]["condition"] == "service_healthy"
-    assert services["migrate"]["command"][:2] == ["db", "upgrade"]
+    assert services["migrate"]["command"] == ["db", "upgrade"]
     for one_shot in ("migrate", "create-bucket"):
         assert services[one_shot]["restart"] == "no"
         assert services["tracklight"]["depends_on"][one_shot]["condition"] == "service_completed_successfully"
@@ -499,7 +499,14 @@ def test_compose_points_tracklight_at_mysql_and_s3() -> None:
     env = services["tracklight"]["environment"]
     uri = env["TRACKLIGHT_BACKEND_STORE_URI"]
     assert uri.startswith("mysql+pymysql://") and "@mysql:3306/" in uri
-    assert uri == services["migrate"]["command"][2], "the migration must upgrade the server's database"
+    # The password travels beside the URI, never inside it; the server fills it in.
+    assert not re.search(r"://[^/@]*:[^/@]*@", uri), uri
+    assert DEV_DEFAULT.fullmatch(env["TRACKLIGHT_DB_PASSWORD"]).group(1) == "TRACKLIGHT_DB_PASSWORD"
+    # MySQL creates the user with the very password the server and the migration send.
+    assert env["TRACKLIGHT_DB_PASSWORD"] == services["mysql"]["environment"]["MYSQL_PASSWORD"]
+    migrate_env = services["migrate"]["environment"]
+    for name in ("TRACKLIGHT_BACKEND_STORE_URI", "TRACKLIGHT_DB_PASSWORD"):
+        assert migrate_env[name] == env[name], f"the migration must upgrade the server's database ({name})"
     assert re.fullmatch(
         r"s3://[^/]+/\w+", DEV_DEFAULT.sub(lambda m: m.group(2), env["TRACKLIGHT_ARTIFACTS_DESTINATION"])
     )
@@ -533,6 +540,8 @@ def test_compose_has_no_plain_text_secrets() -> None:
 def test_compose_chain_without_docker(tmp_path: Path, s3_emulator, image_process: list[ImageProcess]) -> None:
     """The compose services' commands and environment, with MariaDB for `mysql` and moto for `s3`: the bucket
     job (twice: it is idempotent), the migration, then the server, whose /ready checks both stores."""
+    from sqlalchemy.engine import make_url
+
     services = compose()["services"]
     db = create_database("mariadb", tmp_path)
     try:
@@ -541,6 +550,12 @@ def test_compose_chain_without_docker(tmp_path: Path, s3_emulator, image_process
             value = DEV_DEFAULT.sub(lambda m: m.group(2), str(value))
             value = re.sub(r"mysql\+pymysql://[^ ]*@mysql:3306/\w+", str(db), value)
             return value.replace("http://s3:5000", s3_emulator.endpoint)
+
+        def resolve_env(environment: dict[str, str]) -> dict[str, str]:
+            env = {k: resolve(v) for k, v in environment.items()}
+            # The test database's own password (none), as a .env file would set TRACKLIGHT_DB_PASSWORD.
+            env["TRACKLIGHT_DB_PASSWORD"] = make_url(str(db)).password or ""
+            return env
 
         bucket = f"compose-{os.getpid()}"
         job = services["create-bucket"]
@@ -557,13 +572,17 @@ def test_compose_chain_without_docker(tmp_path: Path, s3_emulator, image_process
             assert run.returncode == 0, run.stderr
         assert s3_emulator.client.head_bucket(Bucket=bucket)
 
-        migrate = [resolve(arg) for arg in services["migrate"]["command"]]
+        migrate = services["migrate"]
         run = subprocess.run(
-            [tracklight_bin(), *migrate], env=server_env(), capture_output=True, text=True, timeout=120
+            [tracklight_bin(), *migrate["command"]],
+            env=server_env(resolve_env(migrate["environment"])),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert run.returncode == 0, run.stderr
 
-        env = {k: resolve(v) for k, v in services["tracklight"]["environment"].items()}
+        env = resolve_env(services["tracklight"]["environment"])
         env["TRACKLIGHT_ARTIFACTS_DESTINATION"] = f"s3://{bucket}/artifacts"
         workdir = tmp_path / "workdir"
         workdir.mkdir()

@@ -468,7 +468,7 @@ def test_secrets_only_in_secrets_never_in_environment(local, res):
     assert "TRACKLIGHT_HOST" in names and "TRACKLIGHT_BACKEND_STORE_URI" in names
     for key in env_lists:
         for entry in local[key]:
-            # The URI is the one setting whose name looks secret: it is plain here because it holds no password.
+            # The URI's name looks secret, but it is plain here because it holds no password.
             if entry["name"] != "TRACKLIGHT_BACKEND_STORE_URI":
                 assert not SECRET_NAME.search(entry["name"]), f"{key}: {entry['name']} looks secret"
             assert not re.search(r"://[^/@\s]*:[^@\s]*@", entry["value"]), f"{key}: credentials in a URI"
