@@ -5,7 +5,8 @@
 #
 #   docker build -t tracklight .
 #   docker run --rm -p 127.0.0.1:5000:5000 tracklight                 # SQLite + local artifacts in the container
-#   docker run --rm tracklight db upgrade "mysql+pymysql://…"          # migrate once per release, before servers
+#   docker run --rm -e TRACKLIGHT_BACKEND_STORE_URI -e TRACKLIGHT_DB_PASSWORD tracklight db upgrade
+#                                                                      # migrate once per release, before servers
 #
 # Base image: pinned by tag here, because a digest cannot be resolved offline where this file is checked.
 # In a real release pipeline, pin both stages by digest as well (python:3.11-slim-trixie@sha256:…, e.g. from
@@ -49,7 +50,7 @@
 #   GCS    Application Default Credentials (Cloud Run service account, GOOGLE_APPLICATION_CREDENTIALS);
 #          STORAGE_EMULATOR_HOST for an emulator
 #   Azure  AZURE_STORAGE_CONNECTION_STRING, else DefaultAzureCredential (managed / workload identity, AZURE_*)
-# Secrets (the database password inside TRACKLIGHT_BACKEND_STORE_URI, cloud keys) come from the orchestrator at
+# Secrets (TRACKLIGHT_DB_PASSWORD beside a password-less TRACKLIGHT_BACKEND_STORE_URI, cloud keys) come from the orchestrator at
 # run time (ECS secrets, Cloud Run secret env references, compose .env): never put them in this file or the image.
 # ---------------------------------------------------------------------------------------------------------------
 
