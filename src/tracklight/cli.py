@@ -184,9 +184,10 @@ def _server(args: argparse.Namespace) -> int:
         return _fail(problem)
     from tracklight.artifacts.locations import ArtifactLocationError
     from tracklight.http.app import build_app
-    from tracklight.startup import prepare_store
+    from tracklight.startup import prepare_store, tune_allocator
 
     try:
+        tune_allocator()
         db = None if settings.artifacts_only else prepare_store(settings)
         app = build_app(settings, db)
     except (StoreUriError, ArtifactLocationError) as exc:

@@ -42,7 +42,8 @@ class PartedWriter(Generic[Part]):
     def write(self, chunk: bytes) -> None:
         self.buffer += chunk
         while len(self.buffer) >= PART_SIZE:
-            part = bytes(self.buffer[:PART_SIZE])
+            with memoryview(self.buffer) as view:  # one copy of the part, not two
+                part = bytes(view[:PART_SIZE])
             del self.buffer[:PART_SIZE]
             self._submit(part)
 
