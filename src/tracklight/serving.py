@@ -18,6 +18,7 @@ from tracklight.logs import log_config
 from tracklight.store.engine import Database
 
 GRACEFUL_SHUTDOWN_S = 30
+GRACE_MARGIN_S = 5
 # What multi-worker processes import: they build their own app from the TRACKLIGHT_* variables.
 APP_FACTORY = "tracklight.startup:create_app"
 
@@ -67,35 +68,110 @@ def _hypercorn(settings: Settings, app: Any) -> None:
     config.logconfig_dict = log_config(settings.log_format)  # applied again in each worker process
     config.graceful_timeout = GRACEFUL_SHUTDOWN_S
     config.include_server_header = False
-    config.workers = settings.workers
     logging.config.dictConfig(config.logconfig_dict)
     if settings.workers > 1:
-        _hypercorn_workers(config)
-        return
+        _hypercorn_workers(config, settings.workers)
+    else:
+        _run(_hypercorn_serve(app, config, None, None))
+
+
+def _run(main: Any) -> None:
     import asyncio
 
-    from hypercorn.asyncio import serve as hypercorn_serve
-
-    # With no shutdown trigger of its own, serve() turns SIGTERM and SIGINT into a graceful shutdown.
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(hypercorn_serve(app, config, mode="asgi"))
+        runner.run(main)
 
 
-def _hypercorn_workers(config: Any) -> None:
-    from hypercorn.run import run
+async def _hypercorn_serve(app: Any, config: Any, sockets: Any, shutdown_event: Any) -> None:
+    """Serve until SIGTERM/SIGINT (or, in a worker, the parent's shutdown event), then drain; never hang.
 
-    config.application_path = f"{APP_FACTORY}()"
-    config.worker_class = "uvloop" if _loop_factory() is not None else "asyncio"
-    # The parent turns SIGTERM into a shutdown event that each worker drains on; the workers themselves must
-    # not die of a SIGTERM sent to the whole process group. An ignored signal stays ignored in a spawned child,
-    # and run() installs the parent's own handler once the workers are started.
-    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    Hypercorn gives in-flight requests graceful_timeout and then cancels them, but an HTTP/2 stream cancelled
+    while its request body is still arriving can leave the connection's teardown waiting for ever (Hypercorn
+    0.18). So the process stops waiting GRACE_MARGIN_S after that and exits.
+    """
+    import asyncio
+    import logging
+
+    from hypercorn.asyncio.run import worker_serve
+    from hypercorn.utils import wrap_app
+
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    if shutdown_event is None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+    else:
+
+        async def poll() -> None:
+            while not shutdown_event.is_set():
+                await asyncio.sleep(0.1)
+            stopping.set()
+
+        poller = loop.create_task(poll())  # noqa: F841 - runs until shutdown
+    server = loop.create_task(
+        worker_serve(
+            wrap_app(app, config.wsgi_max_body_size, "asgi"),
+            config,
+            sockets=sockets,
+            shutdown_trigger=stopping.wait,
+        )
+    )
+    signalled = loop.create_task(stopping.wait())
+    await asyncio.wait({server, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({server}, timeout=GRACEFUL_SHUTDOWN_S + GRACE_MARGIN_S)
+    if not done:
+        logging.getLogger("tracklight").warning(
+            "connections still open %d s after the shutdown signal; exiting anyway",
+            GRACEFUL_SHUTDOWN_S + GRACE_MARGIN_S,
+        )
+        logging.shutdown()
+        os._exit(0)
+    server.result()
+
+
+def _hypercorn_workers(config: Any, workers: int) -> None:
+    """`workers` processes on one listening socket; SIGTERM/SIGINT to this parent drains them all."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context("spawn")
+    sockets = config.create_sockets()
+    shutdown = ctx.Event()
+    # Workers start with SIGTERM and SIGINT ignored (an ignored signal stays ignored in a spawned child), so a
+    # signal sent to the whole process group (Ctrl-C, kill -- -PGID) drains them through `shutdown` instead
+    # of killing them mid-request.
+    stop_signals = (signal.SIGTERM, signal.SIGINT)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in stop_signals}
     try:
-        code = run(config)
+        processes = [
+            ctx.Process(target=_hypercorn_worker, args=(config, sockets, shutdown), name=f"worker-{i}")
+            for i in range(workers)
+        ]
+        for process in processes:
+            process.start()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    for sig in stop_signals:
+        signal.signal(sig, lambda *_: shutdown.set())
+    wait([process.sentinel for process in processes])  # a shutdown, or a worker that died
+    shutdown.set()
+    for process in processes:
+        process.join()
+    for sock in sockets.insecure_sockets:
+        sock.close()
+    code = next((process.exitcode for process in processes if process.exitcode), 0)
     if code:
-        raise SystemExit(code)
+        raise SystemExit(1)
+
+
+def _hypercorn_worker(config: Any, sockets: Any, shutdown: Any) -> None:
+    import logging.config
+
+    from tracklight.startup import create_app
+
+    logging.config.dictConfig(config.logconfig_dict)
+    _run(_hypercorn_serve(create_app(), config, sockets, shutdown))
 
 
 def _loop_factory() -> Any:

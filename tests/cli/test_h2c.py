@@ -33,6 +33,13 @@ def _h2() -> httpx.Client:
     return httpx.Client(http1=False, http2=True, timeout=60)
 
 
+def _chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    """The body in small pieces: httpx slices a bytes body frame by frame, copying the rest each time."""
+    view = memoryview(data)
+    for start in range(0, len(data), size):
+        yield bytes(view[start : start + size])
+
+
 def test_http2_prior_knowledge_and_http1_on_one_port(tmp_path: Path, server_factory: ServerFactory) -> None:
     srv = server_factory(_sqlite(tmp_path), artifacts_dir=tmp_path / "artifacts", extra_args=["--h2c"])
     with _h2() as h2:
@@ -45,7 +52,9 @@ def test_http2_prior_knowledge_and_http1_on_one_port(tmp_path: Path, server_fact
         experiment_id = created.json()["experiment_id"]
 
         data = os.urandom(1024 * 1024) * (BIG // (1024 * 1024))
-        put = h2.put(f"{srv.url}{ARTIFACTS}/big.bin", content=data)
+        put = h2.put(
+            f"{srv.url}{ARTIFACTS}/big.bin", content=_chunks(data), headers={"Content-Length": str(len(data))}
+        )
         assert put.http_version == "HTTP/2" and put.status_code == 200, put.text
         got = h2.get(f"{srv.url}{ARTIFACTS}/big.bin")
         assert got.http_version == "HTTP/2" and got.status_code == 200
@@ -99,6 +108,7 @@ def _raw_h2_put(port: int, path: str, chunks: Iterator[bytes], length: int) -> d
     client, like Cloud Run's front end, takes the response first.
     """
     sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small frames waiting on WINDOW_UPDATEs
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     got: dict[str, Any] = {"status": None, "body": b"", "ended": False, "goaway": None}
 
