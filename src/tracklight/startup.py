@@ -17,15 +17,18 @@ def tune_allocator() -> None:
 
     glibc raises its mmap threshold each time it frees a mapped block, up to 32 MiB; after the first few
     artifact parts (8 MiB each) it serves them from the heap and keeps the memory once they are freed,
-    so a long upload would leave the process tens of MiB larger. A fixed 1 MiB threshold maps every
+    so a long upload would leave the process tens of MiB larger. A fixed 4 MiB threshold maps every
     part buffer and unmaps it on free.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return
-    m_mmap_threshold = -3
-    libc.mallopt(m_mmap_threshold, 1 << 20)
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    # Above the 1 MiB read and write chunks, which the heap recycles without page faults; below a part.
+    libc.mallopt(m_mmap_threshold, 4 << 20)
+    # A fixed mmap threshold also freezes the heap's trim threshold at 128 KiB; keep a little more.
+    libc.mallopt(m_trim_threshold, 16 << 20)
 
 
 def prepare_store(settings: Settings) -> Database:

@@ -75,7 +75,7 @@ class AzureWriter(PartedWriter[str]):
         self.blob = blob
         self.upload_id = uuid.uuid4().hex
 
-    def send_part(self, number: int, data: bytes) -> str:
+    def send_part(self, number: int, data: bytearray | bytes) -> str:
         block_id = _block_id(self.upload_id, number)
         self.blob.stage_block(block_id, data, length=len(data))
         return block_id

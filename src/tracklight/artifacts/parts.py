@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import queue
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
@@ -15,19 +15,23 @@ PARTS_IN_FLIGHT = 3
 
 
 class PartedWriter(Generic[Part]):
-    """Buffers writes into PART_SIZE parts and sends each on a pool thread, at most PARTS_IN_FLIGHT at once.
+    """Fills PART_SIZE buffers and sends each on a pool thread, at most PARTS_IN_FLIGHT at once.
 
-    A file that never fills one part goes up in a single request instead. Subclasses say how to send
-    a part, how to finish, and how to give up; nothing is visible under the name before finish() runs.
+    The buffers are allocated once per upload and reused, part after part: a multi-GiB upload costs
+    (PARTS_IN_FLIGHT + 1) × PART_SIZE of memory and no allocator churn. A file that never fills one
+    part goes up in a single request instead. Subclasses say how to send a part, how to finish, and how
+    to give up; nothing is visible under the name before finish() runs.
     """
 
     def __init__(self, pool: ThreadPoolExecutor) -> None:
         self.pool = pool
-        self.buffer = bytearray()
+        self.current = bytearray(PART_SIZE)
+        self.filled = 0
+        self.spare: queue.Queue[bytearray] = queue.Queue()
+        self.buffers = 1
         self.parts: list[Future[Part]] = []
-        self.slots = threading.BoundedSemaphore(PARTS_IN_FLIGHT)
 
-    def send_part(self, number: int, data: bytes) -> Part:
+    def send_part(self, number: int, data: bytearray | bytes) -> Part:
         raise NotImplementedError
 
     def send_whole(self, data: bytes) -> None:
@@ -40,40 +44,50 @@ class PartedWriter(Generic[Part]):
         """Give up on the parts sent so far (called after every one of them has settled)."""
 
     def write(self, chunk: bytes) -> None:
-        self.buffer += chunk
-        while len(self.buffer) >= PART_SIZE:
-            with memoryview(self.buffer) as view:  # one copy of the part, not two
-                part = bytes(view[:PART_SIZE])
-            del self.buffer[:PART_SIZE]
-            self._submit(part)
+        view = memoryview(chunk)
+        while view:
+            room = PART_SIZE - self.filled
+            taken = view[:room]
+            self.current[self.filled : self.filled + len(taken)] = taken
+            self.filled += len(taken)
+            view = view[len(taken) :]
+            if self.filled == PART_SIZE:
+                self._submit(self.current)
+                self.current, self.filled = self._free_buffer(), 0
 
-    def _submit(self, data: bytes) -> None:
+    def _free_buffer(self) -> bytearray:
+        if self.buffers <= PARTS_IN_FLIGHT and self.spare.empty():
+            self.buffers += 1
+            return bytearray(PART_SIZE)
+        return self.spare.get()  # blocks the request's thread, and so the client, while parts are in flight
+
+    def _submit(self, data: bytearray | bytes) -> None:
         number = len(self.parts) + 1
-        self.slots.acquire()  # blocks the request's thread, and so the client, while parts are in flight
 
         def send() -> Part:
             try:
                 return self.send_part(number, data)
             finally:
-                self.slots.release()
+                if isinstance(data, bytearray):
+                    self.spare.put(data)
 
         self.parts.append(self.pool.submit(send))
 
     def commit(self) -> None:
         try:
             if not self.parts:
-                self.send_whole(bytes(self.buffer))
+                self.send_whole(bytes(memoryview(self.current)[: self.filled]))
                 return
-            if self.buffer:
-                self._submit(bytes(self.buffer))
-                self.buffer.clear()
+            if self.filled:
+                self._submit(bytes(memoryview(self.current)[: self.filled]))
+                self.filled = 0
             self.finish([f.result() for f in self.parts])
         except BaseException:
             self.abort()
             raise
 
     def abort(self) -> None:
-        self.buffer.clear()
+        self.filled = 0
         for f in self.parts:
             f.cancel()
         for f in self.parts:
