@@ -184,12 +184,13 @@ def _server(args: argparse.Namespace) -> int:
         return _fail(problem)
     from tracklight.artifacts.locations import ArtifactLocationError
     from tracklight.http.app import build_app
-    from tracklight.startup import prepare_store, tune_allocator
+    from tracklight.startup import prepare_store, tune_allocator, tune_collector
 
     try:
         tune_allocator()
         db = None if settings.artifacts_only else prepare_store(settings)
         app = build_app(settings, db)
+        tune_collector()
     except (StoreUriError, ArtifactLocationError) as exc:
         return _fail(str(exc))
     except SchemaOutOfDate as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 
 from tracklight.config import Settings, load_settings
 from tracklight.http.app import build_app
@@ -31,6 +32,19 @@ def tune_allocator() -> None:
     libc.mallopt(m_trim_threshold, 16 << 20)
 
 
+def tune_collector() -> None:
+    """Keep the cyclic GC off the request path's back.
+
+    A page of 1000 runs builds tens of thousands of dicts and lists; at the default threshold (700
+    allocations) that triggers dozens of collections per response, and the full ones walk every object
+    the server loaded at start-up too. Start-up objects are frozen out of collection, and collections
+    run every 50,000 allocations instead: the few cycles a request makes are still reclaimed.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def prepare_store(settings: Settings) -> Database:
     """Open the store; the embedded SQLite default migrates itself, other databases must be current."""
     db = open_database(
@@ -51,4 +65,6 @@ def create_app() -> Edge:
     """Application factory for uvicorn workers; settings come from TRACKLIGHT_* variables."""
     settings = load_settings()
     tune_allocator()
-    return build_app(settings, None if settings.artifacts_only else prepare_store(settings))
+    app = build_app(settings, None if settings.artifacts_only else prepare_store(settings))
+    tune_collector()
+    return app
