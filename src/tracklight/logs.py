@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import time
 from typing import Any
+
+import orjson
 
 # Set for the duration of a request (handlers in worker threads inherit it), so every line logged
 # while serving it carries the same id as the access line and the X-Request-ID response header.
@@ -36,7 +37,7 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        return orjson.dumps(out, default=str).decode()
 
 
 class TextFormatter(logging.Formatter):

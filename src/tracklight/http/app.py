@@ -178,12 +178,15 @@ class TracklightApp:
         """What answers this request: a coroutine factory, or a ready response."""
         path = request.url.path
         method = request.method
-        request.scope[ROUTE_KEY] = path
+        # The metrics label: the route's template, never the raw path (which would be unbounded).
+        request.scope[ROUTE_KEY] = "unmatched"
         plain = self.plain.get(path)
         if plain is not None:
+            request.scope[ROUTE_KEY] = path
             return plain()
         probe = self.probes.get(path)
         if probe is not None:
+            request.scope[ROUTE_KEY] = path
             return probe
         if path.startswith(self.artifact_prefixes):
             return self._artifact_route(request, path.split("mlflow-artifacts/", 1)[1])
@@ -191,11 +194,14 @@ class TracklightApp:
             return self.tracking_disabled()
         streamed = self.streamed.get(path)
         if streamed is not None and method == "GET":
+            request.scope[ROUTE_KEY] = path
             artifacts = self.artifacts
             return lambda: streamed(request, artifacts, "")
         by_method = self.routes.get(path)
         path_params: dict[str, str] = {}
-        if by_method is None:
+        if by_method is not None:
+            request.scope[ROUTE_KEY] = path
+        else:
             for pattern, candidate in self.patterns:
                 match = pattern.match(path)
                 if match is not None:
@@ -203,7 +209,6 @@ class TracklightApp:
                     request.scope[ROUTE_KEY] = pattern.pattern
                     break
         if by_method is None:
-            request.scope[ROUTE_KEY] = "unmatched"
             return error_response("ENDPOINT_NOT_FOUND", f"No API endpoint at {method} {path}", 404)
         entry = by_method.get(method)
         if entry is None:

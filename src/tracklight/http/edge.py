@@ -6,6 +6,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +31,7 @@ class Edge:
         self.app = app
         self.hosts = HostGuard(settings.allowed_hosts, settings.host)
         self.inner: ASGIApp = app
+        self.timers: dict[tuple[str, str, int], Any] = {}
         if settings.cors_allowed_origins:
             self.inner = CORSMiddleware(
                 app,
@@ -74,7 +76,11 @@ class Edge:
             elapsed = time.perf_counter() - start
             method = scope["method"]
             shown = status or 499  # no response started: the client went away first
-            REQUEST_SECONDS.labels(method, scope.get(ROUTE_KEY, "unmatched"), str(shown)).observe(elapsed)
+            labels = (method, scope.get(ROUTE_KEY, "unmatched"), shown)
+            timer = self.timers.get(labels)
+            if timer is None:  # labels() takes a lock and builds a key each time; keep the child
+                timer = self.timers[labels] = REQUEST_SECONDS.labels(labels[0], labels[1], str(shown))
+            timer.observe(elapsed)
             access_log.info(
                 "%s %s %d",
                 method,
