@@ -7,15 +7,11 @@ from typing import Any
 from tracklight.artifacts.locations import ArtifactRoots
 from tracklight.artifacts.paths import artifact_path, basename, join
 from tracklight.artifacts.store import ArtifactEntry, ArtifactStore, ProxyOnly
-from tracklight.errors import NotFound, NotImplementedFeature
+from tracklight.errors import NotImplementedFeature
 from tracklight.services.runs import Runs
 
-
-class _ProxyOnlyStore(ProxyOnly):
-    """Stands in for the destination when direct transfers are switched off."""
-
-
-_PROXY_ONLY: Any = _ProxyOnlyStore()
+# Stands in for the destination when direct transfers are switched off.
+_PROXY_ONLY: Any = ProxyOnly()
 
 
 class Artifacts:
@@ -55,12 +51,6 @@ class Artifacts:
         """The run's artifact root URI and the entries under `path` in it."""
         root, store, base = self._run_store(run_id)
         return root, store.list_dir(join(base, artifact_path(path)))
-
-    def file_size(self, store: ArtifactStore, path: str) -> int:
-        size = store.size(path)
-        if size is None:
-            raise NotFound(f"No artifact file at '{path}'")
-        return size
 
     @staticmethod
     def upload_target(directory: str, client_file: str) -> str:
