@@ -271,14 +271,23 @@ def test_http_client_put_without_content_length_is_accepted(artifact_server: Art
     assert requests.get(artifact_server.artifacts_url(path), timeout=30).content == b"abcd"
 
 
-def test_proxied_upload_of_several_parts(artifact_server: ArtifactServer) -> None:
-    """A PUT bigger than a few store parts (8 MiB each) arrives whole, in order."""
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_proxied_upload_of_several_parts(artifact_server: ArtifactServer, declared: bool) -> None:
+    """A PUT bigger than a few store parts (8 MiB each) arrives whole, in order.
+
+    With a Content-Length, S3 streams it in one PutObject; chunked, it goes up in parts.
+    """
     import hashlib
     import os
 
     data = os.urandom(3 << 20) * 7 + b"tail"  # 21 MiB + 4 bytes: three parts and a remainder
     path = f"{_dir()}/parts.bin"
-    assert _put(artifact_server, path, data).status_code == 200
+    if declared:
+        assert _put(artifact_server, path, data).status_code == 200
+    else:
+        pieces = (data[i : i + (1 << 20)] for i in range(0, len(data), 1 << 20))
+        answer = requests.put(artifact_server.artifacts_url(path), data=pieces, timeout=120)
+        assert answer.status_code == 200
     got = requests.get(artifact_server.artifacts_url(path), timeout=120).content
     assert hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest()
     assert artifact_server.stored(path.rsplit("/", 1)[0]) == [path]

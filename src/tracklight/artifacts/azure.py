@@ -143,7 +143,7 @@ class AzureArtifactStore:
     def _blob(self, path: str) -> BlobClient:
         return self.container.get_blob_client(self._name(path))
 
-    def open_writer(self, path: str) -> AzureWriter:
+    def open_writer(self, path: str, size: int | None = None) -> AzureWriter:
         return AzureWriter(self._blob(path), self.pool)
 
     def size(self, path: str) -> int | None:

@@ -147,7 +147,7 @@ class GcsArtifactStore:
     def _key(self, path: str) -> str:
         return "/".join(p for p in (self.prefix, path) if p)
 
-    def open_writer(self, path: str) -> GcsWriter:
+    def open_writer(self, path: str, size: int | None = None) -> GcsWriter:
         return GcsWriter(self, self._key(path))
 
     def size(self, path: str) -> int | None:

@@ -68,7 +68,7 @@ class LocalArtifactStore(ProxyOnly):
     def _path(self, path: str) -> Path:
         return self._inside(self.root / path) if path else self.root
 
-    def open_writer(self, path: str) -> LocalWriter:
+    def open_writer(self, path: str, size: int | None = None) -> LocalWriter:
         target = self._path(path)
         parent = target.parent
         try:

@@ -73,7 +73,9 @@ class ArtifactStore(Protocol):
     direct_uploads: bool
     direct_downloads: bool
 
-    def open_writer(self, path: str) -> ArtifactWriter: ...
+    def open_writer(self, path: str, size: int | None = None) -> ArtifactWriter:
+        """Start an upload to `path`; `size` is the body's length when the client declared it."""
+        ...
 
     def size(self, path: str) -> int | None:
         """The size of the file at `path`, or None if there is no file there."""

@@ -45,7 +45,7 @@ async def upload(request: Request, artifacts: Artifacts, path: str) -> Response:
     expected = int(declared) if declared and declared.isdigit() else None
     if declared is not None and expected is None:
         raise InvalidParameter(f"Invalid Content-Length {declared!r}")
-    writer = await run_in_threadpool(artifacts.destination.open_writer, target)
+    writer = await run_in_threadpool(artifacts.destination.open_writer, target, expected)
     received = 0
     pending = bytearray()
     try:
