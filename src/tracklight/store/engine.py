@@ -49,12 +49,26 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """Reads on PostgreSQL run in autocommit: under READ COMMITTED each statement takes its own
-        snapshot either way, and this saves the BEGIN and COMMIT round trips."""
-        conn = self.engine.connect()
-        if self.dialect == "postgresql":
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        with conn, conn.begin():
-            yield conn
+        snapshot either way, and this saves the BEGIN and COMMIT round trips.
+
+        The driver's autocommit flag is flipped directly, and back before the connection returns to
+        the pool: SQLAlchemy's isolation_level option would reset the session on every check-in.
+        """
+        with self.engine.connect() as conn:
+            if self.dialect != "postgresql":
+                with conn.begin():
+                    yield conn
+                return
+            raw = conn.connection.dbapi_connection
+            raw.autocommit = True  # client-side only in psycopg2: no round trip
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                # A connection lost mid-read is invalidated and never reused, so a failure here is moot.
+                with contextlib.suppress(self.engine.dialect.loaded_dbapi.Error):
+                    if not raw.closed:
+                        raw.autocommit = False
 
 
 def normalize_uri(uri: str) -> str:
