@@ -163,6 +163,9 @@ def _ping_when_idle(engine: Engine) -> None:
             cursor = dbapi_conn.cursor()
             cursor.execute("SELECT 1")
             cursor.close()
+            # Leave no transaction open: reads switch the connection to autocommit, which a driver
+            # refuses inside one.
+            dbapi_conn.rollback()
         except Exception as exc:
             # The pool discards this connection and checks out (or opens) another.
             raise DisconnectionError(str(exc)) from exc
