@@ -5,33 +5,28 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     CompoundSelect,
     Connection,
     Select,
-    Table,
     Text,
     any_,
     bindparam,
     cast,
     delete,
-    func,
     insert,
     literal,
     null,
     select,
-    true,
     union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import NotFound
 from tracklight.store import schema as s
@@ -217,35 +212,35 @@ def _run_statements(postgresql: bool, count: int) -> tuple[Select, CompoundSelec
     "m", "p", "t", "d" (the dataset id in step, the input's tags in text) or the model link
     direction. Its metrics branch comes first so its typed columns set the union's types.
     """
-    Row = Callable[[ReadOnlyColumnCollection[str, Any]], list[Any]]
+    p, t, ms, lk, ri = s.params.c, s.run_tags.c, s.metric_series.c, s.run_model_links.c, s.run_inputs.c
     if postgresql:
         id_array = cast(bindparam("ids", "{}", type_=Text), ARRAY(BigInteger))
-        ids = func.unnest(id_array).table_valued("id").render_derived(name="page_ids")
-        runs = select(*RUN_COLUMNS).where(_r.id == any_(id_array))
 
-        def rows_of(table: Table, row: Row) -> Select:
-            # One index probe per id. OFFSET 0 keeps PostgreSQL from flattening this into a join, which
-            # it plans as a sequential scan of the whole table whenever statistics are missing or stale.
-            sub = select(table).where(table.c.run_id == ids.c.id).offset(0).lateral()
-            return select(ids.c.id, *row(sub.c)).select_from(ids).join(sub, true())
+        def member(column: ColumnElement[int]) -> ColumnElement[bool]:
+            return column == any_(id_array)
     else:
-        id_list = bindparam("ids", [0] * count, expanding=True)
-        runs = select(*RUN_COLUMNS).where(_r.id.in_(id_list))
+        ids = bindparam("ids", [0] * count, expanding=True)
 
-        def rows_of(table: Table, row: Row) -> Select:
-            return select(table.c.run_id, *row(table.c)).where(table.c.run_id.in_(id_list))
+        def member(column: ColumnElement[int]) -> ColumnElement[bool]:
+            return column.in_(ids)
 
+    runs = select(*RUN_COLUMNS).where(member(_r.id))
     data = union_all(
-        rows_of(
-            s.metric_series,
-            lambda c: [literal("m"), c.key, cast(null(), Text), c.value, c.is_nan, c.timestamp, c.step],
+        select(
+            ms.run_id, literal("m"), ms.key, cast(null(), Text), ms.value, ms.is_nan, ms.timestamp, ms.step
+        ).where(member(ms.run_id)),
+        select(p.run_id, literal("p"), p.key, p.value, null(), null(), null(), null()).where(
+            member(p.run_id)
         ),
-        rows_of(s.params, lambda c: [literal("p"), c.key, c.value, null(), null(), null(), null()]),
-        rows_of(s.run_tags, lambda c: [literal("t"), c.key, c.value, null(), null(), null(), null()]),
-        rows_of(
-            s.run_model_links, lambda c: [c.direction, c.model_id, null(), null(), null(), null(), c.step]
+        select(t.run_id, literal("t"), t.key, t.value, null(), null(), null(), null()).where(
+            member(t.run_id)
         ),
-        rows_of(s.run_inputs, lambda c: [literal("d"), null(), c.tags, null(), null(), null(), c.dataset_id]),
+        select(lk.run_id, lk.direction, lk.model_id, null(), null(), null(), null(), lk.step).where(
+            member(lk.run_id)
+        ),
+        select(ri.run_id, literal("d"), null(), ri.tags, null(), null(), null(), ri.dataset_id).where(
+            member(ri.run_id)
+        ),
     )
     return runs, data
 
