@@ -8,7 +8,6 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -24,6 +23,7 @@ from tracklight.http.request import read_fields
 from tracklight.http.responses import error_response, json_response
 from tracklight.http.routes import API_2_0, Handler
 from tracklight.http.telemetry import metrics_response, watch_pool
+from tracklight.http.workers import in_worker
 from tracklight.services.artifacts import Artifacts
 from tracklight.services.experiments import Experiments
 from tracklight.services.logged_models import LoggedModels
@@ -124,7 +124,7 @@ class TracklightApp:
         results = {}
         for name, check in checks.items():
             try:
-                await asyncio.wait_for(run_in_threadpool(check), READY_TIMEOUT_S)
+                await asyncio.wait_for(in_worker(check), READY_TIMEOUT_S)
                 results[name] = "ok"
             except TimeoutError:
                 results[name] = f"no answer within {READY_TIMEOUT_S:g} s"
@@ -176,7 +176,8 @@ class TracklightApp:
 
     def _route(self, request: Request) -> Callable[[], Awaitable[Response]] | Response:
         """What answers this request: a coroutine factory, or a ready response."""
-        path = request.url.path
+        # The path as request.url.path has it (?, # and backslashes re-encoded), without building a URL.
+        path = request.scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
         method = request.method
         # The metrics label: the route's template, never the raw path (which would be unbounded).
         request.scope[ROUTE_KEY] = "unmatched"
@@ -218,7 +219,7 @@ class TracklightApp:
         async def call() -> Response:
             fields = await read_fields(request)
             fields.data.update(path_params)  # the path names the resource, whatever the body says
-            return json_response(await run_in_threadpool(handler, fields, service))
+            return json_response(await in_worker(handler, fields, service))
 
         return call
 

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -18,6 +17,7 @@ from tracklight.errors import InvalidParameter, NotFound
 from tracklight.http.request import Fields, read_fields
 from tracklight.http.responses import json_response
 from tracklight.http.telemetry import ARTIFACT_BYTES
+from tracklight.http.workers import in_worker
 from tracklight.services.artifacts import Artifacts
 
 ArtifactHandler = Callable[[Request, Artifacts, str], Awaitable[Response]]
@@ -45,7 +45,7 @@ async def upload(request: Request, artifacts: Artifacts, path: str) -> Response:
     expected = int(declared) if declared and declared.isdigit() else None
     if declared is not None and expected is None:
         raise InvalidParameter(f"Invalid Content-Length {declared!r}")
-    writer = await run_in_threadpool(artifacts.destination.open_writer, target, expected)
+    writer = await in_worker(artifacts.destination.open_writer, target, expected)
     received = 0
     pending = bytearray()
     try:
@@ -55,15 +55,15 @@ async def upload(request: Request, artifacts: Artifacts, path: str) -> Response:
                 raise InvalidParameter(f"The body is longer than its Content-Length ({expected} bytes)")
             pending += chunk
             if len(pending) >= _WRITE_BATCH:
-                await run_in_threadpool(writer.write, bytes(pending))
+                await in_worker(writer.write, bytes(pending))
                 pending.clear()
         if expected is not None and received != expected:
             raise InvalidParameter(f"The body ended after {received} of its {expected} bytes")
         if pending:
-            await run_in_threadpool(writer.write, bytes(pending))
-        await run_in_threadpool(writer.commit)
+            await in_worker(writer.write, bytes(pending))
+        await in_worker(writer.commit)
     except BaseException:
-        await run_in_threadpool(writer.abort)
+        await in_worker(writer.abort)
         raise
     ARTIFACT_BYTES.labels("in").inc(received)
     return Response(b"", status_code=200)
@@ -79,12 +79,12 @@ async def list_or_download(request: Request, artifacts: Artifacts, path: str) ->
     if path:
         return await download(request, artifacts, path)
     directory = artifact_path(request.query_params.get("path"))
-    entries = await run_in_threadpool(artifacts.destination.list_dir, directory)
+    entries = await in_worker(artifacts.destination.list_dir, directory)
     return json_response({"files": file_infos(entries)} if entries else {})
 
 
 async def delete(request: Request, artifacts: Artifacts, path: str) -> Response:
-    await run_in_threadpool(artifacts.destination.delete, artifact_path(path, allow_root=False))
+    await in_worker(artifacts.destination.delete, artifact_path(path, allow_root=False))
     return json_response({})
 
 
@@ -94,7 +94,7 @@ async def mpu_create(request: Request, artifacts: Artifacts, path: str) -> Respo
     num_parts = fields.int("num_parts", required=True) or 0
     if not 1 <= num_parts <= 10_000:
         raise InvalidParameter(f"num_parts must be between 1 and 10000, not {num_parts}")
-    upload = await run_in_threadpool(artifacts.direct_store().create_multipart, target, num_parts)
+    upload = await in_worker(artifacts.direct_store().create_multipart, target, num_parts)
     return json_response(
         {
             "upload_id": upload.upload_id,
@@ -110,7 +110,7 @@ async def mpu_complete(request: Request, artifacts: Artifacts, path: str) -> Res
     target = artifacts.upload_target(artifact_path(path), fields.str("path", required=True) or "")
     upload_id = fields.str("upload_id", required=True) or ""
     parts = [_part(p) for p in fields.objects("parts")]
-    await run_in_threadpool(artifacts.direct_store().complete_multipart, target, upload_id, parts)
+    await in_worker(artifacts.direct_store().complete_multipart, target, upload_id, parts)
     return json_response({})
 
 
@@ -118,7 +118,7 @@ async def mpu_abort(request: Request, artifacts: Artifacts, path: str) -> Respon
     fields = await read_fields(request)
     target = artifacts.upload_target(artifact_path(path), fields.str("path", required=True) or "")
     upload_id = fields.str("upload_id", required=True) or ""
-    await run_in_threadpool(artifacts.direct_store().abort_multipart, target, upload_id)
+    await in_worker(artifacts.direct_store().abort_multipart, target, upload_id)
     return json_response({})
 
 
@@ -132,22 +132,20 @@ def _part(fields: Fields) -> UploadedPart:
 
 async def presigned(request: Request, artifacts: Artifacts, path: str) -> Response:
     target = artifact_path(path, allow_root=False)
-    link = await run_in_threadpool(artifacts.direct_store().presign_download, target)
+    link = await in_worker(artifacts.direct_store().presign_download, target)
     return json_response({"url": link.url, "headers": link.headers, "file_size": link.file_size})
 
 
 async def run_artifact(request: Request, artifacts: Artifacts, path: str) -> Response:
     """GET /get-artifact?run_id=&path=: a run's file, as the legacy UI downloads it."""
     fields = await read_fields(request)
-    store, full = await run_in_threadpool(
-        artifacts.run_location, fields.run_id(), fields.str("path", required=True)
-    )
+    store, full = await in_worker(artifacts.run_location, fields.run_id(), fields.str("path", required=True))
     return await stream_file(request, store, full)
 
 
 async def stream_file(request: Request, store: ArtifactStore, path: str) -> Response:
     """The file's bytes, streamed; one `Range: bytes=` range gives a 206."""
-    size = await run_in_threadpool(store.size, path)
+    size = await in_worker(store.size, path)
     if size is None:
         raise NotFound(f"No artifact file at '{path}'")
     name = basename(path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,6 +11,7 @@ from tracklight.errors import NotImplementedFeature
 from tracklight.http import encode
 from tracklight.http.artifacts import stream_file
 from tracklight.http.request import Fields, read_fields
+from tracklight.http.workers import in_worker
 from tracklight.services.artifacts import Artifacts
 from tracklight.services.registry import Registry
 from tracklight.store.registry import ModelVersion, RegisteredModel
@@ -250,7 +250,7 @@ async def model_version_artifact(request: Request, artifacts: Artifacts, path: s
     # The route table hands streamed handlers the artifact service only; a Registry is two references.
     registry = Registry(artifacts.runs.db, artifacts)
     fields = await read_fields(request)
-    store, full = await run_in_threadpool(
+    store, full = await in_worker(
         registry.version_file, fields.required_str("name"), _version(fields), fields.str("path")
     )
     return await stream_file(request, store, full)
