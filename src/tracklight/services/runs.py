@@ -231,10 +231,12 @@ class Runs:
         from tracklight.store.search.runs import search_runs
 
         def work(conn: Connection) -> tuple[list[Run], str | None]:
-            # The search selects the runs' own columns; one more query loads their data.
+            # The search selects the runs' own columns, and their data too where page_columns says so;
+            # otherwise one more query loads it.
+            columns = store.page_columns(conn.dialect.name, limit)
             page = search_runs(
                 conn,
-                store.RUN_COLUMNS,
+                columns,
                 experiment_ids=ids,
                 filter_string=filter_string,
                 run_view_type=view,
@@ -242,7 +244,8 @@ class Runs:
                 max_results=limit,
                 page_token=page_token,
             )
-            return store.runs_from_rows(conn, page.rows), page.next_page_token
+            inline = columns != store.RUN_COLUMNS
+            return store.runs_from_rows(conn, page.rows, inline=inline), page.next_page_token
 
         return in_transaction(self.db, work, write=False)
 

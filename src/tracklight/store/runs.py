@@ -6,7 +6,9 @@ import functools
 import json
 import math
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     CompoundSelect,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    func,
     insert,
     literal,
     null,
@@ -124,11 +127,32 @@ def load_runs(conn: Connection, internal_ids: list[int]) -> list[Run]:
     return runs_from_rows(conn, [by_id[i] for i in internal_ids if i in by_id])
 
 
-def runs_from_rows(conn: Connection, rows: list[tuple]) -> list[Run]:
-    """Run records for rows of RUN_COLUMNS (as a search returns them), with their data loaded."""
+def page_columns(dialect: str, page_size: int) -> tuple[ColumnElement[Any], ...]:
+    """The columns a runs/search page selects: RUN_COLUMNS, and on PostgreSQL, for pages of up to
+    _INLINE_MAX runs, each run's data as JSON (see _INLINE_COLUMNS)."""
+    if dialect == "postgresql" and page_size <= _INLINE_MAX:
+        return RUN_COLUMNS + _INLINE_COLUMNS
+    return RUN_COLUMNS
+
+
+def runs_from_rows(conn: Connection, rows: list[tuple], *, inline: bool = False) -> list[Run]:
+    """Run records for rows of RUN_COLUMNS (as a search returns them), with their data loaded.
+
+    With `inline`, the rows also hold each run's data as selected by _INLINE_COLUMNS.
+    """
     found = [Run(*row[:_RUN_WIDTH]) for row in rows]
-    by_id = {run.internal_id: run for run in found}
     inputs: list[tuple[int, int, str]] = []  # (run id, dataset id, tags JSON)
+    if inline:
+        _attach_inline(found, rows, inputs)
+    else:
+        _attach_loaded(conn, found, inputs)
+    if inputs:
+        _attach_datasets(conn, {run.internal_id: run for run in found}, inputs)
+    return found
+
+
+def _attach_loaded(conn: Connection, found: list[Run], inputs: list[tuple[int, int, str]]) -> None:
+    by_id = {run.internal_id: run for run in found}
     for start in range(0, len(found), _LOAD_CHUNK):
         chunk = found[start : start + _LOAD_CHUNK]
         ids = [run.internal_id for run in chunk]
@@ -148,9 +172,29 @@ def runs_from_rows(conn: Connection, rows: list[tuple]) -> list[Run]:
                 run.model_inputs.append(key)
             else:
                 run.model_outputs.append((key, step or 0))
-    if inputs:
-        _attach_datasets(conn, by_id, inputs)
-    return found
+
+
+def _attach_inline(found: list[Run], rows: list[tuple], inputs: list[tuple[int, int, str]]) -> None:
+    loads = orjson.loads
+    for run, row in zip(found, rows, strict=True):
+        metrics, params, tags, links, run_inputs = row[_RUN_WIDTH : _RUN_WIDTH + len(_INLINE_COLUMNS)]
+        if metrics:
+            # float(): JSON writes 1.0 as 1, and infinities as strings.
+            run.metrics = [
+                MetricPoint(key, math.nan if is_nan else float(value), timestamp, step)
+                for key, value, is_nan, timestamp, step in loads(metrics)
+            ]
+        if params:
+            run.params = loads(params)
+        if tags:
+            run.tags = loads(tags)
+        for direction, model_id, step in loads(links) if links else ():
+            if direction == "input":
+                run.model_inputs.append(model_id)
+            else:
+                run.model_outputs.append((model_id, step or 0))
+        for dataset_id, tags_json in loads(run_inputs) if run_inputs else ():
+            inputs.append((run.internal_id, dataset_id, tags_json))
 
 
 def _attach_datasets(conn: Connection, by_id: dict[int, Run], inputs: list[tuple[int, int, str]]) -> None:
@@ -170,6 +214,39 @@ def _attach_datasets(conn: Connection, by_id: dict[int, Run], inputs: list[tuple
 
 
 _RUN_WIDTH = len(RUN_COLUMNS)
+
+
+def _inline_columns() -> tuple[ColumnElement[Any], ...]:
+    """Each run's latest metrics, params, tags, model links and dataset inputs as JSON text.
+
+    Correlated to the runs row, so PostgreSQL finds each run's rows by index probes whatever its
+    statistics say (with none, it plans the separate load as sequential scans), and a page comes
+    back in one statement instead of two.
+    """
+    ms, p, t, lk, ri = s.metric_series.c, s.params.c, s.run_tags.c, s.run_model_links.c, s.run_inputs.c
+
+    def as_text(aggregate: ColumnElement[Any], run_id: ColumnElement[int], label: str) -> ColumnElement[Any]:
+        return select(cast(aggregate, Text)).where(run_id == _r.id).scalar_subquery().label(label)
+
+    return (
+        as_text(
+            func.json_agg(func.json_build_array(ms.key, ms.value, ms.is_nan, ms.timestamp, ms.step)),
+            ms.run_id,
+            "metrics_json",
+        ),
+        as_text(func.json_object_agg(p.key, p.value), p.run_id, "params_json"),
+        as_text(func.json_object_agg(t.key, t.value), t.run_id, "tags_json"),
+        as_text(
+            func.json_agg(func.json_build_array(lk.direction, lk.model_id, lk.step)), lk.run_id, "links_json"
+        ),
+        as_text(func.json_agg(func.json_build_array(ri.dataset_id, ri.tags)), ri.run_id, "inputs_json"),
+    )
+
+
+_INLINE_COLUMNS = _inline_columns()
+# Past this many runs a page loads their data in one set-oriented query instead: per-run probes cost
+# more than scanning when a page covers much of a table.
+_INLINE_MAX = 200
 
 
 @dataclass(frozen=True, slots=True)
