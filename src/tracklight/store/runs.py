@@ -69,16 +69,17 @@ def insert_run(
     return internal_id
 
 
+_FIND_RUN = "SELECT id, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = "
+
+
 def find_run(conn: Connection, run_id: str, *, for_update: bool = False) -> RunRef:
-    stmt = select(s.runs.c.id, s.runs.c.experiment_id, s.runs.c.lifecycle_stage).where(
-        s.runs.c.run_uuid == run_id
-    )
-    if for_update and conn.dialect.name != "sqlite":
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
+    # Every write starts here, so the statement is fixed driver SQL: no construct, no cache-key walk.
+    sqlite = conn.dialect.name == "sqlite"
+    sql = _FIND_RUN + ("?" if sqlite else "%s") + (" FOR UPDATE" if for_update and not sqlite else "")
+    row = conn.exec_driver_sql(sql, (run_id,)).first()
     if row is None:
         raise NotFound(f"Run with id={run_id} not found")
-    return RunRef(row.id, run_id, row.experiment_id, row.lifecycle_stage)
+    return RunRef(row[0], run_id, row[1], row[2])
 
 
 def find_runs(conn: Connection, run_ids: list[str]) -> list[RunRef]:
