@@ -52,6 +52,7 @@ class Config:
     backend: str
     servers: list[str]
     quick: bool
+    analyze: bool = True  # refresh planner statistics before the reads (PostgreSQL), for every server
     ingest_runs: int = 100
     keys: int = 10
     steps: int = 1000
@@ -317,6 +318,9 @@ class ServerBench:
         self.details["runs_in_experiment"] = have + len(filler)
         self.server.remember_tree()
 
+        self.details["analyzed"] = self.cfg.analyze and db.refresh_statistics()
+        if self.details["analyzed"]:
+            log(f"{name}: ANALYZE (what autovacuum would have done by now; --no-analyze skips it)")
         log(f"{name}: filtered search")
         res = workload.timed_reps(workload.search_filtered(exp), port, cfg.search_reps, cfg.read_cap_s)
         self.details["search"] = res
@@ -400,6 +404,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="20 ingest runs instead of 100, fewer repetitions")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (databases, server logs)")
     ap.add_argument(
+        "--no-analyze",
+        action="store_true",
+        help="PostgreSQL: read from never-analyzed tables instead of running ANALYZE after the writes",
+    )
+    ap.add_argument(
         "--wait-quiet",
         type=float,
         default=90.0,
@@ -418,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = [s for s in servers if s not in skipped]
     cfg = Config.make(args.backend, servers, args.quick)
     cfg.wait_quiet_s = args.wait_quiet
+    cfg.analyze = not args.no_analyze
 
     # SIGINT too: a shell without job control starts background commands with SIGINT ignored.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
