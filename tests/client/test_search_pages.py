@@ -46,9 +46,7 @@ def _canonical(run: dict[str, Any]) -> dict[str, Any]:
 def test_small_and_large_pages_carry_the_same_run_data(tracking: Tracking) -> None:
     client = tracking.client
     exp_id = client.create_experiment(tracking.new_name())
-    model_id = ok(post(tracking.api("logged-models"), {"experiment_id": exp_id}))["model"]["info"][
-        "model_id"
-    ]
+    model_id = ok(post(tracking.api("logged-models"), {"experiment_id": exp_id}))["model"]["info"]["model_id"]
     values = [0.5, 1.0, -2.25, 1e-300, 1.7976931348623157e308, math.nan, math.inf, -math.inf, 3.0, 0.0]
     for i, value in enumerate(values):
         run_id = client.create_run(exp_id, run_name=f"r{i}").info.run_id
