@@ -233,7 +233,7 @@ class Runs:
         def work(conn: Connection) -> tuple[list[Run], str | None]:
             # The search selects the runs' own columns, and their data too where page_columns says so;
             # otherwise one more query loads it.
-            columns = store.page_columns(conn.dialect.name, limit)
+            columns, inline = store.page_columns(conn.dialect.name, limit)
             page = search_runs(
                 conn,
                 columns,
@@ -244,7 +244,6 @@ class Runs:
                 max_results=limit,
                 page_token=page_token,
             )
-            inline = columns != store.RUN_COLUMNS
             return store.runs_from_rows(conn, page.rows, inline=inline), page.next_page_token
 
         return in_transaction(self.db, work, write=False)

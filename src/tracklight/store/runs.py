@@ -128,12 +128,12 @@ def load_runs(conn: Connection, internal_ids: list[int]) -> list[Run]:
     return runs_from_rows(conn, [by_id[i] for i in internal_ids if i in by_id])
 
 
-def page_columns(dialect: str, page_size: int) -> tuple[ColumnElement[Any], ...]:
-    """The columns a runs/search page selects: RUN_COLUMNS, and on PostgreSQL, for pages of up to
-    _INLINE_MAX runs, each run's data as JSON (see _INLINE_COLUMNS)."""
+def page_columns(dialect: str, page_size: int) -> tuple[tuple[ColumnElement[Any], ...], bool]:
+    """The columns a runs/search page selects, and whether they include the runs' data: RUN_COLUMNS,
+    plus on PostgreSQL, for pages of up to _INLINE_MAX runs, each run's data as JSON (_INLINE_COLUMNS)."""
     if dialect == "postgresql" and page_size <= _INLINE_MAX:
-        return RUN_COLUMNS + _INLINE_COLUMNS
-    return RUN_COLUMNS
+        return RUN_COLUMNS + _INLINE_COLUMNS, True
+    return RUN_COLUMNS, False
 
 
 def runs_from_rows(conn: Connection, rows: list[tuple], *, inline: bool = False) -> list[Run]:
