@@ -10,8 +10,7 @@ from tracklight.http.artifacts import file_infos
 from tracklight.http.encode import wire_float
 from tracklight.http.request import Fields
 from tracklight.services.logged_models import LoggedModels
-from tracklight.store.logged_models import LoggedModel
-from tracklight.store.search.logged_models import DatasetScope, ModelOrder
+from tracklight.store.records import DatasetScope, LoggedModel, ModelOrder
 
 Json = dict[str, Any]
 

@@ -14,7 +14,7 @@ from tracklight.http.request import Fields, read_fields
 from tracklight.http.workers import in_worker
 from tracklight.services.artifacts import Artifacts
 from tracklight.services.registry import Registry
-from tracklight.store.registry import ModelVersion, RegisteredModel
+from tracklight.store.records import ModelVersion, RegisteredModel
 
 Json = dict[str, Any]
 

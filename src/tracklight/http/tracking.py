@@ -9,8 +9,7 @@ from tracklight.http.request import Fields
 from tracklight.http.telemetry import POINTS_INGESTED
 from tracklight.services.experiments import Experiments
 from tracklight.services.runs import Runs
-from tracklight.store.logged_models import ModelMetricPoint
-from tracklight.store.records import DatasetInput, MetricPoint
+from tracklight.store.records import DatasetInput, MetricPoint, ModelMetricPoint
 
 Json = dict[str, Any]
 

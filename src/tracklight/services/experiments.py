@@ -8,10 +8,10 @@ from sqlalchemy import Connection
 
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
-from tracklight.services.transactions import in_transaction
 from tracklight.store import experiments as store
 from tracklight.store.engine import Database
 from tracklight.store.records import Experiment
+from tracklight.store.transactions import in_transaction
 
 
 def _now() -> int:

@@ -14,17 +14,12 @@ from tracklight.services import validation as v
 from tracklight.services.artifacts import Artifacts
 from tracklight.services.experiments import parse_experiment_id
 from tracklight.services.run_names import generate_run_name
-from tracklight.services.transactions import in_transaction
 from tracklight.store import experiments as experiment_store
 from tracklight.store import logged_models as store
 from tracklight.store.engine import Database
-from tracklight.store.logged_models import LoggedModel
-from tracklight.store.search.logged_models import (
-    STATUSES,
-    DatasetScope,
-    ModelOrder,
-    search_logged_model_ids,
-)
+from tracklight.store.records import DatasetScope, LoggedModel, ModelOrder
+from tracklight.store.search.logged_models import STATUSES, search_logged_model_ids
+from tracklight.store.transactions import in_transaction
 
 PENDING = "LOGGED_MODEL_PENDING"
 FINAL_STATUSES = ("LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")

@@ -15,11 +15,12 @@ from tracklight.artifacts.store import ArtifactStore
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.services.artifacts import Artifacts
-from tracklight.services.transactions import in_transaction
 from tracklight.store import registry as store
 from tracklight.store.engine import Database
-from tracklight.store.registry import STAGES, ModelVersion, NewVersion, RegisteredModel
+from tracklight.store.records import ModelVersion, NewVersion, RegisteredModel
+from tracklight.store.registry import STAGES
 from tracklight.store.search.registry import search_model_version_keys, search_registered_model_ids
+from tracklight.store.transactions import in_transaction
 
 MAX_NAME_LENGTH = 256
 MAX_REGISTRY_TAG_VALUE_LENGTH = 100_000

@@ -14,17 +14,16 @@ from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.services.experiments import parse_experiment_id
 from tracklight.services.run_names import generate_run_name
-from tracklight.services.transactions import in_transaction
 from tracklight.store import experiments as experiment_store
 from tracklight.store import inputs as input_store
 from tracklight.store import logged_models as logged_model_store
 from tracklight.store import metrics as metric_store
 from tracklight.store import runs as store
 from tracklight.store.engine import Database
-from tracklight.store.logged_models import ModelMetricPoint
 from tracklight.store.metrics import HISTORY_ORDER, HistoryRow
-from tracklight.store.records import DatasetInput, MetricPoint, Run, RunRef
+from tracklight.store.records import DatasetInput, MetricPoint, ModelMetricPoint, Run, RunRef
 from tracklight.store.search.keyset import decode_token, encode_token
+from tracklight.store.transactions import in_transaction
 
 MAX_HISTORY_PAGE = 25000
 MAX_BULK_RUNS = 100

@@ -4,65 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.store import schema as s
 from tracklight.store.dialect import insert_ignore, upsert
-from tracklight.store.records import MetricPoint
+from tracklight.store.records import LoggedModel, LoggedModelRef, ModelMetric, ModelMetricPoint
 
 _LOAD_CHUNK = 1024  # keeps IN lists well inside every database's parameter limit
-
-
-@dataclass(slots=True)
-class ModelMetricPoint(MetricPoint):
-    """A run's metric point that was also logged against a logged model (and maybe a dataset)."""
-
-    model_id: str = ""
-    dataset_name: str | None = None
-    dataset_digest: str | None = None
-
-
-@dataclass(slots=True)
-class ModelMetric:
-    """One stored point of a logged model's metric, with the run and dataset it came from."""
-
-    key: str
-    value: float  # NaN is float("nan")
-    timestamp: int
-    step: int
-    run_id: str
-    dataset_name: str | None
-    dataset_digest: str | None
-
-
-@dataclass(slots=True)
-class LoggedModel:
-    model_id: str
-    experiment_id: int
-    name: str
-    model_type: str | None
-    source_run_id: str | None
-    status: str
-    status_message: str | None
-    artifact_uri: str
-    lifecycle_stage: str
-    creation_time: int
-    last_updated_time: int
-    tags: dict[str, str] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
-    metrics: list[ModelMetric] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedModelRef:
-    """What a write needs to know about a model."""
-
-    model_id: str
-    experiment_id: int
-    lifecycle_stage: str
 
 
 def not_found(model_id: str) -> NotFound:

@@ -64,3 +64,116 @@ class RunRef:
     run_id: str
     experiment_id: int
     lifecycle_stage: str
+
+
+@dataclass(slots=True)
+class ModelMetricPoint(MetricPoint):
+    """A run's metric point that was also logged against a logged model (and maybe a dataset)."""
+
+    model_id: str = ""
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+@dataclass(slots=True)
+class ModelMetric:
+    """One stored point of a logged model's metric, with the run and dataset it came from."""
+
+    key: str
+    value: float  # NaN is float("nan")
+    timestamp: int
+    step: int
+    run_id: str
+    dataset_name: str | None
+    dataset_digest: str | None
+
+
+@dataclass(slots=True)
+class LoggedModel:
+    model_id: str
+    experiment_id: int
+    name: str
+    model_type: str | None
+    source_run_id: str | None
+    status: str
+    status_message: str | None
+    artifact_uri: str
+    lifecycle_stage: str
+    creation_time: int
+    last_updated_time: int
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[ModelMetric] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedModelRef:
+    """What a write needs to know about a model."""
+
+    model_id: str
+    experiment_id: int
+    lifecycle_stage: str
+
+
+@dataclass(slots=True)
+class ModelVersion:
+    registered_model_id: int
+    name: str
+    version: int
+    creation_time: int
+    last_updated_time: int
+    description: str | None
+    user_id: str | None
+    current_stage: str
+    source: str
+    storage_location: str | None
+    run_id: str | None
+    run_link: str | None
+    model_id: str | None
+    status: str
+    status_message: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RegisteredModel:
+    id: int
+    name: str
+    description: str | None
+    creation_time: int
+    last_updated_time: int
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[tuple[str, int]] = field(default_factory=list)
+    latest_versions: list[ModelVersion] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """What a creator supplies; the store assigns the number and timestamps."""
+
+    source: str
+    storage_location: str | None
+    run_id: str | None
+    run_link: str | None
+    model_id: str | None
+    description: str | None
+    user_id: str | None
+    tags: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetScope:
+    """A `datasets[]` entry, or an order_by's dataset: metrics count only when logged against it."""
+
+    name: str
+    digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOrder:
+    """One order_by object: an attribute or `metrics.<key>`, optionally scoped to a dataset."""
+
+    field_name: str
+    ascending: bool
+    dataset: DatasetScope | None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -11,58 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from tracklight.errors import AlreadyExists, NotFound
 from tracklight.store import schema as s
 from tracklight.store.dialect import upsert
+from tracklight.store.records import ModelVersion, NewVersion, RegisteredModel
 
 STAGES = ("None", "Staging", "Production", "Archived")
 
 _rm = s.registered_models
 _mv = s.model_versions
-
-
-@dataclass(slots=True)
-class ModelVersion:
-    registered_model_id: int
-    name: str
-    version: int
-    creation_time: int
-    last_updated_time: int
-    description: str | None
-    user_id: str | None
-    current_stage: str
-    source: str
-    storage_location: str | None
-    run_id: str | None
-    run_link: str | None
-    model_id: str | None
-    status: str
-    status_message: str | None
-    tags: dict[str, str] = field(default_factory=dict)
-    aliases: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class RegisteredModel:
-    id: int
-    name: str
-    description: str | None
-    creation_time: int
-    last_updated_time: int
-    tags: dict[str, str] = field(default_factory=dict)
-    aliases: list[tuple[str, int]] = field(default_factory=list)
-    latest_versions: list[ModelVersion] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class NewVersion:
-    """What a creator supplies; the store assigns the number and timestamps."""
-
-    source: str
-    storage_location: str | None
-    run_id: str | None
-    run_link: str | None
-    model_id: str | None
-    description: str | None
-    user_id: str | None
-    tags: list[tuple[str, str]]
 
 
 def model_not_found(name: str) -> NotFound:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import InvalidParameter
+from tracklight.store.records import DatasetScope, ModelOrder
 from tracklight.store.schema import (
     logged_model_metrics,
     logged_model_params,
@@ -86,23 +87,6 @@ _ORDER_ATTRIBUTES = {
     **{k: rule.canonical or k for k, rule in _ATTRIBUTE_KEYS.items()},
     "experiment_id": "experiment_id",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetScope:
-    """A `datasets[]` entry, or an order_by's dataset: metrics count only when logged against it."""
-
-    name: str
-    digest: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelOrder:
-    """One order_by object: an attribute or `metrics.<key>`, optionally scoped to a dataset."""
-
-    field_name: str
-    ascending: bool
-    dataset: DatasetScope | None
 
 
 @dataclass
