@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from tracklight.errors import InvalidParameter, StoreUnavailable, TracklightError
 from tracklight.http import graphql_limits
-from tracklight.http.graphql_schema import SCHEMA, resolve
+from tracklight.http.graphql_schema import SCHEMA, QueryContext, resolve
 from tracklight.http.responses import json_response
 from tracklight.http.workers import in_worker
 
@@ -81,7 +81,7 @@ def run_query(
     result = execute_sync(
         SCHEMA,
         document,
-        context_value=services,
+        context_value=QueryContext(services),
         variable_values=variables,
         operation_name=operation_name,
         field_resolver=resolve,

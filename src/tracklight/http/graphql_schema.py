@@ -157,6 +157,52 @@ type Mutation {
 
 Services = Mapping[str, Any]
 Json = dict[str, Any]
+_VERSION_BATCH = 100  # run ids per registry search when model versions are fetched for a page of runs
+
+
+class QueryContext:
+    """One request's services, and the experiments and model versions its runs link to, each fetched once.
+
+    A page of runs asks for every run's experiment and model versions; runs mostly share experiments,
+    and the versions of the whole page come in a few searches rather than one per run.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._experiments: dict[str, Json] = {}
+        self._versions: dict[str, list[Json]] = {}
+        self._listed: list[str] = []
+
+    def listed(self, runs: list[Json]) -> None:
+        self._listed.extend(r["info"]["run_id"] for r in runs)
+
+    def experiment(self, experiment_id: str) -> Json:
+        if experiment_id not in self._experiments:
+            found = self.services["experiments"].get(experiment_id)
+            self._experiments[experiment_id] = encode_experiment(found)
+        return self._experiments[experiment_id]
+
+    def model_versions(self, run_id: str) -> list[Json]:
+        if run_id not in self._versions:
+            wanted = list(dict.fromkeys([run_id, *(r for r in self._listed if r not in self._versions)]))
+            for start in range(0, len(wanted), _VERSION_BATCH):
+                self._fetch_versions(wanted[start : start + _VERSION_BATCH])
+        return self._versions[run_id]
+
+    def _fetch_versions(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            self._versions[run_id] = []
+        # Run ids are hex digits the server issued, so they can stand in the filter as they are.
+        quoted = ", ".join(f"'{r}'" for r in run_ids if r.isalnum())
+        token = None
+        while quoted:
+            found, token = self.services["registry"].search_versions(
+                filter_string=f"run_id IN ({quoted})", order_by=[], max_results=None, page_token=token
+            )
+            for mv in found:
+                self._versions[mv.run_id].append(model_version(mv))
+            if not token:
+                break
 
 
 def _long(value: Any) -> int:
@@ -198,47 +244,43 @@ def _fields(args: dict[str, Any]) -> Fields:
     return Fields({_snake(k): v for k, v in given.items() if v is not None})
 
 
-def _echo(services: Services, args: dict[str, Any]) -> Json:
+def _echo(context: QueryContext, args: dict[str, Any]) -> Json:
     return {"output": args.get("inputString")}
 
 
-def _search_runs(services: Services, args: dict[str, Any]) -> Json:
-    return tracking.search_runs(_fields(args), services["runs"])
+def _search_runs(context: QueryContext, args: dict[str, Any]) -> Json:
+    page = tracking.search_runs(_fields(args), context.services["runs"])
+    context.listed(page.get("runs", []))
+    return page
 
 
-# Root fields: (type, field) -> the REST handler it runs, given the services and the field's arguments.
-_ROOTS: dict[tuple[str, str], Callable[[Services, dict[str, Any]], Any]] = {
+# Root fields: (type, field) -> the REST handler it runs, given the request's context and the arguments.
+_ROOTS: dict[tuple[str, str], Callable[[QueryContext, dict[str, Any]], Any]] = {
     ("Query", "test"): _echo,
     ("Mutation", "testMutation"): _echo,
-    ("Query", "mlflowGetExperiment"): lambda s, a: tracking.get_experiment(_fields(a), s["experiments"]),
-    ("Query", "mlflowGetRun"): lambda s, a: tracking.get_run(_fields(a), s["runs"]),
-    ("Query", "mlflowGetMetricHistoryBulkInterval"): lambda s, a: tracking.get_metric_history_bulk_interval(
-        _fields(a), s["runs"]
+    ("Query", "mlflowGetExperiment"): lambda c, a: tracking.get_experiment(
+        _fields(a), c.services["experiments"]
     ),
-    ("Query", "mlflowListArtifacts"): lambda s, a: list_run_artifacts(_fields(a), s["artifacts"]),
-    ("Query", "mlflowSearchModelVersions"): lambda s, a: search_model_versions(_fields(a), s["registry"]),
+    ("Query", "mlflowGetRun"): lambda c, a: tracking.get_run(_fields(a), c.services["runs"]),
+    ("Query", "mlflowGetMetricHistoryBulkInterval"): lambda c, a: tracking.get_metric_history_bulk_interval(
+        _fields(a), c.services["runs"]
+    ),
+    ("Query", "mlflowListArtifacts"): lambda c, a: list_run_artifacts(_fields(a), c.services["artifacts"]),
+    ("Query", "mlflowSearchModelVersions"): lambda c, a: search_model_versions(
+        _fields(a), c.services["registry"]
+    ),
     ("Query", "mlflowSearchRuns"): _search_runs,
     ("Mutation", "mlflowSearchRuns"): _search_runs,
-    ("Mutation", "mlflowSearchDatasets"): lambda s, a: tracking.search_datasets(_fields(a), s["experiments"]),
+    ("Mutation", "mlflowSearchDatasets"): lambda c, a: tracking.search_datasets(
+        _fields(a), c.services["experiments"]
+    ),
 }
 
 
-def _run_experiment(services: Services, run: Json) -> Json:
-    return encode_experiment(services["experiments"].get(run["info"]["experiment_id"]))
-
-
-def _run_model_versions(services: Services, run: Json) -> list[Json]:
-    # Run ids are hex digits, so the id can stand in the filter as it is.
-    found, _ = services["registry"].search_versions(
-        filter_string=f"run_id = '{run['info']['run_id']}'", order_by=[], max_results=None, page_token=None
-    )
-    return [model_version(mv) for mv in found]
-
-
 # Fields MLflow adds to a run beyond its REST message.
-_RUN_LINKS: dict[str, Callable[[Services, Json], Any]] = {
-    "experiment": _run_experiment,
-    "modelVersions": _run_model_versions,
+_RUN_LINKS: dict[str, Callable[[QueryContext, Json], Any]] = {
+    "experiment": lambda c, run: c.experiment(run["info"]["experiment_id"]),
+    "modelVersions": lambda c, run: c.model_versions(run["info"]["run_id"]),
 }
 
 
