@@ -28,7 +28,6 @@ from tracklight.store.transactions import in_transaction
 MAX_HISTORY_PAGE = 25000
 MAX_BULK_RUNS = 100
 MAX_BULK_POINTS = 2500
-MAX_BULK_HISTORY_RUNS = 100
 _HISTORY_TOKEN = "history"  # the fingerprint that ties a token to metric history
 
 
@@ -314,9 +313,9 @@ class Runs:
         """Whole histories of one metric for several runs (the UI's charts), at most 25,000 points in all."""
         if not run_ids:
             raise InvalidParameter("GetMetricHistoryBulk request must specify at least one run_id.")
-        if len(run_ids) > MAX_BULK_HISTORY_RUNS:
+        if len(run_ids) > MAX_BULK_RUNS:
             raise InvalidParameter(
-                f"GetMetricHistoryBulk request cannot specify more than {MAX_BULK_HISTORY_RUNS} run_ids. "
+                f"GetMetricHistoryBulk request cannot specify more than {MAX_BULK_RUNS} run_ids. "
                 f"Received {len(run_ids)} run_ids."
             )
         if key is None:
