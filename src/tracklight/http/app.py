@@ -21,7 +21,7 @@ from tracklight.http.edge import ROUTE_KEY, Edge
 from tracklight.http.registry import model_version_artifact
 from tracklight.http.request import read_fields
 from tracklight.http.responses import error_response, json_response
-from tracklight.http.routes import API_2_0, Handler
+from tracklight.http.routes import API_2_0, RAW_ROUTES, Handler, RawRoute
 from tracklight.http.telemetry import metrics_response, watch_pool
 from tracklight.http.workers import in_worker
 from tracklight.services.artifacts import Artifacts
@@ -52,9 +52,9 @@ class TracklightApp:
         self.destination = (
             open_store(settings.artifacts_destination, settings.cloud) if settings.serve_artifacts else None
         )
-        self.routes: dict[str, dict[str, tuple[Handler, Any]]] = {}
+        self.routes: dict[str, dict[str, tuple[Handler | RawRoute, Any]]] = {}
         # Routes with {parameters} in the path, tried in order after the exact ones.
-        self.patterns: list[tuple[re.Pattern[str], dict[str, tuple[Handler, Any]]]] = []
+        self.patterns: list[tuple[re.Pattern[str], dict[str, tuple[Handler | RawRoute, Any]]]] = []
         self.plain: dict[str, Callable[[], Response]] = {
             prefix + "/health": lambda: PlainTextResponse("OK"),
             prefix + "/metrics": metrics_response,
@@ -92,6 +92,11 @@ class TracklightApp:
                     by_method = self._pattern(full) if "{" in full else self.routes.setdefault(full, {})
                     for method in methods:
                         by_method[method] = (handler, services[service])
+            for methods, path, raw in RAW_ROUTES:
+                full = prefix + path
+                by_method = self._pattern(full) if "{" in full else self.routes.setdefault(full, {})
+                for method in methods:
+                    by_method[method] = (raw, services)
             self.streamed[prefix + "/get-artifact"] = artifact_routes.run_artifact
             self.streamed[prefix + "/model-versions/get-artifact"] = model_version_artifact
         if self.destination is not None and self.artifacts is None:
@@ -99,7 +104,7 @@ class TracklightApp:
                 ArtifactRoots(self.destination, settings.cloud), None, settings.direct_transfers
             )
 
-    def _pattern(self, path: str) -> dict[str, tuple[Handler, Any]]:
+    def _pattern(self, path: str) -> dict[str, tuple[Handler | RawRoute, Any]]:
         """The method table of a parameterised path; `{name}` matches one segment, `{name:path}` the rest."""
         regex = re.sub(
             r"\{(\w+)(:path)?\}",
@@ -110,7 +115,7 @@ class TracklightApp:
         for pattern, by_method in self.patterns:
             if pattern.pattern == compiled.pattern:
                 return by_method
-        by_method: dict[str, tuple[Handler, Any]] = {}
+        by_method: dict[str, tuple[Handler | RawRoute, Any]] = {}
         self.patterns.append((compiled, by_method))
         return by_method
 
@@ -215,6 +220,9 @@ class TracklightApp:
         if entry is None:
             return _not_allowed(method, path, by_method)
         handler, service = entry
+        if isinstance(handler, RawRoute):
+            serve = handler.serve
+            return lambda: serve(request, service, path_params)
 
         async def call() -> Response:
             fields = await read_fields(request)

@@ -1,14 +1,21 @@
-"""The route table of the MLflow REST API: (method, path under /mlflow/, handler, service it needs)."""
+"""The route tables: the MLflow REST API (method, path under /mlflow/, handler, service it needs), and the
+routes whose handlers read the request themselves (GraphQL, raw uploads, streamed files)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tracklight.http import graphql
 from tracklight.http import tracking as t
 from tracklight.http.artifacts import list_run_artifacts
 from tracklight.http.logged_models import LOGGED_MODEL_ROUTES
 from tracklight.http.registry import REGISTRY_ROUTES
+from tracklight.http.ui_artifacts import logged_model_file, upload_run_artifact
 
 Handler = Callable[[Any, Any], dict[str, Any]]
 
@@ -39,6 +46,30 @@ API_2_0: list[tuple[tuple[str, ...], str, Handler, str]] = [
     (("POST",), "runs/log-model", t.log_model, "runs"),
     (("GET",), "metrics/get-history", t.get_metric_history, "runs"),
     (("GET",), "metrics/get-history-bulk-interval", t.get_metric_history_bulk_interval, "runs"),
+    (("GET",), "metrics/get-history-bulk", t.get_metric_history_bulk, "runs"),
+    (("POST",), "experiments/search-datasets", t.search_datasets, "experiments"),
     (("GET",), "artifacts/list", list_run_artifacts, "artifacts"),
 ]
 API_2_0 += LOGGED_MODEL_ROUTES + REGISTRY_ROUTES
+
+
+@dataclass(frozen=True)
+class RawRoute:
+    """A handler given the request itself, every service by name, and the path's parameters."""
+
+    serve: Callable[[Request, Mapping[str, Any], dict[str, str]], Awaitable[Response]]
+
+
+def _ui_routes() -> list[tuple[tuple[str, ...], str, RawRoute]]:
+    routes = [(("GET", "POST"), "/graphql", RawRoute(graphql.serve))]
+    for api in ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"):
+        routes += [
+            (("GET", "POST"), api + "graphql", RawRoute(graphql.serve)),
+            (("POST",), api + "upload-artifact", RawRoute(upload_run_artifact)),
+            (("GET",), api + "logged-models/{model_id}/artifacts/files", RawRoute(logged_model_file)),
+        ]
+    return routes
+
+
+# (methods, path under the static prefix, handler): the web UI's routes beside the REST API.
+RAW_ROUTES = _ui_routes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracklight.errors import InvalidParameter
 from tracklight.http import encode
 from tracklight.http.request import Fields
 from tracklight.http.telemetry import POINTS_INGESTED
@@ -248,7 +249,19 @@ def get_metric_history(f: Fields, runs: Runs) -> Json:
     return encode.page("metrics", encode.history(key, rows), token)
 
 
+def _given(f: Fields, name: str) -> Any:
+    """The field's value; an empty list or string counts as missing, as the reference server's checks have it."""
+    value = f.raw(name)
+    if value in (None, "", []):
+        raise InvalidParameter(
+            f"Missing value for required parameter '{name}'. See the API docs for more information."
+        )
+    return value
+
+
 def get_metric_history_bulk_interval(f: Fields, runs: Runs) -> Json:
+    _given(f, "run_ids")
+    _given(f, "metric_key")
     points = runs.sampled_history(
         f.strings("run_ids"),
         f.required_str("metric_key"),
@@ -257,3 +270,23 @@ def get_metric_history_bulk_interval(f: Fields, runs: Runs) -> Json:
         f.int("end_step"),
     )
     return {"metrics": [encode.metric(p) for p in points]} if points else {}
+
+
+def get_metric_history_bulk(f: Fields, runs: Runs) -> Json:
+    """GET metrics/get-history-bulk?run_id=…&run_id=…&metric_key=: every run's points, with its run_id."""
+    points = runs.metric_history_bulk(f.strings("run_id"), f.str("metric_key"), f.int("max_results"))
+    return {"metrics": [encode.metric(p) for p in points]}
+
+
+# Datasets ---------------------------------------------------------------------------------------
+
+
+def search_datasets(f: Fields, experiments: Experiments) -> Json:
+    """POST experiments/search-datasets: the datasets logged to the experiments' runs, by input context."""
+    summaries = []
+    for experiment_id, name, digest, context in experiments.dataset_summaries(f.strings("experiment_ids")):
+        summary = {"experiment_id": str(experiment_id), "name": name, "digest": digest}
+        if context is not None:
+            summary["context"] = context
+        summaries.append(summary)
+    return {"dataset_summaries": summaries} if summaries else {}

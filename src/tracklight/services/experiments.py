@@ -9,9 +9,13 @@ from sqlalchemy import Connection
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.store import experiments as store
+from tracklight.store import inputs as input_store
 from tracklight.store.engine import Database
 from tracklight.store.records import Experiment
 from tracklight.store.transactions import in_transaction
+
+MAX_DATASET_EXPERIMENTS = 20
+MAX_DATASET_SUMMARIES = 1000
 
 
 def _now() -> int:
@@ -142,3 +146,17 @@ class Experiments:
             return store.get_experiments(conn, page.experiment_ids), page.next_page_token
 
         return in_transaction(self.db, work, write=False)
+
+    def dataset_summaries(self, experiment_ids: list[str]) -> list[tuple[int, str, str, str | None]]:
+        """The distinct datasets (with their input context) logged to runs of these experiments."""
+        if not experiment_ids:
+            raise InvalidParameter("SearchDatasets request must specify at least one experiment_id.")
+        if len(experiment_ids) > MAX_DATASET_EXPERIMENTS:
+            raise InvalidParameter(
+                f"SearchDatasets request cannot specify more than {MAX_DATASET_EXPERIMENTS} experiment_ids. "
+                f"Received {len(experiment_ids)} experiment_ids."
+            )
+        ids = [parse_experiment_id(e) for e in experiment_ids]
+        return in_transaction(
+            self.db, lambda c: input_store.dataset_summaries(c, ids, MAX_DATASET_SUMMARIES), write=False
+        )

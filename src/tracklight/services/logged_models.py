@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import Connection
 
 from tracklight.artifacts.paths import artifact_path, join
-from tracklight.artifacts.store import ArtifactEntry
+from tracklight.artifacts.store import ArtifactEntry, ArtifactStore
 from tracklight.errors import InvalidParameter, NotFound, NotImplementedFeature
 from tracklight.services import validation as v
 from tracklight.services.artifacts import Artifacts
@@ -207,3 +207,11 @@ class LoggedModels:
         model = self.get(model_id)
         store_, base = self.artifacts.roots.resolve(model.artifact_uri)
         return model.artifact_uri, store_.list_dir(join(base, artifact_path(path)))
+
+    def file_location(self, model_id: str, path: str) -> tuple[ArtifactStore, str]:
+        """(store, store path) of the file at `path` inside the model's artifact root."""
+        if self.artifacts is None:
+            raise NotImplementedFeature("Reading a logged model's artifacts needs the artifact service")
+        model = self.get(model_id)
+        store_, base = self.artifacts.roots.resolve(model.artifact_uri)
+        return store_, join(base, artifact_path(path, allow_root=False))

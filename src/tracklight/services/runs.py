@@ -306,3 +306,23 @@ class Runs:
             return out
 
         return in_transaction(self.db, work, write=False)
+
+    def metric_history_bulk(
+        self, run_ids: list[str], key: str | None, max_results: int | None
+    ) -> list[MetricPoint]:
+        """Whole histories of one metric for several runs (the UI's charts), at most 25,000 points in all."""
+        if not run_ids:
+            raise InvalidParameter("GetMetricHistoryBulk request must specify at least one run_id.")
+        if len(run_ids) > MAX_BULK_RUNS:
+            raise InvalidParameter(
+                f"GetMetricHistoryBulk request cannot specify more than {MAX_BULK_RUNS} run_ids. "
+                f"Received {len(run_ids)} run_ids."
+            )
+        if key is None:
+            raise InvalidParameter("GetMetricHistoryBulk request must specify a metric_key.")
+        if max_results is not None and max_results < 0:
+            raise InvalidParameter(f"max_results must be 0 or more, not {max_results}.")
+        limit = MAX_HISTORY_PAGE if max_results is None else min(max_results, MAX_HISTORY_PAGE)
+        return in_transaction(
+            self.db, lambda c: metric_store.history_bulk(c, run_ids, key, limit), write=False
+        )

@@ -62,3 +62,20 @@ def link_models(
         for model_id, step in dict(models).items()
     ]
     insert_ignore(conn, s.run_model_links, rows, ["run_id", "direction", "model_id"])
+
+
+def dataset_summaries(
+    conn: Connection, experiment_ids: Sequence[int], limit: int
+) -> list[tuple[int, str, str, str | None]]:
+    """Distinct (experiment id, name, digest, context) of the datasets logged to the experiments' runs,
+    in the order the datasets were first logged."""
+    d, ri = s.datasets.c, s.run_inputs.c
+    rows = conn.execute(
+        select(d.id, d.experiment_id, d.name, d.digest, ri.context)
+        .distinct()
+        .select_from(s.datasets.join(s.run_inputs, ri.dataset_id == d.id))
+        .where(d.experiment_id.in_(set(experiment_ids)))
+        .order_by(d.id, ri.context)
+        .limit(limit)
+    ).all()
+    return [(row[1], row[2], row[3], row[4]) for row in rows]
