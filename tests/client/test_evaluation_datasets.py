@@ -340,3 +340,23 @@ def test_experiment_links(tracking: Tracking) -> None:
             lambda call=call: call(dataset_id=missing, experiment_ids=[exps[0]]), "RESOURCE_DOES_NOT_EXIST"
         )
         assert "not found" in exc.message
+
+
+def test_concurrent_upserts_of_the_same_inputs_merge(tracking: Tracking) -> None:
+    """Writers racing on the same new inputs queue on the dataset: one insert each, the rest updates."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ds = gd.create_dataset(name=tracking.new_name("ds"), experiment_id=_experiment(tracking))
+    writers, inputs = 4, 20
+
+    def write(n: int) -> dict:
+        records = [{"inputs": {"i": i}, "tags": {f"writer-{n}": "yes"}} for i in range(inputs)]
+        return _upsert(tracking, ds.dataset_id, records)
+
+    with ThreadPoolExecutor(writers) as pool:
+        results = list(pool.map(write, range(writers)))
+    assert sum(r["inserted_count"] for r in results) == inputs
+    assert sum(r["updated_count"] for r in results) == inputs * (writers - 1)
+    df = gd.get_dataset(dataset_id=ds.dataset_id).to_df()
+    assert len(df) == inputs
+    assert all(set(tags) == {f"writer-{n}" for n in range(writers)} for tags in df["tags"])
