@@ -21,10 +21,11 @@ from tracklight.http.edge import ROUTE_KEY, Edge
 from tracklight.http.registry import model_version_artifact
 from tracklight.http.request import read_fields
 from tracklight.http.responses import error_response, json_response
-from tracklight.http.routes import API_2_0, RAW_ROUTES, Handler, RawRoute
+from tracklight.http.routes import API_2_0, API_3_0, RAW_ROUTES, Handler, RawRoute
 from tracklight.http.telemetry import metrics_response, watch_pool
 from tracklight.http.workers import in_worker
 from tracklight.services.artifacts import Artifacts
+from tracklight.services.evaluation_datasets import EvaluationDatasets
 from tracklight.services.experiments import Experiments
 from tracklight.services.logged_models import LoggedModels
 from tracklight.services.registry import Registry
@@ -85,9 +86,11 @@ class TracklightApp:
                 "artifacts": self.artifacts,
                 "logged_models": LoggedModels(db, self.artifacts),
                 "registry": Registry(db, self.artifacts),
+                "evaluation_datasets": EvaluationDatasets(db),
             }
-            for methods, path, handler, service in API_2_0:
-                for api in ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"):
+            versioned = [(route, "2.0") for route in API_2_0] + [(route, "3.0") for route in API_3_0]
+            for (methods, path, handler, service), version in versioned:
+                for api in (f"/api/{version}/mlflow/", f"/ajax-api/{version}/mlflow/"):
                     full = prefix + api + path
                     by_method = self._pattern(full) if "{" in full else self.routes.setdefault(full, {})
                     for method in methods:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from tracklight.http import graphql
 from tracklight.http import tracking as t
 from tracklight.http.artifacts import list_run_artifacts
+from tracklight.http.datasets import DATASET_ROUTES
 from tracklight.http.logged_models import LOGGED_MODEL_ROUTES
 from tracklight.http.registry import REGISTRY_ROUTES
 from tracklight.http.ui_artifacts import logged_model_file, upload_run_artifact
@@ -51,6 +52,9 @@ API_2_0: list[tuple[tuple[str, ...], str, Handler, str]] = [
     (("GET",), "artifacts/list", list_run_artifacts, "artifacts"),
 ]
 API_2_0 += LOGGED_MODEL_ROUTES + REGISTRY_ROUTES
+
+# MLflow 3-only services, served at /api/3.0/mlflow/<path> and /ajax-api/3.0/mlflow/<path> (not under 2.0).
+API_3_0: list[tuple[tuple[str, ...], str, Handler, str]] = list(DATASET_ROUTES)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -177,3 +178,40 @@ class ModelOrder:
     field_name: str
     ascending: bool
     dataset: DatasetScope | None
+
+
+@dataclass(slots=True)
+class EvaluationDataset:
+    """An MLflow 3 evaluation dataset's metadata; its records are paged separately."""
+
+    dataset_id: str
+    name: str
+    digest: str
+    schema: str | None  # JSON text, as the wire carries it
+    profile: str | None  # JSON text
+    created_time: int
+    last_update_time: int
+    created_by: str | None
+    last_updated_by: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    experiment_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class EvaluationRecord:
+    """One record of an evaluation dataset, its JSON columns decoded into Python values."""
+
+    record_id: str
+    dataset_id: str
+    input_hash: str
+    inputs: dict[str, Any]
+    outputs: Any  # any JSON value; None when unset
+    expectations: dict[str, Any] | None
+    tags: dict[str, Any] | None
+    source: dict[str, Any] | None  # {"source_type": ..., "source_data": {...}}
+    source_type: str | None
+    source_id: str | None
+    created_time: int
+    last_update_time: int
+    created_by: str | None
+    last_updated_by: str | None

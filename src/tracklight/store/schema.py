@@ -285,6 +285,66 @@ registered_model_aliases = Table(
     Column("version", Integer, nullable=False),
 )
 
+# -- MLflow 3 evaluation datasets -----------------------------------------------------------------------
+
+evaluation_datasets = Table(
+    "evaluation_datasets",
+    metadata,
+    Column("id", String(64), primary_key=True),  # "d-<32 hex>", as the client expects
+    Column("name", _name(500), nullable=False),
+    # Changes with every records upsert, so a run input naming the dataset pins one state of it.
+    Column("digest", String(64), nullable=False),
+    # JSON: field name -> inferred type for inputs, outputs and expectations; NULL until records arrive.
+    Column("schema", _text(1048575), nullable=True),
+    Column("profile", _text(65535), nullable=True),  # JSON: {"num_records": n}; NULL when empty
+    Column("created_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("created_by", _name(256), nullable=True),
+    Column("last_updated_by", _name(256), nullable=True),
+    Index("ix_evaluation_datasets_created_time", "created_time"),
+    Index("ix_evaluation_datasets_name", "name"),
+)
+
+evaluation_dataset_tags = Table(
+    "evaluation_dataset_tags",
+    metadata,
+    Column("dataset_id", String(64), ForeignKey("evaluation_datasets.id"), primary_key=True),
+    Column("key", Key, primary_key=True),
+    Column("value", _text(5000), nullable=False),
+)
+
+evaluation_dataset_experiments = Table(
+    "evaluation_dataset_experiments",
+    metadata,
+    Column("dataset_id", String(64), ForeignKey("evaluation_datasets.id"), primary_key=True),
+    Column("experiment_id", BigInteger, ForeignKey("experiments.id"), primary_key=True),
+    Index("ix_evaluation_dataset_experiments_experiment", "experiment_id"),
+)
+
+# One row per distinct inputs: input_hash (SHA-256 of the canonical inputs JSON) is what an upsert
+# matches on. The JSON columns hold the client's values as JSON text; outputs NULL means None.
+evaluation_dataset_records = Table(
+    "evaluation_dataset_records",
+    metadata,
+    Column("id", String(64), primary_key=True),  # "dr-<32 hex>"
+    Column("dataset_id", String(64), ForeignKey("evaluation_datasets.id"), nullable=False),
+    Column("input_hash", String(64), nullable=False),
+    Column("inputs", _text(16777215), nullable=False),
+    Column("outputs", _text(16777215), nullable=True),
+    Column("expectations", _text(16777215), nullable=True),
+    Column("tags", _text(65535), nullable=True),
+    Column("source", _text(65535), nullable=True),
+    Column("source_type", String(16), nullable=True),
+    Column("source_id", _name(500), nullable=True),
+    Column("created_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("created_by", _name(256), nullable=True),
+    Column("last_updated_by", _name(256), nullable=True),
+    Index("uq_evaluation_dataset_records_dataset_input", "dataset_id", "input_hash", unique=True),
+    # The records listing pages in (created_time, id) order within a dataset.
+    Index("ix_evaluation_dataset_records_dataset_created", "dataset_id", "created_time", "id"),
+)
+
 for _table in metadata.tables.values():
     _table.dialect_options["mysql"]["charset"] = "utf8mb4"
     _table.dialect_options["mysql"]["engine"] = "InnoDB"
