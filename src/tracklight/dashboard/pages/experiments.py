@@ -44,6 +44,8 @@ def experiments_page(ctx: PageContext, error: str = "", status: int = 200) -> Re
         view=view,
         next_token=next_token,
         error=error,
+        # Where the forms come back to: this list as it is filtered, whichever URL rendered it.
+        list_url=ctx.url("/experiments", {"q": q, "view": view if view != "active" else ""}),
     )
 
 
