@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from tracklight import __version__
 from tracklight.artifacts.locations import ArtifactRoots, open_store
 from tracklight.config import Settings
+from tracklight.dashboard import Dashboard, dashboard_routes
 from tracklight.errors import StoreUnavailable, TracklightError
 from tracklight.http import artifacts as artifact_routes
 from tracklight.http.edge import ROUTE_KEY, Edge
@@ -67,6 +68,7 @@ class TracklightApp:
         self.artifacts: Artifacts | None = None
         self.streamed: dict[str, artifact_routes.ArtifactHandler] = {}
         self.probes = {prefix + "/ready": self._ready}
+        self.dashboard: Dashboard | None = None  # the web pages, tried after every API route
         if db is not None:
             watch_pool(db)
         if db is None:
@@ -101,6 +103,7 @@ class TracklightApp:
                 for method in methods:
                     by_method[method] = (raw, services)
             self.streamed[prefix + "/get-artifact"] = artifact_routes.run_artifact
+            self.dashboard = dashboard_routes(services, prefix)
             self.streamed[prefix + "/model-versions/get-artifact"] = model_version_artifact
         if self.destination is not None and self.artifacts is None:
             self.artifacts = Artifacts(
@@ -218,6 +221,10 @@ class TracklightApp:
                     request.scope[ROUTE_KEY] = pattern.pattern
                     break
         if by_method is None:
+            page = self.dashboard.route(request) if self.dashboard is not None else None
+            if page is not None:
+                request.scope[ROUTE_KEY] = "dashboard"
+                return page
             return error_response("ENDPOINT_NOT_FOUND", f"No API endpoint at {method} {path}", 404)
         entry = by_method.get(method)
         if entry is None:

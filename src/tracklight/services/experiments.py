@@ -115,6 +115,10 @@ class Experiments:
 
         in_transaction(self.db, work)
 
+    def run_activity(self, experiment_ids: list[int]) -> dict[int, tuple[int, int | None]]:
+        """(active run count, latest run start) per experiment, for listings."""
+        return in_transaction(self.db, lambda c: store.run_activity(c, experiment_ids), write=False)
+
     def search(
         self,
         *,

@@ -138,3 +138,18 @@ def delete_experiment_tag(conn: Connection, experiment_id: int, key: str) -> boo
         )
     )
     return result.rowcount > 0
+
+
+def run_activity(conn: Connection, experiment_ids: list[int]) -> dict[int, tuple[int, int | None]]:
+    """Per experiment: how many active runs it has and the latest start time among them."""
+    if not experiment_ids:
+        return {}
+    r = s.runs.c
+    rows = conn.execute(
+        select(r.experiment_id, func.count(), func.max(r.start_time))
+        .where(r.experiment_id.in_(experiment_ids), r.lifecycle_stage == "active")
+        .group_by(r.experiment_id)
+    )
+    return {
+        int(eid): (int(count), int(latest) if latest is not None else None) for eid, count, latest in rows
+    }

@@ -1,0 +1,57 @@
+"""What every page handler gets: the services to call, the request's query and form, the URL prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from tracklight.services.artifacts import Artifacts
+from tracklight.services.experiments import Experiments
+from tracklight.services.logged_models import LoggedModels
+from tracklight.services.registry import Registry
+from tracklight.services.runs import Runs
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The services the pages read and write through; nothing else reaches the store."""
+
+    experiments: Experiments
+    runs: Runs
+    artifacts: Artifacts
+    logged_models: LoggedModels
+    registry: Registry
+
+    @classmethod
+    def from_mapping(cls, services: dict[str, Any]) -> Services:
+        return cls(**{name: services[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(slots=True)
+class PageContext:
+    """One request as a page sees it. A signed-in user and what they may read will hang off this too."""
+
+    services: Services
+    prefix: str
+    path: str
+    query: dict[str, list[str]]
+    form: dict[str, list[str]] = field(default_factory=dict)
+    partial: bool = False  # an htmx request that swaps part of a page
+
+    def arg(self, name: str, default: str = "") -> str:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def args(self, name: str) -> list[str]:
+        return [v for v in self.query.get(name, []) if v != ""]
+
+    def field(self, name: str, default: str = "") -> str:
+        values = self.form.get(name)
+        return values[0] if values else default
+
+    def url(self, path: str, query: dict[str, Any] | list[tuple[str, Any]] | None = None) -> str:
+        """An absolute path under the prefix, with an optional query string (None values dropped)."""
+        pairs = list(query.items()) if isinstance(query, dict) else list(query or [])
+        kept = [(k, v) for k, v in pairs if v is not None and v != ""]
+        return self.prefix + path + ("?" + urlencode(kept) if kept else "")

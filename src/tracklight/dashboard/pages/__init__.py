@@ -1,0 +1,19 @@
+"""The dashboard's pages, one module per area; ROUTES lists (method, path template, handler)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.responses import Response
+
+from tracklight.dashboard.pages import artifacts, charts, compare, experiments, models, run, runs
+
+ROUTES: list[tuple[str, str, Callable[..., Response]]] = [
+    *experiments.ROUTES,
+    *runs.ROUTES,
+    *run.ROUTES,
+    *artifacts.ROUTES,
+    *charts.ROUTES,
+    *compare.ROUTES,
+    *models.ROUTES,
+]

@@ -1,0 +1,94 @@
+"""A run's page: overview, params, metrics, tags, datasets, logged models, charts and the artifact browser."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.responses import RedirectResponse, Response
+
+from tracklight.dashboard.context import PageContext
+from tracklight.dashboard.render import render
+from tracklight.dashboard.runs_view import PARENT_TAG
+from tracklight.errors import TracklightError
+
+CHILDREN_SHOWN = 100
+_SOURCE_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit", "mlflow.user")
+
+
+def _logged_models(ctx: PageContext, model_ids: list[str]) -> list[dict[str, object]]:
+    out = []
+    for model_id in model_ids:
+        try:
+            model = ctx.services.logged_models.get(model_id, allow_deleted=True)
+            out.append({"model_id": model_id, "name": model.name, "status": model.status})
+        except TracklightError:
+            out.append({"model_id": model_id, "name": "", "status": "missing"})
+    return out
+
+
+def _history_models(tags: dict[str, str]) -> list[dict[str, str]]:
+    """Models the 2.x client logged: the run's mlflow.log-model.history tag, a JSON list."""
+    try:
+        history = json.loads(tags.get("mlflow.log-model.history", "[]"))
+    except ValueError:
+        return []
+    if not isinstance(history, list):
+        return []
+    return [
+        {
+            "artifact_path": str(m.get("artifact_path", "")),
+            "flavors": ", ".join(map(str, m.get("flavors", {}))),
+        }
+        for m in history
+        if isinstance(m, dict)
+    ]
+
+
+def run_page(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
+    run = ctx.services.runs.get(run_id)
+    if str(run.experiment_id) != experiment_id:
+        return RedirectResponse(
+            ctx.url(f"/experiments/{run.experiment_id}/runs/{run.run_id}"), status_code=302
+        )
+    experiment = ctx.services.experiments.get(run.experiment_id)
+    parent = None
+    parent_id = run.tags.get(PARENT_TAG)
+    if parent_id:
+        try:
+            parent = ctx.services.runs.get(parent_id)
+        except TracklightError:
+            parent = None
+    children, more_children = ctx.services.runs.search(
+        experiment_ids=[str(run.experiment_id)],
+        filter_string=f"tags.`{PARENT_TAG}` = '{run.run_id}'",
+        run_view_type="ACTIVE_ONLY",
+        order_by=["attributes.start_time DESC"],
+        max_results=CHILDREN_SHOWN,
+        page_token=None,
+    )
+    metrics = sorted(run.metrics, key=lambda m: m.key)
+    user_tags = {k: v for k, v in sorted(run.tags.items()) if not k.startswith("mlflow.")}
+    system_tags = {k: v for k, v in sorted(run.tags.items()) if k.startswith("mlflow.")}
+    outputs = [m for m, _ in run.model_outputs]
+    return render(
+        ctx,
+        "run.html",
+        title=run.run_name or run.run_id,
+        experiment=experiment,
+        run=run,
+        parent=parent,
+        parent_id=parent_id,
+        children=children,
+        more_children=more_children is not None,
+        metrics=metrics,
+        user_tags=user_tags,
+        system_tags=system_tags,
+        source={k: run.tags.get(k, "") for k in _SOURCE_TAGS},
+        logged_outputs=_logged_models(ctx, outputs),
+        logged_inputs=_logged_models(ctx, [m for m in run.model_inputs if m not in outputs]),
+        history_models=_history_models(run.tags),
+        base=f"/experiments/{run.experiment_id}/runs/{run.run_id}",
+    )
+
+
+ROUTES = [("GET", "/experiments/{experiment_id}/runs/{run_id}", run_page)]

@@ -1,0 +1,75 @@
+"""Jinja2 rendering with autoescaping, the page headers (CSP and friends) and the value formats pages share."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.responses import HTMLResponse, Response
+
+from tracklight.dashboard.context import PageContext
+
+# No inline script or style anywhere: every script and stylesheet is a file under /static.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def format_time(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000))
+
+
+def format_duration(start: int | None, end: int | None) -> str:
+    if start is None or end is None or end < start:
+        return ""
+    seconds = (end - start) / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {sec}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes}m"
+
+
+def format_number(value: float | None) -> str:
+    if value is None:
+        return ""
+    if math.isnan(value):
+        return "NaN"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"
+
+
+def _json_attr(value: Any) -> str:
+    """JSON for a data- attribute; autoescaping makes it safe inside the quotes."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+_env = Environment(
+    loader=PackageLoader("tracklight.dashboard", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters.update(time=format_time, number=format_number, json_attr=_json_attr)
+_env.globals.update(duration=format_duration)
+
+
+def render(ctx: PageContext, template: str, status: int = 200, **values: Any) -> Response:
+    html = _env.get_template(template).render(ctx=ctx, url=ctx.url, **values)
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)

@@ -1,0 +1,129 @@
+"""Which dashboard page answers a path; static files; error pages. The server tries its API routes first."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import mimetypes
+import re
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tracklight.dashboard import pages
+from tracklight.dashboard.context import PageContext, Services
+from tracklight.dashboard.render import render
+from tracklight.errors import NotFound, StoreUnavailable, TracklightError
+from tracklight.http.workers import in_worker
+
+log = logging.getLogger("tracklight.dashboard")
+
+PageHandler = Callable[..., Response]
+_MAX_FORM_BYTES = 64 * 1024
+
+
+def _static_files() -> dict[str, tuple[bytes, str]]:
+    """Every file under static/, read once: (content, media type) by its path below static/."""
+    files: dict[str, tuple[bytes, str]] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        for child in node.iterdir():
+            name = prefix + child.name
+            if child.is_dir():
+                walk(child, name + "/")
+            elif not child.name.startswith("."):
+                media = mimetypes.guess_type(child.name)[0] or "application/octet-stream"
+                if media.startswith("text/") or media == "application/javascript":
+                    media += "; charset=utf-8"
+                files[name] = (child.read_bytes(), media)
+
+    walk(resources.files("tracklight.dashboard") / "static", "")
+    return files
+
+
+class Dashboard:
+    """The dashboard's route table; `route` answers None for paths that are not its own."""
+
+    def __init__(self, services: Services, prefix: str) -> None:
+        self.services = services
+        self.prefix = prefix
+        self.static = _static_files()
+        self.static_prefix = prefix + "/static/"
+        self.pages: list[tuple[str, re.Pattern[str], PageHandler]] = []
+        for method, template, handler in pages.ROUTES:
+            regex = re.sub(
+                r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(template).replace("\\{", "{").replace("\\}", "}")
+            )
+            self.pages.append((method, re.compile(f"^{re.escape(prefix)}{regex}$"), handler))
+
+    def route(self, request: Request) -> Callable[[], Awaitable[Response]] | None:
+        path: str = request.scope["path"]
+        if path.startswith(self.static_prefix):
+            found = self.static.get(path[len(self.static_prefix) :])
+            if found is None:
+                return None
+            body, media = found
+            return lambda: _ready(
+                Response(body, media_type=media, headers={"Cache-Control": "public, max-age=3600"})
+            )
+        for method, pattern, handler in self.pages:
+            match = pattern.match(path)
+            if match is not None and method == request.method:
+                params = match.groupdict()
+                return lambda: self._page(request, handler, params)  # noqa: B023 - returned at once
+        return None
+
+    async def _page(self, request: Request, handler: PageHandler, params: dict[str, str]) -> Response:
+        form: dict[str, list[str]] = {}
+        if request.method == "POST":
+            if not _same_origin(request):
+                return Response("Cross-origin form posts are refused.", status_code=403)
+            body = await request.body()
+            if len(body) > _MAX_FORM_BYTES:
+                return Response("Form too large.", status_code=413)
+            form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        ctx = PageContext(
+            services=self.services,
+            prefix=self.prefix,
+            path=request.scope["path"],
+            query=parse_qs(
+                request.scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True
+            ),
+            form=form,
+            partial=request.headers.get("hx-request") == "true",
+        )
+        try:
+            return await in_worker(functools.partial(handler, ctx, **params))
+        except NotFound as exc:
+            return render(ctx, "error.html", 404, title="Not found", message=exc.message)
+        except TracklightError as exc:
+            return render(ctx, "error.html", 400, title="Bad request", message=exc.message)
+        except StoreUnavailable:
+            return render(
+                ctx,
+                "error.html",
+                503,
+                title="Unavailable",
+                message="The database is unavailable; retry later.",
+            )
+
+
+async def _ready(response: Response) -> Response:
+    return response
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post must come from a page of this server (a browser always sends Origin on POST)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser, or a very old one: nothing cross-site to guard against
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def dashboard_routes(services: dict[str, Any], prefix: str) -> Dashboard:
+    """The dashboard over the server's services, answering under `prefix`."""
+    return Dashboard(Services.from_mapping(services), prefix)

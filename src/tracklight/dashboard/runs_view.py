@@ -1,0 +1,177 @@
+"""The runs table's state as the URL carries it (filter, sort, columns, page), and the rows it shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tracklight.dashboard.context import PageContext
+from tracklight.store.records import Run
+
+PAGE_SIZES = (25, 50, 100, 250)
+DEFAULT_PAGE_SIZE = 50
+LIFECYCLES = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
+DEFAULT_KEY_COLUMNS = 8  # params or metrics shown when the URL names none
+PARENT_TAG = "mlflow.parentRunId"
+
+# Attribute columns: (sort key in the search grammar, or None when it cannot sort, label).
+ATTRIBUTES: list[tuple[str, str | None, str]] = [
+    ("run_name", "attributes.run_name", "Name"),
+    ("status", "attributes.status", "Status"),
+    ("start_time", "attributes.start_time", "Started"),
+    ("duration", None, "Duration"),
+    ("user_id", "attributes.user_id", "User"),
+]
+
+
+def _quoted(key: str) -> str:
+    return "`" + key.replace("`", "``") + "`"
+
+
+def sort_expression(column: str) -> str | None:
+    """`params.lr` → "params.`lr`" for order_by; attributes pass through; anything else is refused."""
+    kind, _, key = column.partition(".")
+    if kind == "attributes":
+        return column if any(sort == column for _, sort, _ in ATTRIBUTES) else None
+    if kind in ("params", "metrics", "tags") and key:
+        return f"{kind}.{_quoted(key)}"
+    return None
+
+
+@dataclass(slots=True)
+class RunsView:
+    """What the URL asks the runs table to show."""
+
+    filter: str = ""
+    sort: str = "attributes.start_time"
+    descending: bool = True
+    lifecycle: str = "active"
+    size: int = DEFAULT_PAGE_SIZE
+    page_token: str = ""
+    params: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    chosen: bool = False  # the URL chose the key columns (possibly none)
+
+    @classmethod
+    def from_query(cls, ctx: PageContext) -> RunsView:
+        view = cls(filter=ctx.arg("filter").strip(), page_token=ctx.arg("page"))
+        sort = ctx.arg("sort")
+        if sort and sort_expression(sort) is not None:
+            view.sort = sort
+        view.descending = ctx.arg("dir", "desc") != "asc"
+        lifecycle = ctx.arg("lifecycle")
+        view.lifecycle = lifecycle if lifecycle in LIFECYCLES else "active"
+        size = ctx.arg("size")
+        view.size = int(size) if size.isdigit() and int(size) in PAGE_SIZES else DEFAULT_PAGE_SIZE
+        view.params, view.metrics, view.tags = ctx.args("param"), ctx.args("metric"), ctx.args("tag")
+        view.chosen = ctx.arg("cols") == "1" or bool(view.params or view.metrics or view.tags)
+        return view
+
+    def order_by(self) -> list[str]:
+        expression = sort_expression(self.sort) or "attributes.start_time"
+        return [f"{expression} {'DESC' if self.descending else 'ASC'}"]
+
+    def query(self, **changes: object) -> list[tuple[str, object]]:
+        """This view's query string pairs with some changed; a change of anything but the page restarts paging."""
+        values: dict[str, object] = {
+            "filter": self.filter,
+            "sort": self.sort if self.sort != "attributes.start_time" else "",
+            "dir": "" if self.descending else "asc",
+            "lifecycle": self.lifecycle if self.lifecycle != "active" else "",
+            "size": self.size if self.size != DEFAULT_PAGE_SIZE else "",
+            "page": "",
+        }
+        if "page" not in changes:
+            values["page"] = ""
+        for key, value in changes.items():
+            values[key] = value
+        pairs: list[tuple[str, object]] = [(k, v) for k, v in values.items() if v not in ("", None)]
+        if self.chosen:
+            pairs.append(("cols", "1"))
+            pairs += [("param", k) for k in self.params]
+            pairs += [("metric", k) for k in self.metrics]
+            pairs += [("tag", k) for k in self.tags]
+        return pairs
+
+    def sort_query(self, column: str) -> list[tuple[str, object]]:
+        """Clicking a header: sort by it, or flip the direction when it already sorts."""
+        if column == self.sort:
+            return self.query(dir="" if not self.descending else "asc")
+        return self.query(sort=column if column != "attributes.start_time" else "", dir="")
+
+    def aria_sort(self, column: str) -> str:
+        if column != self.sort:
+            return "none"
+        return "descending" if self.descending else "ascending"
+
+
+@dataclass(slots=True)
+class RunRow:
+    """One table row: the run, how deep it nests under parents on this page, how many children follow."""
+
+    run: Run
+    depth: int = 0
+    children: int = 0
+    parent_elsewhere: str | None = None  # the parent's id when the parent is not on this page
+    latest: dict[str, float] = field(default_factory=dict)
+
+
+def nest(runs: list[Run]) -> list[RunRow]:
+    """Order a page so each run follows its parent (when the parent is on the page), indented."""
+    by_id = {r.run_id: r for r in runs}
+    children: dict[str, list[Run]] = {}
+    roots: list[Run] = []
+    for run in runs:
+        parent = run.tags.get(PARENT_TAG)
+        if parent and parent in by_id and parent != run.run_id:
+            children.setdefault(parent, []).append(run)
+        else:
+            roots.append(run)
+    rows: list[RunRow] = []
+    seen: set[str] = set()
+
+    def add(run: Run, depth: int) -> None:
+        if run.run_id in seen:
+            return
+        seen.add(run.run_id)
+        parent = run.tags.get(PARENT_TAG)
+        row = RunRow(
+            run=run,
+            depth=min(depth, 6),
+            children=len(children.get(run.run_id, [])),
+            parent_elsewhere=parent if parent and parent not in by_id else None,
+            latest={m.key: m.value for m in run.metrics},
+        )
+        rows.append(row)
+        for child in children.get(run.run_id, []):
+            add(child, depth + 1)
+
+    for run in roots:
+        add(run, 0)
+    for run in runs:  # a cycle of parent tags leaves runs unreached; show them anyway
+        add(run, 0)
+    return rows
+
+
+def key_columns(runs: list[Run], view: RunsView) -> tuple[list[str], list[str], list[str]]:
+    """The param, metric and tag columns: those the URL chose, else the first keys seen on the page."""
+    if view.chosen:
+        return view.params, view.metrics, view.tags
+    params: dict[str, None] = {}
+    metrics: dict[str, None] = {}
+    for run in runs:
+        params.update(dict.fromkeys(run.params))
+        metrics.update(dict.fromkeys(m.key for m in run.metrics))
+    return sorted(params)[:DEFAULT_KEY_COLUMNS], sorted(metrics)[:DEFAULT_KEY_COLUMNS], []
+
+
+def keys_on_page(runs: list[Run]) -> tuple[list[str], list[str], list[str]]:
+    """Every param, metric and (non-system) tag key on the page, for the column chooser."""
+    params: set[str] = set()
+    metrics: set[str] = set()
+    tags: set[str] = set()
+    for run in runs:
+        params.update(run.params)
+        metrics.update(m.key for m in run.metrics)
+        tags.update(k for k in run.tags if not k.startswith("mlflow."))
+    return sorted(params), sorted(metrics), sorted(tags)

@@ -1,0 +1,79 @@
+// The dashboard's small behaviours: links the mlflow client prints, the theme toggle, run selection.
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  var prefix = root.getAttribute("data-prefix") || "";
+
+  // The client prints http://host/#/experiments/<id>/runs/<run_id>: send it to the real page.
+  function followHashRoute() {
+    var hash = window.location.hash || "";
+    var m = hash.match(/^#\/experiments\/(\d+)(?:\/runs\/([0-9A-Za-z]+))?/);
+    if (m) {
+      var target = prefix + "/experiments/" + m[1] + (m[2] ? "/runs/" + m[2] : "");
+      window.location.replace(target);
+      return true;
+    }
+    m = hash.match(/^#\/models\/([^/]+)(?:\/versions\/(\d+))?/);
+    if (m) {
+      var name = encodeURIComponent(decodeURIComponent(m[1]));
+      window.location.replace(prefix + "/models/" + name + (m[2] ? "/versions/" + m[2] : ""));
+      return true;
+    }
+    return false;
+  }
+  followHashRoute();
+  window.addEventListener("hashchange", followHashRoute);
+
+  function currentTheme() {
+    var set = root.getAttribute("data-theme");
+    if (set) return set;
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+
+  function showTheme(button) {
+    var dark = currentTheme() === "dark";
+    button.setAttribute("aria-pressed", dark ? "true" : "false");
+    button.textContent = dark ? "Light theme" : "Dark theme";
+  }
+
+  function setupThemeToggle() {
+    var button = document.getElementById("theme-toggle");
+    if (!button) return;
+    showTheme(button);
+    button.addEventListener("click", function () {
+      var next = currentTheme() === "dark" ? "light" : "dark";
+      root.setAttribute("data-theme", next);
+      try {
+        window.localStorage.setItem("tracklight-theme", next);
+      } catch (e) {
+        /* not saved; it still applies to this page */
+      }
+      showTheme(button);
+      document.dispatchEvent(new CustomEvent("tracklight:theme"));
+    });
+  }
+
+  function countSelected() {
+    var out = document.getElementById("selected-count");
+    var button = document.getElementById("compare-button");
+    if (!out || !button) return;
+    var n = document.querySelectorAll('input[form="compare-form"][name="run"]:checked').length;
+    out.textContent = n ? n + " selected" : "Select runs with the checkboxes to compare them.";
+    button.disabled = n === 0;
+  }
+
+  document.addEventListener("change", function (event) {
+    var t = event.target;
+    if (t && t.getAttribute && t.getAttribute("form") === "compare-form") countSelected();
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupThemeToggle();
+    countSelected();
+    if (window.htmx) {
+      window.htmx.onLoad(function () {
+        countSelected();
+      });
+    }
+  });
+})();

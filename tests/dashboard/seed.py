@@ -1,0 +1,115 @@
+"""Data for the dashboard tests, logged through the stock mlflow client against a live server."""
+
+from __future__ import annotations
+
+import json
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Markup that would run if any page put user data into HTML unescaped, or JS used innerHTML on it.
+XSS_IMG = '<img src=x onerror="window.__xss=1">'
+XSS_SCRIPT = "<script>window.__xss=1</script>"
+
+
+def tiny_png(width: int = 4, height: int = 4) -> bytes:
+    """A valid red PNG, built by hand so the tests need no imaging library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@dataclass
+class Seeded:
+    experiment_id: str
+    experiment_name: str
+    runs: dict[str, str] = field(default_factory=dict)  # label -> run id
+    xss_experiment_id: str = ""
+    xss_run_id: str = ""
+
+
+def seed(client: Any, name: str) -> Seeded:
+    """An experiment with finished runs (params, metric histories, tags), a parent with children, artifacts."""
+    experiment_id = client.create_experiment(name)
+    out = Seeded(experiment_id=experiment_id, experiment_name=name)
+    for i, (lr, optimizer) in enumerate([(0.1, "sgd"), (0.01, "adam"), (0.001, "adam"), (0.05, "sgd")]):
+        run = client.create_run(
+            experiment_id, run_name=f"train-{i}", tags={"team": "vision" if i % 2 else "nlp"}
+        )
+        run_id = run.info.run_id
+        client.log_param(run_id, "lr", str(lr))
+        client.log_param(run_id, "optimizer", optimizer)
+        from mlflow.entities import Metric
+
+        base = 1_700_000_000_000 + i * 1000
+        metrics = [Metric("loss", 1.0 / (step + 1) + lr, base + step * 100, step) for step in range(300)]
+        metrics += [
+            Metric("accuracy", min(0.99, 0.5 + step * 0.002 + lr), base + step * 100, step)
+            for step in range(300)
+        ]
+        for start in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[start : start + 1000])
+        client.set_terminated(run_id, "FINISHED")
+        out.runs[f"train-{i}"] = run_id
+    parent = client.create_run(experiment_id, run_name="sweep-parent")
+    out.runs["sweep-parent"] = parent.info.run_id
+    for j in range(3):
+        child = client.create_run(
+            experiment_id, run_name=f"sweep-child-{j}", tags={"mlflow.parentRunId": parent.info.run_id}
+        )
+        client.log_param(child.info.run_id, "lr", str(0.1 * (j + 1)))
+        client.log_metric(child.info.run_id, "loss", 0.3 - j * 0.05, step=0)
+        client.set_terminated(child.info.run_id, "FINISHED")
+        out.runs[f"sweep-child-{j}"] = child.info.run_id
+    client.set_terminated(parent.info.run_id, "FINISHED")
+
+    run_id = out.runs["train-1"]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "notes.txt").write_text("hello from the artifact browser\nline two\n")
+        (root / "config.json").write_text(json.dumps({"layers": [64, 32], "dropout": 0.1}))
+        (root / "params.yaml").write_text("lr: 0.01\noptimizer: adam\n")
+        (root / "table.csv").write_text("epoch,loss\n1,0.9\n2,0.5\n3,0.25\n")
+        (root / "plot.png").write_bytes(tiny_png())
+        (root / "report.html").write_text("<h1>Report</h1><script>parent.window.__xss=1</script>")
+        (root / "model").mkdir()
+        (root / "model" / "MLmodel").write_text("artifact_path: model\nflavors:\n  python_function: {}\n")
+        client.log_artifacts(run_id, str(root))
+    return out
+
+
+def seed_xss(client: Any, name: str) -> tuple[str, str]:
+    """An experiment whose names, params, tags, metrics and artifacts carry HTML/JS payloads."""
+    experiment_id = client.create_experiment(name + XSS_SCRIPT)
+    run = client.create_run(
+        experiment_id, run_name=XSS_IMG, tags={"payload": XSS_IMG, "note": XSS_SCRIPT + XSS_IMG}
+    )
+    run_id = run.info.run_id
+    client.log_param(run_id, "payload", XSS_IMG)
+    client.log_param(run_id, "payload2", XSS_SCRIPT)
+    client.log_metric(run_id, "m_onerror", 1.0, step=0)
+    client.log_metric(run_id, "m_onerror", 2.0, step=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / '<img src=x onerror="window.__xss=1">.txt').write_text(XSS_SCRIPT)
+        (root / "evil.html").write_text(
+            "<script>parent.window.__xss=1;top.window.__xss=1</script><p>sandboxed</p>"
+        )
+        (root / "evil.json").write_text(json.dumps({"k": XSS_IMG}))
+        (root / "evil.csv").write_text(f"col,{XSS_IMG}\n1,{XSS_SCRIPT}\n")
+        client.log_artifacts(run_id, str(root))
+    client.set_terminated(run_id, "FINISHED")
+    return experiment_id, run_id
