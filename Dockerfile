@@ -16,8 +16,9 @@
 # ---- Configuration (every variable is optional; a flag after `server` wins over its variable) ----------------
 #   TRACKLIGHT_BACKEND_STORE_URI     sqlite:////path, mysql+pymysql://user:pw@host:3306/db, postgresql://user:pw@host/db
 #                                    (default: sqlite:///./tracklight.db, i.e. /var/lib/tracklight/tracklight.db:
-#                                    mount a volume there, or use MySQL/PostgreSQL; those need `tracklight db
-#                                    upgrade URI` first: the server refuses an out-of-date schema)
+#                                    mount a volume there, or use MySQL/PostgreSQL. The server creates the schema
+#                                    of an empty database itself; a release's upgrade of an existing one is
+#                                    `tracklight db upgrade` first: the server refuses an out-of-date schema)
 #   TRACKLIGHT_ARTIFACTS_DESTINATION a path, s3://bucket/prefix, gs://bucket/prefix,
 #                                    wasbs://container@account.blob.core.windows.net/prefix
 #                                    (default: ./tracklight-artifacts, i.e. /var/lib/tracklight/tracklight-artifacts)
@@ -64,19 +65,30 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /build
 RUN python -m venv /opt/tracklight
 
+# Dependencies first, from the lock only: exact versions with their sha256 hashes, nothing resolved at build
+# time, so two builds of one commit install the same files (and this layer is cached until the lock changes).
+# requirements/image.lock is the `.[cloud]` set for Python 3.11; after changing pyproject.toml's
+# dependencies, refresh it with (uv: pip install uv):
+#   uv pip compile pyproject.toml --extra cloud --generate-hashes --universal --python-version 3.11 \
+#       -o requirements/image.lock
+# tests/deploy checks that it covers every dependency pyproject.toml names.
+COPY requirements/image.lock ./requirements/
+RUN /opt/tracklight/bin/pip install --require-hashes --no-deps -r requirements/image.lock
+
 # Only what the wheel needs (see .dockerignore): project metadata and the package.
 COPY pyproject.toml README.md ./
 COPY src ./src
 
-# Build the wheel, install it with the cloud extra into the venv (PyMySQL and psycopg2-binary are core
-# dependencies; every driver ships as a manylinux wheel, so no compiler or apt packages are needed), then
-# precompile all bytecode with hashes that are never re-checked: the runtime user cannot write __pycache__,
-# and a cold start must not spend its time compiling SQLAlchemy. The last line fails the build if a driver
-# is missing.
+# Build the wheel and install it alone (its dependencies came from the lock; PyMySQL and psycopg2-binary are
+# core dependencies, every driver ships as a manylinux wheel, so no compiler or apt packages are needed);
+# `pip check` fails the build if the lock misses one. Then precompile all bytecode with hashes that are never
+# re-checked: the runtime user cannot write __pycache__, and a cold start must not spend its time compiling
+# SQLAlchemy. The last line fails the build if a driver or a cloud SDK ([cloud]) is missing.
 RUN python -m pip wheel --no-deps --wheel-dir /build/dist . \
-    && /opt/tracklight/bin/pip install "$(echo /build/dist/tracklight-*.whl)[cloud]" \
+    && /opt/tracklight/bin/pip install --no-deps /build/dist/tracklight-*.whl \
+    && /opt/tracklight/bin/pip check \
     && /opt/tracklight/bin/python -m compileall -q -f -j 0 --invalidation-mode unchecked-hash /opt/tracklight/lib \
-    && /opt/tracklight/bin/python -c "import pymysql, psycopg2, tracklight.artifacts.s3, tracklight.artifacts.gcs, tracklight.artifacts.azure, tracklight.http.app"
+    && /opt/tracklight/bin/python -c "import pymysql, cryptography, psycopg2, tracklight.artifacts.s3, tracklight.artifacts.gcs, tracklight.artifacts.azure, tracklight.http.app"
 
 
 FROM python:3.11-slim-trixie

@@ -11,73 +11,39 @@ from tracklight import __version__
 
 
 def _server_parser(sub: argparse._SubParsersAction) -> None:
+    from tracklight.config import SETTINGS
+    from tracklight.mlflow_flags import add_flags
+
     p = sub.add_parser(
         "server",
         add_help=False,
         help="Run the tracking server.",
         description="Run the tracking server. Every flag can also be set as a TRACKLIGHT_* environment variable.",
     )
-    p.add_argument(
-        "--backend-store-uri",
-        help="sqlite:///path, mysql+pymysql://… or postgresql://… "
-        "(default: sqlite:///./tracklight.db) [TRACKLIGHT_BACKEND_STORE_URI]",
-    )
-    p.add_argument(
-        "--default-artifact-root",
-        help="Artifact root given to new experiments [TRACKLIGHT_DEFAULT_ARTIFACT_ROOT]",
-    )
-    p.add_argument(
-        "--artifacts-destination",
-        help="Where proxied artifacts are stored "
-        "(default: ./tracklight-artifacts) [TRACKLIGHT_ARTIFACTS_DESTINATION]",
-    )
-    p.add_argument(
-        "--serve-artifacts",
-        dest="serve_artifacts",
-        action="store_true",
-        default=None,
-        help="Proxy artifact uploads and downloads (the default) [TRACKLIGHT_SERVE_ARTIFACTS]",
-    )
-    p.add_argument(
-        "--no-serve-artifacts",
-        dest="serve_artifacts",
-        action="store_false",
-        help="Give runs the destination URI itself; clients then need storage credentials",
-    )
-    p.add_argument(
-        "--artifacts-only",
-        action="store_true",
-        default=None,
-        help="Serve only the artifact routes, with no metadata database [TRACKLIGHT_ARTIFACTS_ONLY]",
-    )
-    p.add_argument("--host", "-h", help="Address to bind (default: 127.0.0.1) [TRACKLIGHT_HOST]")
-    p.add_argument("--port", "-p", type=int, help="Port to listen on (default: 5000) [TRACKLIGHT_PORT]")
-    p.add_argument("--workers", "-w", type=int, help="Worker processes (default: 1) [TRACKLIGHT_WORKERS]")
-    p.add_argument("--static-prefix", help="Prefix for every route, e.g. /mlflow [TRACKLIGHT_STATIC_PREFIX]")
-    p.add_argument(
-        "--allowed-hosts",
-        help="Comma-separated Host header values to accept: names, *.domain or * "
-        "(default: localhost and private addresses) [TRACKLIGHT_ALLOWED_HOSTS]",
-    )
-    p.add_argument(
-        "--cors-allowed-origins",
-        help="Comma-separated origins browsers may call the API from, or * "
-        "(default: none, same-origin only) [TRACKLIGHT_CORS_ALLOWED_ORIGINS]",
-    )
-    p.add_argument(
-        "--log-format",
-        choices=["json", "text"],
-        help="Log lines as JSON objects or plain text (default: text on a terminal, else json) "
-        "[TRACKLIGHT_LOG_FORMAT]",
-    )
-    p.add_argument(
-        "--h2c",
-        action="store_true",
-        default=None,
-        help="Serve with Hypercorn, which speaks cleartext HTTP/2 (h2c) as well as HTTP/1.1 on the same port: "
-        "for Cloud Run's HTTP/2 end to end, which has no 32 MiB request limit [TRACKLIGHT_H2C]",
-    )
+    for setting in SETTINGS:
+        if not setting.flags:
+            continue  # a variable only
+        shown = setting.shown_default.replace("`", "").strip("()")
+        text = f"{setting.help} (default: {shown}) [{setting.env}]"
+        if setting.kind == "bool":
+            p.add_argument(*setting.flags, dest=setting.name, action="store_true", default=None, help=text)
+            if setting.negative_flag:
+                p.add_argument(
+                    setting.negative_flag,
+                    dest=setting.name,
+                    action="store_false",
+                    help=f"The opposite of {setting.flags[0]}",
+                )
+        else:
+            p.add_argument(
+                *setting.flags,
+                dest=setting.name,
+                type={"int": int, "float": float}.get(setting.kind),
+                choices=setting.choices or None,
+                help=text,
+            )
     p.add_argument("--help", action="help", help="Show this message and exit.")
+    add_flags(p)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -158,53 +124,46 @@ def _server(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import ArgumentError, DBAPIError
 
     from tracklight.config import load_settings
+    from tracklight.mlflow_flags import RefusedFlag, adopt
     from tracklight.store.engine import StoreUriError
     from tracklight.store.migrate import SchemaOutOfDate
 
     try:
-        settings = load_settings(
-            backend_store_uri=args.backend_store_uri,
-            artifacts_destination=args.artifacts_destination,
-            default_artifact_root=args.default_artifact_root,
-            serve_artifacts=args.serve_artifacts,
-            artifacts_only=args.artifacts_only,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            static_prefix=args.static_prefix,
-            allowed_hosts=args.allowed_hosts,
-            cors_allowed_origins=args.cors_allowed_origins,
-            log_format=args.log_format,
-            h2c=args.h2c,
-        )
-    except (ValueError, ArgumentError) as exc:
+        adopted = adopt(args)
+        settings = load_settings({**vars(args), **adopted.settings})
+    except (ValueError, ArgumentError) as exc:  # RefusedFlag is a ValueError
         return _fail(str(exc))
+    for note in adopted.notes:
+        print(f"tracklight: note: {note}", file=sys.stderr)
     problem = _check_port(settings.host, settings.port)
     if problem:
         return _fail(problem)
-    from tracklight.artifacts.locations import ArtifactLocationError
-    from tracklight.http.app import build_app
-    from tracklight.startup import prepare_store, tune_allocator, tune_collector
+    import logging.config
 
+    from tracklight.artifacts.locations import ArtifactLocationError
+    from tracklight.logs import log_config
+    from tracklight.startup import announce, start
+
+    # Configured now, so the start-up lines look like every later one (the server applies it again).
+    logging.config.dictConfig(log_config(settings.log_format))
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # our own line says when a schema was created
     try:
-        tune_allocator()
-        db = None if settings.artifacts_only else prepare_store(settings)
-        app = build_app(settings, db)
-        tune_collector()
-    except (StoreUriError, ArtifactLocationError) as exc:
-        return _fail(str(exc))
-    except SchemaOutOfDate as exc:
+        application, app = start(settings)
+    except (StoreUriError, ArtifactLocationError, SchemaOutOfDate, RefusedFlag) as exc:
         return _fail(str(exc))
     except DBAPIError as exc:
         return _fail(f"cannot reach the database: {_first_line(exc.orig)}")
+    announce(application)
     from tracklight.serving import serve
 
-    serve(settings, app, db)
+    serve(settings, app, application.db)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    from tracklight.mlflow_flags import attach_option_strings
+
+    args = _parser().parse_args(attach_option_strings(sys.argv[1:] if argv is None else argv))
     if args.command == "server":
         return _server(args)
     return _db_upgrade(args.uri)

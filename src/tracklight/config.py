@@ -1,11 +1,13 @@
-"""Server settings: read once, from command-line flags and TRACKLIGHT_* environment variables."""
+"""Server settings: one table drives the flags, the TRACKLIGHT_* variables, the defaults and their export."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DB_FILE = "tracklight.db"
 DEFAULT_ARTIFACT_DIR = "tracklight-artifacts"
@@ -65,42 +67,253 @@ class Settings:
         return _as_uri(self.artifacts_destination)
 
 
-def _as_uri(location: str) -> str:
-    if "://" in location or location.startswith("mlflow-artifacts:"):
-        return location.rstrip("/")
-    return Path(location).resolve().as_uri()
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting: where it is read from (flags, then its variable, then the default) and how it is shown."""
 
+    name: str  # the Settings field, and the argparse dest
+    env: str  # its TRACKLIGHT_* variable
+    kind: str  # "str", "int", "float", "bool", "list" or "choice"
+    default: Any  # a value, or a callable giving it at load time
+    shown_default: str  # the default as --help and the README show it (Markdown)
+    help: str
+    flags: tuple[str, ...] = ()  # none: a variable only
+    negative_flag: str | None = None  # a "--no-…" flag that sets a bool setting to false
+    choices: tuple[str, ...] = ()
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(f"TRACKLIGHT_{name}")
-    return value if value not in (None, "") else None
+    @property
+    def label(self) -> str:
+        """How error messages name it: its first long flag, else its variable."""
+        return next((f for f in self.flags if f.startswith("--")), self.env)
 
+    def resolve(self, given: Any) -> Any:
+        """The flag's value if given, else the variable's, else the default."""
+        if given is not None:
+            return self.check(given)
+        raw = os.environ.get(self.env)
+        if raw not in (None, ""):
+            return self.parse(raw)
+        return self.default() if callable(self.default) else self.default
 
-def _env_bool(name: str) -> bool | None:
-    value = _env(name)
-    if value is None:
-        return None
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"TRACKLIGHT_{name} must be true or false, not {value!r}")
+    def parse(self, raw: str) -> Any:
+        """A variable's text as a value of this setting's kind."""
+        if self.kind == "bool":
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"{self.env} must be true or false, not {raw!r}")
+        if self.kind in ("int", "float"):
+            try:
+                return self.check(int(raw) if self.kind == "int" else float(raw))
+            except ValueError:
+                raise ValueError(f"{self.env} must be a number, not {raw!r}") from None
+        if self.kind == "list":
+            return tuple(item.strip() for item in raw.split(",") if item.strip())
+        return self.check(raw)
+
+    def check(self, value: Any) -> Any:
+        if self.kind == "list" and isinstance(value, str):
+            return self.parse(value)
+        if self.kind == "choice":
+            value = value.lower()
+            if value not in self.choices:
+                raise ValueError(f"{self.label} must be {' or '.join(self.choices)}, not {value!r}")
+        return value
+
+    def export(self, value: Any) -> str | None:
+        """The value as its variable's text (None: leave the variable unset)."""
+        if value is None:
+            return None
+        if self.kind == "bool":
+            return "true" if value else "false"
+        if self.kind == "list":
+            return ",".join(value)
+        return str(value)
 
 
 def default_backend_store_uri() -> str:
     return f"sqlite:///{Path(DEFAULT_DB_FILE).resolve()}"
 
 
-def backend_store_uri_from(flag: str | None) -> str:
-    """The flag, else TRACKLIGHT_BACKEND_STORE_URI, else the SQLite default; then the credentials.
+def _default_artifacts_destination() -> str:
+    return str(Path(DEFAULT_ARTIFACT_DIR).resolve())
 
-    TRACKLIGHT_DB_USER and TRACKLIGHT_DB_PASSWORD, when set, replace the URI's user and password. They
-    let a platform inject the password from its secret store (ECS secrets, Cloud Run secret references)
-    without anyone assembling, and URL-encoding, a URI that contains it.
-    """
-    uri = flag or _env("BACKEND_STORE_URI") or default_backend_store_uri()
-    user, password = _env("DB_USER"), _env("DB_PASSWORD")
+
+def _default_log_format() -> str:
+    return "text" if sys.stderr.isatty() else "json"
+
+
+# Every setting, in the order of `tracklight server --help` and the README's Configuration table.
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "backend_store_uri",
+        "TRACKLIGHT_BACKEND_STORE_URI",
+        "str",
+        default_backend_store_uri,
+        "`sqlite:///./tracklight.db`",
+        "sqlite:///path, mysql+pymysql://… or postgresql://…",
+        flags=("--backend-store-uri",),
+    ),
+    Setting(
+        "artifacts_destination",
+        "TRACKLIGHT_ARTIFACTS_DESTINATION",
+        "str",
+        _default_artifacts_destination,
+        "`./tracklight-artifacts`",
+        "Where proxied artifacts are stored: a path, s3://, gs:// or wasbs://",
+        flags=("--artifacts-destination",),
+    ),
+    Setting(
+        "default_artifact_root",
+        "TRACKLIGHT_DEFAULT_ARTIFACT_ROOT",
+        "str",
+        None,
+        "(none)",
+        "Artifact root given to new experiments, instead of mlflow-artifacts:",
+        flags=("--default-artifact-root",),
+    ),
+    Setting(
+        "serve_artifacts",
+        "TRACKLIGHT_SERVE_ARTIFACTS",
+        "bool",
+        True,
+        "serve",
+        "Proxy artifact uploads and downloads; --no-serve-artifacts gives runs the destination URI itself "
+        "(clients then need storage credentials)",
+        flags=("--serve-artifacts",),
+        negative_flag="--no-serve-artifacts",
+    ),
+    Setting(
+        "artifacts_only",
+        "TRACKLIGHT_ARTIFACTS_ONLY",
+        "bool",
+        False,
+        "off",
+        "Serve only the artifact routes, with no metadata database",
+        flags=("--artifacts-only",),
+    ),
+    Setting(
+        "host",
+        "TRACKLIGHT_HOST",
+        "str",
+        "127.0.0.1",
+        "`127.0.0.1`",
+        "Address to bind",
+        flags=("--host", "-h"),
+    ),
+    Setting("port", "TRACKLIGHT_PORT", "int", 5000, "`5000`", "Port to listen on", flags=("--port", "-p")),
+    Setting("workers", "TRACKLIGHT_WORKERS", "int", 1, "`1`", "Worker processes", flags=("--workers", "-w")),
+    Setting(
+        "static_prefix",
+        "TRACKLIGHT_STATIC_PREFIX",
+        "str",
+        "",
+        "(none)",
+        "Prefix for every route, e.g. /mlflow",
+        flags=("--static-prefix",),
+    ),
+    Setting(
+        "allowed_hosts",
+        "TRACKLIGHT_ALLOWED_HOSTS",
+        "list",
+        (),
+        "localhost and private addresses",
+        "Comma-separated Host header values to accept: names, *.domain or *",
+        flags=("--allowed-hosts",),
+    ),
+    Setting(
+        "cors_allowed_origins",
+        "TRACKLIGHT_CORS_ALLOWED_ORIGINS",
+        "list",
+        (),
+        "none",
+        "Comma-separated origins browsers may call the API from, or *",
+        flags=("--cors-allowed-origins",),
+    ),
+    Setting(
+        "log_format",
+        "TRACKLIGHT_LOG_FORMAT",
+        "choice",
+        _default_log_format,
+        "`text` on a terminal, else `json`",
+        "Log lines as JSON objects or plain text",
+        flags=("--log-format",),
+        choices=("json", "text"),
+    ),
+    Setting(
+        "h2c",
+        "TRACKLIGHT_H2C",
+        "bool",
+        False,
+        "off",
+        "Serve with Hypercorn, which speaks cleartext HTTP/2 (h2c) as well as HTTP/1.1 on the same port: "
+        "for Cloud Run's HTTP/2 end to end, which has no 32 MiB request limit",
+        flags=("--h2c",),
+    ),
+    Setting(
+        "db_user",
+        "TRACKLIGHT_DB_USER",
+        "str",
+        None,
+        "(none)",
+        "Replaces the user in the backend store URI",
+    ),
+    Setting(
+        "db_password",
+        "TRACKLIGHT_DB_PASSWORD",
+        "str",
+        None,
+        "(none)",
+        "Replaces the password in the backend store URI",
+    ),
+    Setting(
+        "direct_transfers",
+        "TRACKLIGHT_DIRECT_TRANSFERS",
+        "bool",
+        True,
+        "`true`",
+        "On S3/GCS/Azure, let clients move big files straight to the bucket",
+    ),
+    Setting(
+        "db_pool_size",
+        "TRACKLIGHT_DB_POOL_SIZE",
+        "int",
+        10,
+        "`10`",
+        "Database connections per worker (plus as many overflow)",
+    ),
+    Setting(
+        "db_timeout_s",
+        "TRACKLIGHT_DB_TIMEOUT",
+        "float",
+        10.0,
+        "`10`",
+        "Seconds to wait for a new connection, a pooled one, or a lock",
+    ),
+    Setting(
+        "db_query_timeout_s",
+        "TRACKLIGHT_DB_QUERY_TIMEOUT",
+        "float",
+        30.0,
+        "`30`",
+        "Seconds a MySQL/PostgreSQL round trip may take before the request fails with 503",
+    ),
+)
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+# Folded into backend_store_uri when the settings are loaded; not Settings fields of their own.
+_CREDENTIALS = ("db_user", "db_password")
+
+
+def _as_uri(location: str) -> str:
+    if "://" in location or location.startswith("mlflow-artifacts:"):
+        return location.rstrip("/")
+    return Path(location).resolve().as_uri()
+
+
+def with_credentials(uri: str, user: str | None, password: str | None) -> str:
+    """`uri` with its user and password replaced by those given (URL-encoded here)."""
     if user is None and password is None:
         return uri
     from sqlalchemy.engine import make_url
@@ -113,58 +326,67 @@ def backend_store_uri_from(flag: str | None) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def load_settings(
-    *,
-    backend_store_uri: str | None = None,
-    artifacts_destination: str | None = None,
-    default_artifact_root: str | None = None,
-    serve_artifacts: bool | None = None,
-    artifacts_only: bool | None = None,
-    host: str | None = None,
-    port: int | None = None,
-    workers: int | None = None,
-    static_prefix: str | None = None,
-    allowed_hosts: str | None = None,
-    cors_allowed_origins: str | None = None,
-    log_format: str | None = None,
-    h2c: bool | None = None,
-) -> Settings:
-    """Merge flags (which win) over TRACKLIGHT_* variables over defaults."""
-    prefix = static_prefix if static_prefix is not None else (_env("STATIC_PREFIX") or "")
-    prefix = prefix.rstrip("/")
-    if prefix and not prefix.startswith("/"):
-        raise ValueError(f"--static-prefix must start with '/', not {prefix!r}")
-    serve = serve_artifacts if serve_artifacts is not None else _env_bool("SERVE_ARTIFACTS")
-    if serve is False and (artifacts_only or _env_bool("ARTIFACTS_ONLY")):
-        raise ValueError("--artifacts-only serves artifacts; it cannot be combined with --no-serve-artifacts")
-    fmt = (log_format or _env("LOG_FORMAT") or ("text" if sys.stderr.isatty() else "json")).lower()
-    if fmt not in ("json", "text"):
-        raise ValueError(f"--log-format must be json or text, not {fmt!r}")
-    return Settings(
-        backend_store_uri=backend_store_uri_from(backend_store_uri),
-        artifacts_destination=artifacts_destination
-        or _env("ARTIFACTS_DESTINATION")
-        or str(Path(DEFAULT_ARTIFACT_DIR).resolve()),
-        default_artifact_root=default_artifact_root or _env("DEFAULT_ARTIFACT_ROOT"),
-        serve_artifacts=True if serve is None else serve,
-        artifacts_only=bool(artifacts_only or _env_bool("ARTIFACTS_ONLY")),
-        direct_transfers=_env_bool("DIRECT_TRANSFERS") is not False,
-        host=host or _env("HOST") or "127.0.0.1",
-        port=port if port is not None else int(_env("PORT") or 5000),
-        workers=workers if workers is not None else int(_env("WORKERS") or 1),
-        static_prefix=prefix,
-        db_pool_size=int(_env("DB_POOL_SIZE") or 10),
-        db_timeout_s=float(_env("DB_TIMEOUT") or 10),
-        db_query_timeout_s=float(_env("DB_QUERY_TIMEOUT") or 30),
-        cloud=CloudOptions.from_env(),
-        allowed_hosts=_list(allowed_hosts if allowed_hosts is not None else _env("ALLOWED_HOSTS")),
-        cors_allowed_origins=_list(
-            cors_allowed_origins if cors_allowed_origins is not None else _env("CORS_ALLOWED_ORIGINS")
-        ),
-        log_format=fmt,
-        h2c=h2c if h2c is not None else bool(_env_bool("H2C")),
+def backend_store_uri_from(flag: str | None) -> str:
+    """The flag, else TRACKLIGHT_BACKEND_STORE_URI, else the SQLite default; then the credentials.
+
+    TRACKLIGHT_DB_USER and TRACKLIGHT_DB_PASSWORD, when set, replace the URI's user and password. They
+    let a platform inject the password from its secret store (ECS secrets, Cloud Run secret references)
+    without anyone assembling, and URL-encoding, a URI that contains it.
+    """
+    return with_credentials(
+        BY_NAME["backend_store_uri"].resolve(flag),
+        BY_NAME["db_user"].resolve(None),
+        BY_NAME["db_password"].resolve(None),
     )
 
 
-def _list(value: str | None) -> tuple[str, ...]:
-    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
+def load_settings(given: Mapping[str, Any] | None = None, **flags: Any) -> Settings:
+    """Merge flags (`given` by setting name, which win) over TRACKLIGHT_* variables over defaults."""
+    given = {**(given or {}), **flags}
+    values: dict[str, Any] = {s.name: s.resolve(given.get(s.name)) for s in SETTINGS}
+    values["backend_store_uri"] = with_credentials(
+        values["backend_store_uri"], *(values.pop(name) for name in _CREDENTIALS)
+    )
+    prefix = values["static_prefix"].rstrip("/")
+    if prefix and not prefix.startswith("/"):
+        raise ValueError(f"--static-prefix must start with '/', not {prefix!r}")
+    values["static_prefix"] = prefix
+    if not values["serve_artifacts"] and values["artifacts_only"]:
+        raise ValueError("--artifacts-only serves artifacts; it cannot be combined with --no-serve-artifacts")
+    if values["workers"] < 1:
+        raise ValueError(f"--workers must be at least 1, not {values['workers']}")
+    return Settings(cloud=CloudOptions.from_env(), **values)
+
+
+def export(settings: Settings) -> None:
+    """Put the resolved settings into their TRACKLIGHT_* variables, for worker processes that read them."""
+    for setting in SETTINGS:
+        if setting.name in _CREDENTIALS:
+            continue  # already inside backend_store_uri
+        text = setting.export(getattr(settings, setting.name))
+        if text is not None:
+            os.environ[setting.env] = text
+
+
+def described_location(uri: str) -> str:
+    """A store location for the log: passwords masked, SQLite files and local folders as absolute paths."""
+    from urllib.parse import unquote, urlsplit
+
+    if "://" not in uri:
+        return str(Path(uri).resolve())
+    parts = urlsplit(uri)
+    if parts.scheme == "file":
+        return str(Path(unquote(parts.path)).resolve())
+    if parts.scheme.split("+")[0] not in ("sqlite", "mysql", "mariadb", "postgresql", "postgres"):
+        if parts.password is None:
+            return uri
+        return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)
+    if url.drivername.startswith("sqlite"):
+        database = url.database or ""
+        if database in ("", ":memory:"):
+            return "sqlite (in memory)"
+        return f"sqlite:///{Path(database).resolve()}"
+    return url.render_as_string(hide_password=True)

@@ -13,7 +13,7 @@ import os
 import signal
 from typing import Any
 
-from tracklight.config import Settings
+from tracklight.config import Settings, export
 from tracklight.logs import log_config
 from tracklight.store.engine import Database
 
@@ -181,22 +181,3 @@ def _loop_factory() -> Any:
     except ImportError:
         return None
     return uvloop.new_event_loop
-
-
-def export(settings: Settings) -> None:
-    """Put the resolved settings into TRACKLIGHT_* variables, for worker processes that read them."""
-    os.environ.update(
-        {
-            "TRACKLIGHT_BACKEND_STORE_URI": settings.backend_store_uri,
-            "TRACKLIGHT_ARTIFACTS_DESTINATION": settings.artifacts_destination,
-            "TRACKLIGHT_SERVE_ARTIFACTS": "true" if settings.serve_artifacts else "false",
-            "TRACKLIGHT_ARTIFACTS_ONLY": "true" if settings.artifacts_only else "false",
-            "TRACKLIGHT_STATIC_PREFIX": settings.static_prefix,
-            "TRACKLIGHT_ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
-            "TRACKLIGHT_CORS_ALLOWED_ORIGINS": ",".join(settings.cors_allowed_origins),
-            "TRACKLIGHT_LOG_FORMAT": settings.log_format,
-            "TRACKLIGHT_H2C": "true" if settings.h2c else "false",
-        }
-    )
-    if settings.default_artifact_root:
-        os.environ["TRACKLIGHT_DEFAULT_ARTIFACT_ROOT"] = settings.default_artifact_root

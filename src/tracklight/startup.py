@@ -1,16 +1,18 @@
-"""Bring a server's store to a usable state: open the database, migrate or check the schema, seed Default."""
+"""Start a server process: tune the runtime, assemble the application, build the ASGI app, say what it serves."""
 
 from __future__ import annotations
 
 import ctypes
 import gc
+import logging
 
-from tracklight.config import Settings, load_settings
+from tracklight.application import Application, assemble
+from tracklight.config import Settings, described_location, load_settings
 from tracklight.http.app import build_app
 from tracklight.http.edge import Edge
-from tracklight.services.experiments import Experiments
-from tracklight.store.engine import Database, open_database
-from tracklight.store.migrate import check_current, upgrade
+from tracklight.http.telemetry import watch_pool
+
+log = logging.getLogger("tracklight")
 
 
 def tune_allocator() -> None:
@@ -45,26 +47,35 @@ def tune_collector() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def prepare_store(settings: Settings) -> Database:
-    """Open the store; the embedded SQLite default migrates itself, other databases must be current."""
-    db = open_database(
-        settings.backend_store_uri,
-        pool_size=settings.db_pool_size,
-        timeout_s=settings.db_timeout_s,
-        query_timeout_s=settings.db_query_timeout_s,
-    )
-    if db.dialect == "sqlite":
-        upgrade(db)
-    else:
-        check_current(db)
-    Experiments(db, settings.artifact_root_for_runs).ensure_default()
-    return db
+def start(settings: Settings) -> tuple[Application, Edge]:
+    """The application and the ASGI app serving it, with the runtime tuned around them."""
+    tune_allocator()
+    application = assemble(settings)
+    if application.db is not None:
+        watch_pool(application.db)
+    app = build_app(application)
+    tune_collector()
+    return application, app
 
 
 def create_app() -> Edge:
-    """Application factory for uvicorn workers; settings come from TRACKLIGHT_* variables."""
-    settings = load_settings()
-    tune_allocator()
-    app = build_app(settings, None if settings.artifacts_only else prepare_store(settings))
-    tune_collector()
-    return app
+    """Application factory for worker processes; settings come from TRACKLIGHT_* variables."""
+    return start(load_settings())[1]
+
+
+def announce(application: Application) -> None:
+    """Say where the data lives, one line each (passwords masked), so nobody has to guess."""
+    settings = application.settings
+    if application.db is None:
+        log.info("database: none (--artifacts-only)")
+    else:
+        database = described_location(settings.backend_store_uri)
+        log.info("database: %s", database)
+    if application.created_schema:
+        log.info("created the schema (revision %s) on the empty database", application.created_schema)
+    if application.destination is not None:
+        artifacts = described_location(settings.artifacts_destination)
+        log.info("artifacts: %s", artifacts)
+    else:
+        root = described_location(settings.artifact_root_for_runs)
+        log.info("artifacts: not proxied (--no-serve-artifacts); clients write to %s themselves", root)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,9 @@ import pytest
 import requests
 from harness.databases import BackendURI, create_database, drop_database, list_tables, selected_backends
 from harness.plugin import ServerFactory
-from harness.server import free_port, run_cli, server_env, tracklight_bin
+from harness.server import ServerProcess, free_port, run_cli, server_env, tracklight_bin
+
+from tracklight.store.migrate import HEAD_REVISION
 
 NETWORK_BACKENDS = [b for b in selected_backends() if b != "sqlite"]
 SERVER_FLAGS = [
@@ -31,7 +34,7 @@ SERVER_FLAGS = [
 
 @pytest.fixture(params=NETWORK_BACKENDS)
 def network_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BackendURI]:
-    """A fresh, empty MariaDB or PostgreSQL database (the backends that need `tracklight db upgrade`)."""
+    """A fresh, empty MariaDB or PostgreSQL database (the backends whose upgrades are explicit)."""
     db = create_database(request.param, tmp_path)
     try:
         yield db
@@ -138,13 +141,72 @@ def test_db_upgrade_concurrently(
     assert run.status_code == 200, run.text
 
 
-def test_server_refuses_unmigrated_database(network_db: BackendURI) -> None:
+def test_replicas_create_the_schema_of_an_empty_database_together(
+    network_db: BackendURI, server_factory: ServerFactory
+) -> None:
+    """Two servers started at the same moment on one empty database: both come up, the schema exists once."""
+    servers = [server_factory(network_db, upgrade=False, start=False, name=f"first-{i}") for i in range(2)]
+    errors: list[BaseException] = []
+
+    def start(server: ServerProcess) -> None:
+        try:
+            server.start(timeout=120)
+        except BaseException as exc:  # reported below, with the server's log
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(server,)) for server in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(180)
+    assert not errors, "\n\n".join(str(e) for e in errors)
+    with_created = [s for s in servers if "created the schema" in s.log_text()]
+    assert len(with_created) == 1, "exactly one replica creates the schema; the other waits for it"
+    assert _revision(network_db) == HEAD_REVISION
+    exp_id = _create_experiment(servers[0].url, "created-at-start")
+    got = requests.get(servers[1].api("experiments/get"), params={"experiment_id": exp_id}, timeout=30)
+    assert got.status_code == 200 and got.json()["experiment"]["name"] == "created-at-start"
+    default = requests.get(servers[1].api("experiments/get"), params={"experiment_id": "0"}, timeout=30)
+    assert default.status_code == 200 and default.json()["experiment"]["name"] == "Default"
+
+
+def test_server_refuses_an_older_schema(network_db: BackendURI) -> None:
+    """Upgrading an existing schema stays an explicit `tracklight db upgrade`; the server leaves it alone."""
+    from alembic import command
+    from alembic.config import Config
+
+    from tracklight.store import migrate
+    from tracklight.store.engine import open_database
+
+    db = open_database(network_db)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(migrate.__file__).with_name("migrations")))
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0001")
+    finally:
+        db.engine.dispose()
+    tables = list_tables(network_db)
     port = free_port()
     result = run_cli(
         ["server", "--backend-store-uri", network_db, "--host", "127.0.0.1", "--port", str(port)], timeout=60
     )
-    assert_one_line_error(result, "tracklight db upgrade")
-    assert list_tables(network_db) == [], "the server must not create or migrate the schema itself"
+    line = assert_one_line_error(result, "tracklight db upgrade")
+    assert "revision 0001" in line, line
+    assert list_tables(network_db) == tables and _revision(network_db) == "0001", "the server migrated"
+
+
+def _revision(uri: BackendURI) -> str | None:
+    from tracklight.store.engine import open_database
+    from tracklight.store.migrate import current_revision
+
+    db = open_database(uri)
+    try:
+        with db.engine.connect() as conn:
+            return current_revision(conn)
+    finally:
+        db.engine.dispose()
 
 
 def test_sqlite_migrates_itself(tmp_path: Path, server_factory: ServerFactory) -> None:

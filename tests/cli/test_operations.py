@@ -87,6 +87,33 @@ def test_allowed_hosts(tmp_path: Path, server_factory: ServerFactory) -> None:
         assert requests.get(api, params=params, headers={"Host": host}, timeout=10).ok is ok, host
 
 
+def test_host_check_exempts_only_the_exact_probe_paths(tmp_path: Path, server_factory: ServerFactory) -> None:
+    """/health and /ready (under the static prefix) answer any Host; a path that merely ends that way does not."""
+    srv = server_factory(_sqlite(tmp_path), static_prefix="/pfx")
+    evil = {"Host": "tracking.example.com"}
+    assert requests.get(f"{srv.base_url}/pfx/health", headers=evil, timeout=10).status_code == 200
+    assert requests.get(f"{srv.base_url}/pfx/ready", headers=evil, timeout=10).status_code == 200
+    artifacts = f"{srv.base_url}/pfx/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts"
+    local = {"Host": "localhost"}
+    put = requests.put(f"{artifacts}/health", data=b"secret", headers=local, timeout=10)
+    assert put.status_code == 200, put.text
+    for path in [
+        f"{artifacts}/health",
+        f"{artifacts}/ready",
+        f"{srv.base_url}/pfx/get-artifact/health",
+        f"{srv.base_url}/pfx/api/2.0/mlflow/health",
+        # Outside the prefix these are not the probes either.
+        f"{srv.base_url}/health",
+        f"{srv.base_url}/ready",
+        f"{srv.base_url}/pfx/health/",
+    ]:
+        got = requests.get(path, headers=evil, timeout=10)
+        assert got.status_code == 403, (path, got.status_code, got.text)
+        assert got.json()["error_code"] == "PERMISSION_DENIED"
+    # The same artifact is served to an allowed Host: the 403 above was the Host check, nothing else.
+    assert requests.get(f"{artifacts}/health", headers=local, timeout=10).content == b"secret"
+
+
 def test_cors(tmp_path: Path, server_factory: ServerFactory) -> None:
     closed = server_factory(_sqlite(tmp_path))
     got = requests.get(f"{closed.url}/health", headers={"Origin": "https://ui.example.com"}, timeout=10)

@@ -13,8 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from tracklight import __version__
-from tracklight.artifacts.locations import ArtifactRoots, open_store
-from tracklight.config import Settings
+from tracklight.application import Application
 from tracklight.dashboard import Dashboard, dashboard_routes
 from tracklight.errors import StoreUnavailable, TracklightError
 from tracklight.http import artifacts as artifact_routes
@@ -23,15 +22,8 @@ from tracklight.http.registry import model_version_artifact
 from tracklight.http.request import read_fields
 from tracklight.http.responses import error_response, json_response
 from tracklight.http.routes import API_2_0, API_3_0, RAW_ROUTES, Handler, RawRoute
-from tracklight.http.telemetry import metrics_response, watch_pool
+from tracklight.http.telemetry import metrics_response
 from tracklight.http.workers import in_worker
-from tracklight.services.artifacts import Artifacts
-from tracklight.services.evaluation_datasets import EvaluationDatasets
-from tracklight.services.experiments import Experiments
-from tracklight.services.logged_models import LoggedModels
-from tracklight.services.registry import Registry
-from tracklight.services.runs import Runs
-from tracklight.store.engine import Database
 
 log = logging.getLogger("tracklight")
 
@@ -47,13 +39,13 @@ def _unavailable(message: str) -> Callable[[], Response]:
 class TracklightApp:
     """Routes /api and /ajax-api calls to handlers; everything else gets a JSON 404."""
 
-    def __init__(self, settings: Settings, db: Database | None) -> None:
+    def __init__(self, application: Application) -> None:
+        settings = application.settings
         self.settings = settings
-        self.db = db
+        self.db = application.db
+        self.destination = application.destination
+        self.artifacts = application.artifacts
         prefix = settings.static_prefix
-        self.destination = (
-            open_store(settings.artifacts_destination, settings.cloud) if settings.serve_artifacts else None
-        )
         self.routes: dict[str, dict[str, tuple[Handler | RawRoute, Any]]] = {}
         # Routes with {parameters} in the path, tried in order after the exact ones.
         self.patterns: list[tuple[re.Pattern[str], dict[str, tuple[Handler | RawRoute, Any]]]] = []
@@ -65,31 +57,16 @@ class TracklightApp:
             prefix + "/ajax-api/3.0/mlflow/server-info": self._server_info,
         }
         self.artifact_prefixes = tuple(prefix + api for api in _ARTIFACT_APIS)
-        self.artifacts: Artifacts | None = None
         self.streamed: dict[str, artifact_routes.ArtifactHandler] = {}
         self.probes = {prefix + "/ready": self._ready}
         self.dashboard: Dashboard | None = None  # the web pages, tried after every API route
-        if db is not None:
-            watch_pool(db)
-        if db is None:
+        if self.db is None:
             self.tracking_disabled: Callable[[], Response] | None = _unavailable(
                 "This server runs with --artifacts-only: tracking and registry APIs are disabled."
             )
         else:
             self.tracking_disabled = None
-            runs = Runs(db)
-            self.artifacts = Artifacts(
-                ArtifactRoots(self.destination, settings.cloud), runs, settings.direct_transfers
-            )
-            experiments = Experiments(db, settings.artifact_root_for_runs)
-            services = {
-                "experiments": experiments,
-                "runs": runs,
-                "artifacts": self.artifacts,
-                "logged_models": LoggedModels(db, self.artifacts),
-                "registry": Registry(db, self.artifacts),
-                "evaluation_datasets": EvaluationDatasets(db),
-            }
+            services = application.services
             versioned = [(route, "2.0") for route in API_2_0] + [(route, "3.0") for route in API_3_0]
             for (methods, path, handler, service), version in versioned:
                 for api in (f"/api/{version}/mlflow/", f"/ajax-api/{version}/mlflow/"):
@@ -105,10 +82,6 @@ class TracklightApp:
             self.streamed[prefix + "/get-artifact"] = artifact_routes.run_artifact
             self.dashboard = dashboard_routes(services, prefix)
             self.streamed[prefix + "/model-versions/get-artifact"] = model_version_artifact
-        if self.destination is not None and self.artifacts is None:
-            self.artifacts = Artifacts(
-                ArtifactRoots(self.destination, settings.cloud), None, settings.direct_transfers
-            )
 
     def _pattern(self, path: str) -> dict[str, tuple[Handler | RawRoute, Any]]:
         """The method table of a parameterised path; `{name}` matches one segment, `{name:path}` the rest."""
@@ -284,6 +257,6 @@ def _not_allowed(method: str, path: str, by_method: dict[str, Any]) -> Response:
     )
 
 
-def build_app(settings: Settings, db: Database | None) -> Edge:
+def build_app(application: Application) -> Edge:
     """The whole ASGI application: the router behind the per-request edge."""
-    return Edge(TracklightApp(settings, db), settings)
+    return Edge(TracklightApp(application), application.settings)

@@ -12,7 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tracklight.config import Settings
-from tracklight.http.hosts import UNGUARDED_SUFFIXES, HostGuard
+from tracklight.http.hosts import HostGuard, unguarded_paths
 from tracklight.http.responses import error_response
 from tracklight.http.telemetry import REQUEST_SECONDS
 from tracklight.logs import request_id
@@ -30,6 +30,7 @@ class Edge:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.hosts = HostGuard(settings.allowed_hosts, settings.host)
+        self.unguarded = unguarded_paths(settings.static_prefix)
         self.inner: ASGIApp = app
         self.timers: dict[tuple[str, str, int], Any] = {}
         if settings.cors_allowed_origins:
@@ -62,7 +63,7 @@ class Edge:
         path: str = scope["path"]
         try:
             host = headers.get(b"host", b"").decode("latin-1")
-            if not path.endswith(UNGUARDED_SUFFIXES) and not self.hosts.allows(host):
+            if path not in self.unguarded and not self.hosts.allows(host):
                 scope[ROUTE_KEY] = "rejected-host"
                 response = error_response(
                     "PERMISSION_DENIED",

@@ -5,7 +5,12 @@ from __future__ import annotations
 import ipaddress
 
 # Probes from load balancers and orchestrators use whatever Host they like; these routes say nothing.
-UNGUARDED_SUFFIXES = ("/health", "/ready")
+PROBE_PATHS = ("/health", "/ready")
+
+
+def unguarded_paths(static_prefix: str) -> frozenset[str]:
+    """The exact paths the Host check lets through: the probes under the static prefix, nothing else."""
+    return frozenset(static_prefix + path for path in PROBE_PATHS)
 
 
 class HostGuard:

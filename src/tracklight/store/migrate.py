@@ -17,7 +17,7 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class SchemaOutOfDate(RuntimeError):
-    """The database needs `tracklight db upgrade` before a server can use it."""
+    """The database has an older schema: it needs `tracklight db upgrade` before a server can use it."""
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -26,13 +26,19 @@ def current_revision(conn: Connection) -> str | None:
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def upgrade(db: Database) -> tuple[str | None, str]:
-    """Bring the schema to the head revision; returns (before, after). Safe to run concurrently."""
+def upgrade(db: Database, *, only_empty: bool = False) -> tuple[str | None, str]:
+    """Bring the schema to the head revision; returns (before, after). Safe to run concurrently.
+
+    With only_empty, an existing older schema is refused (SchemaOutOfDate) instead of upgraded: a server
+    creates the schema of an empty database itself, but upgrading one stays an explicit step.
+    """
     with _migration_lock(db):
         with db.engine.connect() as conn:
             before = current_revision(conn)
         if before == HEAD_REVISION:
             return before, before
+        if only_empty and before is not None:
+            raise SchemaOutOfDate(_out_of_date(before))
         # Only now: Alembic costs a noticeable part of start-up, and a current database does not need it.
         from alembic import command
         from alembic.config import Config
@@ -46,16 +52,40 @@ def upgrade(db: Database) -> tuple[str | None, str]:
             return before, current_revision(conn) or ""
 
 
+def prepare_for_serving(db: Database) -> str | None:
+    """Make the schema usable by a server; returns the revision it created on an empty database, if any.
+
+    The embedded SQLite file migrates itself. A MySQL/PostgreSQL database at the head revision is used as
+    it is; an empty one gets the schema, under the migration lock so that replicas starting together
+    create it once; an older one is refused (SchemaOutOfDate): upgrading it stays an explicit step.
+    """
+    if db.dialect == "sqlite":
+        upgrade(db)
+        return None
+    with db.engine.connect() as conn:
+        revision = current_revision(conn)
+    if revision == HEAD_REVISION:
+        return None
+    if revision is not None:
+        raise SchemaOutOfDate(_out_of_date(revision))
+    before, after = upgrade(db, only_empty=True)
+    return after if before != after else None
+
+
 def check_current(db: Database) -> None:
     """Raise SchemaOutOfDate unless the schema is at the head revision."""
     with db.engine.connect() as conn:
         revision = current_revision(conn)
     if revision != HEAD_REVISION:
-        found = "an empty database" if revision is None else f"schema revision {revision}"
-        raise SchemaOutOfDate(
-            f"found {found}, but this server needs revision {HEAD_REVISION}; "
-            f"run `tracklight db upgrade <backend-store-uri>` first"
-        )
+        raise SchemaOutOfDate(_out_of_date(revision))
+
+
+def _out_of_date(revision: str | None) -> str:
+    found = "an empty database" if revision is None else f"schema revision {revision}"
+    return (
+        f"found {found}, but this server needs revision {HEAD_REVISION}; "
+        f"run `tracklight db upgrade <backend-store-uri>` first"
+    )
 
 
 @contextlib.contextmanager

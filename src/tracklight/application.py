@@ -1,0 +1,74 @@
+"""The application's parts, built once from the settings: metadata store, artifact destination, services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracklight.artifacts.locations import ArtifactRoots, open_store
+from tracklight.artifacts.store import ArtifactStore
+from tracklight.config import Settings
+from tracklight.services.artifacts import Artifacts
+from tracklight.services.evaluation_datasets import EvaluationDatasets
+from tracklight.services.experiments import Experiments
+from tracklight.services.logged_models import LoggedModels
+from tracklight.services.registry import Registry
+from tracklight.services.runs import Runs
+from tracklight.store.engine import Database, open_database
+from tracklight.store.migrate import prepare_for_serving
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """What the routes serve; the router receives it built."""
+
+    settings: Settings
+    db: Database | None  # None with --artifacts-only
+    destination: ArtifactStore | None  # where proxied artifacts go; None with --no-serve-artifacts
+    artifacts: Artifacts | None  # None only when there is neither a database nor a destination
+    # The domain services by the names the route table (tracklight.http.routes) uses; empty without a database.
+    services: dict[str, Any] = field(default_factory=dict)
+    created_schema: str | None = None  # the revision created on an empty database at start, if any
+
+
+def open_metadata_store(settings: Settings) -> tuple[Database, str | None]:
+    """Open the database and make its schema usable (see migrate.prepare_for_serving); seed Default."""
+    db = open_database(
+        settings.backend_store_uri,
+        pool_size=settings.db_pool_size,
+        timeout_s=settings.db_timeout_s,
+        query_timeout_s=settings.db_query_timeout_s,
+    )
+    try:
+        created = prepare_for_serving(db)
+        Experiments(db, settings.artifact_root_for_runs).ensure_default()
+    except BaseException:
+        db.engine.dispose()
+        raise
+    return db, created
+
+
+def assemble(settings: Settings) -> Application:
+    """Open the stores the settings name and build the services on them."""
+    destination = (
+        open_store(settings.artifacts_destination, settings.cloud) if settings.serve_artifacts else None
+    )
+    if settings.artifacts_only:
+        artifacts = (
+            Artifacts(ArtifactRoots(destination, settings.cloud), None, settings.direct_transfers)
+            if destination is not None
+            else None
+        )
+        return Application(settings, None, destination, artifacts)
+    db, created = open_metadata_store(settings)
+    runs = Runs(db)
+    artifacts = Artifacts(ArtifactRoots(destination, settings.cloud), runs, settings.direct_transfers)
+    services: dict[str, Any] = {
+        "experiments": Experiments(db, settings.artifact_root_for_runs),
+        "runs": runs,
+        "artifacts": artifacts,
+        "logged_models": LoggedModels(db, artifacts),
+        "registry": Registry(db, artifacts),
+        "evaluation_datasets": EvaluationDatasets(db),
+    }
+    return Application(settings, db, destination, artifacts, services, created)
