@@ -19,9 +19,8 @@ from tracklight.errors import InvalidParameter
 from tracklight.store import schema as t
 from tracklight.store.engine import Database, open_database
 from tracklight.store.migrate import upgrade
-from tracklight.store.runs import RUN_COLUMNS
 from tracklight.store.search import search_experiment_ids, search_run_ids
-from tracklight.store.search.runs import search_runs
+from tracklight.store.search.runs import search_run_page
 
 NAN = float("nan")
 _ids = itertools.count(100)
@@ -232,7 +231,7 @@ def search(
 ) -> tuple[list[str], str | None]:
     """Run uuids of one page, plus the next page token.
 
-    Through search_runs selecting the run columns, as runs/search does, checked against search_run_ids.
+    Through search_run_page, as runs/search does, checked against search_run_ids.
     """
     args: dict[str, Any] = {
         "experiment_ids": list(experiment_ids),
@@ -243,11 +242,11 @@ def search(
         "page_token": page_token,
     }
     with db.read() as conn:
-        page = search_runs(conn, RUN_COLUMNS, **args)
+        page = search_run_page(conn, **args)
         ids = search_run_ids(conn, **args)
-    assert [row[0] for row in page.rows] == ids.run_ids
+    assert [run.internal_id for run in page.runs] == ids.run_ids
     assert page.next_page_token == ids.next_page_token
-    return [row[1] for row in page.rows], page.next_page_token
+    return [run.run_id for run in page.runs], page.next_page_token
 
 
 def letters(db: Database, filter_string: str | None = None, order_by: Sequence[str] = (), **kw: Any) -> str:

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import InvalidParameter
+from tracklight.store import runs as run_store
+from tracklight.store.records import Run
 from tracklight.store.schema import datasets, metric_series, params, run_inputs, run_tags, runs
 from tracklight.store.search import predicates
 from tracklight.store.search.compiled import CompiledQuery
@@ -92,15 +94,15 @@ _DATASET_COLUMNS = {"name": datasets.c.name, "digest": datasets.c.digest, "conte
 _VIEW_STAGES = {"ACTIVE_ONLY": ("active",), "DELETED_ONLY": ("deleted",), "ALL": ("active", "deleted")}
 
 
-@dataclass
-class RunSearchPage:
-    run_ids: list[int]  # internal runs.id, in result order
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    runs: list[Run]  # with their data, in result order
     next_page_token: str | None
 
 
 @dataclass
-class RunRowsPage:
-    rows: list[tuple[Any, ...]]  # the requested columns of each run, in result order
+class RunSearchPage:
+    run_ids: list[int]  # internal runs.id, in result order
     next_page_token: str | None
 
 
@@ -109,6 +111,29 @@ class _Plan:
     query: CompiledQuery
     columns: list[SortColumn]
     fp: str
+
+
+def search_run_page(
+    conn: sa.Connection,
+    *,
+    experiment_ids: list[int],
+    filter_string: str | None,
+    run_view_type: str,
+    order_by: list[str],
+    max_results: int,
+    page_token: str | None,
+) -> RunPage:
+    """One page of runs with their data (params, tags, latest metrics, inputs) matching a runs/search
+    request, ordered as the reference orders.
+
+    The search selects the runs' own columns, and their data too where page_columns says so;
+    otherwise one more query loads it.
+    """
+    columns, inline = run_store.page_columns(conn.dialect.name, max_results)
+    rows, token = _search_rows(
+        conn, columns, experiment_ids, filter_string, run_view_type, order_by, max_results, page_token
+    )
+    return RunPage(run_store.runs_from_rows(conn, rows, inline=inline), token)
 
 
 def search_run_ids(
@@ -122,31 +147,23 @@ def search_run_ids(
     page_token: str | None,
 ) -> RunSearchPage:
     """One page of run ids matching an MLflow runs/search request, ordered as the reference orders."""
-    page = search_runs(
-        conn,
-        (runs.c.id,),
-        experiment_ids=experiment_ids,
-        filter_string=filter_string,
-        run_view_type=run_view_type,
-        order_by=order_by,
-        max_results=max_results,
-        page_token=page_token,
+    rows, token = _search_rows(
+        conn, (runs.c.id,), experiment_ids, filter_string, run_view_type, order_by, max_results, page_token
     )
-    return RunSearchPage([int(r[0]) for r in page.rows], page.next_page_token)
+    return RunSearchPage([int(r[0]) for r in rows], token)
 
 
-def search_runs(
+def _search_rows(
     conn: sa.Connection,
-    columns: tuple[sa.Column[Any], ...],
-    *,
+    columns: tuple[ColumnElement[Any], ...],
     experiment_ids: list[int],
     filter_string: str | None,
     run_view_type: str,
     order_by: list[str],
     max_results: int,
     page_token: str | None,
-) -> RunRowsPage:
-    """One page of runs (the given columns of the runs table) matching an MLflow runs/search request.
+) -> tuple[list[tuple[Any, ...]], str | None]:
+    """The given columns of one page of matching runs, in result order, and the next page token.
 
     The statement is compiled once per request shape (filter, ordering, view, number of
     experiments, first page or not) and reused with the experiment ids and page bounds bound.
@@ -170,14 +187,13 @@ def search_runs(
     for i, experiment_id in enumerate(experiment_ids):
         params[f"exp_{i}"] = experiment_id
     rows = plan.query.fetch(conn, params)
-    rows, token = split_page(rows, plan.columns, fp=plan.fp, max_results=max_results, first_key=len(columns))
-    return RunRowsPage(rows, token)
+    return split_page(rows, plan.columns, fp=plan.fp, max_results=max_results, first_key=len(columns))
 
 
 @functools.lru_cache(maxsize=256)
 def _plan(
     dialect_impl: Dialect,
-    selected: tuple[sa.Column[Any], ...],
+    selected: tuple[ColumnElement[Any], ...],
     filter_string: str | None,
     order_by: tuple[str, ...],
     run_view_type: str,
