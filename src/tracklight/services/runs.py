@@ -225,19 +225,11 @@ class Runs:
         page_token: str | None,
     ) -> tuple[list[Run], str | None]:
         ids = [parse_experiment_id(e) for e in experiment_ids]
-        limit = v.validate_max_results(max_results, default=1000, cap=50000)
+        args = v.search_args(filter_string, order_by, max_results, page_token, default=1000, cap=50000)
         view = v.validate_view_type(run_view_type)
 
         def work(conn: Connection) -> tuple[list[Run], str | None]:
-            page = search_run_page(
-                conn,
-                experiment_ids=ids,
-                filter_string=filter_string,
-                run_view_type=view,
-                order_by=order_by,
-                max_results=limit,
-                page_token=page_token,
-            )
+            page = search_run_page(conn, args, experiment_ids=ids, run_view_type=view)
             return page.runs, page.next_page_token
 
         return in_transaction(self.db, work, write=False)

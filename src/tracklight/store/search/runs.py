@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import InvalidParameter
 from tracklight.store import runs as run_store
-from tracklight.store.records import Run
+from tracklight.store.records import Run, SearchArgs
 from tracklight.store.schema import datasets, metric_series, params, run_inputs, run_tags, runs
 from tracklight.store.search import predicates
 from tracklight.store.search.compiled import CompiledQuery
@@ -114,14 +114,7 @@ class _Plan:
 
 
 def search_run_page(
-    conn: sa.Connection,
-    *,
-    experiment_ids: list[int],
-    filter_string: str | None,
-    run_view_type: str,
-    order_by: list[str],
-    max_results: int,
-    page_token: str | None,
+    conn: sa.Connection, args: SearchArgs[str], *, experiment_ids: list[int], run_view_type: str
 ) -> RunPage:
     """One page of runs with their data (params, tags, latest metrics, inputs) matching a runs/search
     request, ordered as the reference orders.
@@ -129,39 +122,25 @@ def search_run_page(
     The search selects the runs' own columns, and their data too where page_columns says so;
     otherwise one more query loads it.
     """
-    columns, inline = run_store.page_columns(conn.dialect.name, max_results)
-    rows, token = _search_rows(
-        conn, columns, experiment_ids, filter_string, run_view_type, order_by, max_results, page_token
-    )
+    columns, inline = run_store.page_columns(conn.dialect.name, args.max_results)
+    rows, token = _search_rows(conn, columns, args, experiment_ids, run_view_type)
     return RunPage(run_store.runs_from_rows(conn, rows, inline=inline), token)
 
 
 def search_run_ids(
-    conn: sa.Connection,
-    *,
-    experiment_ids: list[int],
-    filter_string: str | None,
-    run_view_type: str,
-    order_by: list[str],
-    max_results: int,
-    page_token: str | None,
+    conn: sa.Connection, args: SearchArgs[str], *, experiment_ids: list[int], run_view_type: str
 ) -> RunSearchPage:
     """One page of run ids matching an MLflow runs/search request, ordered as the reference orders."""
-    rows, token = _search_rows(
-        conn, (runs.c.id,), experiment_ids, filter_string, run_view_type, order_by, max_results, page_token
-    )
+    rows, token = _search_rows(conn, (runs.c.id,), args, experiment_ids, run_view_type)
     return RunSearchPage([int(r[0]) for r in rows], token)
 
 
 def _search_rows(
     conn: sa.Connection,
     columns: tuple[ColumnElement[Any], ...],
+    args: SearchArgs[str],
     experiment_ids: list[int],
-    filter_string: str | None,
     run_view_type: str,
-    order_by: list[str],
-    max_results: int,
-    page_token: str | None,
 ) -> tuple[list[tuple[Any, ...]], str | None]:
     """The given columns of one page of matching runs, in result order, and the next page token.
 
@@ -175,14 +154,19 @@ def _search_rows(
     plan = _plan(
         conn.dialect,
         columns,
-        filter_string,
-        tuple(order_by),
+        args.filter_string,
+        tuple(args.order_by),
         run_view_type,
         len(experiment_ids),
-        bool(page_token),
+        bool(args.page_token),
     )
+    max_results = args.max_results
     params = page_params(
-        plan.columns, fp=plan.fp, max_results=max_results, page_token=page_token, dialect=conn.dialect.name
+        plan.columns,
+        fp=plan.fp,
+        max_results=max_results,
+        page_token=args.page_token,
+        dialect=conn.dialect.name,
     )
     for i, experiment_id in enumerate(experiment_ids):
         params[f"exp_{i}"] = experiment_id
