@@ -26,9 +26,10 @@ def test_version_is_a_version_string(tracking: Tracking) -> None:
 @pytest.mark.parametrize("prefix", ["api", "ajax-api"])
 def test_server_info(tracking: Tracking, prefix: str) -> None:
     body = ok(get(f"{tracking.url}/{prefix}/3.0/mlflow/server-info"))
-    # Local artifact storage: the client must not try presigned multipart transfers.
-    assert body.get("multipart_uploads_enabled", False) is False
-    assert body.get("multipart_downloads_enabled", False) is False
+    # Local artifact storage: the client must not try presigned multipart transfers. The reference
+    # always sends both keys, so a server that drops them fails here rather than passing by default.
+    assert body["multipart_uploads_enabled"] is False
+    assert body["multipart_downloads_enabled"] is False
     assert "store_type" in body
 
 

@@ -463,10 +463,7 @@ def test_version_from_logged_model(mlflow: ModuleType, tracking: Tracking) -> No
     if not is_mlflow3():
         pytest.skip("logged models are an MLflow 3 feature")
     with mlflow.start_run() as run:
-        try:
-            model = mlflow.initialize_logged_model(name="model", source_run_id=run.info.run_id)
-        except Exception as exc:  # the logged-model API may not be served yet
-            pytest.skip(f"logged models are not available: {exc}")
+        model = mlflow.initialize_logged_model(name="model", source_run_id=run.info.run_id)
     name = tracking.new_name("model")
     tracking.client.create_registered_model(name)
     body = ok(

@@ -19,9 +19,9 @@ from tracklight.errors import InvalidParameter
 from tracklight.store import schema as t
 from tracklight.store.engine import Database, open_database
 from tracklight.store.migrate import upgrade
-from tracklight.store.runs import RUN_COLUMNS
+from tracklight.store.records import SearchArgs
 from tracklight.store.search import search_experiment_ids, search_run_ids
-from tracklight.store.search.runs import search_runs
+from tracklight.store.search.runs import search_run_page
 
 NAN = float("nan")
 _ids = itertools.count(100)
@@ -232,22 +232,15 @@ def search(
 ) -> tuple[list[str], str | None]:
     """Run uuids of one page, plus the next page token.
 
-    Through search_runs selecting the run columns, as runs/search does, checked against search_run_ids.
+    Through search_run_page, as runs/search does, checked against search_run_ids.
     """
-    args: dict[str, Any] = {
-        "experiment_ids": list(experiment_ids),
-        "filter_string": filter_string,
-        "run_view_type": view,
-        "order_by": list(order_by),
-        "max_results": max_results,
-        "page_token": page_token,
-    }
+    args = SearchArgs(filter_string, list(order_by), max_results, page_token)
     with db.read() as conn:
-        page = search_runs(conn, RUN_COLUMNS, **args)
-        ids = search_run_ids(conn, **args)
-    assert [row[0] for row in page.rows] == ids.run_ids
+        page = search_run_page(conn, args, experiment_ids=list(experiment_ids), run_view_type=view)
+        ids = search_run_ids(conn, args, experiment_ids=list(experiment_ids), run_view_type=view)
+    assert [run.internal_id for run in page.runs] == ids.run_ids
     assert page.next_page_token == ids.next_page_token
-    return [row[1] for row in page.rows], page.next_page_token
+    return [run.run_id for run in page.runs], page.next_page_token
 
 
 def letters(db: Database, filter_string: str | None = None, order_by: Sequence[str] = (), **kw: Any) -> str:
@@ -463,9 +456,7 @@ def test_bad_page_tokens(db: Database) -> None:
         with pytest.raises(InvalidParameter, match="different order_by"):
             search(db, None, other, max_results=2, page_token=token)
     with db.read() as conn, pytest.raises(InvalidParameter, match="different order_by"):
-        search_experiment_ids(
-            conn, filter_string=None, view_type="ALL", order_by=[], max_results=2, page_token=token
-        )
+        search_experiment_ids(conn, SearchArgs(None, [], 2, token), view_type="ALL")
 
 
 def _row_counts(db: Database) -> dict[str, int]:
@@ -673,14 +664,9 @@ def exps_page(
 ) -> tuple[list[int], str | None]:
     """One page of experiment ids, limited to `scope` so other tests' experiments stay out."""
     with db.read() as conn:
-        page = search_experiment_ids(
-            conn,
-            filter_string=scope + (f" AND {filter_string}" if filter_string else ""),
-            view_type=view,
-            order_by=list(order_by),
-            max_results=max_results,
-            page_token=page_token,
-        )
+        scoped = scope + (f" AND {filter_string}" if filter_string else "")
+        args = SearchArgs(scoped, list(order_by), max_results, page_token)
+        page = search_experiment_ids(conn, args, view_type=view)
     return page.experiment_ids, page.next_page_token
 
 

@@ -12,6 +12,7 @@ from tracklight.store import experiments as store
 from tracklight.store import inputs as input_store
 from tracklight.store.engine import Database
 from tracklight.store.records import Experiment
+from tracklight.store.search.experiments import search_experiment_ids
 from tracklight.store.transactions import in_transaction
 
 MAX_DATASET_EXPERIMENTS = 20
@@ -133,20 +134,11 @@ class Experiments:
                 f"Invalid value {max_results or 0} for parameter 'max_results' supplied. "
                 "It must be a positive integer."
             )
-        limit = v.validate_max_results(max_results, default=1000, cap=50000)
+        args = v.search_args(filter_string, order_by, max_results, page_token, default=1000, cap=50000)
         view = v.validate_view_type(view_type)
 
-        from tracklight.store.search.experiments import search_experiment_ids
-
         def work(conn: Connection) -> tuple[list[Experiment], str | None]:
-            page = search_experiment_ids(
-                conn,
-                filter_string=filter_string,
-                view_type=view,
-                order_by=order_by,
-                max_results=limit,
-                page_token=page_token,
-            )
+            page = search_experiment_ids(conn, args, view_type=view)
             return store.get_experiments(conn, page.experiment_ids), page.next_page_token
 
         return in_transaction(self.db, work, write=False)

@@ -179,23 +179,20 @@ class LoggedModels:
             )
         ids = [parse_experiment_id(e) for e in experiment_ids]
         # 0 is what proto JSON sends for "unset", and the reference treats it so.
-        limit = v.validate_max_results(
-            max_results or None, default=DEFAULT_SEARCH_RESULTS, cap=MAX_SEARCH_RESULTS
+        args = v.search_args(
+            filter_string,
+            order_by,
+            max_results or None,
+            page_token,
+            default=DEFAULT_SEARCH_RESULTS,
+            cap=MAX_SEARCH_RESULTS,
         )
         for d in datasets:
             if not d.name:
                 raise InvalidParameter("`dataset_name` in the `datasets` clause must be specified.")
 
         def work(conn: Connection) -> tuple[list[LoggedModel], str | None]:
-            page = search_logged_model_ids(
-                conn,
-                experiment_ids=ids,
-                filter_string=filter_string,
-                datasets=datasets,
-                order_by=order_by,
-                max_results=limit,
-                page_token=page_token,
-            )
+            page = search_logged_model_ids(conn, args, experiment_ids=ids, datasets=datasets)
             return store.load_logged_models(conn, page.model_ids), page.next_page_token
 
         return in_transaction(self.db, work, write=False)

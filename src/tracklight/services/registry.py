@@ -198,12 +198,12 @@ class Registry:
         max_results: int | None,
         page_token: str | None,
     ) -> tuple[list[RegisteredModel], str | None]:
-        limit = v.validate_max_results(max_results, default=DEFAULT_MODELS_PAGE, cap=MAX_MODELS_PAGE)
+        args = v.search_args(
+            filter_string, order_by, max_results, page_token, default=DEFAULT_MODELS_PAGE, cap=MAX_MODELS_PAGE
+        )
 
         def work(conn: Connection) -> tuple[list[RegisteredModel], str | None]:
-            ids, token = search_registered_model_ids(
-                conn, filter_string=filter_string, order_by=order_by, max_results=limit, page_token=page_token
-            )
+            ids, token = search_registered_model_ids(conn, args)
             return store.load_models(conn, ids), token
 
         return self._read(work)
@@ -385,12 +385,17 @@ class Registry:
         max_results: int | None,
         page_token: str | None,
     ) -> tuple[list[ModelVersion], str | None]:
-        limit = v.validate_max_results(max_results, default=DEFAULT_VERSIONS_PAGE, cap=MAX_VERSIONS_PAGE)
+        args = v.search_args(
+            filter_string,
+            order_by,
+            max_results,
+            page_token,
+            default=DEFAULT_VERSIONS_PAGE,
+            cap=MAX_VERSIONS_PAGE,
+        )
 
         def work(conn: Connection) -> tuple[list[ModelVersion], str | None]:
-            keys, token = search_model_version_keys(
-                conn, filter_string=filter_string, order_by=order_by, max_results=limit, page_token=page_token
-            )
+            keys, token = search_model_version_keys(conn, args)
             return store.load_versions(conn, keys), token
 
         return self._read(work)

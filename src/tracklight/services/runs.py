@@ -23,6 +23,7 @@ from tracklight.store.engine import Database
 from tracklight.store.metrics import HISTORY_ORDER, HistoryRow
 from tracklight.store.records import DatasetInput, MetricPoint, ModelMetricPoint, Run, RunRef
 from tracklight.store.search.keyset import decode_token, encode_token
+from tracklight.store.search.runs import search_run_page
 from tracklight.store.transactions import in_transaction
 
 MAX_HISTORY_PAGE = 25000
@@ -224,26 +225,12 @@ class Runs:
         page_token: str | None,
     ) -> tuple[list[Run], str | None]:
         ids = [parse_experiment_id(e) for e in experiment_ids]
-        limit = v.validate_max_results(max_results, default=1000, cap=50000)
+        args = v.search_args(filter_string, order_by, max_results, page_token, default=1000, cap=50000)
         view = v.validate_view_type(run_view_type)
 
-        from tracklight.store.search.runs import search_runs
-
         def work(conn: Connection) -> tuple[list[Run], str | None]:
-            # The search selects the runs' own columns, and their data too where page_columns says so;
-            # otherwise one more query loads it.
-            columns, inline = store.page_columns(conn.dialect.name, limit)
-            page = search_runs(
-                conn,
-                columns,
-                experiment_ids=ids,
-                filter_string=filter_string,
-                run_view_type=view,
-                order_by=order_by,
-                max_results=limit,
-                page_token=page_token,
-            )
-            return store.runs_from_rows(conn, page.rows, inline=inline), page.next_page_token
+            page = search_run_page(conn, args, experiment_ids=ids, run_view_type=view)
+            return page.runs, page.next_page_token
 
         return in_transaction(self.db, work, write=False)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import posixpath
 import re
+from typing import TypeVar
 
 from tracklight.errors import InvalidParameter
-from tracklight.store.records import DatasetInput
+from tracklight.store.records import DatasetInput, SearchArgs
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -20,6 +21,8 @@ MAX_TAGS_PER_BATCH = 100
 MAX_ENTITIES_PER_BATCH = 1000
 MAX_DOUBLE = 1.7976931348623157e308
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+
+Order = TypeVar("Order")
 
 _KEY_RE = re.compile(r"^[/\w.\- :]*$")
 
@@ -129,6 +132,21 @@ def validate_max_results(value: int | None, *, default: int, cap: int, what: str
             f"Invalid value {value} for parameter '{what}' supplied. It must be a positive integer at most {cap}."
         )
     return value
+
+
+def search_args(
+    filter_string: str | None,
+    order_by: list[Order],
+    max_results: int | None,
+    page_token: str | None,
+    *,
+    default: int,
+    cap: int,
+) -> SearchArgs[Order]:
+    """A search's common arguments, with max_results checked against `cap` (`default` when unset)."""
+    return SearchArgs(
+        filter_string, order_by, validate_max_results(max_results, default=default, cap=cap), page_token
+    )
 
 
 def validate_view_type(value: str | None) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tracklight.errors import AlreadyExists, NotFound
 from tracklight.store import schema as s
-from tracklight.store.dialect import upsert
 from tracklight.store.records import Experiment
+from tracklight.store.tags import delete_tag, upsert_tags
 
 DEFAULT_EXPERIMENT_ID = 0
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -127,17 +127,11 @@ def set_experiment_lifecycle(conn: Connection, experiment_id: int, stage: str, n
 
 
 def set_experiment_tags(conn: Connection, experiment_id: int, tags: list[tuple[str, str]]) -> None:
-    rows = [{"experiment_id": experiment_id, "key": k, "value": v} for k, v in tags]
-    upsert(conn, s.experiment_tags, rows, ["experiment_id", "key"], ["value"])
+    upsert_tags(conn, s.experiment_tags, {"experiment_id": experiment_id}, tags)
 
 
 def delete_experiment_tag(conn: Connection, experiment_id: int, key: str) -> bool:
-    result = conn.execute(
-        delete(s.experiment_tags).where(
-            s.experiment_tags.c.experiment_id == experiment_id, s.experiment_tags.c.key == key
-        )
-    )
-    return result.rowcount > 0
+    return delete_tag(conn, s.experiment_tags, {"experiment_id": experiment_id}, key)
 
 
 def run_activity(conn: Connection, experiment_ids: list[int]) -> dict[int, tuple[int, int | None]]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
-from tracklight.errors import InvalidParameter, NotFound
+from tracklight.errors import NotFound
 from tracklight.store import schema as s
-from tracklight.store.dialect import insert_ignore, upsert
+from tracklight.store import tags as tag_store
+from tracklight.store.dialect import upsert
+from tracklight.store.params import insert_params
 from tracklight.store.records import LoggedModel, LoggedModelRef, ModelMetric, ModelMetricPoint
 
 _LOAD_CHUNK = 1024  # keeps IN lists well inside every database's parameter limit
@@ -148,34 +150,17 @@ def set_lifecycle(conn: Connection, model_id: str, stage: str, now: int) -> None
 
 
 def set_tags(conn: Connection, model_id: str, tags: Sequence[tuple[str, str]]) -> None:
-    # The last value given for a key wins, and a multi-row upsert may touch each key only once.
-    merged = dict(tags)
-    rows = [{"model_id": model_id, "key": k, "value": v} for k, v in sorted(merged.items())]
-    upsert(conn, s.logged_model_tags, rows, ["model_id", "key"], ["value"])
+    tag_store.upsert_tags(conn, s.logged_model_tags, {"model_id": model_id}, tags)
 
 
 def delete_tag(conn: Connection, model_id: str, key: str) -> bool:
-    t = s.logged_model_tags.c
-    result = conn.execute(delete(s.logged_model_tags).where(t.model_id == model_id, t.key == key))
-    return result.rowcount > 0
+    return tag_store.delete_tag(conn, s.logged_model_tags, {"model_id": model_id}, key)
 
 
 def log_params(conn: Connection, model_id: str, params: Sequence[tuple[str, str]]) -> None:
-    """Insert params; re-logging the same value is a no-op, a different value is an error (as for runs)."""
-    if not params:
-        return
-    wanted = dict(params)
-    rows = [{"model_id": model_id, "key": k, "value": v} for k, v in sorted(wanted.items())]
-    insert_ignore(conn, s.logged_model_params, rows, ["model_id", "key"])
-    p = s.logged_model_params.c
-    stored = conn.execute(select(p.key, p.value).where(p.model_id == model_id, p.key.in_(list(wanted)))).all()
-    for key, value in stored:
-        if value != wanted[key]:
-            raise InvalidParameter(
-                f"Changing param values is not allowed. Param with key='{key}' was already logged "
-                f"with value='{value}' for logged model ID='{model_id}'. "
-                f"Attempted logging new value '{wanted[key]}'."
-            )
+    insert_params(
+        conn, s.logged_model_params, {"model_id": model_id}, params, described=f"logged model ID='{model_id}'"
+    )
 
 
 def log_model_metrics(conn: Connection, run_id: str, points: Sequence[ModelMetricPoint]) -> None:

@@ -8,9 +8,8 @@ from operator import attrgetter
 
 from sqlalchemy import Connection, select
 
-from tracklight.errors import InvalidParameter
 from tracklight.store import schema as s
-from tracklight.store.dialect import insert_ignore
+from tracklight.store.params import insert_params
 from tracklight.store.records import MetricPoint
 from tracklight.store.search.keyset import SortColumn
 
@@ -47,22 +46,7 @@ def _order_key(p: MetricPoint) -> tuple[int, int, bool, float]:
 def log_params(
     conn: Connection, run_internal_id: int, run_id: str, params: Sequence[tuple[str, str]]
 ) -> None:
-    """Insert params; re-logging the same value is a no-op, a different value is an error."""
-    if not params:
-        return
-    wanted = dict(params)
-    rows = [{"run_id": run_internal_id, "key": k, "value": v} for k, v in sorted(wanted.items())]
-    insert_ignore(conn, s.params, rows, ["run_id", "key"])
-    p = s.params.c
-    stored = conn.execute(
-        select(p.key, p.value).where(p.run_id == run_internal_id, p.key.in_(list(wanted)))
-    ).all()
-    for key, value in stored:
-        if value != wanted[key]:
-            raise InvalidParameter(
-                f"Changing param values is not allowed. Param with key='{key}' was already logged "
-                f"with value='{value}' for run ID='{run_id}'. Attempted logging new value '{wanted[key]}'."
-            )
+    insert_params(conn, s.params, {"run_id": run_internal_id}, params, described=f"run ID='{run_id}'")
 
 
 def _latest_per_key(points: Sequence[MetricPoint]) -> dict[str, MetricPoint]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+_Order = TypeVar("_Order")
 
 
 @dataclass(slots=True)
@@ -215,3 +217,16 @@ class EvaluationRecord:
     last_update_time: int
     created_by: str | None
     last_updated_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchArgs(Generic[_Order]):
+    """What every search takes, validated: the filter, the ordering, the page size and where to resume.
+
+    `order_by` holds MLflow's order_by strings, or ModelOrder objects for logged models.
+    """
+
+    filter_string: str | None
+    order_by: list[_Order]
+    max_results: int
+    page_token: str | None

@@ -11,6 +11,7 @@ from tracklight.errors import AlreadyExists, NotFound
 from tracklight.store import schema as s
 from tracklight.store.dialect import upsert
 from tracklight.store.records import ModelVersion, NewVersion, RegisteredModel
+from tracklight.store.tags import delete_tag, upsert_tags
 
 STAGES = ("None", "Staging", "Production", "Archived")
 
@@ -101,13 +102,11 @@ def delete_model(conn: Connection, model_id: int) -> None:
 
 
 def set_model_tags(conn: Connection, model_id: int, tags: list[tuple[str, str]]) -> None:
-    rows = [{"registered_model_id": model_id, "key": k, "value": v} for k, v in dict(tags).items()]
-    upsert(conn, s.registered_model_tags, rows, ["registered_model_id", "key"], ["value"])
+    upsert_tags(conn, s.registered_model_tags, {"registered_model_id": model_id}, tags)
 
 
 def delete_model_tag(conn: Connection, model_id: int, key: str) -> None:
-    t = s.registered_model_tags
-    conn.execute(delete(t).where(t.c.registered_model_id == model_id, t.c.key == key))
+    delete_tag(conn, s.registered_model_tags, {"registered_model_id": model_id}, key)
 
 
 def load_models(conn: Connection, model_ids: list[int]) -> list[RegisteredModel]:
@@ -264,16 +263,11 @@ def delete_version(conn: Connection, model_id: int, version: int) -> None:
 
 
 def set_version_tags(conn: Connection, model_id: int, version: int, tags: list[tuple[str, str]]) -> None:
-    rows = [
-        {"registered_model_id": model_id, "version": version, "key": k, "value": v}
-        for k, v in dict(tags).items()
-    ]
-    upsert(conn, s.model_version_tags, rows, ["registered_model_id", "version", "key"], ["value"])
+    upsert_tags(conn, s.model_version_tags, {"registered_model_id": model_id, "version": version}, tags)
 
 
 def delete_version_tag(conn: Connection, model_id: int, version: int, key: str) -> None:
-    t = s.model_version_tags
-    conn.execute(delete(t).where(t.c.registered_model_id == model_id, t.c.version == version, t.c.key == key))
+    delete_tag(conn, s.model_version_tags, {"registered_model_id": model_id, "version": version}, key)
 
 
 def latest_version_keys(conn: Connection, model_id: int) -> list[tuple[int, int]]:

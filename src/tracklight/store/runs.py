@@ -18,7 +18,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
-    delete,
     func,
     insert,
     literal,
@@ -33,9 +32,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import NotFound
 from tracklight.store import schema as s
-from tracklight.store.dialect import upsert
 from tracklight.store.records import DatasetInput, MetricPoint, Run, RunRef
 from tracklight.store.search.compiled import CompiledQuery
+from tracklight.store.tags import delete_tag, upsert_tags
 
 _LOAD_CHUNK = 1024  # keeps IN lists well inside every database's parameter limit
 
@@ -351,19 +350,13 @@ def set_run_lifecycle(conn: Connection, internal_id: int, stage: str, now: int) 
 
 
 def set_run_tags(conn: Connection, internal_id: int, tags: list[tuple[str, str]]) -> None:
-    # The last value given for a key wins, and a multi-row upsert may touch each key only once.
-    merged = dict(tags)
-    rows = [{"run_id": internal_id, "key": k, "value": v} for k, v in sorted(merged.items())]
-    upsert(conn, s.run_tags, rows, ["run_id", "key"], ["value"])
+    merged = upsert_tags(conn, s.run_tags, {"run_id": internal_id}, tags)
     if "mlflow.runName" in merged:
         conn.execute(update(s.runs).where(s.runs.c.id == internal_id).values(name=merged["mlflow.runName"]))
 
 
 def delete_run_tag(conn: Connection, internal_id: int, key: str) -> bool:
-    result = conn.execute(
-        delete(s.run_tags).where(s.run_tags.c.run_id == internal_id, s.run_tags.c.key == key)
-    )
-    return result.rowcount > 0
+    return delete_tag(conn, s.run_tags, {"run_id": internal_id}, key)
 
 
 def get_run_tag(conn: Connection, internal_id: int, key: str) -> str | None:

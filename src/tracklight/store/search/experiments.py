@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import InvalidParameter
+from tracklight.store.records import SearchArgs
 from tracklight.store.schema import experiment_tags, experiments
 from tracklight.store.search import predicates
 from tracklight.store.search.grammar import (
@@ -67,21 +68,15 @@ class ExperimentSearchPage:
 
 
 def search_experiment_ids(
-    conn: sa.Connection,
-    *,
-    filter_string: str | None,
-    view_type: str,
-    order_by: list[str],
-    max_results: int,
-    page_token: str | None,
+    conn: sa.Connection, args: SearchArgs[str], *, view_type: str
 ) -> ExperimentSearchPage:
     """One page of experiment ids matching an MLflow experiments/search request, in reference order."""
     stages = _VIEW_STAGES.get(view_type)
     if stages is None:
         raise InvalidParameter(f"Invalid view_type {view_type!r}; expected one of {list(_VIEW_STAGES)}")
     dialect = conn.dialect.name
-    comparisons = parse_filter(filter_string, EXPERIMENTS_SPEC)
-    order_keys = parse_order_by_list(order_by, EXPERIMENTS_SPEC) or _DEFAULT_ORDER
+    comparisons = parse_filter(args.filter_string, EXPERIMENTS_SPEC)
+    order_keys = parse_order_by_list(args.order_by, EXPERIMENTS_SPEC) or _DEFAULT_ORDER
 
     columns = [SortColumn(_COLUMNS[k.key], k.ascending, str if k.key == "name" else int) for k in order_keys]
     # The reference's tie-breaker is experiment_id DESC when the caller did not order by it.
@@ -92,8 +87,8 @@ def search_experiment_ids(
         experiments.c.lifecycle_stage.in_(stages), *(_condition(dialect, c) for c in comparisons)
     )
     fp = fingerprint("experiments", [(k.kind, k.key, k.ascending) for k in order_keys])
-    page = fetch_page(conn, stmt, columns, fp=fp, max_results=max_results, page_token=page_token)
-    return ExperimentSearchPage(page.ids, page.next_page_token)
+    rows, token = fetch_page(conn, stmt, columns, fp=fp, args=args)
+    return ExperimentSearchPage([int(r[0]) for r in rows], token)
 
 
 def _experiment_id(value: str) -> int:

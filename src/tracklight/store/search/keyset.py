@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import InvalidParameter
+from tracklight.store.records import SearchArgs
 from tracklight.store.search.predicates import is_mysql
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -28,12 +29,6 @@ class SortColumn:
     expr: ColumnElement[Any]
     ascending: bool
     pytype: type[int] | type[float] | type[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    ids: list[int]
-    next_page_token: str | None
 
 
 def fingerprint(*parts: object) -> str:
@@ -155,13 +150,13 @@ def fetch_page(
     columns: Sequence[SortColumn],
     *,
     fp: str,
-    max_results: int,
-    page_token: str | None,
-) -> Page:
-    """Run `stmt` (selecting one id column) ordered by `columns`, one page after `page_token`."""
+    args: SearchArgs[Any],
+) -> tuple[list[Any], str | None]:
+    """Run `stmt` ordered by `columns`: the rows of the page after args.page_token (each starting with
+    what `stmt` selects), and the token to resume after it."""
+    max_results = args.max_results
     params = page_params(
-        columns, fp=fp, max_results=max_results, page_token=page_token, dialect=conn.dialect.name
+        columns, fp=fp, max_results=max_results, page_token=args.page_token, dialect=conn.dialect.name
     )
-    rows = conn.execute(paged(stmt, columns, after_token=bool(page_token)), params).all()
-    rows, token = split_page(rows, columns, fp=fp, max_results=max_results, first_key=1)
-    return Page([int(r[0]) for r in rows], token)
+    rows = conn.execute(paged(stmt, columns, after_token=bool(args.page_token)), params).all()
+    return split_page(rows, columns, fp=fp, max_results=max_results, first_key=len(stmt.selected_columns))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import InvalidParameter
-from tracklight.store.records import DatasetScope, ModelOrder
+from tracklight.store.records import DatasetScope, ModelOrder, SearchArgs
 from tracklight.store.schema import (
     logged_model_metrics,
     logged_model_params,
@@ -31,7 +31,7 @@ from tracklight.store.search.grammar import (
     ValueType,
     parse_filter,
 )
-from tracklight.store.search.keyset import SortColumn, fingerprint, page_params, paged, split_page
+from tracklight.store.search.keyset import SortColumn, fetch_page, fingerprint
 
 # Status as the table stores it, and every spelling a filter may use for it: the enum name, its short
 # form, and the enum number (the reference server stores numbers, so `status = '2'` is what works there).
@@ -97,18 +97,15 @@ class LoggedModelSearchPage:
 
 def search_logged_model_ids(
     conn: sa.Connection,
+    args: SearchArgs[ModelOrder],
     *,
     experiment_ids: list[int],
-    filter_string: str | None,
     datasets: list[DatasetScope],
-    order_by: list[ModelOrder],
-    max_results: int,
-    page_token: str | None,
 ) -> LoggedModelSearchPage:
     """One page of active model ids matching a logged-models/search request, in reference order:
     the given keys, then creation time (newest first) and model id."""
     dialect = conn.dialect.name
-    comparisons = parse_filter(filter_string, LOGGED_MODELS_SPEC)
+    comparisons = parse_filter(args.filter_string, LOGGED_MODELS_SPEC)
     conditions = [_condition(dialect, c, datasets) for c in comparisons]
     if datasets and not any(c.kind == "metric" for c in comparisons):
         # With datasets but no metric filter, a model must have some metric on one of them.
@@ -116,7 +113,7 @@ def search_logged_model_ids(
 
     columns: list[SortColumn] = []
     ordered: set[str] = set()
-    for order in order_by:
+    for order in args.order_by:
         columns += _order_columns(dialect, order, ordered)
     if "creation_time" not in ordered:
         columns.append(SortColumn(_lm.creation_time, False, int))
@@ -130,13 +127,14 @@ def search_logged_model_ids(
     fp = fingerprint(
         "logged_models",
         sorted(experiment_ids),
-        filter_string or "",
+        args.filter_string or "",
         [(d.name, d.digest) for d in datasets],
-        [(o.field_name, o.ascending, o.dataset and (o.dataset.name, o.dataset.digest)) for o in order_by],
+        [
+            (o.field_name, o.ascending, o.dataset and (o.dataset.name, o.dataset.digest))
+            for o in args.order_by
+        ],
     )
-    params = page_params(columns, fp=fp, max_results=max_results, page_token=page_token, dialect=dialect)
-    rows = conn.execute(paged(stmt, columns, after_token=bool(page_token)), params).all()
-    rows, token = split_page(rows, columns, fp=fp, max_results=max_results, first_key=1)
+    rows, token = fetch_page(conn, stmt, columns, fp=fp, args=args)
     return LoggedModelSearchPage([r[0] for r in rows], token)
 
 

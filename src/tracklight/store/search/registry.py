@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import InvalidParameter
+from tracklight.store.records import SearchArgs
 from tracklight.store.schema import (
     model_version_tags,
     model_versions,
@@ -30,7 +31,7 @@ from tracklight.store.search.grammar import (
     parse_filter,
     parse_order_by_list,
 )
-from tracklight.store.search.keyset import SortColumn, fingerprint, page_params, paged, split_page
+from tracklight.store.search.keyset import SortColumn, fetch_page, fingerprint
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 
@@ -143,22 +144,15 @@ def _check_max_results(max_results: int) -> None:
         )
 
 
-def search_registered_model_ids(
-    conn: sa.Connection,
-    *,
-    filter_string: str | None,
-    order_by: list[str],
-    max_results: int,
-    page_token: str | None,
-) -> tuple[list[int], str | None]:
+def search_registered_model_ids(conn: sa.Connection, args: SearchArgs[str]) -> tuple[list[int], str | None]:
     """One page of registered model ids matching a registered-models/search request."""
-    _check_max_results(max_results)
+    _check_max_results(args.max_results)
     dialect = conn.dialect.name
-    comparisons = parse_filter(filter_string, MODELS_SPEC)
+    comparisons = parse_filter(args.filter_string, MODELS_SPEC)
     for c in comparisons:
         if c.kind == "attribute" and c.key != "name":
             raise InvalidParameter(f"Invalid attribute name: {c.key}. Valid keys are '{{'name'}}'")
-    order_keys = parse_order_by_list(order_by, MODELS_SPEC)
+    order_keys = parse_order_by_list(args.order_by, MODELS_SPEC)
     columns = [
         SortColumn(_MODEL_COLUMNS[k.key], k.ascending, str if k.key == "name" else int) for k in order_keys
     ]
@@ -169,28 +163,21 @@ def search_registered_model_ids(
         *_filters(dialect, comparisons, _MODEL_COLUMNS, registered_model_tags, owner)
     )
     fp = fingerprint("registered-models", [(k.key, k.ascending) for k in order_keys])
-    params = page_params(columns, fp=fp, max_results=max_results, page_token=page_token, dialect=dialect)
-    rows = conn.execute(paged(stmt, columns, after_token=bool(page_token)), params).all()
-    rows, token = split_page(rows, columns, fp=fp, max_results=max_results, first_key=1)
+    rows, token = fetch_page(conn, stmt, columns, fp=fp, args=args)
     return [int(r[0]) for r in rows], token
 
 
 def search_model_version_keys(
-    conn: sa.Connection,
-    *,
-    filter_string: str | None,
-    order_by: list[str],
-    max_results: int,
-    page_token: str | None,
+    conn: sa.Connection, args: SearchArgs[str]
 ) -> tuple[list[tuple[int, int]], str | None]:
     """One page of (registered model id, version) matching a model-versions/search request."""
-    _check_max_results(max_results)
+    _check_max_results(args.max_results)
     dialect = conn.dialect.name
-    comparisons = parse_filter(filter_string, VERSIONS_SPEC)
+    comparisons = parse_filter(args.filter_string, VERSIONS_SPEC)
     for c in comparisons:
         if c.kind == "attribute" and c.key.endswith("_timestamp"):
             raise InvalidParameter(f"Invalid attribute name: {c.key}")
-    order_keys = parse_order_by_list(order_by, VERSIONS_SPEC) or _DEFAULT_VERSION_ORDER
+    order_keys = parse_order_by_list(args.order_by, VERSIONS_SPEC) or _DEFAULT_VERSION_ORDER
     columns = [
         SortColumn(_VERSION_COLUMNS[k.key], k.ascending, str if k.key == "name" else int) for k in order_keys
     ]
@@ -209,7 +196,5 @@ def search_model_version_keys(
         .where(*_filters(dialect, comparisons, _VERSION_COLUMNS, model_version_tags, owner))
     )
     fp = fingerprint("model-versions", [(k.key, k.ascending) for k in order_keys])
-    params = page_params(columns, fp=fp, max_results=max_results, page_token=page_token, dialect=dialect)
-    rows = conn.execute(paged(stmt, columns, after_token=bool(page_token)), params).all()
-    rows, token = split_page(rows, columns, fp=fp, max_results=max_results, first_key=2)
+    rows, token = fetch_page(conn, stmt, columns, fp=fp, args=args)
     return [(int(r[0]), int(r[1])) for r in rows], token

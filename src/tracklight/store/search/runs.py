@@ -11,6 +11,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import InvalidParameter
+from tracklight.store import runs as run_store
+from tracklight.store.records import Run, SearchArgs
 from tracklight.store.schema import datasets, metric_series, params, run_inputs, run_tags, runs
 from tracklight.store.search import predicates
 from tracklight.store.search.compiled import CompiledQuery
@@ -92,15 +94,15 @@ _DATASET_COLUMNS = {"name": datasets.c.name, "digest": datasets.c.digest, "conte
 _VIEW_STAGES = {"ACTIVE_ONLY": ("active",), "DELETED_ONLY": ("deleted",), "ALL": ("active", "deleted")}
 
 
-@dataclass
-class RunSearchPage:
-    run_ids: list[int]  # internal runs.id, in result order
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    runs: list[Run]  # with their data, in result order
     next_page_token: str | None
 
 
 @dataclass
-class RunRowsPage:
-    rows: list[tuple[Any, ...]]  # the requested columns of each run, in result order
+class RunSearchPage:
+    run_ids: list[int]  # internal runs.id, in result order
     next_page_token: str | None
 
 
@@ -111,42 +113,36 @@ class _Plan:
     fp: str
 
 
+def search_run_page(
+    conn: sa.Connection, args: SearchArgs[str], *, experiment_ids: list[int], run_view_type: str
+) -> RunPage:
+    """One page of runs with their data (params, tags, latest metrics, inputs) matching a runs/search
+    request, ordered as the reference orders.
+
+    The search selects the runs' own columns, and their data too where page_columns says so;
+    otherwise one more query loads it.
+    """
+    columns, inline = run_store.page_columns(conn.dialect.name, args.max_results)
+    rows, token = _search_rows(conn, columns, args, experiment_ids, run_view_type)
+    return RunPage(run_store.runs_from_rows(conn, rows, inline=inline), token)
+
+
 def search_run_ids(
-    conn: sa.Connection,
-    *,
-    experiment_ids: list[int],
-    filter_string: str | None,
-    run_view_type: str,
-    order_by: list[str],
-    max_results: int,
-    page_token: str | None,
+    conn: sa.Connection, args: SearchArgs[str], *, experiment_ids: list[int], run_view_type: str
 ) -> RunSearchPage:
     """One page of run ids matching an MLflow runs/search request, ordered as the reference orders."""
-    page = search_runs(
-        conn,
-        (runs.c.id,),
-        experiment_ids=experiment_ids,
-        filter_string=filter_string,
-        run_view_type=run_view_type,
-        order_by=order_by,
-        max_results=max_results,
-        page_token=page_token,
-    )
-    return RunSearchPage([int(r[0]) for r in page.rows], page.next_page_token)
+    rows, token = _search_rows(conn, (runs.c.id,), args, experiment_ids, run_view_type)
+    return RunSearchPage([int(r[0]) for r in rows], token)
 
 
-def search_runs(
+def _search_rows(
     conn: sa.Connection,
-    columns: tuple[sa.Column[Any], ...],
-    *,
+    columns: tuple[ColumnElement[Any], ...],
+    args: SearchArgs[str],
     experiment_ids: list[int],
-    filter_string: str | None,
     run_view_type: str,
-    order_by: list[str],
-    max_results: int,
-    page_token: str | None,
-) -> RunRowsPage:
-    """One page of runs (the given columns of the runs table) matching an MLflow runs/search request.
+) -> tuple[list[tuple[Any, ...]], str | None]:
+    """The given columns of one page of matching runs, in result order, and the next page token.
 
     The statement is compiled once per request shape (filter, ordering, view, number of
     experiments, first page or not) and reused with the experiment ids and page bounds bound.
@@ -158,26 +154,30 @@ def search_runs(
     plan = _plan(
         conn.dialect,
         columns,
-        filter_string,
-        tuple(order_by),
+        args.filter_string,
+        tuple(args.order_by),
         run_view_type,
         len(experiment_ids),
-        bool(page_token),
+        bool(args.page_token),
     )
+    max_results = args.max_results
     params = page_params(
-        plan.columns, fp=plan.fp, max_results=max_results, page_token=page_token, dialect=conn.dialect.name
+        plan.columns,
+        fp=plan.fp,
+        max_results=max_results,
+        page_token=args.page_token,
+        dialect=conn.dialect.name,
     )
     for i, experiment_id in enumerate(experiment_ids):
         params[f"exp_{i}"] = experiment_id
     rows = plan.query.fetch(conn, params)
-    rows, token = split_page(rows, plan.columns, fp=plan.fp, max_results=max_results, first_key=len(columns))
-    return RunRowsPage(rows, token)
+    return split_page(rows, plan.columns, fp=plan.fp, max_results=max_results, first_key=len(columns))
 
 
 @functools.lru_cache(maxsize=256)
 def _plan(
     dialect_impl: Dialect,
-    selected: tuple[sa.Column[Any], ...],
+    selected: tuple[ColumnElement[Any], ...],
     filter_string: str | None,
     order_by: tuple[str, ...],
     run_view_type: str,
