@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracklight.errors import InvalidParameter
 from tracklight.http import encode
 from tracklight.http.request import Fields
 from tracklight.http.telemetry import POINTS_INGESTED
@@ -12,6 +13,12 @@ from tracklight.services.runs import Runs
 from tracklight.store.records import DatasetInput, MetricPoint, ModelMetricPoint
 
 Json = dict[str, Any]
+
+
+def _missing(name: str) -> InvalidParameter:
+    return InvalidParameter(
+        f"Missing value for required parameter '{name}'. See the API docs for more information."
+    )
 
 
 # Experiments ------------------------------------------------------------------------------------
@@ -144,7 +151,7 @@ def _metrics(f: Fields) -> tuple[list[MetricPoint], list[ModelMetricPoint]]:
     the client sends) skip the general parser unless they name a model."""
     out: list[MetricPoint] = []
     for_models: list[ModelMetricPoint] = []
-    for item in f.list("metrics"):
+    for index, item in enumerate(f.list("metrics")):
         if type(item) is dict and "model_id" not in item:
             key, value, ts, step = (
                 item.get("key"),
@@ -162,7 +169,10 @@ def _metrics(f: Fields) -> tuple[list[MetricPoint], list[ModelMetricPoint]]:
             ):
                 out.append(MetricPoint(key, float(value), ts, step))
                 continue
-        point = _metric(Fields(item) if isinstance(item, dict) else Fields({"value": item}))
+        path = f"metrics[{index}]"
+        point = _metric(
+            Fields(item, path=path) if isinstance(item, dict) else Fields({"value": item}, path=path)
+        )
         out.append(point)
         if type(point) is ModelMetricPoint:
             for_models.append(point)
@@ -249,9 +259,16 @@ def get_metric_history(f: Fields, runs: Runs) -> Json:
 
 
 def get_metric_history_bulk_interval(f: Fields, runs: Runs) -> Json:
+    # An empty list or key counts as missing, as in MLflow's request checks.
+    run_ids = f.strings("run_ids")
+    if not run_ids:
+        raise _missing("run_ids")
+    metric_key = f.required_str("metric_key")
+    if not metric_key:
+        raise _missing("metric_key")
     points = runs.sampled_history(
-        f.strings("run_ids"),
-        f.required_str("metric_key"),
+        run_ids,
+        metric_key,
         f.int("max_results"),
         f.int("start_step"),
         f.int("end_step"),
