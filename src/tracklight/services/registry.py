@@ -270,7 +270,7 @@ class Registry:
         if model_id and not run_id:
             found = store.logged_model_location(conn, model_id)
             if found is None:
-                raise InvalidParameter(f"Logged model with id '{model_id}' not found.")
+                raise logged_model_store.not_found(model_id)
             run_id = found[0]
         if scheme == "models":
             return self._models_source(conn, source, run_id, model_id)
