@@ -231,3 +231,62 @@ def test_unsafe_artifact_paths_read_invalid_path(mlflow: ModuleType, tracking: T
     ):
         body = assert_error(get(url, params), 400, "INVALID_PARAMETER_VALUE")
         assert body["message"] == "Invalid path"
+
+
+# -- the UI's prompt engineering runs --------------------------------------------------------------
+
+
+def test_promptlab_run_is_recorded_finished_with_its_table(mlflow: ModuleType, tracking: Tracking) -> None:
+    url = tracking.ajax("runs/create-promptlab-run")
+    body = {
+        "experiment_id": tracking.experiment_id,
+        "run_name": "trial",
+        "prompt_template": "Say {{ word }}",
+        "prompt_parameters": [{"key": "word", "value": "hi"}],
+        "model_route": "chat",
+        "model_parameters": [{"key": "temperature", "value": 0.5}],
+        "model_input": "Say hi",
+        "model_output": "hi",
+        "model_output_parameters": [{"key": "latency", "value": "100"}],
+        "mlflow_version": "3.0.0",
+        "user_id": "someone",
+        "start_time": 456,
+    }
+    info = ok(post(url, body))["run"]["info"]
+    assert (info["run_name"], info["user_id"], info["status"], info["start_time"]) == (
+        "trial",
+        "someone",
+        "FINISHED",
+        456,
+    )
+    run = tracking.client.get_run(info["run_id"])
+    assert run.data.params == {
+        "temperature": "0.5",
+        "model_route": "chat",
+        "prompt_template": "Say {{ word }}",
+    }
+    assert run.data.tags["mlflow.runSourceType"] == "PROMPT_ENGINEERING"
+    assert json.loads(run.data.tags["mlflow.loggedArtifacts"]) == [
+        {"path": "eval_results_table.json", "type": "table"}
+    ]
+    table = get(f"{tracking.url}/get-artifact", {"run_id": info["run_id"], "path": "eval_results_table.json"})
+    assert table.json() == {
+        "columns": ["word", "prompt", "output", "latency"],
+        "data": [["hi", "Say hi", "hi", "100"]],
+    }
+
+
+def test_promptlab_run_names_the_first_missing_field(tracking: Tracking) -> None:
+    url = tracking.ajax("runs/create-promptlab-run")
+    body: dict[str, object] = {}
+    for name, value in (
+        ("experiment_id", "0"),
+        ("prompt_template", "t"),
+        ("prompt_parameters", [{"key": "k", "value": "v"}]),
+        ("model_route", "r"),
+        ("model_input", "i"),
+        ("mlflow_version", "1.0.0"),
+    ):
+        error = assert_error(post(url, body), 400, "INVALID_PARAMETER_VALUE")
+        assert f"CreatePromptlabRun request must specify {name}." in error["message"]
+        body[name] = value

@@ -40,5 +40,6 @@ API_2_0: list[tuple[tuple[str, ...], str, Handler, str]] = [
     (("GET",), "metrics/get-history", t.get_metric_history, "runs"),
     (("GET",), "metrics/get-history-bulk-interval", t.get_metric_history_bulk_interval, "runs"),
     (("GET",), "artifacts/list", list_run_artifacts, "artifacts"),
+    (("POST",), "runs/create-promptlab-run", t.create_promptlab_run, "artifacts"),
 ]
 API_2_0 += LOGGED_MODEL_ROUTES + REGISTRY_ROUTES

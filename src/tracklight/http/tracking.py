@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tracklight.errors import InvalidParameter
 from tracklight.http import encode
 from tracklight.http.request import Fields
 from tracklight.http.telemetry import POINTS_INGESTED
+from tracklight.services.artifacts import Artifacts
 from tracklight.services.experiments import Experiments
+from tracklight.services.promptlab import PromptTrial, record_trial
 from tracklight.services.runs import Runs
 from tracklight.store.records import DatasetInput, MetricPoint, ModelMetricPoint
 
@@ -274,3 +277,46 @@ def get_metric_history_bulk_interval(f: Fields, runs: Runs) -> Json:
         f.int("end_step"),
     )
     return {"metrics": [encode.metric(p) for p in points]} if points else {}
+
+
+# PromptLab ---------------------------------------------------------------------------------------
+
+_PROMPTLAB_REQUIRED = (
+    "experiment_id",
+    "prompt_template",
+    "prompt_parameters",
+    "model_route",
+    "model_input",
+    "mlflow_version",
+)
+
+
+def create_promptlab_run(f: Fields, artifacts: Artifacts) -> Json:
+    """The UI's prompt engineering page records a trial as a run (MLflow's ajax-only endpoint)."""
+    for name in _PROMPTLAB_REQUIRED:  # checked in this order, each absent or empty value refused
+        if not f.raw(name):
+            raise InvalidParameter(f"CreatePromptlabRun request must specify {name}.")
+    trial = PromptTrial(
+        experiment_id=str(f.raw("experiment_id")),
+        run_name=f.str("run_name"),
+        user_id=f.str("user_id") or "unknown",
+        start_time=f.int("start_time") or int(time.time() * 1000),
+        tags=f.pairs("tags"),
+        prompt_template=f.required_str("prompt_template"),
+        prompt_parameters=_stringified_pairs(f, "prompt_parameters"),
+        model_route=f.required_str("model_route"),
+        model_parameters=_stringified_pairs(f, "model_parameters"),
+        model_input=f.required_str("model_input"),
+        model_output=f.str("model_output"),
+        model_output_parameters=_stringified_pairs(f, "model_output_parameters"),
+    )
+    return {"run": encode.run(record_trial(artifacts, trial))}
+
+
+def _stringified_pairs(f: Fields, name: str) -> list[tuple[str, str]]:
+    """{key, value} objects whose values may be numbers: MLflow logs them as Python prints them."""
+    out = []
+    for item in f.objects(name):
+        value = item.raw("value")
+        out.append((item.required_str("key"), value if isinstance(value, str) else str(value)))
+    return out
