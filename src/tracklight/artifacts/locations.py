@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import posixpath
 import threading
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlunparse
 
 from tracklight.artifacts.store import ArtifactStore
 from tracklight.config import CloudOptions
@@ -13,6 +14,32 @@ from tracklight.errors import NotImplementedFeature
 SERVED_SCHEME = "mlflow-artifacts"
 _CLOUD_SCHEMES = ("s3", "gs", "wasbs", "wasb", "abfss")
 _EXTRAS = {"s3": "s3", "gs": "gcs", "wasbs": "azure", "wasb": "azure", "abfss": "azure"}
+
+
+def child_uri(uri: str, *parts: str) -> str:
+    """`uri` with `parts` appended to its path: a query string or fragment stays last, as MLflow joins them.
+
+    A string without a scheme is a plain POSIX path and is joined as it stands (a '?' or '#' in it is
+    part of the name). `mlflow-artifacts:` with no path at all is the served root, so it gains a '/'.
+    """
+    suffix = "/".join(part.strip("/") for part in parts if part.strip("/"))
+    parsed = urlparse(uri)
+    if not parsed.scheme:
+        return _posix_join(uri, suffix)
+    path = parsed.path
+    if not path and not parsed.netloc:
+        path = "/"
+    if not path.startswith("/"):
+        # urlunparse would turn a relative path such as file:rel into an absolute one; keep it relative.
+        rest = parsed._replace(scheme="", path=_posix_join(path, suffix))
+        return f"{parsed.scheme}:{urlunparse(rest)}"
+    return urlunparse(parsed._replace(path=_posix_join(path, suffix)))
+
+
+def _posix_join(prefix: str, suffix: str) -> str:
+    if not prefix:
+        return suffix
+    return posixpath.join(prefix, suffix) if suffix else prefix
 
 
 class ArtifactLocationError(ValueError):

@@ -177,9 +177,10 @@ class TracklightApp:
             return self._artifact_route(request, path.split("mlflow-artifacts/", 1)[1])
         if self.tracking_disabled is not None:
             return self.tracking_disabled()
-        streamed = self.streamed.get(path)
+        # The UI asks for //model-versions/get-artifact; MLflow's router merges repeated slashes.
+        streamed = self.streamed.get(re.sub("/{2,}", "/", path) if "//" in path else path)
         if streamed is not None and method == "GET":
-            request.scope[ROUTE_KEY] = path
+            request.scope[ROUTE_KEY] = re.sub("/{2,}", "/", path)
             artifacts = self.artifacts
             return lambda: streamed(request, artifacts, "")
         by_method = self.routes.get(path)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import mimetypes
+import posixpath
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +27,41 @@ ArtifactHandler = Callable[[Request, Artifacts, str], Awaitable[Response]]
 # Request bodies arrive in network-sized pieces; hand the store whole MiBs to keep thread hops rare.
 _WRITE_BATCH = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# MLflow's list of extensions (and extension-less names) it always sends as text/plain; case-sensitive.
+_TEXT_KINDS = frozenset(
+    [
+        "txt",
+        "log",
+        "err",
+        "cfg",
+        "conf",
+        "cnf",
+        "cf",
+        "ini",
+        "properties",
+        "prop",
+        "hocon",
+        "toml",
+        "yaml",
+        "yml",
+        "xml",
+        "json",
+        "js",
+        "py",
+        "py3",
+        "csv",
+        "tsv",
+        "md",
+        "rst",
+        "ipynb",
+        "MLmodel",
+        "mlproject",
+    ]
+)
+# RFC 7230 token characters (a filename made of these needs no quotes) and RFC 5987 attr-chars
+# besides letters and digits (left unescaped in filename*).
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_ATTR_CHARS = "!#$&+-.^_`|~"
 
 
 def file_infos(entries: list[ArtifactEntry], under: str = "") -> list[dict[str, Any]]:
@@ -150,11 +187,12 @@ async def stream_file(request: Request, store: ArtifactStore, path: str) -> Resp
         raise NotFound(f"No artifact file at '{path}'")
     name = basename(path)
     headers = {
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        "Content-Disposition": content_disposition(name),
+        # Set as a header, not media_type: Starlette would append "; charset=utf-8" to text types.
+        "Content-Type": media_type(name),
         "X-Content-Type-Options": "nosniff",
         "Accept-Ranges": "bytes",
     }
-    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     start, end, status = 0, size, 200
     wanted = _byte_range(request.headers.get("range"), size)
     if wanted == "unsatisfiable":
@@ -166,7 +204,34 @@ async def stream_file(request: Request, store: ArtifactStore, path: str) -> Resp
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
     body: Iterator[bytes] = _counted(store.read(path, start, end)) if end > start else iter(())
-    return StreamingResponse(body, status_code=status, headers=headers, media_type=media_type)
+    return StreamingResponse(body, status_code=status, headers=headers)
+
+
+def media_type(name: str) -> str:
+    """The Content-Type MLflow gives a downloaded file: text/plain for its text kinds (by extension, or
+    by the whole name when there is none, as for MLmodel), else the platform's guess, else binary."""
+    extension = posixpath.splitext(name)[1][1:] or name
+    if extension in _TEXT_KINDS:
+        return "text/plain"
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def content_disposition(name: str) -> str:
+    """`attachment; filename=<name>` (RFC 6266); a name that is not ASCII also gets an RFC 5987
+    `filename*` and an ASCII approximation in `filename` for clients that ignore `filename*`."""
+    name = "".join("_" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in name)  # no header injection
+    if name.isascii():
+        return f"attachment; filename={_header_value(name)}"
+    fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii") or "download"
+    return f"attachment; filename={_header_value(fallback)}; filename*=UTF-8''{quote(name, safe=_ATTR_CHARS)}"
+
+
+def _header_value(value: str) -> str:
+    """A token as it stands; anything else as a quoted string with \\ and \" escaped."""
+    if value and all(c in _TOKEN_CHARS for c in value):
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
 
 
 def _counted(chunks: Iterator[bytes]) -> Iterator[bytes]:

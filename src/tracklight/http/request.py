@@ -35,10 +35,15 @@ def _bad(name: str, value: Any, hint: str) -> InvalidParameter:
 class Fields:
     """Request fields from a JSON object or a query string (repeated keys become lists)."""
 
-    def __init__(self, data: dict[str, Any], *, from_query: bool = False) -> None:
+    def __init__(self, data: dict[str, Any], *, from_query: bool = False, path: str = "") -> None:
         self.data = data
         # A query string carries only strings; a key given more than once becomes a list.
         self.from_query = from_query
+        # Where this object sits in the request ("metrics[0]"), so a missing field is named as MLflow does.
+        self.path = path
+
+    def _name(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
 
     def raw(self, name: str) -> Any:
         return self.data.get(name)
@@ -49,7 +54,7 @@ class Fields:
         if self.from_query and isinstance(value, list):
             value = value[-1]
         if value is None and required:
-            raise _missing(name)
+            raise _missing(self._name(name))
         return value
 
     def str(self, name: str, *, required: bool = False) -> str | None:
@@ -119,10 +124,10 @@ class Fields:
 
     def objects(self, name: str) -> list[Fields]:
         out = []
-        for item in self.list(name):
+        for index, item in enumerate(self.list(name)):
             if not isinstance(item, dict):
                 raise _bad(name, item, "Hint: Each item must be an object.")
-            out.append(Fields(item))
+            out.append(Fields(item, path=f"{self._name(name)}[{index}]"))
         return out
 
     def pairs(self, name: str) -> list[tuple[str, str]]:

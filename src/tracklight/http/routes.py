@@ -50,6 +50,7 @@ API_2_0: list[tuple[tuple[str, ...], str, Handler, str]] = [
     (("GET",), "metrics/get-history-bulk", t.get_metric_history_bulk, "runs"),
     (("POST",), "experiments/search-datasets", t.search_datasets, "experiments"),
     (("GET",), "artifacts/list", list_run_artifacts, "artifacts"),
+    (("POST",), "runs/create-promptlab-run", t.create_promptlab_run, "artifacts"),
 ]
 API_2_0 += LOGGED_MODEL_ROUTES + REGISTRY_ROUTES
 

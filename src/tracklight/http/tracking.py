@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tracklight.errors import InvalidParameter
 from tracklight.http import encode
 from tracklight.http.request import Fields
 from tracklight.http.telemetry import POINTS_INGESTED
+from tracklight.services.artifacts import Artifacts
 from tracklight.services.experiments import Experiments
+from tracklight.services.promptlab import PromptTrial, record_trial
 from tracklight.services.runs import Runs
 from tracklight.store.records import DatasetInput, MetricPoint, ModelMetricPoint
 
 Json = dict[str, Any]
+
+
+def _missing(name: str) -> InvalidParameter:
+    return InvalidParameter(
+        f"Missing value for required parameter '{name}'. See the API docs for more information."
+    )
 
 
 # Experiments ------------------------------------------------------------------------------------
@@ -145,7 +154,7 @@ def _metrics(f: Fields) -> tuple[list[MetricPoint], list[ModelMetricPoint]]:
     the client sends) skip the general parser unless they name a model."""
     out: list[MetricPoint] = []
     for_models: list[ModelMetricPoint] = []
-    for item in f.list("metrics"):
+    for index, item in enumerate(f.list("metrics")):
         if type(item) is dict and "model_id" not in item:
             key, value, ts, step = (
                 item.get("key"),
@@ -163,7 +172,10 @@ def _metrics(f: Fields) -> tuple[list[MetricPoint], list[ModelMetricPoint]]:
             ):
                 out.append(MetricPoint(key, float(value), ts, step))
                 continue
-        point = _metric(Fields(item) if isinstance(item, dict) else Fields({"value": item}))
+        path = f"metrics[{index}]"
+        point = _metric(
+            Fields(item, path=path) if isinstance(item, dict) else Fields({"value": item}, path=path)
+        )
         out.append(point)
         if type(point) is ModelMetricPoint:
             for_models.append(point)
@@ -249,22 +261,17 @@ def get_metric_history(f: Fields, runs: Runs) -> Json:
     return encode.page("metrics", encode.history(key, rows), token)
 
 
-def _given(f: Fields, name: str) -> Any:
-    """The field's value; an empty list or string counts as missing, as the reference server's checks have it."""
-    value = f.raw(name)
-    if value in (None, "", []):
-        raise InvalidParameter(
-            f"Missing value for required parameter '{name}'. See the API docs for more information."
-        )
-    return value
-
-
 def get_metric_history_bulk_interval(f: Fields, runs: Runs) -> Json:
-    _given(f, "run_ids")
-    _given(f, "metric_key")
+    # An empty list or key counts as missing, as in MLflow's request checks.
+    run_ids = f.strings("run_ids")
+    if not run_ids:
+        raise _missing("run_ids")
+    metric_key = f.required_str("metric_key")
+    if not metric_key:
+        raise _missing("metric_key")
     points = runs.sampled_history(
-        f.strings("run_ids"),
-        f.required_str("metric_key"),
+        run_ids,
+        metric_key,
         f.int("max_results"),
         f.int("start_step"),
         f.int("end_step"),
@@ -290,3 +297,46 @@ def search_datasets(f: Fields, experiments: Experiments) -> Json:
             summary["context"] = context
         summaries.append(summary)
     return {"dataset_summaries": summaries} if summaries else {}
+
+
+# PromptLab ---------------------------------------------------------------------------------------
+
+_PROMPTLAB_REQUIRED = (
+    "experiment_id",
+    "prompt_template",
+    "prompt_parameters",
+    "model_route",
+    "model_input",
+    "mlflow_version",
+)
+
+
+def create_promptlab_run(f: Fields, artifacts: Artifacts) -> Json:
+    """The UI's prompt engineering page records a trial as a run (MLflow's ajax-only endpoint)."""
+    for name in _PROMPTLAB_REQUIRED:  # checked in this order, each absent or empty value refused
+        if not f.raw(name):
+            raise InvalidParameter(f"CreatePromptlabRun request must specify {name}.")
+    trial = PromptTrial(
+        experiment_id=str(f.raw("experiment_id")),
+        run_name=f.str("run_name"),
+        user_id=f.str("user_id") or "unknown",
+        start_time=f.int("start_time") or int(time.time() * 1000),
+        tags=f.pairs("tags"),
+        prompt_template=f.required_str("prompt_template"),
+        prompt_parameters=_stringified_pairs(f, "prompt_parameters"),
+        model_route=f.required_str("model_route"),
+        model_parameters=_stringified_pairs(f, "model_parameters"),
+        model_input=f.required_str("model_input"),
+        model_output=f.str("model_output"),
+        model_output_parameters=_stringified_pairs(f, "model_output_parameters"),
+    )
+    return {"run": encode.run(record_trial(artifacts, trial))}
+
+
+def _stringified_pairs(f: Fields, name: str) -> list[tuple[str, str]]:
+    """{key, value} objects whose values may be numbers: MLflow logs them as Python prints them."""
+    out = []
+    for item in f.objects(name):
+        value = item.raw("value")
+        out.append((item.required_str("key"), value if isinstance(value, str) else str(value)))
+    return out

@@ -44,13 +44,15 @@ class Artifacts:
 
     def run_location(self, run_id: str, path: str | None) -> tuple[ArtifactStore, str]:
         """(store, store path) of `path` inside a run's artifact root."""
+        relative = artifact_path(path)  # a bad path is refused before the run is looked up, as MLflow does
         _, store, base = self._run_store(run_id)
-        return store, join(base, artifact_path(path))
+        return store, join(base, relative)
 
     def list_run(self, run_id: str, path: str | None) -> tuple[str, list[ArtifactEntry]]:
         """The run's artifact root URI and the entries under `path` in it."""
+        relative = artifact_path(path)
         root, store, base = self._run_store(run_id)
-        return root, store.list_dir(join(base, artifact_path(path)))
+        return root, store.list_dir(join(base, relative))
 
     @staticmethod
     def upload_target(directory: str, client_file: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 from sqlalchemy import Connection
 
@@ -30,6 +32,33 @@ def parse_experiment_id(value: str | int) -> int:
         raise InvalidParameter(f"Invalid experiment ID: '{value}'") from None
 
 
+MAX_ARTIFACT_LOCATION_LENGTH = 2000  # the column's size
+
+
+def resolve_artifact_location(location: str) -> str:
+    """An experiment's artifact_location as MLflow stores it: a relative local path (or file: URI)
+    made absolute against the server's working directory, anything else unchanged; locations the
+    reference refuses (fragments, ;params, '..' in a query, runs: URIs) are a 400."""
+    parsed = urlparse(location)
+    if parsed.fragment or parsed.params:
+        raise InvalidParameter("'artifact_location' URL can't include fragments or params.")
+    if ".." in unquote(parsed.query):
+        raise InvalidParameter("Invalid query string")
+    if parsed.scheme == "runs":
+        raise InvalidParameter(f"Artifact location cannot be a runs:/ URI. Given: '{location}'")
+    if not parsed.scheme and not Path(unquote(location)).is_absolute():
+        location = Path.cwd().joinpath(unquote(location)).as_posix()
+    elif parsed.scheme == "file" and not parsed.netloc and not Path(unquote(parsed.path)).is_absolute():
+        absolute = Path.cwd().joinpath(unquote(parsed.path)).as_posix()
+        location = urlunsplit(("file", "", absolute, urlsplit(location).query, ""))
+    if len(location) > MAX_ARTIFACT_LOCATION_LENGTH:
+        raise InvalidParameter(
+            f"Invalid artifact path length. An artifact_location may be at most {MAX_ARTIFACT_LOCATION_LENGTH} "
+            "characters long."
+        )
+    return location
+
+
 class Experiments:
     """Operations on experiments."""
 
@@ -44,6 +73,8 @@ class Experiments:
         v.validate_experiment_name(name)
         for key, _ in tags:
             v.validate_key(key, "key")
+        if artifact_location:
+            artifact_location = resolve_artifact_location(artifact_location)
 
         def work(conn: Connection) -> int:
             experiment_id = store.insert_experiment(conn, name, artifact_location, self.artifact_root, _now())

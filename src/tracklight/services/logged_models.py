@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy import Connection
 
+from tracklight.artifacts.locations import child_uri
 from tracklight.artifacts.paths import artifact_path, join
 from tracklight.artifacts.store import ArtifactEntry, ArtifactStore
 from tracklight.errors import InvalidParameter, NotFound, NotImplementedFeature
@@ -106,7 +107,7 @@ class LoggedModels:
                 model_type=model_type,
                 source_run_id=source_run_id or None,
                 status=PENDING,
-                artifact_uri=f"{experiment.artifact_location.rstrip('/')}/models/{model_id}/artifacts",
+                artifact_uri=child_uri(experiment.artifact_location, "models", model_id, "artifacts"),
                 now=_now(),
                 params=params,
                 tags=tags,

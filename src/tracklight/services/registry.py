@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import time
@@ -9,12 +10,13 @@ from urllib.parse import urlparse
 
 from sqlalchemy import Connection
 
-from tracklight.artifacts.locations import SERVED_SCHEME
+from tracklight.artifacts.locations import SERVED_SCHEME, child_uri
 from tracklight.artifacts.paths import artifact_path, join
 from tracklight.artifacts.store import ArtifactStore
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.services.artifacts import Artifacts
+from tracklight.store import logged_models as logged_model_store
 from tracklight.store import registry as store
 from tracklight.store.engine import Database
 from tracklight.store.records import ModelVersion, NewVersion, RegisteredModel
@@ -241,6 +243,8 @@ class Registry:
             now = _now()
             version = store.next_version(conn, registered_id, now)
             store.insert_version(conn, registered_id, version, new, now)
+            if model_id:
+                _link_logged_model(conn, model_id, name, version)
             return store.get_version(conn, registered_id, name, version)
 
         return self._write(work)
@@ -251,22 +255,22 @@ class Registry:
         """(download location, run id) of a new version's source, as MLflow's SQL store records them."""
         scheme = urlparse(source).scheme
         if scheme == "runs":
-            rest = source[len("runs:") :].lstrip("/")
-            source_run, _, path = rest.partition("/")
-            if not source_run:
-                raise InvalidParameter(f"Invalid runs:/ source '{source}': it names no run.")
+            source_run, path = _runs_source(source)
             if run_id and run_id != source_run:
                 raise InvalidParameter(
-                    f"The run_id '{run_id}' does not match the run '{source_run}' of source '{source}'."
+                    f"Invalid model version source: '{source}'. It names run '{source_run}', "
+                    f"but the request's run_id is '{run_id}'."
                 )
+            # MLflow records a runs:/ source without looking the run up (clients register versions
+            # for runs that live elsewhere, or not yet); when the run is here, its folder is the
+            # download location, so get-artifact can serve the files.
             root = store.run_artifact_uri(conn, source_run)
-            if root is None:
-                raise NotFound(f"Run with id={source_run} not found")
-            return _child_uri(root, artifact_path(path)), source_run
+            location = None if root is None else child_uri(root, artifact_path(path))
+            return location, run_id or source_run
         if model_id and not run_id:
             found = store.logged_model_location(conn, model_id)
             if found is None:
-                raise InvalidParameter(f"Logged model with id '{model_id}' not found.")
+                raise logged_model_store.not_found(model_id)
             run_id = found[0]
         if scheme == "models":
             return self._models_source(conn, source, run_id, model_id)
@@ -448,10 +452,17 @@ class Registry:
         self, name: str, version: str | int | None, path: str | None
     ) -> tuple[ArtifactStore, str]:
         """(store, store path) of a file inside a version's download location, for the UI's download."""
+        relative = artifact_path(path, allow_root=False)  # refused before the version is looked up
         found = self.get_version(name, version)
         location = found.storage_location or found.source
-        relative = artifact_path(path, allow_root=False)
         scheme = urlparse(location).scheme
+        if scheme == "runs":  # the run was not on this server when the version was registered
+            source_run, run_path = _runs_source(location)
+            root = self._run_root(source_run)
+            if root is None:
+                raise NotFound(f"Run with id={source_run} not found")
+            location = child_uri(root, artifact_path(run_path))
+            scheme = urlparse(location).scheme
         if scheme not in (SERVED_SCHEME, "s3", "gs", "wasbs", "wasb", "abfss"):
             # A local path could name any directory on this machine; serve it only when it lies inside
             # the artifact root of the version's run, which this server already serves.
@@ -469,8 +480,32 @@ class Registry:
         return self._read(lambda c: store.run_artifact_uri(c, run_id))
 
 
-def _child_uri(root: str, path: str) -> str:
-    return f"{root.rstrip('/')}/{path}" if path else root
+def _runs_source(source: str) -> tuple[str, str]:
+    """(run id, artifact path) of a `runs:/<run_id>/<path>` source."""
+    parsed = urlparse(source)
+    run_id, _, path = parsed.path[1:].partition("/")
+    if parsed.netloc or not parsed.path.startswith("/") or not run_id:
+        raise InvalidParameter(
+            f"Invalid model version source: '{source}'. A runs: source has the form runs:/<run_id>/<path>."
+        )
+    return run_id, path
+
+
+def _link_logged_model(conn: Connection, model_id: str, name: str, version: int) -> None:
+    """Add the new version to the logged model's `mlflow.modelVersions` tag, as MLflow does: a JSON
+    list of {"name", "version"} objects in registration order, each version listed once."""
+    logged_model_store.find_logged_model(conn, model_id)  # 404 for an unknown or deleted logged model
+    raw = store.locked_model_versions_tag(conn, model_id)
+    try:
+        linked = json.loads(raw) if raw else []
+    except ValueError:
+        linked = []  # a hand-set tag that is not JSON is replaced rather than failing the registration
+    if not isinstance(linked, list):
+        linked = []
+    entry = {"name": name, "version": version}
+    if entry not in linked:
+        linked.append(entry)
+    logged_model_store.set_tags(conn, model_id, [(store.MODEL_VERSIONS_TAG, json.dumps(linked))])
 
 
 def _inside(location: str, root: str) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
+from tracklight.artifacts.locations import child_uri
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.services.experiments import parse_experiment_id
@@ -86,7 +87,7 @@ class Runs:
                 run_name=name,
                 user_id=user_id or "",
                 start_time=start_time if start_time is not None else _now(),
-                artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
+                artifact_uri=child_uri(experiment.artifact_location, run_id, "artifacts"),
                 tags=tags,
             )
             return store.load_runs(conn, [internal_id])[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from tracklight.artifacts.locations import child_uri
 from tracklight.errors import AlreadyExists, NotFound
 from tracklight.store import schema as s
 from tracklight.store.records import Experiment
@@ -43,7 +44,7 @@ def insert_experiment(
             raise AlreadyExists(f"Experiment(name={name}) already exists.")
         next_id = conn.execute(select(func.coalesce(func.max(s.experiments.c.id), 0) + 1)).scalar_one()
         try:
-            _insert_row(conn, next_id, name, artifact_location or f"{artifact_root}/{next_id}", now)
+            _insert_row(conn, next_id, name, artifact_location or child_uri(artifact_root, str(next_id)), now)
             return int(next_id)
         except IntegrityError:
             continue  # the name check above decides, on the next pass, whether it was the name or the id
@@ -54,7 +55,7 @@ def ensure_default_experiment(conn: Connection, artifact_root: str, now: int) ->
     if conn.execute(select(s.experiments.c.id).where(s.experiments.c.id == DEFAULT_EXPERIMENT_ID)).first():
         return
     try:
-        location = f"{artifact_root}/{DEFAULT_EXPERIMENT_ID}"
+        location = child_uri(artifact_root, str(DEFAULT_EXPERIMENT_ID))
         _insert_row(conn, DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, location, now)
     except IntegrityError:
         pass  # another replica created it first

@@ -14,6 +14,7 @@ from tracklight.store.records import ModelVersion, NewVersion, RegisteredModel
 from tracklight.store.tags import delete_tag, upsert_tags
 
 STAGES = ("None", "Staging", "Production", "Archived")
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # on a logged model: the versions registered from it
 
 _rm = s.registered_models
 _mv = s.model_versions
@@ -312,6 +313,18 @@ def alias_version(conn: Connection, model_id: int, alias: str) -> int | None:
 def run_artifact_uri(conn: Connection, run_id: str) -> str | None:
     row = conn.execute(select(s.runs.c.artifact_uri).where(s.runs.c.run_uuid == run_id)).first()
     return None if row is None else str(row[0])
+
+
+def locked_model_versions_tag(conn: Connection, model_id: str) -> str | None:
+    """A logged model's `mlflow.modelVersions` tag, with the model row locked so that concurrent
+    registrations of one logged model append to the list one after another."""
+    lm = s.logged_models.c
+    conn.execute(select(lm.id).where(lm.id == model_id).with_for_update())
+    t = s.logged_model_tags.c
+    found = conn.execute(
+        select(t.value).where(t.model_id == model_id, t.key == MODEL_VERSIONS_TAG)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)
 
 
 def logged_model_location(conn: Connection, model_id: str) -> tuple[str | None, str] | None:
