@@ -1,0 +1,152 @@
+"""The fuzzed server: one real `tracklight server` per backend for the module, seeded with state to hit."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from harness.databases import BackendURI, create_database, drop_database, selected_backends
+from harness.server import ServerProcess, db_upgrade
+from hypothesis import HealthCheck, settings
+
+from fuzz.store_digest import StoreDigest
+from fuzz.values import World
+
+# Examples per route and test. CI runs the `ci` profile (fixed examples, no example database, so every run
+# tries the same requests); TRACKLIGHT_FUZZ_EXAMPLES=N runs N per route, and TRACKLIGHT_FUZZ_RANDOM=1 draws
+# new ones each run, for a longer hunt on a developer's machine.
+CI_EXAMPLES = 30
+settings.register_profile(
+    "tracklight-fuzz",
+    max_examples=int(os.environ.get("TRACKLIGHT_FUZZ_EXAMPLES") or CI_EXAMPLES),
+    derandomize=os.environ.get("TRACKLIGHT_FUZZ_RANDOM", "") not in ("1", "true"),
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    print_blob=True,
+)
+FUZZ_SETTINGS = settings.get_profile("tracklight-fuzz")
+
+TIMEOUT = 30.0
+
+
+@dataclass
+class Fuzzed:
+    """The server under fuzz, a digest reader on its database, and the ids of what was seeded."""
+
+    server: ServerProcess
+    db: BackendURI
+    store: StoreDigest
+    world: World
+    http: requests.Session
+
+    @property
+    def backend(self) -> str:
+        return self.db.backend
+
+
+def _ok(resp: requests.Response) -> dict[str, Any]:
+    assert resp.status_code == 200, (
+        f"seeding {resp.request.method} {resp.url}: {resp.status_code} {resp.text}"
+    )
+    return resp.json() if resp.content else {}
+
+
+def seed(server: ServerProcess, http: requests.Session) -> World:
+    """An experiment (and a deleted one), runs with metrics/params/tags and a file, a logged model,
+    and a registered model with a version, an alias and tags."""
+
+    def post(path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:
+        return _ok(http.request(method, server.api(path), json=body, timeout=TIMEOUT))
+
+    tag = uuid.uuid4().hex[:6]
+    name = f"fuzz-seed-{tag}"
+    eid = post("experiments/create", {"name": name, "tags": [{"key": "team", "value": "a"}]})["experiment_id"]
+    gone = post("experiments/create", {"name": f"fuzz-gone-{tag}"})["experiment_id"]
+    post("experiments/delete", {"experiment_id": gone})
+    runs = []
+    for i in range(2):
+        run = post("runs/create", {"experiment_id": eid, "run_name": f"r{i}", "start_time": 1000})["run"]
+        run_id = run["info"]["run_id"]
+        runs.append(run_id)
+        post(
+            "runs/log-batch",
+            {
+                "run_id": run_id,
+                "metrics": [
+                    {"key": "loss", "value": 1.0 / (s + 1), "timestamp": 1000 + s, "step": s}
+                    for s in range(3)
+                ],
+                "params": [{"key": "alpha", "value": "0.5"}],
+                "tags": [{"key": "team", "value": "a"}],
+            },
+        )
+    first = runs[0]
+    uploaded = http.put(
+        f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{eid}/{first}/artifacts/hello.txt",
+        data=b"hello",
+        timeout=TIMEOUT,
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    post("runs/delete", {"run_id": runs[1]})
+    model = post(
+        "logged-models",
+        {
+            "experiment_id": eid,
+            "name": "fuzz-lm",
+            "source_run_id": first,
+            "params": [{"key": "alpha", "value": "1"}],
+        },
+    )["model"]
+    model_id = model["info"]["model_id"]
+    post(f"logged-models/{model_id}", {"status": "LOGGED_MODEL_READY"}, method="PATCH")
+    registered = f"fuzz-model-{tag}"
+    post("registered-models/create", {"name": registered, "tags": [{"key": "team", "value": "a"}]})
+    post(
+        "model-versions/create",
+        {"name": registered, "source": f"mlflow-artifacts:/{eid}/{first}/artifacts/model", "run_id": first},
+    )
+    post("registered-models/alias", {"name": registered, "alias": "champion", "version": "1"})
+    post("model-versions/set-tag", {"name": registered, "version": "1", "key": "team", "value": "a"})
+    return World(
+        experiment_ids=["0", eid, gone],
+        experiment_names=[name, "Default", f"fuzz-gone-{tag}"],
+        run_ids=runs,
+        model_names=[registered],
+        versions=["1"],
+        model_ids=[model_id],
+        keys=["loss", "alpha", "team", "mlflow.runName"],
+        aliases=["champion"],
+        artifact_paths=[f"{eid}/{first}/artifacts/hello.txt", "hello.txt", f"{eid}/{first}/artifacts"],
+    )
+
+
+@pytest.fixture(scope="module", params=selected_backends())
+def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
+    """A fresh database on each backend, a server on it, seeded; everything is torn down after the module."""
+    workdir: Path = tmp_path_factory.mktemp(f"fuzz-{request.param}")
+    db = create_database(request.param, workdir / "sqlite")
+    server: ServerProcess | None = None
+    store: StoreDigest | None = None
+    http = requests.Session()
+    try:
+        if db.needs_upgrade:
+            db_upgrade(db)
+        server = ServerProcess(db, workdir / "artifacts", workdir / "server.log", name=f"fuzz-{db.backend}")
+        server.start(timeout=90)
+        world = seed(server, http)
+        store = StoreDigest(db)
+        yield Fuzzed(server, db, store, world, http)
+    finally:
+        http.close()
+        if store is not None:
+            store.close()
+        if server is not None:
+            server.stop()
+        drop_database(db)

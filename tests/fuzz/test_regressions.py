@@ -1,0 +1,112 @@
+"""Plain regression tests for the 5xx the route fuzzer found, one per distinct cause, on every backend."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from fuzz.conftest import TIMEOUT, Fuzzed
+
+HUGE = "99999999999999999999999"  # beyond int64: no BIGINT column holds it, SQLite's driver overflows on it
+
+
+def _call(f: Fuzzed, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
+    url = f.server.api(path)
+    if method == "GET":
+        return f.http.get(url, params=body, timeout=TIMEOUT)
+    return f.http.request(method, url, json=body or {}, timeout=TIMEOUT)
+
+
+def _error(resp: requests.Response, status: int, code: str) -> str:
+    assert resp.status_code == status, (
+        f"{resp.request.method} {resp.url}: {resp.status_code} {resp.text[:300]}"
+    )
+    body = resp.json()
+    assert body["error_code"] == code, body
+    assert isinstance(body["message"], str) and body["message"], body
+    return body["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "experiments/get", {"experiment_id": HUGE}),
+        ("POST", "experiments/delete", {"experiment_id": HUGE}),
+        ("POST", "experiments/restore", {"experiment_id": HUGE}),
+        ("POST", "experiments/update", {"experiment_id": HUGE, "new_name": "renamed"}),
+        ("POST", "experiments/set-experiment-tag", {"experiment_id": HUGE, "key": "k", "value": "v"}),
+        ("POST", "experiments/delete-experiment-tag", {"experiment_id": HUGE, "key": "k"}),
+        ("POST", "runs/create", {"experiment_id": HUGE}),
+        ("POST", "logged-models", {"experiment_id": HUGE, "name": "m"}),
+        ("GET", "experiments/get", {"experiment_id": f"-{HUGE}"}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_experiment_id_beyond_int64_is_not_found(
+    fuzzed: Fuzzed, method: str, path: str, body: dict[str, Any]
+) -> None:
+    """An id too big for a BIGINT names no experiment: 404 as for any unknown id (was a 500 on SQLite)."""
+    before = fuzzed.store.contents()
+    message = _error(_call(fuzzed, method, path, body), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert "No Experiment with id=" in message and "exists" in message, message
+    assert fuzzed.store.contents() == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "listed"),
+    [
+        ("runs/search", {"experiment_ids": [HUGE]}, "runs"),
+        ("logged-models/search", {"experiment_ids": [HUGE]}, "models"),
+    ],
+    ids=["runs", "logged-models"],
+)
+def test_search_in_experiment_beyond_int64_finds_nothing(
+    fuzzed: Fuzzed, path: str, body: dict[str, Any], listed: str
+) -> None:
+    """A search limited to an id no experiment can have finds nothing; alongside a real id it finds that
+    experiment's things (was a 500 on SQLite)."""
+    assert _ok(_call(fuzzed, "POST", path, body)).get(listed, []) == []
+    seeded = fuzzed.world.experiment_ids[1]
+    found = _ok(_call(fuzzed, "POST", path, {"experiment_ids": [HUGE, seeded]})).get(listed, [])
+    assert found, f"{path} with a real experiment id next to {HUGE} found nothing"
+
+
+def test_malformed_experiment_id_is_still_invalid(fuzzed: Fuzzed) -> None:
+    _error(_call(fuzzed, "GET", "experiments/get", {"experiment_id": "12x"}), 400, "INVALID_PARAMETER_VALUE")
+    _error(_call(fuzzed, "POST", "runs/search", {"experiment_ids": ["12x"]}), 400, "INVALID_PARAMETER_VALUE")
+
+
+def _ok(resp: requests.Response) -> dict[str, Any]:
+    assert resp.status_code == 200, f"{resp.request.method} {resp.url}: {resp.status_code} {resp.text[:300]}"
+    return resp.json()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "logged-models/{nul}/artifacts/directories", None),
+        ("GET", "logged-models/{nul}", None),
+        ("GET", "runs/get", {"run_id": "a\x00b"}),
+        ("POST", "experiments/create", {"name": "a\x00b"}),
+        ("POST", "runs/set-tag", {"run_id": "{run}", "key": "k", "value": "a\x00b"}),
+        ("POST", "runs/search", {"experiment_ids": ["0"], "filter": "tags.k = 'a\x00b'"}),
+    ],
+    ids=["model-files", "model", "run", "experiment-name", "tag-value", "filter"],
+)
+def test_nul_character_is_invalid_on_every_backend(
+    fuzzed: Fuzzed, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    """U+0000 in a string is a 400 on every backend (PostgreSQL's driver refused it: a 500)."""
+    path = path.replace("{nul}", quote("m-\x00"))
+    if body is not None:
+        body = {
+            k: v.replace("{run}", fuzzed.world.run_ids[0]) if isinstance(v, str) else v
+            for k, v in body.items()
+        }
+    before = fuzzed.store.contents()
+    message = _error(_call(fuzzed, method, path, body), 400, "INVALID_PARAMETER_VALUE")
+    assert "NUL" in message, message
+    assert fuzzed.store.contents() == before
