@@ -127,6 +127,56 @@ def seed(server: ServerProcess, http: requests.Session) -> World:
     )
 
 
+def refresh(f: Fuzzed) -> None:
+    """Put back what earlier examples deleted, renamed or moved, so every route's test meets the seeded
+    things again: the experiments' stages, the first run, the file, the logged model, the registered model,
+    its versions and alias. Routes run in name order, and the DELETEs would otherwise empty the world early."""
+    w, http, server = f.world, f.http, f.server
+
+    def call(method: str, path: str, body: dict[str, Any]) -> requests.Response:
+        if method == "GET":
+            return http.get(server.api(path), params=body, timeout=TIMEOUT)
+        return http.request(method, server.api(path), json=body, timeout=TIMEOUT)
+
+    eid, gone = w.experiment_ids[1], w.experiment_ids[2]
+    call("POST", "experiments/restore", {"experiment_id": eid})  # a 400 if it is active already
+    call("POST", "experiments/delete", {"experiment_id": gone})
+    names = [
+        _ok(call("GET", "experiments/get", {"experiment_id": e}))["experiment"]["name"] for e in (eid, gone)
+    ]
+    w.experiment_names = [names[0], "Default", names[1]]
+    first = w.run_ids[0]
+    call("POST", "runs/restore", {"run_id": first})
+    put = http.put(
+        f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{eid}/{first}/artifacts/hello.txt",
+        data=b"hello",
+        timeout=TIMEOUT,
+    )
+    assert put.status_code == 200, put.text
+    if call("GET", f"logged-models/{w.model_ids[0]}", {}).status_code != 200:
+        model = _ok(
+            call("POST", "logged-models", {"experiment_id": eid, "name": "fuzz-lm", "source_run_id": first})
+        )
+        w.model_ids = [model["model"]["info"]["model_id"]]
+    name = w.model_names[0]
+    if call("GET", "registered-models/get", {"name": name}).status_code != 200:
+        _ok(call("POST", "registered-models/create", {"name": name}))
+    found = _ok(call("GET", "model-versions/search", {"filter": f"name = '{name}'"})).get(
+        "model_versions", []
+    )
+    if not found:
+        source = f"mlflow-artifacts:/{eid}/{first}/artifacts/model"
+        found = [
+            _ok(call("POST", "model-versions/create", {"name": name, "source": source, "run_id": first}))[
+                "model_version"
+            ]
+        ]
+    w.versions = sorted({mv["version"] for mv in found}, key=int)
+    _ok(
+        call("POST", "registered-models/alias", {"name": name, "alias": "champion", "version": w.versions[0]})
+    )
+
+
 @pytest.fixture(scope="module", params=selected_backends())
 def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     """A fresh database on each backend, a server on it, seeded; everything is torn down after the module."""

@@ -18,7 +18,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzz.conftest import FUZZ_SETTINGS, TIMEOUT, Fuzzed
+from fuzz.conftest import FUZZ_SETTINGS, TIMEOUT, Fuzzed, refresh
 from fuzz.routes import FIELDS, PATH_SUFFIX, Route, server_routes
 from fuzz.store_digest import diff
 from fuzz.values import HOSTILE, OMIT, World, field_value, good, query_value
@@ -208,6 +208,8 @@ def test_every_route_has_a_generator() -> None:
 
 @pytest.mark.parametrize("route", ROUTES, ids=route_id)
 def test_hostile_fields(fuzzed: Fuzzed, route: Route) -> None:
+    refresh(fuzzed)
+
     @FUZZ_SETTINGS
     @given(probe=hostile_fields(route, fuzzed.world))
     def probe_route(probe: Probe) -> None:
@@ -218,6 +220,8 @@ def test_hostile_fields(fuzzed: Fuzzed, route: Route) -> None:
 
 @pytest.mark.parametrize("route", ROUTES, ids=route_id)
 def test_malformed_requests(fuzzed: Fuzzed, route: Route) -> None:
+    refresh(fuzzed)
+
     @FUZZ_SETTINGS
     @given(probe=malformed(route, fuzzed.world))
     def probe_route(probe: Probe) -> None:

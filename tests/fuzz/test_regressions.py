@@ -110,3 +110,26 @@ def test_nul_character_is_invalid_on_every_backend(
     message = _error(_call(fuzzed, method, path, body), 400, "INVALID_PARAMETER_VALUE")
     assert "NUL" in message, message
     assert fuzzed.store.contents() == before
+
+
+@pytest.mark.parametrize("method", ["PUT", "GET", "DELETE"])
+@pytest.mark.parametrize(
+    "name", ["x" * 300, "ü" * 200, "/".join(["y" * 200] * 30)], ids=["ascii", "utf8", "deep"]
+)
+def test_artifact_name_too_long_for_the_disk_is_invalid(fuzzed: Fuzzed, method: str, name: str) -> None:
+    """A path the local filesystem cannot name (ENAMETOOLONG) is a 400 (was a 500)."""
+    url = f"{fuzzed.server.url}/api/2.0/mlflow-artifacts/artifacts/{quote(name)}"
+    resp = fuzzed.http.request(method, url, data=b"x" if method == "PUT" else None, timeout=TIMEOUT)
+    assert "longer than" in _error(resp, 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_run_artifact_name_too_long_for_the_disk_is_invalid(fuzzed: Fuzzed) -> None:
+    run_id = fuzzed.world.run_ids[0]
+    resp = fuzzed.http.get(
+        f"{fuzzed.server.url}/get-artifact", params={"run_id": run_id, "path": "z" * 300}, timeout=TIMEOUT
+    )
+    _error(resp, 400, "INVALID_PARAMETER_VALUE")
+    resp = fuzzed.http.get(
+        fuzzed.server.api("artifacts/list"), params={"run_id": run_id, "path": "z" * 300}, timeout=TIMEOUT
+    )
+    _error(resp, 400, "INVALID_PARAMETER_VALUE")
