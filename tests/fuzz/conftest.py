@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -32,6 +33,16 @@ settings.register_profile(
     print_blob=True,
 )
 FUZZ_SETTINGS = settings.get_profile("tracklight-fuzz")
+# Broken HTTP has few shapes (five kinds, a dozen bodies): half as many examples cover them.
+MALFORMED_SETTINGS = settings(FUZZ_SETTINGS, max_examples=max(1, FUZZ_SETTINGS.max_examples // 2))
+
+# SQLite and PostgreSQL by default (each backend costs about a minute and a half); TRACKLIGHT_FUZZ_BACKENDS
+# (e.g. "sqlite,postgresql,mariadb") chooses others, within TRACKLIGHT_TEST_BACKENDS.
+FUZZ_BACKENDS = [
+    b
+    for b in selected_backends()
+    if b in (os.environ.get("TRACKLIGHT_FUZZ_BACKENDS") or "sqlite,postgresql").split(",")
+]
 
 TIMEOUT = 30.0
 
@@ -177,11 +188,10 @@ def refresh(f: Fuzzed) -> None:
     )
 
 
-@pytest.fixture(scope="module", params=selected_backends())
-def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
-    """A fresh database on each backend, a server on it, seeded; everything is torn down after the module."""
-    workdir: Path = tmp_path_factory.mktemp(f"fuzz-{request.param}")
-    db = create_database(request.param, workdir / "sqlite")
+@contextlib.contextmanager
+def seeded_server(backend: str, workdir: Path) -> Iterator[Fuzzed]:
+    """A fresh database on `backend`, a server on it, seeded; all of it torn down on exit."""
+    db = create_database(backend, workdir / "sqlite")
     server: ServerProcess | None = None
     store: StoreDigest | None = None
     http = requests.Session()
@@ -200,3 +210,17 @@ def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         if server is not None:
             server.stop()
         drop_database(db)
+
+
+@pytest.fixture(scope="module", params=FUZZ_BACKENDS)
+def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
+    """The fuzzed server on each fuzzed backend, for the whole module."""
+    with seeded_server(request.param, tmp_path_factory.mktemp(f"fuzz-{request.param}")) as f:
+        yield f
+
+
+@pytest.fixture(scope="module", params=selected_backends())
+def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
+    """The same seeded server on every backend under test, for the regression tests."""
+    with seeded_server(request.param, tmp_path_factory.mktemp(f"seeded-{request.param}")) as f:
+        yield f

@@ -18,7 +18,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzz.conftest import FUZZ_SETTINGS, TIMEOUT, Fuzzed, refresh
+from fuzz.conftest import FUZZ_SETTINGS, MALFORMED_SETTINGS, TIMEOUT, Fuzzed, refresh
 from fuzz.routes import FIELDS, PATH_SUFFIX, Route, server_routes
 from fuzz.store_digest import diff
 from fuzz.values import HOSTILE, OMIT, World, field_value, good, query_value
@@ -222,7 +222,7 @@ def test_hostile_fields(fuzzed: Fuzzed, route: Route) -> None:
 def test_malformed_requests(fuzzed: Fuzzed, route: Route) -> None:
     refresh(fuzzed)
 
-    @FUZZ_SETTINGS
+    @MALFORMED_SETTINGS
     @given(probe=malformed(route, fuzzed.world))
     def probe_route(probe: Probe) -> None:
         check(fuzzed, probe)

@@ -46,13 +46,13 @@ def _error(resp: requests.Response, status: int, code: str) -> str:
     ids=lambda v: v if isinstance(v, str) else None,
 )
 def test_experiment_id_beyond_int64_is_not_found(
-    fuzzed: Fuzzed, method: str, path: str, body: dict[str, Any]
+    seeded: Fuzzed, method: str, path: str, body: dict[str, Any]
 ) -> None:
     """An id too big for a BIGINT names no experiment: 404 as for any unknown id (was a 500 on SQLite)."""
-    before = fuzzed.store.contents()
-    message = _error(_call(fuzzed, method, path, body), 404, "RESOURCE_DOES_NOT_EXIST")
+    before = seeded.store.contents()
+    message = _error(_call(seeded, method, path, body), 404, "RESOURCE_DOES_NOT_EXIST")
     assert "No Experiment with id=" in message and "exists" in message, message
-    assert fuzzed.store.contents() == before
+    assert seeded.store.contents() == before
 
 
 @pytest.mark.parametrize(
@@ -64,19 +64,19 @@ def test_experiment_id_beyond_int64_is_not_found(
     ids=["runs", "logged-models"],
 )
 def test_search_in_experiment_beyond_int64_finds_nothing(
-    fuzzed: Fuzzed, path: str, body: dict[str, Any], listed: str
+    seeded: Fuzzed, path: str, body: dict[str, Any], listed: str
 ) -> None:
     """A search limited to an id no experiment can have finds nothing; alongside a real id it finds that
     experiment's things (was a 500 on SQLite)."""
-    assert _ok(_call(fuzzed, "POST", path, body)).get(listed, []) == []
-    seeded = fuzzed.world.experiment_ids[1]
-    found = _ok(_call(fuzzed, "POST", path, {"experiment_ids": [HUGE, seeded]})).get(listed, [])
+    assert _ok(_call(seeded, "POST", path, body)).get(listed, []) == []
+    existing = seeded.world.experiment_ids[1]
+    found = _ok(_call(seeded, "POST", path, {"experiment_ids": [HUGE, existing]})).get(listed, [])
     assert found, f"{path} with a real experiment id next to {HUGE} found nothing"
 
 
-def test_malformed_experiment_id_is_still_invalid(fuzzed: Fuzzed) -> None:
-    _error(_call(fuzzed, "GET", "experiments/get", {"experiment_id": "12x"}), 400, "INVALID_PARAMETER_VALUE")
-    _error(_call(fuzzed, "POST", "runs/search", {"experiment_ids": ["12x"]}), 400, "INVALID_PARAMETER_VALUE")
+def test_malformed_experiment_id_is_still_invalid(seeded: Fuzzed) -> None:
+    _error(_call(seeded, "GET", "experiments/get", {"experiment_id": "12x"}), 400, "INVALID_PARAMETER_VALUE")
+    _error(_call(seeded, "POST", "runs/search", {"experiment_ids": ["12x"]}), 400, "INVALID_PARAMETER_VALUE")
 
 
 def _ok(resp: requests.Response) -> dict[str, Any]:
@@ -97,39 +97,39 @@ def _ok(resp: requests.Response) -> dict[str, Any]:
     ids=["model-files", "model", "run", "experiment-name", "tag-value", "filter"],
 )
 def test_nul_character_is_invalid_on_every_backend(
-    fuzzed: Fuzzed, method: str, path: str, body: dict[str, Any] | None
+    seeded: Fuzzed, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
     """U+0000 in a string is a 400 on every backend (PostgreSQL's driver refused it: a 500)."""
     path = path.replace("{nul}", quote("m-\x00"))
     if body is not None:
         body = {
-            k: v.replace("{run}", fuzzed.world.run_ids[0]) if isinstance(v, str) else v
+            k: v.replace("{run}", seeded.world.run_ids[0]) if isinstance(v, str) else v
             for k, v in body.items()
         }
-    before = fuzzed.store.contents()
-    message = _error(_call(fuzzed, method, path, body), 400, "INVALID_PARAMETER_VALUE")
+    before = seeded.store.contents()
+    message = _error(_call(seeded, method, path, body), 400, "INVALID_PARAMETER_VALUE")
     assert "NUL" in message, message
-    assert fuzzed.store.contents() == before
+    assert seeded.store.contents() == before
 
 
 @pytest.mark.parametrize("method", ["PUT", "GET", "DELETE"])
 @pytest.mark.parametrize(
     "name", ["x" * 300, "ü" * 200, "/".join(["y" * 200] * 30)], ids=["ascii", "utf8", "deep"]
 )
-def test_artifact_name_too_long_for_the_disk_is_invalid(fuzzed: Fuzzed, method: str, name: str) -> None:
+def test_artifact_name_too_long_for_the_disk_is_invalid(seeded: Fuzzed, method: str, name: str) -> None:
     """A path the local filesystem cannot name (ENAMETOOLONG) is a 400 (was a 500)."""
-    url = f"{fuzzed.server.url}/api/2.0/mlflow-artifacts/artifacts/{quote(name)}"
-    resp = fuzzed.http.request(method, url, data=b"x" if method == "PUT" else None, timeout=TIMEOUT)
+    url = f"{seeded.server.url}/api/2.0/mlflow-artifacts/artifacts/{quote(name)}"
+    resp = seeded.http.request(method, url, data=b"x" if method == "PUT" else None, timeout=TIMEOUT)
     assert "longer than" in _error(resp, 400, "INVALID_PARAMETER_VALUE")
 
 
-def test_run_artifact_name_too_long_for_the_disk_is_invalid(fuzzed: Fuzzed) -> None:
-    run_id = fuzzed.world.run_ids[0]
-    resp = fuzzed.http.get(
-        f"{fuzzed.server.url}/get-artifact", params={"run_id": run_id, "path": "z" * 300}, timeout=TIMEOUT
+def test_run_artifact_name_too_long_for_the_disk_is_invalid(seeded: Fuzzed) -> None:
+    run_id = seeded.world.run_ids[0]
+    resp = seeded.http.get(
+        f"{seeded.server.url}/get-artifact", params={"run_id": run_id, "path": "z" * 300}, timeout=TIMEOUT
     )
     _error(resp, 400, "INVALID_PARAMETER_VALUE")
-    resp = fuzzed.http.get(
-        fuzzed.server.api("artifacts/list"), params={"run_id": run_id, "path": "z" * 300}, timeout=TIMEOUT
+    resp = seeded.http.get(
+        seeded.server.api("artifacts/list"), params={"run_id": run_id, "path": "z" * 300}, timeout=TIMEOUT
     )
     _error(resp, 400, "INVALID_PARAMETER_VALUE")
