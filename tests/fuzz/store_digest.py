@@ -1,8 +1,7 @@
-"""A digest of every row of every table of a test database, read behind the server's back (SQLite file or SQL)."""
+"""Every row of every table of a test database, read behind the server's back (SQLite file or SQL)."""
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from typing import Any
 
@@ -10,7 +9,7 @@ from harness.databases import MARIADB_HOST, MARIADB_PORT, MARIADB_USER, PG_HOST,
 
 
 class StoreDigest:
-    """Reads one database's full contents over its own connection and hashes them (order-independent)."""
+    """Reads one database's full contents over its own connection, in a form that compares regardless of row order."""
 
     def __init__(self, db: BackendURI) -> None:
         self.db = db
@@ -68,15 +67,6 @@ class StoreDigest:
                 repr(tuple(bytes(v) if isinstance(v, memoryview) else v for v in r)) for r in rows
             )
         return out
-
-    def digest(self) -> str:
-        h = hashlib.sha256()
-        for table, rows in self.contents().items():
-            h.update(f"\x00table {table} {len(rows)}\x00".encode())
-            for row in rows:
-                h.update(row.encode("utf-8", "surrogatepass"))
-                h.update(b"\x00")
-        return h.hexdigest()
 
     def close(self) -> None:
         self.conn.close()
