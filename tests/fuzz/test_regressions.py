@@ -133,3 +133,32 @@ def test_run_artifact_name_too_long_for_the_disk_is_invalid(seeded: Fuzzed) -> N
         seeded.server.api("artifacts/list"), params={"run_id": run_id, "path": "z" * 300}, timeout=TIMEOUT
     )
     _error(resp, 400, "INVALID_PARAMETER_VALUE")
+
+
+def _tags(*values: str) -> list[dict[str, str]]:
+    return [{"key": "dup", "value": v} for v in values]
+
+
+def test_duplicate_tag_keys_in_one_request_last_wins(seeded: Fuzzed) -> None:
+    """A request naming one tag key twice keeps the last value on every backend (PostgreSQL refused the
+    statement: a 500)."""
+    f = seeded
+    eid = _ok(_call(f, "POST", "experiments/create", {"name": f"dup-{id(f)}", "tags": _tags("a", "b", "c")}))[
+        "experiment_id"
+    ]
+    experiment = _ok(_call(f, "GET", "experiments/get", {"experiment_id": eid}))["experiment"]
+    assert {t["key"]: t["value"] for t in experiment["tags"]}["dup"] == "c"
+    run = _ok(_call(f, "POST", "runs/create", {"experiment_id": eid, "tags": _tags("a", "b")}))["run"]
+    run_id = run["info"]["run_id"]
+    _ok(_call(f, "POST", "runs/log-batch", {"run_id": run_id, "tags": _tags("x", "y")}))
+    run = _ok(_call(f, "GET", "runs/get", {"run_id": run_id}))["run"]
+    assert {t["key"]: t["value"] for t in run["data"]["tags"]}["dup"] == "y"
+    name = f"dup-model-{id(f)}"
+    _ok(_call(f, "POST", "registered-models/create", {"name": name, "tags": _tags("a", "b")}))
+    model = _ok(_call(f, "GET", "registered-models/get", {"name": name}))["registered_model"]
+    assert {t["key"]: t["value"] for t in model["tags"]}["dup"] == "b"
+    logged = _ok(_call(f, "POST", "logged-models", {"experiment_id": eid, "tags": _tags("a", "b")}))["model"]
+    model_id = logged["info"]["model_id"]
+    _ok(_call(f, "PATCH", f"logged-models/{model_id}/tags", {"tags": _tags("c", "d")}))
+    info = _ok(_call(f, "GET", f"logged-models/{model_id}"))["model"]["info"]
+    assert {t["key"]: t["value"] for t in info["tags"]}["dup"] == "d"
