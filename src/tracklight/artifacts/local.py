@@ -44,6 +44,13 @@ class LocalWriter:
         self.temp.unlink(missing_ok=True)
 
 
+def _limit(root: Path, name: str, default: int) -> int:
+    try:
+        return os.pathconf(root, name)
+    except (OSError, ValueError):
+        return default
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -58,6 +65,10 @@ class LocalArtifactStore(ProxyOnly):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        # The filesystem's limits on one name and a whole path, in bytes: past them every call fails with
+        # ENAMETOOLONG, which is the client's doing and must be a 400, not an internal error.
+        self.name_max = _limit(self.root, "PC_NAME_MAX", 255)
+        self.path_max = _limit(self.root, "PC_PATH_MAX", 4096)
 
     def _inside(self, full: Path) -> Path:
         real = Path(os.path.realpath(full))
@@ -66,7 +77,17 @@ class LocalArtifactStore(ProxyOnly):
         return full
 
     def _path(self, path: str) -> Path:
-        return self._inside(self.root / path) if path else self.root
+        if not path:
+            return self.root
+        full = self.root / path
+        if len(os.fsencode(full)) >= self.path_max:
+            raise InvalidParameter(f"Invalid artifact path: it is longer than {self.path_max} bytes")
+        for part in path.split("/"):
+            if len(os.fsencode(part)) > self.name_max:
+                raise InvalidParameter(
+                    f"Invalid artifact path: the name '{part[:40]}...' is longer than {self.name_max} bytes"
+                )
+        return self._inside(full)
 
     def open_writer(self, path: str, size: int | None = None) -> LocalWriter:
         target = self._path(path)

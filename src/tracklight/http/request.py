@@ -32,6 +32,13 @@ def _bad(name: str, value: Any, hint: str) -> InvalidParameter:
     )
 
 
+def _text(name: str, value: str) -> str:
+    # PostgreSQL text cannot hold U+0000 (its driver refuses the statement), so no backend takes it.
+    if "\x00" in value:
+        raise _bad(name, value, "Hint: Value contains the NUL character (U+0000), which is not allowed.")
+    return value
+
+
 class Fields:
     """Request fields from a JSON object or a query string (repeated keys become lists)."""
 
@@ -63,7 +70,7 @@ class Fields:
             return None
         if not isinstance(value, str):
             raise _bad(name, value, f"Hint: Value was of type '{type(value).__name__}'. Expected a string.")
-        return value
+        return _text(name, value)
 
     def required_str(self, name: str) -> str:
         value = self.str(name, required=True)
@@ -120,6 +127,7 @@ class Fields:
         for value in values:
             if not isinstance(value, str):
                 raise _bad(name, value, "Hint: Each item must be a string.")
+            _text(name, value)
         return values
 
     def objects(self, name: str) -> list[Fields]:

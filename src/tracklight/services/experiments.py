@@ -25,11 +25,31 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-def parse_experiment_id(value: str | int) -> int:
+# Experiment ids are BIGINT (SQLite INTEGER) columns: an integer outside this range is no experiment's id,
+# and handing it to the database driver fails (SQLite overflows) instead of matching nothing.
+_ID_RANGE = range(-(2**63), 2**63)
+
+
+def _parse_id(value: str | int) -> int:
+    if isinstance(value, bool):  # bool is an int in Python, but no client means True as an id
+        raise InvalidParameter(f"Invalid experiment ID: '{value}'")
     try:
         return int(value)
     except (TypeError, ValueError):
         raise InvalidParameter(f"Invalid experiment ID: '{value}'") from None
+
+
+def parse_experiment_id(value: str | int) -> int:
+    """The id of one experiment to act on; an integer too big to be an id names no experiment (404)."""
+    number = _parse_id(value)
+    if number not in _ID_RANGE:
+        raise NotFound(f"No Experiment with id={number} exists")
+    return number
+
+
+def parse_experiment_ids(values: list[str]) -> list[int]:
+    """The ids a search is limited to; one too big to be an id matches nothing, so it is left out."""
+    return [n for n in (_parse_id(value) for value in values) if n in _ID_RANGE]
 
 
 MAX_ARTIFACT_LOCATION_LENGTH = 2000  # the column's size

@@ -13,7 +13,7 @@ from tracklight.artifacts.store import ArtifactEntry, ArtifactStore
 from tracklight.errors import InvalidParameter, NotFound, NotImplementedFeature
 from tracklight.services import validation as v
 from tracklight.services.artifacts import Artifacts
-from tracklight.services.experiments import parse_experiment_id
+from tracklight.services.experiments import parse_experiment_id, parse_experiment_ids
 from tracklight.services.run_names import generate_run_name
 from tracklight.store import experiments as experiment_store
 from tracklight.store import logged_models as store
@@ -178,7 +178,7 @@ class LoggedModels:
             raise InvalidParameter(
                 "Missing value for required parameter 'experiment_ids'. See the API docs for more information."
             )
-        ids = [parse_experiment_id(e) for e in experiment_ids]
+        ids = parse_experiment_ids(experiment_ids)
         # 0 is what proto JSON sends for "unset", and the reference treats it so.
         args = v.search_args(
             filter_string,

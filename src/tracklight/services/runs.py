@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from tracklight.artifacts.locations import child_uri
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
-from tracklight.services.experiments import parse_experiment_id
+from tracklight.services.experiments import parse_experiment_id, parse_experiment_ids
 from tracklight.services.run_names import generate_run_name
 from tracklight.store import experiments as experiment_store
 from tracklight.store import inputs as input_store
@@ -225,7 +225,7 @@ class Runs:
         max_results: int | None,
         page_token: str | None,
     ) -> tuple[list[Run], str | None]:
-        ids = [parse_experiment_id(e) for e in experiment_ids]
+        ids = parse_experiment_ids(experiment_ids)
         args = v.search_args(filter_string, order_by, max_results, page_token, default=1000, cap=50000)
         view = v.validate_view_type(run_view_type)
 

@@ -13,6 +13,9 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
     """Insert rows, skipping those whose key already exists; one multi-row statement."""
     if not rows:
         return
+    # PostgreSQL refuses a statement that would update one row twice (a request naming a tag key twice);
+    # the last row for a key wins, as it does on SQLite and MySQL.
+    rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
     name = conn.dialect.name
     if name == "postgresql":
         stmt = postgresql.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=keys)
@@ -31,6 +34,9 @@ def upsert(
     """Insert rows or overwrite update_cols where the key exists; one multi-row statement."""
     if not rows:
         return
+    # PostgreSQL refuses a statement that would update one row twice (a request naming a tag key twice);
+    # the last row for a key wins, as it does on SQLite and MySQL.
+    rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
     name = conn.dialect.name
     if name in ("postgresql", "sqlite"):
         ins = (postgresql if name == "postgresql" else sqlite).insert(table).values(list(rows))

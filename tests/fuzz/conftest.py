@@ -1,0 +1,233 @@
+"""The fuzzed server: one real `tracklight server` per backend for the module, seeded with state to hit."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from harness.databases import BackendURI, create_database, drop_database, selected_backends
+from harness.server import ServerProcess, db_upgrade
+from hypothesis import HealthCheck, settings
+
+from fuzz.store_digest import StoreDigest
+from fuzz.values import World
+
+# Examples per route and test. CI runs the `ci` profile (fixed examples, no example database, so every run
+# tries the same requests); TRACKLIGHT_FUZZ_EXAMPLES=N runs N per route, and TRACKLIGHT_FUZZ_RANDOM=1 draws
+# new ones each run, for a longer hunt on a developer's machine.
+CI_EXAMPLES = 25
+settings.register_profile(
+    "tracklight-fuzz",
+    max_examples=int(os.environ.get("TRACKLIGHT_FUZZ_EXAMPLES") or CI_EXAMPLES),
+    derandomize=os.environ.get("TRACKLIGHT_FUZZ_RANDOM", "") not in ("1", "true"),
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    print_blob=True,
+)
+FUZZ_SETTINGS = settings.get_profile("tracklight-fuzz")
+# Broken HTTP has few shapes (five kinds, a dozen bodies): half as many examples cover them.
+MALFORMED_SETTINGS = settings(FUZZ_SETTINGS, max_examples=max(1, FUZZ_SETTINGS.max_examples // 2))
+
+# SQLite and PostgreSQL by default (each backend costs about a minute and a half); TRACKLIGHT_FUZZ_BACKENDS
+# (e.g. "sqlite,postgresql,mariadb") chooses others, within TRACKLIGHT_TEST_BACKENDS.
+FUZZ_BACKENDS = [
+    b
+    for b in selected_backends()
+    if b in (os.environ.get("TRACKLIGHT_FUZZ_BACKENDS") or "sqlite,postgresql").split(",")
+]
+
+TIMEOUT = 30.0
+
+
+@dataclass
+class Fuzzed:
+    """The server under fuzz, a digest reader on its database, and the ids of what was seeded."""
+
+    server: ServerProcess
+    db: BackendURI
+    store: StoreDigest
+    world: World
+    http: requests.Session
+
+    # The database as the last rejected request left it: with the fuzzer as the only client, that is also
+    # the state before the next request, which saves reading every table twice per request.
+    known: dict[str, list[str]] | None = None
+
+    @property
+    def backend(self) -> str:
+        return self.db.backend
+
+    def contents_before(self) -> dict[str, list[str]]:
+        return self.known if self.known is not None else self.store.contents()
+
+
+def _ok(resp: requests.Response) -> dict[str, Any]:
+    assert resp.status_code == 200, (
+        f"seeding {resp.request.method} {resp.url}: {resp.status_code} {resp.text}"
+    )
+    return resp.json() if resp.content else {}
+
+
+def seed(server: ServerProcess, http: requests.Session) -> World:
+    """An experiment (and a deleted one), runs with metrics/params/tags and a file, a logged model,
+    and a registered model with a version, an alias and tags."""
+
+    def post(path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:
+        return _ok(http.request(method, server.api(path), json=body, timeout=TIMEOUT))
+
+    tag = uuid.uuid4().hex[:6]
+    name = f"fuzz-seed-{tag}"
+    eid = post("experiments/create", {"name": name, "tags": [{"key": "team", "value": "a"}]})["experiment_id"]
+    gone = post("experiments/create", {"name": f"fuzz-gone-{tag}"})["experiment_id"]
+    post("experiments/delete", {"experiment_id": gone})
+    runs = []
+    for i in range(2):
+        run = post("runs/create", {"experiment_id": eid, "run_name": f"r{i}", "start_time": 1000})["run"]
+        run_id = run["info"]["run_id"]
+        runs.append(run_id)
+        post(
+            "runs/log-batch",
+            {
+                "run_id": run_id,
+                "metrics": [
+                    {"key": "loss", "value": 1.0 / (s + 1), "timestamp": 1000 + s, "step": s}
+                    for s in range(3)
+                ],
+                "params": [{"key": "alpha", "value": "0.5"}],
+                "tags": [{"key": "team", "value": "a"}],
+            },
+        )
+    first = runs[0]
+    uploaded = http.put(
+        f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{eid}/{first}/artifacts/hello.txt",
+        data=b"hello",
+        timeout=TIMEOUT,
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    post("runs/delete", {"run_id": runs[1]})
+    model = post(
+        "logged-models",
+        {
+            "experiment_id": eid,
+            "name": "fuzz-lm",
+            "source_run_id": first,
+            "params": [{"key": "alpha", "value": "1"}],
+        },
+    )["model"]
+    model_id = model["info"]["model_id"]
+    post(f"logged-models/{model_id}", {"status": "LOGGED_MODEL_READY"}, method="PATCH")
+    registered = f"fuzz-model-{tag}"
+    post("registered-models/create", {"name": registered, "tags": [{"key": "team", "value": "a"}]})
+    post(
+        "model-versions/create",
+        {"name": registered, "source": f"mlflow-artifacts:/{eid}/{first}/artifacts/model", "run_id": first},
+    )
+    post("registered-models/alias", {"name": registered, "alias": "champion", "version": "1"})
+    post("model-versions/set-tag", {"name": registered, "version": "1", "key": "team", "value": "a"})
+    return World(
+        experiment_ids=["0", eid, gone],
+        experiment_names=[name, "Default", f"fuzz-gone-{tag}"],
+        run_ids=runs,
+        model_names=[registered],
+        versions=["1"],
+        model_ids=[model_id],
+        keys=["loss", "alpha", "team", "mlflow.runName"],
+        aliases=["champion"],
+        artifact_paths=[f"{eid}/{first}/artifacts/hello.txt", "hello.txt", f"{eid}/{first}/artifacts"],
+    )
+
+
+def refresh(f: Fuzzed) -> None:
+    """Put back what earlier examples deleted, renamed or moved, so every route's test meets the seeded
+    things again: the experiments' stages, the first run, the file, the logged model, the registered model,
+    its versions and alias. Routes run in name order, and the DELETEs would otherwise empty the world early."""
+    w, http, server = f.world, f.http, f.server
+
+    def call(method: str, path: str, body: dict[str, Any]) -> requests.Response:
+        if method == "GET":
+            return http.get(server.api(path), params=body, timeout=TIMEOUT)
+        return http.request(method, server.api(path), json=body, timeout=TIMEOUT)
+
+    eid, gone = w.experiment_ids[1], w.experiment_ids[2]
+    call("POST", "experiments/restore", {"experiment_id": eid})  # a 400 if it is active already
+    call("POST", "experiments/delete", {"experiment_id": gone})
+    names = [
+        _ok(call("GET", "experiments/get", {"experiment_id": e}))["experiment"]["name"] for e in (eid, gone)
+    ]
+    w.experiment_names = [names[0], "Default", names[1]]
+    first = w.run_ids[0]
+    call("POST", "runs/restore", {"run_id": first})
+    put = http.put(
+        f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{eid}/{first}/artifacts/hello.txt",
+        data=b"hello",
+        timeout=TIMEOUT,
+    )
+    assert put.status_code == 200, put.text
+    if call("GET", f"logged-models/{w.model_ids[0]}", {}).status_code != 200:
+        model = _ok(
+            call("POST", "logged-models", {"experiment_id": eid, "name": "fuzz-lm", "source_run_id": first})
+        )
+        w.model_ids = [model["model"]["info"]["model_id"]]
+    name = w.model_names[0]
+    if call("GET", "registered-models/get", {"name": name}).status_code != 200:
+        _ok(call("POST", "registered-models/create", {"name": name}))
+    found = _ok(call("GET", "model-versions/search", {"filter": f"name = '{name}'"})).get(
+        "model_versions", []
+    )
+    if not found:
+        source = f"mlflow-artifacts:/{eid}/{first}/artifacts/model"
+        found = [
+            _ok(call("POST", "model-versions/create", {"name": name, "source": source, "run_id": first}))[
+                "model_version"
+            ]
+        ]
+    w.versions = sorted({mv["version"] for mv in found}, key=int)
+    _ok(
+        call("POST", "registered-models/alias", {"name": name, "alias": "champion", "version": w.versions[0]})
+    )
+
+
+@contextlib.contextmanager
+def seeded_server(backend: str, workdir: Path) -> Iterator[Fuzzed]:
+    """A fresh database on `backend`, a server on it, seeded; all of it torn down on exit."""
+    db = create_database(backend, workdir / "sqlite")
+    server: ServerProcess | None = None
+    store: StoreDigest | None = None
+    http = requests.Session()
+    try:
+        if db.needs_upgrade:
+            db_upgrade(db)
+        server = ServerProcess(db, workdir / "artifacts", workdir / "server.log", name=f"fuzz-{db.backend}")
+        server.start(timeout=90)
+        world = seed(server, http)
+        store = StoreDigest(db)
+        yield Fuzzed(server, db, store, world, http)
+    finally:
+        http.close()
+        if store is not None:
+            store.close()
+        if server is not None:
+            server.stop()
+        drop_database(db)
+
+
+@pytest.fixture(scope="module", params=FUZZ_BACKENDS)
+def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
+    """The fuzzed server on each fuzzed backend, for the whole module."""
+    with seeded_server(request.param, tmp_path_factory.mktemp(f"fuzz-{request.param}")) as f:
+        yield f
+
+
+@pytest.fixture(scope="module", params=selected_backends())
+def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
+    """The same seeded server on every backend under test, for the regression tests."""
+    with seeded_server(request.param, tmp_path_factory.mktemp(f"seeded-{request.param}")) as f:
+        yield f

@@ -1,0 +1,270 @@
+"""Every route the server answers, read from its own tables, and the request fields each one takes."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from tracklight.config import load_settings
+from tracklight.http.app import TracklightApp
+from tracklight.http.artifacts import ARTIFACT_ROUTES
+from tracklight.http.routes import API_2_0
+from tracklight.store.engine import open_database
+
+Route = tuple[str, str]  # (method, path template without a leading slash)
+
+
+def server_routes() -> list[Route]:
+    """(method, path) for every route: the API table, the artifact table, and the app's plain and streamed
+    paths (which exist only on a built app, so one is built on a throwaway SQLite file, never opened)."""
+    routes: list[Route] = []
+    for methods, path, _handler, _service in API_2_0:
+        routes += [(m, f"api/2.0/mlflow/{path}") for m in methods]
+    for name, by_method in ARTIFACT_ROUTES:
+        routes += [(m, f"api/2.0/mlflow-artifacts/{name}") for m in by_method]
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = f"sqlite:///{Path(tmp) / 'routes.db'}"
+        settings = load_settings(backend_store_uri=uri, artifacts_destination=tmp, log_format="text")
+        db = open_database(uri)
+        try:
+            app = TracklightApp(settings, db)
+            extra = [*app.plain, *app.probes, *app.streamed]
+        finally:
+            db.engine.dispose()
+    routes += [("GET", path.lstrip("/")) for path in extra]
+    return sorted(set(routes))
+
+
+# The request fields of each route and what kind of value each one is (see fuzz.values.KINDS).
+FIELDS: dict[Route, dict[str, str]] = {
+    ("POST", "api/2.0/mlflow/experiments/create"): {
+        "name": "new_name",
+        "artifact_location": "artifact_uri",
+        "tags": "tags",
+    },
+    ("GET", "api/2.0/mlflow/experiments/get"): {"experiment_id": "experiment_id"},
+    ("GET", "api/2.0/mlflow/experiments/get-by-name"): {"experiment_name": "experiment_name"},
+    ("GET", "api/2.0/mlflow/experiments/search"): {
+        "filter": "experiment_filter",
+        "view_type": "view_type",
+        "order_by": "order_by",
+        "max_results": "int",
+        "page_token": "page_token",
+    },
+    ("POST", "api/2.0/mlflow/experiments/search"): {
+        "filter": "experiment_filter",
+        "view_type": "view_type",
+        "order_by": "order_by",
+        "max_results": "int",
+        "page_token": "page_token",
+    },
+    ("POST", "api/2.0/mlflow/experiments/update"): {"experiment_id": "experiment_id", "new_name": "new_name"},
+    ("POST", "api/2.0/mlflow/experiments/delete"): {"experiment_id": "experiment_id"},
+    ("POST", "api/2.0/mlflow/experiments/restore"): {"experiment_id": "experiment_id"},
+    ("POST", "api/2.0/mlflow/experiments/set-experiment-tag"): {
+        "experiment_id": "experiment_id",
+        "key": "key",
+        "value": "text",
+    },
+    ("POST", "api/2.0/mlflow/experiments/delete-experiment-tag"): {
+        "experiment_id": "experiment_id",
+        "key": "key",
+    },
+    ("POST", "api/2.0/mlflow/runs/create"): {
+        "experiment_id": "experiment_id",
+        "user_id": "text",
+        "run_name": "text",
+        "start_time": "int",
+        "tags": "tags",
+    },
+    ("GET", "api/2.0/mlflow/runs/get"): {"run_id": "run_id", "run_uuid": "run_id"},
+    ("POST", "api/2.0/mlflow/runs/update"): {
+        "run_id": "run_id",
+        "status": "run_status",
+        "end_time": "int",
+        "run_name": "text",
+    },
+    ("POST", "api/2.0/mlflow/runs/delete"): {"run_id": "run_id"},
+    ("POST", "api/2.0/mlflow/runs/restore"): {"run_id": "run_id"},
+    ("POST", "api/2.0/mlflow/runs/search"): {
+        "experiment_ids": "experiment_ids",
+        "filter": "run_filter",
+        "run_view_type": "view_type",
+        "order_by": "order_by",
+        "max_results": "int",
+        "page_token": "page_token",
+    },
+    ("POST", "api/2.0/mlflow/runs/set-tag"): {"run_id": "run_id", "key": "key", "value": "text"},
+    ("POST", "api/2.0/mlflow/runs/delete-tag"): {"run_id": "run_id", "key": "key"},
+    ("POST", "api/2.0/mlflow/runs/log-metric"): {
+        "run_id": "run_id",
+        "key": "key",
+        "value": "number",
+        "timestamp": "int",
+        "step": "int",
+        "model_id": "model_id",
+        "dataset_name": "text",
+        "dataset_digest": "text",
+    },
+    ("POST", "api/2.0/mlflow/runs/log-parameter"): {"run_id": "run_id", "key": "key", "value": "text"},
+    ("POST", "api/2.0/mlflow/runs/log-batch"): {
+        "run_id": "run_id",
+        "metrics": "metrics",
+        "params": "tags",
+        "tags": "tags",
+    },
+    ("POST", "api/2.0/mlflow/runs/log-inputs"): {
+        "run_id": "run_id",
+        "datasets": "dataset_inputs",
+        "models": "model_refs",
+    },
+    ("POST", "api/2.0/mlflow/runs/outputs"): {"run_id": "run_id", "models": "model_refs"},
+    ("POST", "api/2.0/mlflow/runs/log-model"): {"run_id": "run_id", "model_json": "model_json"},
+    ("GET", "api/2.0/mlflow/metrics/get-history"): {
+        "run_id": "run_id",
+        "metric_key": "key",
+        "max_results": "int",
+        "page_token": "page_token",
+    },
+    ("GET", "api/2.0/mlflow/metrics/get-history-bulk-interval"): {
+        "run_ids": "run_ids",
+        "metric_key": "key",
+        "max_results": "int",
+        "start_step": "int",
+        "end_step": "int",
+    },
+    ("GET", "api/2.0/mlflow/artifacts/list"): {"run_id": "run_id", "path": "artifact_path"},
+    # MLflow 3 logged models
+    ("POST", "api/2.0/mlflow/logged-models"): {
+        "experiment_id": "experiment_id",
+        "name": "text",
+        "model_type": "text",
+        "source_run_id": "run_id",
+        "params": "tags",
+        "tags": "tags",
+    },
+    ("POST", "api/2.0/mlflow/logged-models/search"): {
+        "experiment_ids": "experiment_ids",
+        "filter": "model_filter",
+        "datasets": "dataset_scopes",
+        "order_by": "model_order",
+        "max_results": "int",
+        "page_token": "page_token",
+    },
+    ("GET", "api/2.0/mlflow/logged-models/{model_id}"): {"allow_deleted": "bool"},
+    ("PATCH", "api/2.0/mlflow/logged-models/{model_id}"): {"status": "model_status"},
+    ("DELETE", "api/2.0/mlflow/logged-models/{model_id}"): {},
+    ("PATCH", "api/2.0/mlflow/logged-models/{model_id}/tags"): {"tags": "tags"},
+    ("DELETE", "api/2.0/mlflow/logged-models/{model_id}/tags/{tag_key:path}"): {},
+    ("POST", "api/2.0/mlflow/logged-models/{model_id}/params"): {"params": "tags"},
+    ("GET", "api/2.0/mlflow/logged-models/{model_id}/artifacts/directories"): {
+        "artifact_directory_path": "artifact_path"
+    },
+    # the model registry
+    ("POST", "api/2.0/mlflow/registered-models/create"): {
+        "name": "model_name",
+        "description": "text",
+        "tags": "tags",
+    },
+    ("GET", "api/2.0/mlflow/registered-models/get"): {"name": "model_name"},
+    ("POST", "api/2.0/mlflow/registered-models/rename"): {"name": "model_name", "new_name": "model_name"},
+    ("PATCH", "api/2.0/mlflow/registered-models/update"): {"name": "model_name", "description": "text"},
+    ("DELETE", "api/2.0/mlflow/registered-models/delete"): {"name": "model_name"},
+    ("GET", "api/2.0/mlflow/registered-models/search"): {
+        "filter": "registry_filter",
+        "order_by": "order_by",
+        "max_results": "int",
+        "page_token": "page_token",
+    },
+    ("GET", "api/2.0/mlflow/registered-models/get-latest-versions"): {
+        "name": "model_name",
+        "stages": "stages",
+    },
+    ("POST", "api/2.0/mlflow/registered-models/get-latest-versions"): {
+        "name": "model_name",
+        "stages": "stages",
+    },
+    ("POST", "api/2.0/mlflow/registered-models/set-tag"): {
+        "name": "model_name",
+        "key": "key",
+        "value": "text",
+    },
+    ("DELETE", "api/2.0/mlflow/registered-models/delete-tag"): {"name": "model_name", "key": "key"},
+    ("POST", "api/2.0/mlflow/registered-models/alias"): {
+        "name": "model_name",
+        "alias": "alias",
+        "version": "version",
+    },
+    ("DELETE", "api/2.0/mlflow/registered-models/alias"): {"name": "model_name", "alias": "alias"},
+    ("GET", "api/2.0/mlflow/registered-models/alias"): {"name": "model_name", "alias": "alias"},
+    ("POST", "api/2.0/mlflow/model-versions/create"): {
+        "name": "model_name",
+        "source": "artifact_uri",
+        "run_id": "run_id",
+        "model_id": "model_id",
+        "run_link": "text",
+        "description": "text",
+        "tags": "tags",
+    },
+    ("GET", "api/2.0/mlflow/model-versions/get"): {"name": "model_name", "version": "version"},
+    ("PATCH", "api/2.0/mlflow/model-versions/update"): {
+        "name": "model_name",
+        "version": "version",
+        "description": "text",
+    },
+    ("DELETE", "api/2.0/mlflow/model-versions/delete"): {"name": "model_name", "version": "version"},
+    ("GET", "api/2.0/mlflow/model-versions/search"): {
+        "filter": "registry_filter",
+        "order_by": "order_by",
+        "max_results": "int",
+        "page_token": "page_token",
+    },
+    ("GET", "api/2.0/mlflow/model-versions/get-download-uri"): {"name": "model_name", "version": "version"},
+    ("POST", "api/2.0/mlflow/model-versions/transition-stage"): {
+        "name": "model_name",
+        "version": "version",
+        "stage": "stage",
+        "archive_existing_versions": "bool",
+    },
+    ("POST", "api/2.0/mlflow/model-versions/set-tag"): {
+        "name": "model_name",
+        "version": "version",
+        "key": "key",
+        "value": "text",
+    },
+    ("DELETE", "api/2.0/mlflow/model-versions/delete-tag"): {
+        "name": "model_name",
+        "version": "version",
+        "key": "key",
+    },
+    # the mlflow-artifacts protocol: the part of the path after the route name is fuzzed too
+    ("GET", "api/2.0/mlflow-artifacts/artifacts"): {"path": "artifact_path"},
+    ("PUT", "api/2.0/mlflow-artifacts/artifacts"): {},
+    ("DELETE", "api/2.0/mlflow-artifacts/artifacts"): {},
+    ("POST", "api/2.0/mlflow-artifacts/mpu/create"): {"path": "artifact_path", "num_parts": "int"},
+    ("POST", "api/2.0/mlflow-artifacts/mpu/complete"): {
+        "path": "artifact_path",
+        "upload_id": "text",
+        "parts": "parts",
+    },
+    ("POST", "api/2.0/mlflow-artifacts/mpu/abort"): {"path": "artifact_path", "upload_id": "text"},
+    ("GET", "api/2.0/mlflow-artifacts/presigned"): {},
+    # the UI's downloads and the plain endpoints
+    ("GET", "get-artifact"): {"run_id": "run_id", "path": "artifact_path"},
+    ("GET", "model-versions/get-artifact"): {
+        "name": "model_name",
+        "version": "version",
+        "path": "artifact_path",
+    },
+    ("GET", "api/3.0/mlflow/server-info"): {},
+    ("GET", "ajax-api/3.0/mlflow/server-info"): {},
+    ("GET", "health"): {},
+    ("GET", "version"): {},
+    ("GET", "metrics"): {},
+    ("GET", "ready"): {},
+}
+
+# Routes whose path goes on past the route's name (an artifact path), and what that suffix is.
+PATH_SUFFIX: dict[Route, str] = {
+    route: "artifact_path" for route in FIELDS if route[1].startswith("api/2.0/mlflow-artifacts/")
+}

@@ -1,0 +1,320 @@
+"""Hypothesis strategies for request field values: ids of things that exist and don't, and hostile values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import strategies as st
+
+OMIT = object()  # the field is left out of the request
+
+HUGE = 99999999999999999999999
+
+# Values that have broken servers before: out-of-range and special numbers, odd strings, wrong JSON types.
+_EDGE_SCALARS: list[Any] = [
+    HUGE,
+    -HUGE,
+    2**63,
+    2**63 - 1,
+    -(2**63),
+    -(2**63) - 1,
+    2**31,
+    -1,
+    0,
+    1.5,
+    -0.0,
+    1e308,
+    str(HUGE),
+    "-" + str(HUGE),
+    str(2**63),
+    "-1",
+    "0",
+    "1.5",
+    "1e400",
+    "NaN",
+    "nan",
+    "inf",
+    "-Infinity",
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "null",
+    "true",
+    "../../../../etc/passwd",
+    "..",
+    "/",
+    "//",
+    "%2e%2e%2f%2e%2e%2fetc",
+    "..\\..\\windows",
+    "C:\\temp",
+    "file:///etc/passwd",
+    "s3://other-bucket/x",
+    "x" * 300,
+    "x" * 70_000,
+    "ünïcødé ✓ 🚀",
+    "\u202e\ufeff",
+    "' OR 1=1 --",
+    'name = "x" AND',
+    True,
+    False,
+    None,
+]
+_JSON_LEAF = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)
+)
+JSON_VALUES = st.recursive(
+    _JSON_LEAF,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+HOSTILE: st.SearchStrategy[Any] = st.one_of(
+    st.sampled_from(_EDGE_SCALARS),
+    st.integers(),
+    st.floats(),
+    st.text(),
+    st.just({}),
+    st.just([]),
+    JSON_VALUES,
+)
+
+
+@dataclass
+class World:
+    """Ids and names of the state seeded before fuzzing, so that requests also hit things that exist."""
+
+    experiment_ids: list[str] = field(default_factory=list)
+    experiment_names: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
+    model_names: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=lambda: ["1"])
+    model_ids: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    artifact_paths: list[str] = field(default_factory=list)
+
+
+def _pick(items: list[str]) -> st.SearchStrategy[str]:
+    return st.sampled_from(items) if items else st.text(max_size=10)
+
+
+def good(kind: str, w: World) -> st.SearchStrategy[Any]:
+    """Plausible values of a kind: what a client would send, including ids that exist."""
+    text = st.text(max_size=30)
+    ints = st.one_of(st.integers(-(2**64), 2**64), st.integers(0, 100))
+    numbers = st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["NaN", "Infinity", "-Infinity"])
+    )
+    key = st.one_of(_pick(w.keys), st.from_regex(r"\A[a-z][a-z0-9_./ -]{0,20}\Z"), text)
+    tag = st.fixed_dictionaries({"key": key}, optional={"value": text})
+    kinds: dict[str, st.SearchStrategy[Any]] = {
+        "text": text,
+        "int": ints | ints.map(str),
+        "number": numbers,
+        "bool": st.sampled_from([True, False, "true", "false", "TRUE", "yes"]),
+        "key": key,
+        "new_name": st.one_of(text, st.uuids().map(lambda u: f"fuzz-{u.hex[:8]}")),
+        "experiment_id": st.one_of(_pick(w.experiment_ids), st.sampled_from(["0", str(HUGE), "-1", "12345"])),
+        "experiment_ids": st.lists(
+            st.one_of(_pick(w.experiment_ids), st.sampled_from([str(HUGE), "-1", "x"])), max_size=3
+        ),
+        "experiment_name": st.one_of(_pick(w.experiment_names), text),
+        "run_id": st.one_of(_pick(w.run_ids), st.sampled_from(["0" * 32, "not-a-run"])),
+        "run_ids": st.lists(_pick(w.run_ids), max_size=3),
+        "model_id": st.one_of(_pick(w.model_ids), st.sampled_from(["m-" + "0" * 32, "m-x"])),
+        "model_name": st.one_of(_pick(w.model_names), text),
+        "version": st.one_of(
+            _pick(w.versions), st.sampled_from(["0", "-1", "2", str(HUGE), str(2**31), "1.0", "one"])
+        ),
+        "alias": st.one_of(_pick(w.aliases), st.sampled_from(["latest", "v1", "V2"]), text),
+        "stage": st.sampled_from(["None", "Staging", "Production", "Archived", "staging", "Bogus"]),
+        "stages": st.lists(
+            st.sampled_from(["None", "Staging", "Production", "Archived", "Bogus"]), max_size=3
+        ),
+        "run_status": st.sampled_from(
+            ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED", "running", "x"]
+        ),
+        "model_status": st.sampled_from(
+            [
+                "LOGGED_MODEL_READY",
+                "LOGGED_MODEL_UPLOAD_FAILED",
+                "LOGGED_MODEL_PENDING",
+                "READY",
+                1,
+                2,
+                3,
+                0,
+                99,
+                "2",
+            ]
+        ),
+        "view_type": st.sampled_from(["ACTIVE_ONLY", "DELETED_ONLY", "ALL", "all", "1", "NONE"]),
+        "page_token": st.one_of(text, st.sampled_from(["eyJ4IjogMX0=", "bm90IGpzb24=", "=="])),
+        "order_by": st.lists(
+            st.sampled_from(
+                [
+                    "name",
+                    "name DESC",
+                    "creation_time ASC",
+                    "metrics.loss DESC",
+                    "params.alpha",
+                    "tags.team",
+                    "attributes.start_time",
+                    "last_updated_timestamp DESC",
+                    "version_number",
+                    "bogus",
+                    "name ASCENDING",
+                    "",
+                ]
+            ),
+            max_size=3,
+        ),
+        "experiment_filter": st.one_of(
+            text,
+            st.sampled_from(
+                [
+                    "name = 'Default'",
+                    "name LIKE 'fuzz%'",
+                    "tags.team = 'a'",
+                    f"experiment_id = '{HUGE}'",
+                    "experiment_id IN ('0', '1')",
+                    "creation_time > 99999999999999999999999",
+                    "attribute.name ILIKE '%'",
+                    "name =",
+                ]
+            ),
+        ),
+        "run_filter": st.one_of(
+            text,
+            st.sampled_from(
+                [
+                    "metrics.loss < 0.5",
+                    f"metrics.loss > {HUGE}",
+                    "metrics.loss = NaN",
+                    "params.alpha = '0.5'",
+                    "tags.team != 'x'",
+                    f"attributes.start_time > {HUGE}",
+                    f"attributes.start_time < -{HUGE}",
+                    "attributes.status = 'FINISHED'",
+                    "run_name LIKE '%'",
+                    "attributes.run_id IN ('a', 'b')",
+                    "datasets.name = 'd'",
+                    "metrics.loss < 1e400",
+                    "metrics.loss <",
+                ]
+            ),
+        ),
+        "model_filter": st.one_of(
+            text,
+            st.sampled_from(
+                [
+                    "name = 'm'",
+                    "metrics.acc > 0.5",
+                    f"metrics.acc > {HUGE}",
+                    "params.alpha = '1'",
+                    f"creation_time > {HUGE}",
+                    "status = 'READY'",
+                    "bogus = 1",
+                ]
+            ),
+        ),
+        "registry_filter": st.one_of(
+            text,
+            st.sampled_from(
+                [
+                    "name = 'fuzz-model'",
+                    "name LIKE '%'",
+                    "name ILIKE 'F%'",
+                    f"version_number = {HUGE}",
+                    "version_number > 0",
+                    "run_id = 'x'",
+                    "tags.k = 'v'",
+                    "source_path = 'x'",
+                    "name = ",
+                ]
+            ),
+        ),
+        "artifact_uri": st.one_of(
+            text,
+            st.sampled_from(
+                [
+                    "mlflow-artifacts:/x",
+                    "s3://bucket/p",
+                    "file:///tmp/x",
+                    "/abs/path",
+                    "runs:/abc/model",
+                    "models:/m/1",
+                    "http://evil/x",
+                ]
+            ),
+        ),
+        "artifact_path": st.one_of(
+            _pick(w.artifact_paths),
+            st.sampled_from(["", ".", "..", "a/../../b", "/etc", "dir/", "hello.txt", "%2e%2e"]),
+            text,
+        ),
+        "tags": st.lists(tag, max_size=3),
+        "metrics": st.lists(
+            st.fixed_dictionaries(
+                {"key": key, "value": numbers, "timestamp": ints},
+                optional={"step": ints, "model_id": _pick(w.model_ids)},
+            ),
+            max_size=3,
+        ),
+        "dataset_inputs": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "dataset": st.fixed_dictionaries(
+                        {"name": text, "digest": text},
+                        optional={"source_type": text, "source": text, "schema": text, "profile": text},
+                    )
+                },
+                optional={"tags": st.lists(tag, max_size=2)},
+            ),
+            max_size=2,
+        ),
+        "model_refs": st.lists(
+            st.fixed_dictionaries({"model_id": _pick(w.model_ids)}, optional={"step": ints}), max_size=2
+        ),
+        "model_json": st.one_of(
+            text,
+            st.sampled_from(
+                [
+                    "{}",
+                    "[]",
+                    '{"artifact_path": "model", "flavors": {}}',
+                    '{"run_id": "x", "artifact_path": "m", "utc_time_created": "2024", "flavors": {"a": 1}}',
+                    "{",
+                ]
+            ),
+        ),
+        "dataset_scopes": st.lists(
+            st.fixed_dictionaries({}, optional={"dataset_name": text, "dataset_digest": text}), max_size=2
+        ),
+        "model_order": st.lists(
+            st.fixed_dictionaries(
+                {"field_name": st.sampled_from(["name", "creation_timestamp", "metrics.acc", "bogus", ""])},
+                optional={"ascending": st.booleans(), "dataset_name": text, "dataset_digest": text},
+            ),
+            max_size=2,
+        ),
+        "parts": st.lists(
+            st.fixed_dictionaries({"part_number": ints}, optional={"etag": text, "url": text}), max_size=2
+        ),
+    }
+    return kinds[kind]
+
+
+def field_value(kind: str, w: World) -> st.SearchStrategy[Any]:
+    """A field's value: left out, plausible, or hostile."""
+    return st.one_of(st.just(OMIT), good(kind, w), good(kind, w), HOSTILE)
+
+
+def query_value(value: Any) -> list[str]:
+    """How a value goes into a query string: lists as repeated keys, everything else as its text."""
+    if isinstance(value, list):
+        return [v if isinstance(v, str) else repr(v) for v in value]
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    return [value if isinstance(value, str) else repr(value)]
