@@ -360,19 +360,17 @@ class EvaluationDatasets:
     ) -> tuple[list[EvaluationDataset], str | None]:
         ids = _experiment_ids(experiment_ids)
         # 0 is what proto JSON sends for "unset".
-        limit = v.validate_max_results(
-            max_results or None, default=DEFAULT_SEARCH_RESULTS, cap=MAX_SEARCH_RESULTS
+        args = v.search_args(
+            filter_string,
+            order_by,
+            max_results or None,
+            page_token,
+            default=DEFAULT_SEARCH_RESULTS,
+            cap=MAX_SEARCH_RESULTS,
         )
 
         def work(conn: Connection) -> tuple[list[EvaluationDataset], str | None]:
-            page = search_dataset_ids(
-                conn,
-                experiment_ids=ids,
-                filter_string=filter_string,
-                order_by=order_by,
-                max_results=limit,
-                page_token=page_token,
-            )
+            page = search_dataset_ids(conn, args, experiment_ids=ids)
             return store.load_datasets(conn, page.dataset_ids), page.next_page_token
 
         return in_transaction(self.db, work, write=False)

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from tracklight.store.records import SearchArgs
 from tracklight.store.schema import (
     evaluation_dataset_experiments,
     evaluation_dataset_tags,
@@ -28,7 +29,7 @@ from tracklight.store.search.grammar import (
     parse_filter,
     parse_order_by_list,
 )
-from tracklight.store.search.keyset import SortColumn, fingerprint, page_params, paged, split_page
+from tracklight.store.search.keyset import SortColumn, fetch_page, fingerprint
 
 _INT = KeyRule(ValueType.INTEGER, NUMERIC_OPS)
 _USER = KeyRule(ValueType.STRING, STRING_OPS, orderable=False)
@@ -67,18 +68,12 @@ class DatasetSearchPage:
 
 
 def search_dataset_ids(
-    conn: sa.Connection,
-    *,
-    experiment_ids: list[int],
-    filter_string: str | None,
-    order_by: list[str],
-    max_results: int,
-    page_token: str | None,
+    conn: sa.Connection, args: SearchArgs[str], *, experiment_ids: list[int]
 ) -> DatasetSearchPage:
     """One page of dataset ids matching a datasets/search request, in the reference's order."""
     dialect = conn.dialect.name
-    comparisons = parse_filter(filter_string, DATASETS_SPEC)
-    order_keys = parse_order_by_list(order_by, DATASETS_SPEC) or _DEFAULT_ORDER
+    comparisons = parse_filter(args.filter_string, DATASETS_SPEC)
+    order_keys = parse_order_by_list(args.order_by, DATASETS_SPEC) or _DEFAULT_ORDER
     columns = [SortColumn(_COLUMNS[k.key], k.ascending, str if k.key == "name" else int) for k in order_keys]
     # The reference breaks ties by dataset id, descending.
     columns.append(SortColumn(_c.id, False, str))
@@ -92,9 +87,7 @@ def search_dataset_ids(
             .exists()
         )
     fp = fingerprint("evaluation_datasets", [(k.key, k.ascending) for k in order_keys])
-    params = page_params(columns, fp=fp, max_results=max_results, page_token=page_token, dialect=dialect)
-    rows = conn.execute(paged(stmt, columns, after_token=bool(page_token)), params).all()
-    rows, token = split_page(rows, columns, fp=fp, max_results=max_results, first_key=1)
+    rows, token = fetch_page(conn, stmt, columns, fp=fp, args=args)
     return DatasetSearchPage([r[0] for r in rows], token)
 
 
