@@ -12,6 +12,7 @@ from tracklight.dashboard.runs_view import PARENT_TAG
 from tracklight.errors import TracklightError
 
 CHILDREN_SHOWN = 100
+POLL_SECONDS = 3  # how often a running run's page refreshes its metrics
 _SOURCE_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit", "mlflow.user")
 
 
@@ -88,7 +89,24 @@ def run_page(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
         logged_inputs=_logged_models(ctx, [m for m in run.model_inputs if m not in outputs]),
         history_models=_history_models(run.tags),
         base=f"/experiments/{run.experiment_id}/runs/{run.run_id}",
+        poll_seconds=POLL_SECONDS,
     )
 
 
-ROUTES = [("GET", "/experiments/{experiment_id}/runs/{run_id}", run_page)]
+def run_live(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
+    """The metrics section and status of a run, polled by its page while it runs; polling stops once not."""
+    run = ctx.services.runs.get(run_id)
+    return render(
+        ctx,
+        "run_live_partial.html",
+        run=run,
+        metrics=sorted(run.metrics, key=lambda m: m.key),
+        base=f"/experiments/{run.experiment_id}/runs/{run.run_id}",
+        poll_seconds=POLL_SECONDS,
+    )
+
+
+ROUTES = [
+    ("GET", "/experiments/{experiment_id}/runs/{run_id}", run_page),
+    ("GET", "/experiments/{experiment_id}/runs/{run_id}/live", run_live),
+]
