@@ -93,7 +93,7 @@ def page(browser: Any) -> Iterator[Watched]:
     context.add_init_script(
         "window.__violations = [];"
         "document.addEventListener('securitypolicyviolation', e => "
-        "window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+        "window.__violations.push(e.violatedDirective + ' ' + e.blockedURI + ' at ' + e.sourceFile + ':' + e.lineNumber));"
     )
     p = context.new_page()
     watched = Watched(p, [], [], [])

@@ -77,7 +77,11 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters.update(
-    time=format_time, number=format_number, json_attr=_json_attr, anchor=chart_anchor, anchor_pair=_anchor_pair
+    time=format_time,
+    number=format_number,
+    json_attr=_json_attr,
+    anchor=chart_anchor,
+    anchor_pair=_anchor_pair,
 )
 _env.globals.update(duration=format_duration)
 

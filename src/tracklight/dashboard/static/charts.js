@@ -5,6 +5,10 @@
   "use strict";
   var PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#4b5563", "#ea580c"];
 
+  // Steps are whole numbers: tick at 1, 2, 5, 10, 20, 50, … never at fractions.
+  var STEP_INCRS = [];
+  for (var e = 0; e < 13; e++) [1, 2, 5].forEach(function (m) { STEP_INCRS.push(m * Math.pow(10, e)); });
+
   function cssVar(name, fallback) {
     var v = getComputedStyle(document.documentElement).getPropertyValue(name);
     return v && v.trim() ? v.trim() : fallback;
@@ -272,7 +276,7 @@
         series: series,
         scales: { x: { time: opts.x === "wall" }, y: opts.log ? { distr: 3 } : {} },
         axes: [
-          { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
+          { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, incrs: byStep ? STEP_INCRS : undefined },
           { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
         ],
         // By step, a dragged range is fetched again from the server at full detail; by time, uPlot zooms.
@@ -293,6 +297,10 @@
       figure.setAttribute("data-points", String(total));
       figure.setAttribute("data-first-step", String(first));
       figure.setAttribute("data-last-step", String(last));
+      var ys = data[1];
+      for (var i = ys.length - 1; i >= 0; i--) {
+        if (ys[i] !== null && ys[i] !== undefined) { figure.setAttribute("data-last-y", String(ys[i])); break; }
+      }
       figure.setAttribute("data-ms", String(Math.round(performance.now() - started)));
       figure.setAttribute("data-rendered", "true");
       figure.removeAttribute("aria-busy");
