@@ -80,10 +80,10 @@ class Watched:
         assert self.violations == [], f"CSP violations: {self.violations}"
         assert self.page.evaluate("window.__xss") is None, "an injected payload ran"
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, full_page: bool = True) -> Path:
         SCREENSHOTS.mkdir(exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
 

@@ -92,7 +92,7 @@
       if (match) shown += 1;
     });
     var count = this.el.querySelector("[data-chart-count]");
-    if (count) count.textContent = shown === figures.length ? figures.length + " charts" : shown + " of " + figures.length + " charts";
+    if (count) count.textContent = (shown === figures.length ? "" : shown + " of ") + figures.length + (figures.length === 1 ? " chart" : " charts");
   };
 
   Section.prototype.fetch = function (key, points, range) {
@@ -266,7 +266,9 @@
       var grid = cssVar("--grid", "#ddd");
       var series = [{ label: opts.x === "step" ? "step" : opts.x === "wall" ? "time" : "seconds" }];
       labels.forEach(function (label, i) {
-        series.push({ label: label, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true, points: { show: false } });
+        // Sparse series (a run that just started) show their points, or one point would draw nothing.
+        var sparse = tables[i][0].length <= 60;
+        series.push({ label: label, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true, points: { show: sparse, size: 5, fill: PALETTE[i % PALETTE.length] } });
       });
       var byStep = opts.x === "step";
       var width = Math.max(240, plotEl.clientWidth || figure.clientWidth || 400);

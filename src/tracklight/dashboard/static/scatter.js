@@ -2,7 +2,6 @@
 // Numeric values get a linear axis; anything else gets one tick per distinct value.
 (function () {
   "use strict";
-  var COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#4b5563", "#ea580c"];
   var MARGIN = { left: 72, right: 20, top: 16, bottom: 56 };
 
   function cssVar(name, fallback) {
@@ -145,6 +144,7 @@
     g.restore();
     // The dots.
     var dots = [];
+    var dotColor = cssVar("--accent", "#0b5cd5");
     runs.forEach(function (run, i) {
       var a = xAxis.pos(xs[i]);
       var b = yAxis.pos(ys[i]);
@@ -152,8 +152,8 @@
       var x = px(a);
       var y = py(b);
       g.beginPath();
-      g.fillStyle = COLORS[i % COLORS.length];
-      g.globalAlpha = 0.85;
+      g.fillStyle = dotColor;
+      g.globalAlpha = 0.7;
       g.arc(x, y, 5, 0, Math.PI * 2);
       g.fill();
       g.globalAlpha = 1;
