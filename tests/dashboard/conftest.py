@@ -80,6 +80,12 @@ class Watched:
         assert self.violations == [], f"CSP violations: {self.violations}"
         assert self.page.evaluate("window.__xss") is None, "an injected payload ran"
 
+    def sandbox_blocked(self) -> None:
+        """An HTML artifact's script reached for this page and the sandbox stopped it: expected, once seen."""
+        blocked = [e for e in self.errors if 'Blocked a frame with origin "null"' in e]
+        assert blocked, f"no sandboxed script was blocked: {self.errors}"
+        self.errors = [e for e in self.errors if e not in blocked]
+
     def shot(self, name: str, full_page: bool = True) -> Path:
         SCREENSHOTS.mkdir(exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"

@@ -85,6 +85,11 @@ def seed(client: Any, name: str) -> Seeded:
         (root / "table.csv").write_text("epoch,loss\n1,0.9\n2,0.5\n3,0.25\n")
         (root / "plot.png").write_bytes(tiny_png())
         (root / "report.html").write_text("<h1>Report</h1><script>parent.window.__xss=1</script>")
+        # Reports drawn by a script (plotly, bokeh) are blank unless the frame runs scripts.
+        (root / "scripted.html").write_text(
+            "<div id='out'></div><script>document.getElementById('out').textContent = 'drawn by script';"
+            "try { top.document.title = 'owned' } catch (e) { document.title = 'walled off' }</script>"
+        )
         (root / "model").mkdir()
         (root / "model" / "MLmodel").write_text("artifact_path: model\nflavors:\n  python_function: {}\n")
         client.log_artifacts(run_id, str(root))

@@ -25,8 +25,14 @@ _YAML = {".yaml", ".yml"}
 _IMAGES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg"}
 _HTML = {".html", ".htm"}
 _TEXT_NAMES = {"MLmodel", "MLproject", "requirements.txt", "conda.yaml", "python_env.yaml", "Dockerfile"}
-# A raw HTML artifact runs in a sandbox of its own: no scripts, no same-origin access, nothing fetched.
-_RAW_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+# A raw HTML artifact runs in a sandbox of its own, as MLflow's UI shows it: its scripts run (reports
+# drawn by plotly or bokeh are blank otherwise) but in an opaque origin, so they reach neither this page,
+# nor the dashboard's cookies, nor the API (no connections), and open no windows and navigate nothing.
+_RAW_CSP = (
+    "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval' https:; "
+    "style-src 'unsafe-inline' https:; img-src data: blob: https:; font-src data: https:; "
+    "connect-src 'none'; form-action 'none'; base-uri 'none'"
+)
 
 
 def preview_kind(path: str) -> str:
