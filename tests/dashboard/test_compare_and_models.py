@@ -148,3 +148,63 @@ def test_logged_model_pages_over_http(dashboard: Dashboard, logged_model: tuple[
     assert requests.get(base + "/artifact?path=nope.txt", timeout=30).status_code == 404
     assert requests.get(f"{dashboard.url}/logged-models/m-{'0' * 32}", timeout=30).status_code == 404
     assert requests.get(base + "/artifact?path=../../etc/passwd.txt", timeout=30).status_code in (400, 404)
+
+
+def test_edit_a_model_version(dashboard: Dashboard, page: Watched) -> None:
+    client = dashboard.client
+    name = f"edit-model-{uuid.uuid4().hex[:8]}"
+    client.create_registered_model(name)
+    run_id = dashboard.data.runs["train-0"]
+    client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    with pytest.warns(FutureWarning):  # stages are deprecated in the client, still served
+        client.transition_model_version_stage(name, "1", "Production")
+    p = page.page
+    p.goto(f"{dashboard.url}/models/{name}/versions/2")
+    p.get_by_label("Add alias").fill("champion")
+    p.get_by_role("button", name="Set").click()
+    expect(p.locator("#version-aliases")).to_contain_text("@champion")
+    assert client.get_model_version_by_alias(name, "champion").version == "2"
+    # A reserved alias is refused, with the registry's reason.
+    p.get_by_label("Add alias").fill("latest")
+    p.get_by_role("button", name="Set").click()
+    expect(p.locator("#form-error")).to_be_visible()
+    p.get_by_label("Stage", exact=True).select_option("Production")
+    p.get_by_label("archive other versions in this stage").check()
+    p.get_by_role("button", name="Change stage").click()
+    expect(p.get_by_label("Stage", exact=True)).to_have_value("Production")
+    assert client.get_model_version(name, "2").current_stage == "Production"
+    assert client.get_model_version(name, "1").current_stage == "Archived"
+    p.get_by_label("Tag", exact=True).fill("reviewed")
+    p.get_by_label("value").fill(XSS_IMG)
+    p.get_by_role("button", name="Add tag").click()
+    expect(p.locator("#version-tags")).to_contain_text(XSS_IMG)
+    assert client.get_model_version(name, "2").tags == {"reviewed": XSS_IMG}
+    page.shot("model-version-edit")
+    p.get_by_role("button", name="Delete tag reviewed").click()
+    expect(p.locator("#version-tags")).to_contain_text("No tags.")
+    p.get_by_role("button", name="Remove alias champion").click()
+    expect(p.locator("#version-aliases")).to_contain_text("none")
+    assert client.get_model_version(name, "2").tags == {}
+    assert client.get_registered_model(name).aliases == {}
+    page.clean()
+
+
+def test_version_forms_over_http(dashboard: Dashboard) -> None:
+    client = dashboard.client
+    name = f"http-model-{uuid.uuid4().hex[:8]}"
+    client.create_registered_model(name)
+    client.create_model_version(name, "runs:/" + dashboard.data.runs["train-0"] + "/model")
+    base = f"{dashboard.url}/models/{name}/versions/1"
+    r = requests.post(base + "/alias", data={"alias": "prod"}, allow_redirects=False, timeout=30)
+    assert r.status_code == 303 and r.headers["location"] == f"/models/{name}/versions/1"
+    assert client.get_model_version_by_alias(name, "prod").version == "1"
+    foreign = requests.post(
+        base + "/alias/delete", data={"alias": "prod"}, headers={"Origin": "http://evil.example"}, timeout=30
+    )
+    assert foreign.status_code == 403
+    assert client.get_model_version_by_alias(name, "prod").version == "1"
+    bad = requests.post(base + "/stage", data={"stage": "Nowhere"}, timeout=30)
+    assert bad.status_code == 422 and 'role="alert"' in bad.text
+    missing = requests.post(f"{dashboard.url}/models/{name}/versions/9/tags", data={"key": "k"}, timeout=30)
+    assert missing.status_code == 404
