@@ -172,6 +172,8 @@ def test_edit_a_model_version(dashboard: Dashboard, page: Watched) -> None:
     p.get_by_label("Stage", exact=True).select_option("Production")
     p.get_by_label("archive other versions in this stage").check()
     p.get_by_role("button", name="Change stage").click()
+    # The page comes back with the box unchecked once the change is made.
+    expect(p.get_by_label("archive other versions in this stage")).not_to_be_checked()
     expect(p.get_by_label("Stage", exact=True)).to_have_value("Production")
     assert client.get_model_version(name, "2").current_stage == "Production"
     assert client.get_model_version(name, "1").current_stage == "Archived"
