@@ -146,7 +146,14 @@
       self.watch(figure);
     });
     this.filterCharts(this.controls && this.controls.elements.q ? this.controls.elements.q.value : "");
-    this.redrawAll();
+    // Charts on screen are fetched again now; the others when they next scroll into view.
+    Object.keys(this.plots).forEach(function (id) {
+      var figure = document.getElementById(id);
+      if (!figure) return;
+      var r = figure.getBoundingClientRect();
+      if (!self.seen || (r.bottom > -200 && r.top < window.innerHeight + 200)) self.draw(figure);
+      else self.seen.observe(figure);
+    });
   };
 
   Section.prototype.setZoom = function (figure, range) {

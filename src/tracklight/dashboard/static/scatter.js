@@ -54,7 +54,12 @@
     cats.forEach(function (c, i) { index[c] = i; });
     return {
       numeric: false, ticks: cats.map(function (c, i) { return { at: (i + 0.5) / cats.length, text: c }; }),
-      pos: function (v) { return v === undefined || v === null || v === "" ? null : (index[String(v)] + 0.5) / cats.length; },
+      // A run's dot is nudged within its category's band (the same way every time), so equal values stay apart.
+      pos: function (v, i) {
+        if (v === undefined || v === null || v === "") return null;
+        var nudge = (((i * 37) % 21) - 10) / 10 * 0.3;
+        return (index[String(v)] + 0.5 + nudge) / cats.length;
+      },
     };
   }
 
@@ -146,8 +151,8 @@
     var dots = [];
     var dotColor = cssVar("--accent", "#0b5cd5");
     runs.forEach(function (run, i) {
-      var a = xAxis.pos(xs[i]);
-      var b = yAxis.pos(ys[i]);
+      var a = xAxis.pos(xs[i], i);
+      var b = yAxis.pos(ys[i], i);
       if (a === null || b === null) return;
       var x = px(a);
       var y = py(b);
@@ -160,6 +165,7 @@
       dots.push({ x: x, y: y, run: run, xv: xs[i], yv: ys[i] });
     });
     this.dots = dots;
+    this.hover.textContent = "";
     var missing = runs.length - dots.length;
     this.summary.textContent = dots.length + " of " + runs.length + " runs plotted: " + yName + " against " + xName +
       (missing ? " (" + missing + " lack one of them)" : "") + ".";
