@@ -184,4 +184,11 @@ def test_static_prefix(server_factory, backend, prefix: str) -> None:
     assert f'href="{prefix}/static/app.css"' in root.text
     assert requests.get(server.base_url + prefix + "/static/app.css", timeout=30).status_code == 200
     assert requests.get(server.base_url + prefix + "/experiments/0", timeout=30).status_code == 200
+    runs = requests.get(server.base_url + prefix + "/runs?experiment=0", timeout=30)
+    assert (
+        runs.status_code == 200
+        and f'data-keys-url="{prefix}/dashboard-data/run-keys?experiment=0"' in runs.text
+    )
+    keys = requests.get(server.base_url + prefix + "/dashboard-data/run-keys?experiment=0", timeout=30)
+    assert keys.json() == {"params": [], "metrics": [], "tags": []}
     assert XSS_SCRIPT not in root.text
