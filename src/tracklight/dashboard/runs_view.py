@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tracklight.dashboard.context import PageContext
@@ -75,8 +76,11 @@ class RunsView:
         expression = sort_expression(self.sort) or "attributes.start_time"
         return [f"{expression} {'DESC' if self.descending else 'ASC'}"]
 
-    def query(self, **changes: object) -> list[tuple[str, object]]:
-        """This view's query string pairs with some changed; a change of anything but the page restarts paging."""
+    def query(self, back: Sequence[str] = (), **changes: object) -> list[tuple[str, object]]:
+        """This view's query string pairs with some changed; a change of anything but the page restarts paging.
+
+        `back` is the stack of earlier pages' tokens that a page link carries for "previous".
+        """
         values: dict[str, object] = {
             "filter": self.filter,
             "sort": self.sort if self.sort != "attributes.start_time" else "",
@@ -85,12 +89,7 @@ class RunsView:
             "size": self.size if self.size != DEFAULT_PAGE_SIZE else "",
             "page": "",
         }
-        back: list[str] = []
-        for key, value in changes.items():
-            if key == "back":
-                back = list(value)  # type: ignore[call-overload]
-            else:
-                values[key] = value
+        values.update(changes)
         pairs: list[tuple[str, object]] = [("experiment", e) for e in self.scope]
         pairs += [(k, v) for k, v in values.items() if v not in ("", None)]
         if values["page"]:
@@ -136,7 +135,7 @@ class RunRow:
     latest: dict[str, float] = field(default_factory=dict)
 
 
-def nest(runs: list[Run], extra_children: list[Run] = ()) -> list[RunRow]:  # type: ignore[assignment]
+def nest(runs: list[Run], extra_children: Sequence[Run] = ()) -> list[RunRow]:
     """Order a page so each run follows its parent (when the parent is on the page), indented.
 
     `extra_children` are children of the page's runs that the page did not hold; they are shown
@@ -144,7 +143,7 @@ def nest(runs: list[Run], extra_children: list[Run] = ()) -> list[RunRow]:  # ty
     """
     on_page = {r.run_id for r in runs}
     fetched = {r.run_id for r in extra_children if r.run_id not in on_page}
-    everyone = runs + [r for r in extra_children if r.run_id in fetched]
+    everyone = [*runs, *(r for r in extra_children if r.run_id in fetched)]
     by_id = {r.run_id: r for r in everyone}
     children: dict[str, list[Run]] = {}
     roots: list[Run] = []
