@@ -185,6 +185,27 @@
     this.redrawAll();
   };
 
+  // A canvas each: with a thousand keys, scrolling through would keep hundreds alive. Past a few dozen,
+  // the charts far off screen are let go and drawn again when they come back into view.
+  var MAX_LIVE_PLOTS = 48;
+  Section.prototype.release = function () {
+    var ids = Object.keys(this.plots);
+    if (ids.length <= MAX_LIVE_PLOTS || !this.seen) return;
+    var self = this;
+    var reach = window.innerHeight * 1.5;
+    ids.forEach(function (id) {
+      var figure = document.getElementById(id);
+      var r = figure ? figure.getBoundingClientRect() : null;
+      if (r && r.bottom > -reach && r.top < window.innerHeight + reach) return;
+      self.plots[id].destroy();
+      delete self.plots[id];
+      if (!figure) return;
+      figure.querySelector(".plot").textContent = "";
+      figure.removeAttribute("data-rendered");
+      self.seen.observe(figure);
+    });
+  };
+
   function xValues(series, mode) {
     if (mode === "step") return series.steps.slice();
     if (mode === "wall") return series.timestamps.map(function (t) { return t / 1000; });
@@ -303,6 +324,7 @@
       }, data, plotEl);
       if (byStep) plot.over.addEventListener("dblclick", function () { self.setZoom(figure, null); });
       self.plots[figure.id] = plot;
+      self.release();
       figure.setAttribute("data-points", String(total));
       figure.setAttribute("data-first-step", String(first));
       figure.setAttribute("data-last-step", String(last));
