@@ -85,6 +85,11 @@ def seed(client: Any, name: str) -> Seeded:
         (root / "table.csv").write_text("epoch,loss\n1,0.9\n2,0.5\n3,0.25\n")
         (root / "plot.png").write_bytes(tiny_png())
         (root / "report.html").write_text("<h1>Report</h1><script>parent.window.__xss=1</script>")
+        # Reports drawn by a script (plotly, bokeh) are blank unless the frame runs scripts.
+        (root / "scripted.html").write_text(
+            "<div id='out'></div><script>document.getElementById('out').textContent = 'drawn by script';"
+            "try { top.document.title = 'owned' } catch (e) { document.title = 'walled off' }</script>"
+        )
         (root / "model").mkdir()
         (root / "model" / "MLmodel").write_text("artifact_path: model\nflavors:\n  python_function: {}\n")
         client.log_artifacts(run_id, str(root))
@@ -113,3 +118,107 @@ def seed_xss(client: Any, name: str) -> tuple[str, str]:
         client.log_artifacts(run_id, str(root))
     client.set_terminated(run_id, "FINISHED")
     return experiment_id, run_id
+
+
+def seed_nested(client: Any, name: str, children: int) -> tuple[str, str, list[str]]:
+    """A parent run named a-parent with `children` children named z-child-NN, so by name the parent
+    sorts first and its children spill onto later pages. Returns (experiment id, parent id, child ids)."""
+    experiment_id = client.create_experiment(name)
+    parent = client.create_run(experiment_id, run_name="a-parent").info.run_id
+    child_ids = []
+    for i in range(children):
+        run = client.create_run(
+            experiment_id, run_name=f"z-child-{i:02d}", tags={"mlflow.parentRunId": parent}
+        )
+        child_ids.append(run.info.run_id)
+    return experiment_id, parent, child_ids
+
+
+def log_points_over_http(url: str, run_id: str, key: str, count: int, threads: int = 4) -> None:
+    """`count` points of one metric (value = step / count) in log-batch requests of 1000 from a few
+    threads: the fast way for a test to give a run a very long history."""
+    import concurrent.futures
+
+    import requests
+
+    def batch(start: int) -> None:
+        metrics = [
+            {"key": key, "value": step / count, "timestamp": 1_700_000_000_000 + step, "step": step}
+            for step in range(start, min(start + 1000, count))
+        ]
+        r = requests.post(
+            url + "/api/2.0/mlflow/runs/log-batch", json={"run_id": run_id, "metrics": metrics}, timeout=120
+        )
+        r.raise_for_status()
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(batch, range(0, count, 1000)))
+
+
+def bulk_runs(db_uri: str, experiment_id: str, count: int, keys_per_run: int) -> None:
+    """`count` runs with params, metrics and tags written straight into the server's database in a few
+    multi-row inserts (the client would take minutes): for timing questions over many runs."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from tracklight.store import schema as s
+    from tracklight.store.engine import normalize_uri
+
+    engine = sa.create_engine(normalize_uri(db_uri))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(s.runs),
+                [
+                    {
+                        "run_uuid": uuid.uuid4().hex,
+                        "experiment_id": int(experiment_id),
+                        "name": f"bulk-{i}",
+                        "user_id": "bulk",
+                        "status": "FINISHED",
+                        "start_time": 1_700_000_000_000 + i,
+                        "end_time": 1_700_000_000_000 + i + 1,
+                        "lifecycle_stage": "active",
+                        "artifact_uri": "mlflow-artifacts:/bulk",
+                    }
+                    for i in range(count)
+                ],
+            )
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    sa.select(s.runs.c.id).where(s.runs.c.experiment_id == int(experiment_id))
+                )
+            ]
+            for start in range(0, len(ids), 2000):
+                chunk = ids[start : start + 2000]
+                conn.execute(
+                    sa.insert(s.params),
+                    [
+                        {"run_id": r, "key": f"p{(r + k) % (keys_per_run * 3)}", "value": str(k)}
+                        for r in chunk
+                        for k in range(keys_per_run)
+                    ],
+                )
+                conn.execute(
+                    sa.insert(s.run_tags),
+                    [{"run_id": r, "key": f"t{k}", "value": "x"} for r in chunk for k in range(keys_per_run)],
+                )
+                conn.execute(
+                    sa.insert(s.metric_series),
+                    [
+                        {
+                            "run_id": r,
+                            "key": f"m{k}",
+                            "step": 0,
+                            "timestamp": 0,
+                            "value": float(k),
+                            "is_nan": False,
+                        }
+                        for r in chunk
+                        for k in range(keys_per_run)
+                    ],
+                )
+    finally:
+        engine.dispose()

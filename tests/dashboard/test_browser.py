@@ -97,8 +97,15 @@ def test_browse_and_preview_artifacts(dashboard: Dashboard, page: Watched) -> No
     tree.get_by_role("link", name="report.html").click()
     frame = preview.locator("iframe.artifact-html")
     frame.wait_for()
-    assert frame.get_attribute("sandbox") == ""
+    assert frame.get_attribute("sandbox") == "allow-scripts"
     p.frame_locator("iframe.artifact-html").get_by_text("Report").wait_for()
+    # A report its script draws shows, and its script cannot reach this page.
+    tree.get_by_role("link", name="scripted.html").click()
+    preview.locator("#preview-name", has_text="scripted.html").wait_for()
+    p.frame_locator("iframe.artifact-html").get_by_text("drawn by script").wait_for()
+    page.shot("artifacts-html-scripted")
+    assert not p.title().startswith("owned")
+    page.sandbox_blocked()  # report.html reached for this page's window
     tree.get_by_role("link", name="model/").click()
     tree.get_by_role("link", name="MLmodel").click()
     preview.get_by_text("python_function").wait_for()
@@ -151,8 +158,11 @@ def test_payloads_never_execute(dashboard: Dashboard, page: Watched) -> None:
         p.locator("#preview-name", has_text=name).wait_for()
     p.frame_locator("iframe.artifact-html").get_by_text("sandboxed").wait_for()
     p.wait_for_timeout(300)
+    page.sandbox_blocked()  # evil.html reached for this page's window
     page.shot("xss-run")
     p.goto(f"{dashboard.url}/compare?run={d.xss_run_id}&run={d.runs['train-0']}")
+    p.wait_for_selector("#scatter[data-rendered='true']")
+    p.locator("#charts").scroll_into_view_if_needed()
     p.wait_for_selector("figure.chart[data-rendered='true']")
     page.clean()
 

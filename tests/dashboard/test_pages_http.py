@@ -72,7 +72,10 @@ def test_raw_html_artifact_is_sandboxed(dashboard: Dashboard) -> None:
     d = dashboard.data
     r = get(dashboard, f"/experiments/{d.xss_experiment_id}/runs/{d.xss_run_id}/artifact-raw?path=evil.html")
     assert r.status_code == 200
-    assert r.headers["content-security-policy"].startswith("sandbox")
+    csp = r.headers["content-security-policy"]
+    # Scripts run (reports drawn by plotly) but in an opaque origin that connects nowhere.
+    assert csp.startswith("sandbox allow-scripts;") and "allow-same-origin" not in csp
+    assert "connect-src 'none'" in csp and "form-action 'none'" in csp
     assert (
         get(
             dashboard, f"/experiments/{d.xss_experiment_id}/runs/{d.xss_run_id}/artifact-raw?path=evil.json"
@@ -181,4 +184,11 @@ def test_static_prefix(server_factory, backend, prefix: str) -> None:
     assert f'href="{prefix}/static/app.css"' in root.text
     assert requests.get(server.base_url + prefix + "/static/app.css", timeout=30).status_code == 200
     assert requests.get(server.base_url + prefix + "/experiments/0", timeout=30).status_code == 200
+    runs = requests.get(server.base_url + prefix + "/runs?experiment=0", timeout=30)
+    assert (
+        runs.status_code == 200
+        and f'data-keys-url="{prefix}/dashboard-data/run-keys?experiment=0"' in runs.text
+    )
+    keys = requests.get(server.base_url + prefix + "/dashboard-data/run-keys?experiment=0", timeout=30)
+    assert keys.json() == {"params": [], "metrics": [], "tags": []}
     assert XSS_SCRIPT not in root.text

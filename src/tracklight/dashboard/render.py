@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -59,6 +60,15 @@ def _json_attr(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def chart_anchor(key: str) -> str:
+    """A chart's element id from its metric key: stable, so a refreshed page and its links agree."""
+    return "chart-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]  # noqa: S324 - not security
+
+
+def _anchor_pair(key: str) -> list[str]:
+    return [key, chart_anchor(key)]
+
+
 _env = Environment(
     loader=PackageLoader("tracklight.dashboard", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -66,7 +76,13 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(time=format_time, number=format_number, json_attr=_json_attr)
+_env.filters.update(
+    time=format_time,
+    number=format_number,
+    json_attr=_json_attr,
+    anchor=chart_anchor,
+    anchor_pair=_anchor_pair,
+)
 _env.globals.update(duration=format_duration)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tracklight.dashboard.context import PageContext
@@ -10,6 +11,7 @@ from tracklight.store.records import Run
 PAGE_SIZES = (25, 50, 100, 250)
 DEFAULT_PAGE_SIZE = 50
 LIFECYCLES = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
+MAX_BACK = 100  # pages remembered for "previous"; further back, "first page" still works
 DEFAULT_KEY_COLUMNS = 8  # params or metrics shown when the URL names none
 PARENT_TAG = "mlflow.parentRunId"
 
@@ -47,6 +49,8 @@ class RunsView:
     lifecycle: str = "active"
     size: int = DEFAULT_PAGE_SIZE
     page_token: str = ""
+    back: list[str] = field(default_factory=list)  # the tokens of the pages before this one, oldest first
+    scope: list[str] = field(default_factory=list)  # experiment ids when the table spans several (/runs)
     params: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
@@ -55,6 +59,7 @@ class RunsView:
     @classmethod
     def from_query(cls, ctx: PageContext) -> RunsView:
         view = cls(filter=ctx.arg("filter").strip(), page_token=ctx.arg("page"))
+        view.back = ctx.args("back")[-MAX_BACK:] if view.page_token else []
         sort = ctx.arg("sort")
         if sort and sort_expression(sort) is not None:
             view.sort = sort
@@ -71,8 +76,11 @@ class RunsView:
         expression = sort_expression(self.sort) or "attributes.start_time"
         return [f"{expression} {'DESC' if self.descending else 'ASC'}"]
 
-    def query(self, **changes: object) -> list[tuple[str, object]]:
-        """This view's query string pairs with some changed; a change of anything but the page restarts paging."""
+    def query(self, back: Sequence[str] = (), **changes: object) -> list[tuple[str, object]]:
+        """This view's query string pairs with some changed; a change of anything but the page restarts paging.
+
+        `back` is the stack of earlier pages' tokens that a page link carries for "previous".
+        """
         values: dict[str, object] = {
             "filter": self.filter,
             "sort": self.sort if self.sort != "attributes.start_time" else "",
@@ -81,17 +89,26 @@ class RunsView:
             "size": self.size if self.size != DEFAULT_PAGE_SIZE else "",
             "page": "",
         }
-        if "page" not in changes:
-            values["page"] = ""
-        for key, value in changes.items():
-            values[key] = value
-        pairs: list[tuple[str, object]] = [(k, v) for k, v in values.items() if v not in ("", None)]
+        values.update(changes)
+        pairs: list[tuple[str, object]] = [("experiment", e) for e in self.scope]
+        pairs += [(k, v) for k, v in values.items() if v not in ("", None)]
+        if values["page"]:
+            pairs += [("back", token) for token in back]
         if self.chosen:
             pairs.append(("cols", "1"))
             pairs += [("param", k) for k in self.params]
             pairs += [("metric", k) for k in self.metrics]
             pairs += [("tag", k) for k in self.tags]
         return pairs
+
+    def next_query(self, token: str) -> list[tuple[str, object]]:
+        """The next page: this page's token joins the stack the previous link pops."""
+        return self.query(page=token, back=[*self.back, self.page_token] if self.page_token else [])
+
+    def previous_query(self) -> list[tuple[str, object]]:
+        if not self.back:
+            return self.query()
+        return self.query(page=self.back[-1], back=self.back[:-1])
 
     def sort_query(self, column: str) -> list[tuple[str, object]]:
         """Clicking a header: sort by it, or flip the direction when it already sorts."""
@@ -107,49 +124,60 @@ class RunsView:
 
 @dataclass(slots=True)
 class RunRow:
-    """One table row: the run, how deep it nests under parents on this page, how many children follow."""
+    """One table row: the run, its place in the tree of parents on this page, how many children follow."""
 
     run: Run
     depth: int = 0
     children: int = 0
     parent_elsewhere: str | None = None  # the parent's id when the parent is not on this page
+    ancestors: list[str] = field(default_factory=list)  # parents on this page, nearest last
+    fetched: bool = False  # a child shown under its parent though the page itself did not hold it
     latest: dict[str, float] = field(default_factory=dict)
 
 
-def nest(runs: list[Run]) -> list[RunRow]:
-    """Order a page so each run follows its parent (when the parent is on the page), indented."""
-    by_id = {r.run_id: r for r in runs}
+def nest(runs: list[Run], extra_children: Sequence[Run] = ()) -> list[RunRow]:
+    """Order a page so each run follows its parent (when the parent is on the page), indented.
+
+    `extra_children` are children of the page's runs that the page did not hold; they are shown
+    under their parent, and dropped when their parent is not on the page.
+    """
+    on_page = {r.run_id for r in runs}
+    fetched = {r.run_id for r in extra_children if r.run_id not in on_page}
+    everyone = [*runs, *(r for r in extra_children if r.run_id in fetched)]
+    by_id = {r.run_id: r for r in everyone}
     children: dict[str, list[Run]] = {}
     roots: list[Run] = []
-    for run in runs:
+    for run in everyone:
         parent = run.tags.get(PARENT_TAG)
         if parent and parent in by_id and parent != run.run_id:
             children.setdefault(parent, []).append(run)
-        else:
+        elif run.run_id not in fetched:
             roots.append(run)
     rows: list[RunRow] = []
     seen: set[str] = set()
 
-    def add(run: Run, depth: int) -> None:
+    def add(run: Run, ancestors: list[str]) -> None:
         if run.run_id in seen:
             return
         seen.add(run.run_id)
         parent = run.tags.get(PARENT_TAG)
         row = RunRow(
             run=run,
-            depth=min(depth, 6),
+            depth=min(len(ancestors), 6),
             children=len(children.get(run.run_id, [])),
             parent_elsewhere=parent if parent and parent not in by_id else None,
+            ancestors=ancestors,
+            fetched=run.run_id in fetched,
             latest={m.key: m.value for m in run.metrics},
         )
         rows.append(row)
         for child in children.get(run.run_id, []):
-            add(child, depth + 1)
+            add(child, [*ancestors, run.run_id])
 
     for run in roots:
-        add(run, 0)
+        add(run, [])
     for run in runs:  # a cycle of parent tags leaves runs unreached; show them anyway
-        add(run, 0)
+        add(run, [])
     return rows
 
 
@@ -163,15 +191,3 @@ def key_columns(runs: list[Run], view: RunsView) -> tuple[list[str], list[str], 
         params.update(dict.fromkeys(run.params))
         metrics.update(dict.fromkeys(m.key for m in run.metrics))
     return sorted(params)[:DEFAULT_KEY_COLUMNS], sorted(metrics)[:DEFAULT_KEY_COLUMNS], []
-
-
-def keys_on_page(runs: list[Run]) -> tuple[list[str], list[str], list[str]]:
-    """Every param, metric and (non-system) tag key on the page, for the column chooser."""
-    params: set[str] = set()
-    metrics: set[str] = set()
-    tags: set[str] = set()
-    for run in runs:
-        params.update(run.params)
-        metrics.update(m.key for m in run.metrics)
-        tags.update(k for k in run.tags if not k.startswith("mlflow."))
-    return sorted(params), sorted(metrics), sorted(tags)

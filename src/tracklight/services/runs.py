@@ -19,6 +19,7 @@ from tracklight.store import experiments as experiment_store
 from tracklight.store import inputs as input_store
 from tracklight.store import logged_models as logged_model_store
 from tracklight.store import metrics as metric_store
+from tracklight.store import run_overview
 from tracklight.store import runs as store
 from tracklight.store.engine import Database
 from tracklight.store.metrics import HISTORY_ORDER, HistoryRow
@@ -234,6 +235,23 @@ class Runs:
             return page.runs, page.next_page_token
 
         return in_transaction(self.db, work, write=False)
+
+    def keys(self, experiment_ids: list[str], limit: int = 5000) -> tuple[list[str], list[str], list[str]]:
+        """The param, metric and tag keys in use in the experiments (filter completion, column choice)."""
+        ids = [parse_experiment_id(e) for e in experiment_ids]
+        return in_transaction(self.db, lambda c: run_overview.distinct_keys(c, ids, limit), write=False)
+
+    def child_ids(
+        self, parent_ids: list[str], experiment_ids: list[str], run_view_type: str | None, limit: int
+    ) -> list[str]:
+        """Ids of the runs in the experiments whose parent is one of `parent_ids`."""
+        ids = [parse_experiment_id(e) for e in experiment_ids]
+        view = v.validate_view_type(run_view_type)
+        return in_transaction(
+            self.db,
+            lambda c: run_overview.child_run_ids(c, parent_ids, ids, view, limit),
+            write=False,
+        )
 
     def metric_history(
         self, run_id: str, key: str, max_results: int | None, page_token: str | None

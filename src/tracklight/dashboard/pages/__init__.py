@@ -6,7 +6,16 @@ from collections.abc import Callable
 
 from starlette.responses import Response
 
-from tracklight.dashboard.pages import artifacts, charts, compare, experiments, models, run, runs
+from tracklight.dashboard.pages import (
+    artifacts,
+    charts,
+    compare,
+    experiments,
+    logged_models,
+    models,
+    run,
+    runs,
+)
 
 ROUTES: list[tuple[str, str, Callable[..., Response]]] = [
     *experiments.ROUTES,
@@ -16,4 +25,5 @@ ROUTES: list[tuple[str, str, Callable[..., Response]]] = [
     *charts.ROUTES,
     *compare.ROUTES,
     *models.ROUTES,
+    *logged_models.ROUTES,
 ]

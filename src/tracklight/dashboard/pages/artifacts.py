@@ -1,4 +1,4 @@
-"""The run artifact browser: directory listings, previews by file kind, and a sandboxed raw view for HTML."""
+"""The artifact browser of a run or a logged model: listings, previews by file kind, sandboxed raw HTML."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import csv
 import io
 import json
 import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from starlette.responses import Response
 
+from tracklight.artifacts.store import ArtifactEntry, ArtifactStore
 from tracklight.dashboard.context import PageContext
 from tracklight.dashboard.render import render
+from tracklight.errors import NotFound
 
 PREVIEW_BYTES = 256 * 1024  # text shown inline; bigger files are cut with a note
 RAW_BYTES = 5 * 1024 * 1024  # HTML shown in the sandboxed frame
@@ -21,8 +25,14 @@ _YAML = {".yaml", ".yml"}
 _IMAGES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg"}
 _HTML = {".html", ".htm"}
 _TEXT_NAMES = {"MLmodel", "MLproject", "requirements.txt", "conda.yaml", "python_env.yaml", "Dockerfile"}
-# A raw HTML artifact runs in a sandbox of its own: no scripts, no same-origin access, nothing fetched.
-_RAW_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+# A raw HTML artifact runs in a sandbox of its own, as MLflow's UI shows it: its scripts run (reports
+# drawn by plotly or bokeh are blank otherwise) but in an opaque origin, so they reach neither this page,
+# nor the dashboard's cookies, nor the API (no connections), and open no windows and navigate nothing.
+_RAW_CSP = (
+    "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval' https:; "
+    "style-src 'unsafe-inline' https:; img-src data: blob: https:; font-src data: https:; "
+    "connect-src 'none'; form-action 'none'; base-uri 'none'"
+)
 
 
 def preview_kind(path: str) -> str:
@@ -45,20 +55,49 @@ def preview_kind(path: str) -> str:
     return "none"
 
 
-def _read_head(ctx: PageContext, run_id: str, path: str, limit: int) -> tuple[bytes, int]:
-    store, location = ctx.services.artifacts.run_location(run_id, path)
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose artifacts a browser shows: a run's or a logged model's, with where its pages and files live."""
+
+    base: str  # the dashboard path the list, preview and raw views hang off
+    locate: Callable[[str], tuple[ArtifactStore, str]]
+    listing: Callable[[str | None], tuple[str, list[ArtifactEntry]]]
+    download: Callable[[str], tuple[str, dict[str, str]]]  # (path, query) of the file itself
+
+
+def run_owner(ctx: PageContext, experiment_id: str, run_id: str) -> Owner:
+    return Owner(
+        base=f"/experiments/{experiment_id}/runs/{run_id}",
+        locate=lambda path: ctx.services.artifacts.run_location(run_id, path),
+        listing=lambda path: ctx.services.artifacts.list_run(run_id, path),
+        download=lambda path: ("/get-artifact", {"path": path, "run_uuid": run_id}),
+    )
+
+
+def logged_model_owner(ctx: PageContext, model_id: str) -> Owner:
+    return Owner(
+        base=f"/logged-models/{model_id}",
+        locate=lambda path: ctx.services.logged_models.file_location(model_id, path),
+        listing=lambda path: ctx.services.logged_models.list_artifacts(model_id, path),
+        download=lambda path: (
+            f"/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
+            {"artifact_file_path": path},
+        ),
+    )
+
+
+def _read_head(owner: Owner, path: str, limit: int) -> tuple[bytes, int]:
+    store, location = owner.locate(path)
     size = store.size(location)
     if size is None:
-        from tracklight.errors import NotFound
-
-        raise NotFound(f"No artifact at '{path}' in run {run_id}")
+        raise NotFound(f"No artifact at '{path}'")
     body = b"".join(store.read(location, 0, min(size, limit)))
     return body, size
 
 
-def artifact_list(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
+def artifact_list(ctx: PageContext, owner: Owner) -> Response:
     path = ctx.arg("path")
-    _, entries = ctx.services.artifacts.list_run(run_id, path or None)
+    _, entries = owner.listing(path or None)
     entries = sorted(entries, key=lambda e: (not e.is_dir, e.name.lower()))
     return render(
         ctx,
@@ -73,17 +112,16 @@ def artifact_list(ctx: PageContext, experiment_id: str, run_id: str) -> Response
             for e in entries
         ],
         path=path,
-        run_id=run_id,
-        base=f"/experiments/{experiment_id}/runs/{run_id}",
+        base=owner.base,
     )
 
 
-def artifact_preview(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
+def artifact_preview(ctx: PageContext, owner: Owner) -> Response:
     path = ctx.arg("path")
     kind = preview_kind(path)
     values: dict[str, object] = {"text": "", "rows": [], "truncated": False, "size": None}
     if kind in ("text", "yaml", "json", "table"):
-        body, size = _read_head(ctx, run_id, path, PREVIEW_BYTES)
+        body, size = _read_head(owner, path, PREVIEW_BYTES)
         truncated = size > len(body)
         text = body.decode("utf-8", "replace")
         values.update(size=size, truncated=truncated)
@@ -100,24 +138,25 @@ def artifact_preview(ctx: PageContext, experiment_id: str, run_id: str) -> Respo
                 rows.append(row)
             values["rows"] = rows
         values["text"] = text
+    download_path, download_query = owner.download(path)
     return render(
         ctx,
         "artifact_preview.html",
         kind=kind,
         path=path,
         name=posixpath.basename(path),
-        run_id=run_id,
-        base=f"/experiments/{experiment_id}/runs/{run_id}",
+        base=owner.base,
+        download=ctx.url(download_path, download_query),
         **values,
     )
 
 
-def artifact_raw(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
+def artifact_raw(ctx: PageContext, owner: Owner) -> Response:
     """An HTML artifact for the preview frame, under a CSP sandbox whatever the frame's attributes say."""
     path = ctx.arg("path")
     if preview_kind(path) != "html":
         return Response("Only HTML artifacts are shown raw; download others.", status_code=400)
-    body, _ = _read_head(ctx, run_id, path, RAW_BYTES)
+    body, _ = _read_head(owner, path, RAW_BYTES)
     return Response(
         body,
         media_type="text/html; charset=utf-8",
@@ -129,8 +168,25 @@ def artifact_raw(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
     )
 
 
+def _for_run(view: Callable[[PageContext, Owner], Response]) -> Callable[..., Response]:
+    def page(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
+        return view(ctx, run_owner(ctx, experiment_id, run_id))
+
+    return page
+
+
+def _for_logged_model(view: Callable[[PageContext, Owner], Response]) -> Callable[..., Response]:
+    def page(ctx: PageContext, model_id: str) -> Response:
+        return view(ctx, logged_model_owner(ctx, model_id))
+
+    return page
+
+
 ROUTES = [
-    ("GET", "/experiments/{experiment_id}/runs/{run_id}/artifacts", artifact_list),
-    ("GET", "/experiments/{experiment_id}/runs/{run_id}/artifact", artifact_preview),
-    ("GET", "/experiments/{experiment_id}/runs/{run_id}/artifact-raw", artifact_raw),
+    ("GET", "/experiments/{experiment_id}/runs/{run_id}/artifacts", _for_run(artifact_list)),
+    ("GET", "/experiments/{experiment_id}/runs/{run_id}/artifact", _for_run(artifact_preview)),
+    ("GET", "/experiments/{experiment_id}/runs/{run_id}/artifact-raw", _for_run(artifact_raw)),
+    ("GET", "/logged-models/{model_id}/artifacts", _for_logged_model(artifact_list)),
+    ("GET", "/logged-models/{model_id}/artifact", _for_logged_model(artifact_preview)),
+    ("GET", "/logged-models/{model_id}/artifact-raw", _for_logged_model(artifact_raw)),
 ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 from starlette.responses import Response
 
 from tracklight.dashboard.context import PageContext
 from tracklight.dashboard.render import render
 from tracklight.errors import InvalidParameter, TracklightError
 
-MAX_COMPARED = 50
+MAX_COMPARED = 100
 
 
 def compare_page(ctx: PageContext) -> Response:
@@ -28,6 +30,17 @@ def compare_page(ctx: PageContext) -> Response:
     metric_keys = sorted({m.key for r in runs for m in r.metrics})
     latest = {r.run_id: {m.key: m.value for m in r.metrics} for r in runs}
     differs = {k for k in params if len({r.params.get(k) for r in runs}) > 1}
+    scatter = {
+        "runs": [
+            {
+                "name": r.run_name or r.run_id,
+                "params": r.params,
+                # JSON has no NaN or infinity; such a run is left off that axis.
+                "metrics": {k: v for k, v in latest[r.run_id].items() if math.isfinite(v)},
+            }
+            for r in runs
+        ]
+    }
     return render(
         ctx,
         "compare.html",
@@ -39,6 +52,9 @@ def compare_page(ctx: PageContext) -> Response:
         latest=latest,
         differs=differs,
         names={r.run_id: r.run_name or r.run_id for r in runs},
+        scatter=scatter,
+        # The plot opens on a param that differs (else the first) against the first metric.
+        scatter_x=next((k for k in params if k in differs), params[0] if params else ""),
     )
 
 

@@ -1,16 +1,18 @@
-"""Model registry pages: the models list with search, a model with its versions, one version."""
+"""Model registry pages: the models list, a model with its versions, one version with its edit forms."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from tracklight.dashboard.context import PageContext
 from tracklight.dashboard.render import render
 from tracklight.errors import TracklightError
 
 PAGE_SIZE = 100
+STAGES = ("None", "Staging", "Production", "Archived")
 
 
 def _literal(text: str) -> str:
@@ -56,7 +58,7 @@ def model_page(ctx: PageContext, name: str) -> Response:
     )
 
 
-def version_page(ctx: PageContext, name: str, version: str) -> Response:
+def version_page(ctx: PageContext, name: str, version: str, error: str = "", status: int = 200) -> Response:
     found = ctx.services.registry.get_version(name, version)
     run = None
     if found.run_id:
@@ -73,6 +75,9 @@ def version_page(ctx: PageContext, name: str, version: str) -> Response:
     return render(
         ctx,
         "version.html",
+        status,
+        error=error,
+        stages=STAGES,
         title=f"{found.name} v{found.version}",
         version=found,
         run=run,
@@ -81,8 +86,50 @@ def version_page(ctx: PageContext, name: str, version: str) -> Response:
     )
 
 
+def _edit(ctx: PageContext, name: str, version: str, action: Callable[[], object]) -> Response:
+    """Apply a version form, then back to the version page (or the page again, saying what was refused)."""
+    try:
+        action()
+    except TracklightError as exc:
+        return version_page(ctx, name, version, error=exc.message, status=422)
+    return RedirectResponse(ctx.url(f"{model_path(name)}/versions/{version}"), status_code=303)
+
+
+def set_alias(ctx: PageContext, name: str, version: str) -> Response:
+    alias = ctx.field("alias").strip()
+    return _edit(ctx, name, version, lambda: ctx.services.registry.set_alias(name, alias, version))
+
+
+def delete_alias(ctx: PageContext, name: str, version: str) -> Response:
+    alias = ctx.field("alias")
+    return _edit(ctx, name, version, lambda: ctx.services.registry.delete_alias(name, alias))
+
+
+def transition_stage(ctx: PageContext, name: str, version: str) -> Response:
+    stage = ctx.field("stage")
+    archive = ctx.field("archive_existing") == "true"
+    return _edit(
+        ctx, name, version, lambda: ctx.services.registry.transition_stage(name, version, stage, archive)
+    )
+
+
+def set_version_tag(ctx: PageContext, name: str, version: str) -> Response:
+    key, value = ctx.field("key").strip(), ctx.field("value")
+    return _edit(ctx, name, version, lambda: ctx.services.registry.set_version_tag(name, version, key, value))
+
+
+def delete_version_tag(ctx: PageContext, name: str, version: str) -> Response:
+    key = ctx.field("key")
+    return _edit(ctx, name, version, lambda: ctx.services.registry.delete_version_tag(name, version, key))
+
+
 ROUTES = [
     ("GET", "/models", models_page),
     ("GET", "/models/{name}", model_page),
     ("GET", "/models/{name}/versions/{version}", version_page),
+    ("POST", "/models/{name}/versions/{version}/alias", set_alias),
+    ("POST", "/models/{name}/versions/{version}/alias/delete", delete_alias),
+    ("POST", "/models/{name}/versions/{version}/stage", transition_stage),
+    ("POST", "/models/{name}/versions/{version}/tags", set_version_tag),
+    ("POST", "/models/{name}/versions/{version}/tags/delete", delete_version_tag),
 ]

@@ -10,8 +10,11 @@ from tracklight.dashboard.context import PageContext
 from tracklight.dashboard.render import render
 from tracklight.dashboard.runs_view import PARENT_TAG
 from tracklight.errors import TracklightError
+from tracklight.store.records import ModelOrder, Run
 
 CHILDREN_SHOWN = 100
+MODELS_SHOWN = 100
+POLL_SECONDS = 3  # how often a running run's page refreshes its metrics
 _SOURCE_TAGS = ("mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit", "mlflow.user")
 
 
@@ -24,6 +27,19 @@ def _logged_models(ctx: PageContext, model_ids: list[str]) -> list[dict[str, obj
         except TracklightError:
             out.append({"model_id": model_id, "name": "", "status": "missing"})
     return out
+
+
+def _models_from_run(ctx: PageContext, run: Run) -> list[str]:
+    """Ids of the logged models whose source is this run (the first page of them)."""
+    found, _ = ctx.services.logged_models.search(
+        experiment_ids=[str(run.experiment_id)],
+        filter_string=f"source_run_id = '{run.run_id}'",  # run ids are hex: nothing to escape
+        datasets=[],
+        order_by=[ModelOrder("creation_time", True, None)],
+        max_results=MODELS_SHOWN,
+        page_token=None,
+    )
+    return [m.model_id for m in found]
 
 
 def _history_models(tags: dict[str, str]) -> list[dict[str, str]]:
@@ -70,6 +86,8 @@ def run_page(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
     user_tags = {k: v for k, v in sorted(run.tags.items()) if not k.startswith("mlflow.")}
     system_tags = {k: v for k, v in sorted(run.tags.items()) if k.startswith("mlflow.")}
     outputs = [m for m, _ in run.model_outputs]
+    # MLflow 3 models logged from the run name it as their source without a recorded output link.
+    outputs += [m for m in _models_from_run(ctx, run) if m not in outputs]
     return render(
         ctx,
         "run.html",
@@ -88,7 +106,24 @@ def run_page(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
         logged_inputs=_logged_models(ctx, [m for m in run.model_inputs if m not in outputs]),
         history_models=_history_models(run.tags),
         base=f"/experiments/{run.experiment_id}/runs/{run.run_id}",
+        poll_seconds=POLL_SECONDS,
     )
 
 
-ROUTES = [("GET", "/experiments/{experiment_id}/runs/{run_id}", run_page)]
+def run_live(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
+    """The metrics section and status of a run, polled by its page while it runs; polling stops once not."""
+    run = ctx.services.runs.get(run_id)
+    return render(
+        ctx,
+        "run_live_partial.html",
+        run=run,
+        metrics=sorted(run.metrics, key=lambda m: m.key),
+        base=f"/experiments/{run.experiment_id}/runs/{run.run_id}",
+        poll_seconds=POLL_SECONDS,
+    )
+
+
+ROUTES = [
+    ("GET", "/experiments/{experiment_id}/runs/{run_id}", run_page),
+    ("GET", "/experiments/{experiment_id}/runs/{run_id}/live", run_live),
+]

@@ -62,17 +62,26 @@
     button.disabled = n === 0;
   }
 
+  function countExperiments() {
+    var button = document.getElementById("several-button");
+    if (!button) return;
+    button.disabled = document.querySelectorAll('input[form="several-form"]:checked').length === 0;
+  }
+
   document.addEventListener("change", function (event) {
     var t = event.target;
     if (t && t.getAttribute && t.getAttribute("form") === "compare-form") countSelected();
+    if (t && t.getAttribute && t.getAttribute("form") === "several-form") countExperiments();
   });
 
   document.addEventListener("DOMContentLoaded", function () {
     setupThemeToggle();
     countSelected();
+    countExperiments();
     if (window.htmx) {
       window.htmx.onLoad(function () {
         countSelected();
+        countExperiments();
       });
     }
   });
