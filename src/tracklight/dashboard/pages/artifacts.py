@@ -8,7 +8,7 @@ import io
 import json
 import posixpath
 
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from tracklight.dashboard.context import PageContext
 from tracklight.dashboard.render import render
@@ -116,7 +116,7 @@ def artifact_raw(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
     """An HTML artifact for the preview frame, under a CSP sandbox whatever the frame's attributes say."""
     path = ctx.arg("path")
     if preview_kind(path) != "html":
-        return Response("Only HTML artifacts are shown raw; download others.", status_code=400)
+        return PlainTextResponse("Only HTML artifacts are shown raw; download others.", status_code=400)
     body, _ = _read_head(ctx, run_id, path, RAW_BYTES)
     return Response(
         body,
