@@ -162,3 +162,19 @@ def test_duplicate_tag_keys_in_one_request_last_wins(seeded: Fuzzed) -> None:
     _ok(_call(f, "PATCH", f"logged-models/{model_id}/tags", {"tags": _tags("c", "d")}))
     info = _ok(_call(f, "GET", f"logged-models/{model_id}"))["model"]["info"]
     assert {t["key"]: t["value"] for t in info["tags"]}["dup"] == "d"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        f'{{ mlflowSearchModelVersions(input: {{maxResults: "{HUGE}"}}) {{ modelVersions {{ version }} }} }}',
+        f"{{ mlflowSearchModelVersions(input: {{maxResults: {HUGE}}}) {{ modelVersions {{ version }} }} }}",
+    ],
+)
+def test_graphql_long_beyond_int64_is_a_field_error(seeded: Fuzzed, document: str) -> None:
+    """A LongString past int64 is refused in words (was an internal error: the message could not show it)."""
+    resp = seeded.http.post(f"{seeded.server.url}/graphql", json={"query": document}, timeout=TIMEOUT)
+    assert resp.status_code == 200, resp.text
+    errors = resp.json()["errors"]
+    assert errors and all("Internal server error" not in e for e in errors), errors
+    assert any("max_results" in e and HUGE in e for e in errors), errors
