@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from tracklight.dashboard import pages
 from tracklight.dashboard.context import PageContext, Services
 from tracklight.dashboard.render import render
-from tracklight.errors import NotFound, StoreUnavailable, TracklightError
+from tracklight.errors import InvalidParameter, NotFound, StoreUnavailable, TracklightError
 from tracklight.http.responses import error_response
 from tracklight.http.workers import in_worker
 
@@ -104,6 +104,7 @@ class Dashboard:
             partial=request.headers.get("hx-request") == "true",
         )
         try:
+            _refuse_nul(params, ctx)
             return await in_worker(functools.partial(handler, ctx, **params))
         except TracklightError as exc:
             if ctx.path.startswith(self.data_prefix):
@@ -120,6 +121,15 @@ class Dashboard:
                 title="Unavailable",
                 message="The database is unavailable; retry later.",
             )
+
+
+def _refuse_nul(params: dict[str, str], ctx: PageContext) -> None:
+    """U+0000 in a path segment, query or form value: refused, as the API refuses it (PostgreSQL text
+    cannot hold it, and its driver raises on a statement that carries one)."""
+    values = [*params.values(), *(v for vs in ctx.query.values() for v in vs)]
+    values += [v for vs in ctx.form.values() for v in vs]
+    if any("\x00" in v for v in values):
+        raise InvalidParameter("A value contains the NUL character (U+0000), which is not allowed.")
 
 
 async def _ready(response: Response) -> Response:
