@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -35,6 +36,16 @@ settings.register_profile(
 FUZZ_SETTINGS = settings.get_profile("tracklight-fuzz")
 # Broken HTTP has few shapes (five kinds, a dozen bodies): half as many examples cover them.
 MALFORMED_SETTINGS = settings(FUZZ_SETTINGS, max_examples=max(1, FUZZ_SETTINGS.max_examples // 2))
+
+
+def route_settings(base: settings, slow: bool) -> settings:
+    """`base`, with half the examples for a slow route (one that writes runs and files, or renders a big
+    page per request) in CI, so that the module stays within a few minutes; an explicit
+    TRACKLIGHT_FUZZ_EXAMPLES applies to every route alike."""
+    if not slow or os.environ.get("TRACKLIGHT_FUZZ_EXAMPLES"):
+        return base
+    return settings(base, max_examples=max(1, base.max_examples // 2))
+
 
 # SQLite and PostgreSQL by default (each backend costs about a minute and a half); TRACKLIGHT_FUZZ_BACKENDS
 # (e.g. "sqlite,postgresql,mariadb") chooses others, within TRACKLIGHT_TEST_BACKENDS.
@@ -124,6 +135,25 @@ def seed(server: ServerProcess, http: requests.Session) -> World:
     )["model"]
     model_id = model["info"]["model_id"]
     post(f"logged-models/{model_id}", {"status": "LOGGED_MODEL_READY"}, method="PATCH")
+    put_model_file(server, http, model)
+    post(
+        "runs/log-inputs",
+        {
+            "run_id": first,
+            "datasets": [
+                {
+                    "dataset": {
+                        "name": "fuzz-data",
+                        "digest": "abc123",
+                        "source_type": "local",
+                        "source": "{}",
+                    },
+                    "tags": [{"key": "mlflow.data.context", "value": "train"}],
+                }
+            ],
+        },
+    )
+    dataset_id, record_id = seed_dataset(server, http, eid)
     registered = f"fuzz-model-{tag}"
     post("registered-models/create", {"name": registered, "tags": [{"key": "team", "value": "a"}]})
     post(
@@ -142,7 +172,56 @@ def seed(server: ServerProcess, http: requests.Session) -> World:
         keys=["loss", "alpha", "team", "mlflow.runName"],
         aliases=["champion"],
         artifact_paths=[f"{eid}/{first}/artifacts/hello.txt", "hello.txt", f"{eid}/{first}/artifacts"],
+        dataset_ids=[dataset_id],
+        record_ids=[record_id],
+        model_files=[MODEL_FILE],
     )
+
+
+MODEL_FILE = "MLmodel"
+
+
+def put_model_file(server: ServerProcess, http: requests.Session, model: dict[str, Any]) -> None:
+    """A file in the logged model's artifacts, through the artifact proxy (its URI is mlflow-artifacts:/…)."""
+    root = model["info"]["artifact_uri"].removeprefix("mlflow-artifacts:").lstrip("/")
+    put = http.put(
+        f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{root}/{MODEL_FILE}",
+        data=b"flavors: {}\n",
+        timeout=TIMEOUT,
+    )
+    assert put.status_code == 200, put.text
+
+
+def seed_dataset(
+    server: ServerProcess, http: requests.Session, experiment_id: str, dataset_id: str | None = None
+) -> tuple[str, str]:
+    """An evaluation dataset linked to the experiment, with one record: (dataset id, record id). Given an
+    existing dataset, put its link and record back (the record keeps its id if it is still there)."""
+
+    def call(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        url = server.api(path, version="3.0")
+        if method == "GET":
+            return _ok(http.get(url, params=body, timeout=TIMEOUT))
+        return _ok(http.request(method, url, json=body, timeout=TIMEOUT))
+
+    if dataset_id is None:
+        dataset_id = call(
+            "POST",
+            "datasets/create",
+            {"name": "fuzz-ds", "experiment_ids": [experiment_id], "tags": json.dumps({"team": "a"})},
+        )["dataset"]["dataset_id"]
+    else:
+        call("POST", f"datasets/{dataset_id}/add-experiments", {"experiment_ids": [experiment_id]})
+    record = {
+        "inputs": {"question": "seeded"},
+        "expectations": {"answer": "yes"},
+        "tags": {"team": "a"},
+        "source": {"source_type": "HUMAN", "source_data": {"source_id": "fuzz"}},
+    }
+    call("POST", f"datasets/{dataset_id}/records", {"records": json.dumps([record])})
+    records = json.loads(call("GET", f"datasets/{dataset_id}/records")["records"])
+    seeded = [r for r in records if r["inputs"] == record["inputs"]]
+    return dataset_id, seeded[0]["dataset_record_id"]
 
 
 def refresh(f: Fuzzed) -> None:
@@ -190,6 +269,11 @@ def refresh(f: Fuzzed) -> None:
             ]
         ]
     w.versions = sorted({mv["version"] for mv in found}, key=int)
+    model = _ok(call("GET", f"logged-models/{w.model_ids[0]}", {}))["model"]
+    put_model_file(server, http, model)
+    dataset = http.get(server.api(f"datasets/{w.dataset_ids[0]}", version="3.0"), timeout=TIMEOUT)
+    kept = w.dataset_ids[0] if dataset.status_code == 200 else None
+    w.dataset_ids[0], w.record_ids[0] = seed_dataset(server, http, eid, kept)
     _ok(
         call("POST", "registered-models/alias", {"name": name, "alias": "champion", "version": w.versions[0]})
     )

@@ -5,34 +5,27 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from tracklight.application import assemble
 from tracklight.config import load_settings
 from tracklight.http.app import TracklightApp
-from tracklight.http.artifacts import ARTIFACT_ROUTES
-from tracklight.http.routes import API_2_0
-from tracklight.store.engine import open_database
 
 Route = tuple[str, str]  # (method, path template without a leading slash)
 
 
 def server_routes() -> list[Route]:
-    """(method, path) for every route: the API table, the artifact table, and the app's plain and streamed
-    paths (which exist only on a built app, so one is built on a throwaway SQLite file, never opened)."""
-    routes: list[Route] = []
-    for methods, path, _handler, _service in API_2_0:
-        routes += [(m, f"api/2.0/mlflow/{path}") for m in methods]
-    for name, by_method in ARTIFACT_ROUTES:
-        routes += [(m, f"api/2.0/mlflow-artifacts/{name}") for m in by_method]
+    """(method, path template) of every route the built app answers (TracklightApp.route_templates), in
+    the /api form: the /ajax-api mirrors are drawn at random in its place. The app is built on a throwaway
+    SQLite file and artifact directory."""
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{Path(tmp) / 'routes.db'}"
         settings = load_settings(backend_store_uri=uri, artifacts_destination=tmp, log_format="text")
-        db = open_database(uri)
+        application = assemble(settings)
         try:
-            app = TracklightApp(settings, db)
-            extra = [*app.plain, *app.probes, *app.streamed]
+            templates = TracklightApp(application).route_templates()
         finally:
-            db.engine.dispose()
-    routes += [("GET", path.lstrip("/")) for path in extra]
-    return sorted(set(routes))
+            if application.db is not None:
+                application.db.engine.dispose()
+    return sorted({(m, p.lstrip("/")) for m, p in templates if not p.startswith("/ajax-api/")})
 
 
 # The request fields of each route and what kind of value each one is (see fuzz.values.KINDS).
@@ -134,6 +127,68 @@ FIELDS: dict[Route, dict[str, str]] = {
         "end_step": "int",
     },
     ("GET", "api/2.0/mlflow/artifacts/list"): {"run_id": "run_id", "path": "artifact_path"},
+    ("GET", "api/2.0/mlflow/metrics/get-history-bulk"): {
+        "run_id": "run_ids",
+        "metric_key": "key",
+        "max_results": "int",
+    },
+    ("POST", "api/2.0/mlflow/experiments/search-datasets"): {"experiment_ids": "experiment_ids"},
+    ("POST", "api/2.0/mlflow/runs/create-promptlab-run"): {
+        "experiment_id": "experiment_id",
+        "run_name": "text",
+        "user_id": "text",
+        "start_time": "int",
+        "tags": "tags",
+        "prompt_template": "text",
+        "prompt_parameters": "stringified_pairs",
+        "model_route": "text",
+        "model_parameters": "stringified_pairs",
+        "model_input": "text",
+        "model_output": "text",
+        "model_output_parameters": "stringified_pairs",
+        "mlflow_version": "text",
+    },
+    # the web UI's raw routes: GraphQL, a small upload (fields in the query, the body raw), a model's file
+    **{
+        (method, path): {
+            "query": "graphql_document",
+            "variables": "graphql_variables",
+            "operationName": "text",
+        }
+        for method in ("GET", "POST")
+        for path in ("graphql", "api/2.0/mlflow/graphql")
+    },
+    ("POST", "api/2.0/mlflow/upload-artifact"): {"run_uuid": "run_id", "path": "artifact_path"},
+    ("GET", "api/2.0/mlflow/logged-models/{model_id}/artifacts/files"): {"artifact_file_path": "model_file"},
+    # MLflow 3 evaluation datasets (API 3.0 only)
+    ("POST", "api/3.0/mlflow/datasets/create"): {
+        "name": "new_name",
+        "experiment_ids": "experiment_ids",
+        "tags": "dataset_tags",
+    },
+    **{
+        (method, "api/3.0/mlflow/datasets/search"): {
+            "experiment_ids": "experiment_ids",
+            "filter_string": "dataset_filter",
+            "order_by": "dataset_order",
+            "max_results": "int",
+            "page_token": "page_token",
+        }
+        for method in ("GET", "POST")
+    },
+    ("GET", "api/3.0/mlflow/datasets/{dataset_id}"): {},
+    ("DELETE", "api/3.0/mlflow/datasets/{dataset_id}"): {},
+    ("PATCH", "api/3.0/mlflow/datasets/{dataset_id}/tags"): {"tags": "dataset_tags"},
+    ("DELETE", "api/3.0/mlflow/datasets/{dataset_id}/tags/{key:path}"): {},
+    ("POST", "api/3.0/mlflow/datasets/{dataset_id}/records"): {"records": "records"},
+    ("GET", "api/3.0/mlflow/datasets/{dataset_id}/records"): {
+        "max_results": "int",
+        "page_token": "page_token",
+    },
+    ("DELETE", "api/3.0/mlflow/datasets/{dataset_id}/records"): {"dataset_record_ids": "record_ids"},
+    ("GET", "api/3.0/mlflow/datasets/{dataset_id}/experiment-ids"): {},
+    ("POST", "api/3.0/mlflow/datasets/{dataset_id}/add-experiments"): {"experiment_ids": "experiment_ids"},
+    ("POST", "api/3.0/mlflow/datasets/{dataset_id}/remove-experiments"): {"experiment_ids": "experiment_ids"},
     # MLflow 3 logged models
     ("POST", "api/2.0/mlflow/logged-models"): {
         "experiment_id": "experiment_id",
@@ -257,11 +312,58 @@ FIELDS: dict[Route, dict[str, str]] = {
         "path": "artifact_path",
     },
     ("GET", "api/3.0/mlflow/server-info"): {},
-    ("GET", "ajax-api/3.0/mlflow/server-info"): {},
     ("GET", "health"): {},
     ("GET", "version"): {},
     ("GET", "metrics"): {},
     ("GET", "ready"): {},
+}
+
+# The web dashboard: pages and a JSON data route (GET, query strings), static files, and form posts.
+_EXPERIMENTS_LIST = {"q": "text", "view": "experiments_view", "page": "page_token"}
+_RUN_FILE = {"path": "preview_path"}
+DASHBOARD: dict[Route, dict[str, str]] = {
+    ("GET", ""): _EXPERIMENTS_LIST,
+    ("GET", "experiments"): _EXPERIMENTS_LIST,
+    ("GET", "experiments/{experiment_id}"): {
+        "filter": "run_filter",
+        "sort": "sort_column",
+        "dir": "direction",
+        "lifecycle": "lifecycle",
+        "size": "page_size",
+        "page": "page_token",
+        "param": "keys",
+        "metric": "keys",
+        "tag": "keys",
+        "cols": "bool",
+    },
+    ("GET", "experiments/{experiment_id}/runs/{run_id}"): {},
+    ("GET", "experiments/{experiment_id}/runs/{run_id}/artifacts"): {"path": "artifact_path"},
+    ("GET", "experiments/{experiment_id}/runs/{run_id}/artifact"): _RUN_FILE,
+    ("GET", "experiments/{experiment_id}/runs/{run_id}/artifact-raw"): _RUN_FILE,
+    ("GET", "dashboard-data/metric-series"): {"key": "key", "run": "run_ids", "points": "int"},
+    ("GET", "compare"): {"run": "run_ids"},
+    ("GET", "models"): {"q": "text", "page": "page_token"},
+    ("GET", "models/{name}"): {},
+    ("GET", "models/{name}/versions/{version}"): {},
+    ("GET", "static/{path:path}"): {},
+    ("POST", "experiments/create"): {"name": "new_name", "return_to": "return_to"},
+    ("POST", "experiments/{experiment_id}/rename"): {"name": "new_name", "return_to": "return_to"},
+    ("POST", "experiments/{experiment_id}/delete"): {"return_to": "return_to"},
+    ("POST", "experiments/{experiment_id}/restore"): {"return_to": "return_to"},
+}
+FIELDS.update(DASHBOARD)
+# Dashboard routes that answer JSON (errors included); the others answer HTML pages.
+DASHBOARD_JSON = {("GET", "dashboard-data/metric-series")}
+
+# Routes whose requests cost the most (each success writes a run and a file, or renders a page of runs):
+# fewer examples in CI (see fuzz.conftest.route_settings).
+SLOW_ROUTES = {
+    ("POST", "api/2.0/mlflow/runs/create-promptlab-run"),
+    ("GET", ""),
+    ("GET", "experiments"),
+    ("GET", "experiments/{experiment_id}"),
+    ("GET", "dashboard-data/metric-series"),
+    ("GET", "compare"),
 }
 
 # Routes whose path goes on past the route's name (an artifact path), and what that suffix is.

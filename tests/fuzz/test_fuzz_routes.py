@@ -11,15 +11,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzz.conftest import FUZZ_SETTINGS, MALFORMED_SETTINGS, TIMEOUT, Fuzzed, refresh
-from fuzz.routes import FIELDS, PATH_SUFFIX, Route, server_routes
+from fuzz.conftest import FUZZ_SETTINGS, MALFORMED_SETTINGS, TIMEOUT, Fuzzed, refresh, route_settings
+from fuzz.routes import DASHBOARD, DASHBOARD_JSON, FIELDS, PATH_SUFFIX, SLOW_ROUTES, Route, server_routes
 from fuzz.store_digest import diff
 from fuzz.values import HOSTILE, OMIT, World, field_value, good, query_value
 
@@ -27,7 +27,20 @@ ROUTES = server_routes()
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _PARAM = re.compile(r"\{(\w+)(:path)?\}")
 _TRANSPORT_REJECT = "Invalid HTTP request received."
-_PATH_PARAM_KINDS = {"model_id": "model_id", "tag_key": "key"}
+_GRAPHQL_INTERNAL = "Internal server error; see the server log."
+_PATH_PARAM_KINDS = {
+    "model_id": "model_id",
+    "tag_key": "key",
+    "key": "key",
+    "dataset_id": "dataset_id",
+    "experiment_id": "experiment_id",
+    "run_id": "run_id",
+    "name": "model_name",
+    "version": "version",
+    "path": "static_path",
+}
+_RAW_BODY = {("PUT", "api/2.0/mlflow-artifacts/artifacts"), ("POST", "api/2.0/mlflow/upload-artifact")}
+_HOSTILE_ORIGINS = ["http://evil.example", "null", "", "http://127.0.0.1", "https://127.0.0.1:1", "\u00ff"]
 
 
 @dataclass
@@ -73,14 +86,15 @@ def _path(draw: st.DrawFn, route: Route, w: World) -> str:
         text = suffix if isinstance(suffix, str) else repr(suffix)
         if text:
             path += "/" + quote(text, safe="/")
-    if path.startswith("api/2.0/") and draw(st.booleans()):
+    if path.startswith(("api/2.0/", "api/3.0/")) and draw(st.booleans()):
         path = "ajax-" + path
     return path
 
 
 @st.composite
-def hostile_fields(draw: st.DrawFn, route: Route, w: World) -> Probe:
-    """A request with the route's own field names, each left out, plausible, or hostile; plus a stray one."""
+def hostile_fields(draw: st.DrawFn, route: Route, w: World, origin: str) -> Probe:
+    """A request with the route's own field names, each left out, plausible, or hostile; plus a stray one.
+    `origin` is the server's own, which half of the dashboard's form posts carry (as a browser would)."""
     method = route[0]
     fields = {name: draw(field_value(kind, w), label=name) for name, kind in FIELDS[route].items()}
     if draw(st.integers(0, 4)) == 0:
@@ -88,12 +102,31 @@ def hostile_fields(draw: st.DrawFn, route: Route, w: World) -> Probe:
             HOSTILE
         )
     fields = {k: v for k, v in fields.items() if v is not OMIT}
+    variables = fields.get("variables", "")
+    if (
+        FIELDS[route].get("variables") == "graphql_variables"
+        and method == "GET"
+        and not isinstance(variables, str)
+    ):
+        fields["variables"] = json.dumps(variables, allow_nan=True)  # in a query string, as JSON text
+    pairs = [(k, v) for k, value in fields.items() for v in query_value(value)]
     probe = Probe(method, draw(_path(route, w)))
-    if route == ("PUT", "api/2.0/mlflow-artifacts/artifacts"):
+    if route in _RAW_BODY:
         probe.data = draw(st.binary(max_size=64))
         probe.headers["Content-Type"] = "application/octet-stream"
+        if method == "POST":
+            probe.query = pairs
+    elif route in DASHBOARD and method == "POST":
+        probe.data = urlencode(pairs).encode()
+        probe.headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if draw(st.booleans()):
+            probe.headers["Origin"] = origin
+        elif (bad := draw(st.sampled_from([None, *_HOSTILE_ORIGINS]))) is not None:
+            probe.headers["Origin"] = bad
     elif method == "GET":
-        probe.query = [(k, v) for k, value in fields.items() for v in query_value(value)]
+        probe.query = pairs
+        if route in DASHBOARD and draw(st.booleans()):
+            probe.headers["HX-Request"] = "true"  # htmx asks for the part of the page it swaps
     elif method != "DELETE" or fields or draw(st.booleans()):
         probe.json_body = fields
     return probe
@@ -155,7 +188,12 @@ def malformed(draw: st.DrawFn, route: Route, w: World) -> Probe:
 
 
 def send(f: Fuzzed, probe: Probe) -> requests.Response:
-    kwargs: dict[str, Any] = {"params": probe.query, "headers": dict(probe.headers), "timeout": TIMEOUT}
+    kwargs: dict[str, Any] = {
+        "params": probe.query,
+        "headers": dict(probe.headers),
+        "timeout": TIMEOUT,
+        "allow_redirects": False,
+    }
     if probe.data is not None:
         kwargs["data"] = probe.data
     elif probe.json_body is not OMIT:
@@ -165,9 +203,10 @@ def send(f: Fuzzed, probe: Probe) -> requests.Response:
     return f.http.request(probe.method, f"{f.server.url}/{probe.path}", **kwargs)
 
 
-def check(f: Fuzzed, probe: Probe) -> None:
+def check(f: Fuzzed, route: Route, probe: Probe) -> None:
     """The promise: never a 5xx (bar MLflow's own NOT_IMPLEMENTED 501, which no client retries); a 4xx
-    is an MLflow error and the database is exactly as before."""
+    is an error in the route's own form (an MLflow error; a dashboard page's HTML) and the database is
+    exactly as before; a dashboard form's redirect stays on this server."""
     before = f.contents_before()
     f.known = None
     resp = send(f, probe)
@@ -177,6 +216,14 @@ def check(f: Fuzzed, probe: Probe) -> None:
         assert _error_code(resp) == "NOT_IMPLEMENTED", where
     else:
         assert status < 500, where
+    if 300 <= status < 400 and route in DASHBOARD:
+        location = resp.headers.get("location", "")
+        assert location.startswith("/") and not location.startswith("//"), f"{where}\noff-site redirect"
+        assert "\\" not in location, f"{where}\nbackslash in redirect"
+    if status == 200 and route[1].endswith("graphql"):
+        # GraphQL answers 200 whatever a field did: a field's internal error shows only in `errors`.
+        errors = resp.json().get("errors") or []
+        assert _GRAPHQL_INTERNAL not in errors, f"{where}\nan internal error in a GraphQL field"
     if status < 400:
         return
     after = f.store.contents()
@@ -187,7 +234,14 @@ def check(f: Fuzzed, probe: Probe) -> None:
     if status == 400 and resp.text == _TRANSPORT_REJECT:
         # The HTTP server refused the request head itself (a URL past h11's 16 KiB limit) before any route ran.
         return
-    assert "json" in resp.headers.get("content-type", ""), f"{where}\nerror is not JSON"
+    content_type = resp.headers.get("content-type", "")
+    if route in DASHBOARD and route not in DASHBOARD_JSON and "json" not in content_type:
+        # A page's error is a page (or, for a refused form post or raw view, a line of text).
+        assert content_type.startswith(("text/html", "text/plain")), f"{where}\nerror is not HTML"
+        assert resp.text.strip(), f"{where}\nempty error page"
+        return
+    # The API's errors, a dashboard data route's, and any path no route matched: an MLflow error.
+    assert "json" in content_type, f"{where}\nerror is not JSON"
     body = resp.json()
     assert isinstance(body, dict) and isinstance(body.get("error_code"), str) and body["error_code"], where
     assert isinstance(body.get("message"), str) and body["message"], where
@@ -213,10 +267,10 @@ def test_hostile_fields(fuzzed: Fuzzed, route: Route) -> None:
     refresh(fuzzed)
     fuzzed.known = None
 
-    @FUZZ_SETTINGS
-    @given(probe=hostile_fields(route, fuzzed.world))
+    @route_settings(FUZZ_SETTINGS, route in SLOW_ROUTES)
+    @given(probe=hostile_fields(route, fuzzed.world, fuzzed.server.url))
     def probe_route(probe: Probe) -> None:
-        check(fuzzed, probe)
+        check(fuzzed, route, probe)
 
     probe_route()
 
@@ -226,9 +280,9 @@ def test_malformed_requests(fuzzed: Fuzzed, route: Route) -> None:
     refresh(fuzzed)
     fuzzed.known = None
 
-    @MALFORMED_SETTINGS
+    @route_settings(MALFORMED_SETTINGS, route in SLOW_ROUTES)
     @given(probe=malformed(route, fuzzed.world))
     def probe_route(probe: Probe) -> None:
-        check(fuzzed, probe)
+        check(fuzzed, route, probe)
 
     probe_route()

@@ -162,3 +162,58 @@ def test_duplicate_tag_keys_in_one_request_last_wins(seeded: Fuzzed) -> None:
     _ok(_call(f, "PATCH", f"logged-models/{model_id}/tags", {"tags": _tags("c", "d")}))
     info = _ok(_call(f, "GET", f"logged-models/{model_id}"))["model"]["info"]
     assert {t["key"]: t["value"] for t in info["tags"]}["dup"] == "d"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        f'{{ mlflowSearchModelVersions(input: {{maxResults: "{HUGE}"}}) {{ modelVersions {{ version }} }} }}',
+        f"{{ mlflowSearchModelVersions(input: {{maxResults: {HUGE}}}) {{ modelVersions {{ version }} }} }}",
+    ],
+)
+def test_graphql_long_beyond_int64_is_a_field_error(seeded: Fuzzed, document: str) -> None:
+    """A LongString past int64 is refused in words (was an internal error: the message could not show it)."""
+    resp = seeded.http.post(f"{seeded.server.url}/graphql", json={"query": document}, timeout=TIMEOUT)
+    assert resp.status_code == 200, resp.text
+    errors = resp.json()["errors"]
+    assert errors and all("Internal server error" not in e for e in errors), errors
+    assert any("max_results" in e and HUGE in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("experiments/{eid}/runs/%00", {}),
+        ("experiments/%00", {}),
+        ("compare", {"run": "a\x00b"}),
+        ("models/%00", {}),
+        ("models/{name}/versions/%00", {}),
+        ("experiments/{eid}/runs/{run}/artifacts", {"path": "\x00"}),
+        ("dashboard-data/metric-series", {"key": "loss", "run": "\x00"}),
+    ],
+)
+def test_dashboard_refuses_nul(seeded: Fuzzed, path: str, query: dict[str, str]) -> None:
+    """U+0000 in a dashboard path or query is a 400 in the route's own form (was a 500 on PostgreSQL,
+    whose driver refuses such a statement)."""
+    w = seeded.world
+    path = path.format(eid=w.experiment_ids[1], run=w.run_ids[0], name=quote(w.model_names[0], safe=""))
+    resp = seeded.http.get(f"{seeded.server.url}/{path}", params=query, timeout=TIMEOUT)
+    assert resp.status_code == 400, f"{path}: {resp.status_code} {resp.text[:300]}"
+    if path.startswith("dashboard-data/"):
+        assert "NUL" in _error(resp, 400, "INVALID_PARAMETER_VALUE")
+    else:
+        assert resp.headers["content-type"].startswith("text/html") and "NUL" in resp.text
+
+
+def test_dashboard_form_refuses_nul(seeded: Fuzzed) -> None:
+    """A form post with U+0000 changes nothing and says why (a 500 on PostgreSQL before)."""
+    before = seeded.store.contents()
+    resp = seeded.http.post(
+        f"{seeded.server.url}/experiments/create",
+        data={"name": "a\x00b"},
+        headers={"Origin": seeded.server.url},
+        timeout=TIMEOUT,
+        allow_redirects=False,
+    )
+    assert resp.status_code == 400 and "NUL" in resp.text, f"{resp.status_code} {resp.text[:300]}"
+    assert seeded.store.contents() == before

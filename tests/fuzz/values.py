@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,13 @@ class World:
     keys: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     artifact_paths: list[str] = field(default_factory=list)
+    dataset_ids: list[str] = field(default_factory=list)
+    record_ids: list[str] = field(default_factory=list)
+    model_files: list[str] = field(default_factory=list)  # paths inside the logged model's artifacts
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, allow_nan=True)
 
 
 def _pick(items: list[str]) -> st.SearchStrategy[str]:
@@ -299,11 +307,252 @@ def good(kind: str, w: World) -> st.SearchStrategy[Any]:
             ),
             max_size=2,
         ),
+        "graphql_document": _graphql_documents(w),
+        "graphql_variables": st.one_of(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "id": st.one_of(_pick(w.run_ids), HOSTILE),
+                    "ids": st.one_of(st.lists(_pick(w.run_ids), max_size=2), HOSTILE),
+                    "max": HOSTILE,
+                    "skip": HOSTILE,
+                    "input": st.one_of(
+                        st.fixed_dictionaries(
+                            {},
+                            optional={
+                                "experimentIds": st.one_of(
+                                    st.lists(_pick(w.experiment_ids), max_size=2), HOSTILE
+                                ),
+                                "filter": st.one_of(st.just("metrics.loss < 1"), HOSTILE),
+                                "maxResults": HOSTILE,
+                                "runViewType": st.sampled_from(["ALL", "all", "x", 1]),
+                                "orderBy": HOSTILE,
+                            },
+                        ),
+                        HOSTILE,
+                    ),
+                },
+            ),
+            st.sampled_from(["{}", '{"id": 1}', "[]", "{", "null"]),
+        ),
+        "dataset_id": st.one_of(_pick(w.dataset_ids), st.sampled_from(["d-" + "0" * 32, "d-x", "0", "m-x"])),
+        "dataset_tags": st.one_of(
+            st.dictionaries(key, st.one_of(text, st.integers(), st.none(), JSON_VALUES), max_size=3).map(
+                _json
+            ),
+            st.sampled_from(
+                ["{", "[]", "null", '"x"', "{}", '{"k": {"nested": [1]}}', '{"k": "' + "v" * 6000 + '"}']
+            ),
+        ),
+        "records": st.one_of(
+            st.lists(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "inputs": st.one_of(st.dictionaries(key, JSON_VALUES, max_size=2), HOSTILE),
+                        "outputs": JSON_VALUES,
+                        "expectations": st.one_of(st.dictionaries(key, JSON_VALUES, max_size=2), HOSTILE),
+                        "tags": st.one_of(st.dictionaries(key, text, max_size=2), HOSTILE),
+                        "source": st.one_of(
+                            st.fixed_dictionaries(
+                                {"source_type": st.sampled_from(["HUMAN", "trace", "CODE", "BOGUS", 1])},
+                                optional={
+                                    "source_data": st.one_of(st.dictionaries(key, text, max_size=2), HOSTILE)
+                                },
+                            ),
+                            HOSTILE,
+                        ),
+                    },
+                ),
+                max_size=3,
+            ).map(_json),
+            st.sampled_from(
+                ["[", "{}", "null", "[1]", '[{"inputs": {"q": "seeded"}}]', "[" + "{}," * 500 + "{}]"]
+            ),
+        ),
+        "record_ids": st.lists(st.one_of(_pick(w.record_ids), st.sampled_from(["dr-x", ""])), max_size=3),
+        "dataset_filter": st.one_of(
+            text,
+            st.sampled_from(
+                [
+                    "name = 'fuzz-ds'",
+                    "name LIKE '%'",
+                    "tags.team = 'a'",
+                    f"created_time > {HUGE}",
+                    "last_update_time < 0",
+                    "digest = 'x'",
+                    "created_by = 'x'",
+                    "bogus = 1",
+                    "name =",
+                ]
+            ),
+        ),
+        "dataset_order": st.lists(
+            st.sampled_from(
+                ["name", "name DESC", "created_time ASC", "last_update_time", "bogus", "name UP", ""]
+            ),
+            max_size=3,
+        ),
+        "stringified_pairs": st.lists(
+            st.fixed_dictionaries(
+                {"key": key}, optional={"value": st.one_of(text, ints, numbers, st.none())}
+            ),
+            max_size=3,
+        ),
+        "model_file": st.one_of(
+            _pick(w.model_files), st.sampled_from(["", "../x", "/etc/passwd", "MLmodel", "dir/"])
+        ),
+        "preview_path": st.one_of(
+            _pick(w.artifact_paths),
+            st.sampled_from(
+                ["hello.txt", "a.json", "a.csv", "a.tsv", "a.html", "MLmodel", "a.png", "../a.txt", ""]
+            ),
+            text,
+        ),
+        "static_path": st.sampled_from(
+            [
+                "app.css",
+                "app.js",
+                "vendor/htmx/htmx.min.js",
+                "vendor/README.txt",
+                "../__init__.py",
+                "nope.js",
+                "",
+            ]
+        ),
+        "return_to": st.sampled_from(
+            [
+                "/experiments",
+                "/experiments?q=x",
+                "//evil.example/",
+                "/\\evil.example",
+                "http://evil.example/",
+                "/\t/evil.example",
+                "javascript:alert(1)",
+                "",
+                "/%2f%2fevil.example",
+            ]
+        ),
+        "experiments_view": st.sampled_from(["active", "deleted", "all", "ALL", "x", ""]),
+        "sort_column": st.sampled_from(
+            [
+                "attributes.start_time",
+                "attributes.run_name",
+                "attributes.duration",
+                "params.alpha",
+                "metrics.loss",
+                "tags.team",
+                "metrics.",
+                "params.`x`",
+                "bogus",
+                "",
+            ]
+        ),
+        "direction": st.sampled_from(["asc", "desc", "ASC", "x"]),
+        "lifecycle": st.sampled_from(["active", "deleted", "all", "ALL", "x"]),
+        "page_size": st.sampled_from(["25", "50", "100", "250", "0", "-1", "x", str(HUGE), "２５"]),
+        "keys": st.lists(key, max_size=3),
         "parts": st.lists(
             st.fixed_dictionaries({"part_number": ints}, optional={"etag": text, "url": text}), max_size=2
         ),
     }
     return kinds[kind]
+
+
+def _graphql_documents(w: World) -> st.SearchStrategy[str]:
+    """GraphQL documents: the UI's kind of query on seeded ids, ones that take variables, and hostile ones
+    (deep nesting, past every bound, broken syntax, odd literals)."""
+    run = _pick(w.run_ids)
+    eid = _pick(w.experiment_ids)
+    literal = st.one_of(
+        st.sampled_from(
+            ['"x"', "1", "-1", "1.5", str(HUGE), f'"{HUGE}"', "null", "true", "[]", "{}", '"\\uD800"', '""']
+        ),
+        st.text(max_size=12).map(lambda t: '"' + t.replace("\\", "").replace('"', "") + '"'),
+    )
+    info = "{ run { info { runId runUuid status startTime experimentId } data { metrics { key value step } "
+    info += (
+        "params { key value } tags { key value } } inputs { datasetInputs { dataset { name digest } } } } }"
+    )
+    valid = st.one_of(
+        run.map(lambda r: f'{{ mlflowGetRun(input: {{runId: "{r}"}}) {info} }}'),
+        eid.map(
+            lambda e: (
+                f'{{ mlflowGetExperiment(input: {{experimentId: "{e}"}}) {{ experiment {{ name tags {{ key }} }} }} }}'
+            )
+        ),
+        st.tuples(eid, literal).map(
+            lambda t: (
+                f'mutation {{ mlflowSearchRuns(input: {{experimentIds: ["{t[0]}"], maxResults: {t[1]}}}) '
+                "{ runs { info { runId } } nextPageToken } }"
+            )
+        ),
+        st.tuples(run, literal).map(
+            lambda t: (
+                f'{{ mlflowGetMetricHistoryBulkInterval(input: {{runIds: ["{t[0]}"], metricKey: "loss", '
+                f"maxResults: {t[1]}}}) {{ metrics {{ key value step runId }} }} }}"
+            )
+        ),
+        st.tuples(run, literal).map(
+            lambda t: (
+                f'{{ mlflowListArtifacts(input: {{runId: "{t[0]}", path: {t[1]}}}) {{ rootUri files {{ path isDir }} }} }}'
+            )
+        ),
+        literal.map(
+            lambda v: (
+                f"{{ mlflowSearchModelVersions(input: {{maxResults: {v}}}) {{ modelVersions {{ name version }} }} }}"
+            )
+        ),
+        eid.map(
+            lambda e: (
+                f'mutation {{ mlflowSearchDatasets(input: {{experimentIds: ["{e}"]}}) {{ datasetSummaries {{ name }} }} }}'
+            )
+        ),
+        literal.map(lambda v: f"{{ test(inputString: {v}) {{ output }} }}"),
+        st.sampled_from(
+            [
+                f"query Q($id: String) {{ mlflowGetRun(input: {{runId: $id}}) {info} }}",
+                "query Q($input: MlflowSearchRunsInput) { mlflowSearchRuns(input: $input) { runs { info { runId } } } }",
+                "query Q($ids: [String], $max: Int) { mlflowGetMetricHistoryBulkInterval(input: "
+                '{runIds: $ids, metricKey: "loss", maxResults: $max}) { metrics { value } } }',
+                "query Q($max: LongString) { mlflowSearchModelVersions(input: {maxResults: $max}) "
+                "{ modelVersions { version } } }",
+                "query Q($skip: Boolean!) { test { output @skip(if: $skip) } }",
+                "query A { test { output } } query B { test { output } }",
+                "{ __schema { types { name fields { name type { name ofType { name } } } } } }",
+                '{ test @component(name: "x") { output } }',
+                "{ test { output @bogus } }",
+                "{ nope }",
+                "subscription { test { output } }",
+            ]
+        ),
+    )
+    hostile = st.sampled_from(
+        [
+            "",
+            " ",
+            "{",
+            "}",
+            "query {",
+            '{ test(inputString: "abc) { output } }',
+            "\x00",
+            "{ a" * 600 + " }" * 600,
+            "{ test { output } }" + " " * 2_000_000,
+            "{ " + " ".join(f"a{i}: test {{ output }}" for i in range(40)) + " }",
+            "{ " + " ".join("test { output }" for _ in range(40)) + " }",
+            "{ test { " + "output " * 3000 + "} }",
+            "fragment F on Query { ...F } { ...F }",
+            "fragment F on Query { test { output } ...G } fragment G on Query { ...F } { ...F }",
+            "{ " + "...on Query { " * 300 + "test { output }" + " }" * 300 + " }",
+            "{ test(inputString: " + "[" * 400 + "]" * 400 + ") { output } }",
+            "{ mlflowGetRun(input: {runId: "
+            + "{a: " * 300
+            + "1"
+            + "}" * 300
+            + "}) { run { info { runId } } } }",
+        ]
+    )
+    return st.one_of(valid, valid, hostile, st.text(max_size=40))
 
 
 def field_value(kind: str, w: World) -> st.SearchStrategy[Any]:

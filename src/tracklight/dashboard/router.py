@@ -12,12 +12,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from tracklight.dashboard import pages
 from tracklight.dashboard.context import PageContext, Services
 from tracklight.dashboard.render import render
-from tracklight.errors import NotFound, StoreUnavailable, TracklightError
+from tracklight.errors import InvalidParameter, NotFound, StoreUnavailable, TracklightError
+from tracklight.http.responses import error_response
 from tracklight.http.workers import in_worker
 
 log = logging.getLogger("tracklight.dashboard")
@@ -53,12 +54,18 @@ class Dashboard:
         self.prefix = prefix
         self.static = _static_files()
         self.static_prefix = prefix + "/static/"
+        self.data_prefix = prefix + "/dashboard-data/"
         self.pages: list[tuple[str, re.Pattern[str], PageHandler]] = []
+        self.templates = [(method, prefix + template) for method, template, _ in pages.ROUTES]
         for method, template, handler in pages.ROUTES:
             regex = re.sub(
                 r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(template).replace("\\{", "{").replace("\\}", "}")
             )
             self.pages.append((method, re.compile(f"^{re.escape(prefix)}{regex}$"), handler))
+
+    def route_templates(self) -> list[tuple[str, str]]:
+        """(method, path template) of every page and data route, and of the static files."""
+        return [*self.templates, ("GET", self.static_prefix + "{path:path}")]
 
     def route(self, request: Request) -> Callable[[], Awaitable[Response]] | None:
         path: str = request.scope["path"]
@@ -81,10 +88,10 @@ class Dashboard:
         form: dict[str, list[str]] = {}
         if request.method == "POST":
             if not _same_origin(request):
-                return Response("Cross-origin form posts are refused.", status_code=403)
+                return PlainTextResponse("Cross-origin form posts are refused.", status_code=403)
             body = await request.body()
             if len(body) > _MAX_FORM_BYTES:
-                return Response("Form too large.", status_code=413)
+                return PlainTextResponse("Form too large.", status_code=413)
             form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         ctx = PageContext(
             services=self.services,
@@ -97,10 +104,14 @@ class Dashboard:
             partial=request.headers.get("hx-request") == "true",
         )
         try:
+            _refuse_nul(params, ctx)
             return await in_worker(functools.partial(handler, ctx, **params))
-        except NotFound as exc:
-            return render(ctx, "error.html", 404, title="Not found", message=exc.message)
         except TracklightError as exc:
+            if ctx.path.startswith(self.data_prefix):
+                # The charts' data routes answer JSON, errors included: MLflow's error shape.
+                return error_response(exc.error_code, exc.message)
+            if isinstance(exc, NotFound):
+                return render(ctx, "error.html", 404, title="Not found", message=exc.message)
             return render(ctx, "error.html", 400, title="Bad request", message=exc.message)
         except StoreUnavailable:
             return render(
@@ -110,6 +121,15 @@ class Dashboard:
                 title="Unavailable",
                 message="The database is unavailable; retry later.",
             )
+
+
+def _refuse_nul(params: dict[str, str], ctx: PageContext) -> None:
+    """U+0000 in a path segment, query or form value: refused, as the API refuses it (PostgreSQL text
+    cannot hold it, and its driver raises on a statement that carries one)."""
+    values = [*params.values(), *(v for vs in ctx.query.values() for v in vs)]
+    values += [v for vs in ctx.form.values() for v in vs]
+    if any("\x00" in v for v in values):
+        raise InvalidParameter("A value contains the NUL character (U+0000), which is not allowed.")
 
 
 async def _ready(response: Response) -> Response:

@@ -49,6 +49,7 @@ class TracklightApp:
         self.routes: dict[str, dict[str, tuple[Handler | RawRoute, Any]]] = {}
         # Routes with {parameters} in the path, tried in order after the exact ones.
         self.patterns: list[tuple[re.Pattern[str], dict[str, tuple[Handler | RawRoute, Any]]]] = []
+        self.templates: dict[str, str] = {}  # each pattern's regex → the path template it was built from
         self.plain: dict[str, Callable[[], Response]] = {
             prefix + "/health": lambda: PlainTextResponse("OK"),
             prefix + "/metrics": metrics_response,
@@ -96,7 +97,22 @@ class TracklightApp:
                 return by_method
         by_method: dict[str, tuple[Handler | RawRoute, Any]] = {}
         self.patterns.append((compiled, by_method))
+        self.templates[compiled.pattern] = path
         return by_method
+
+    def route_templates(self) -> list[tuple[str, str]]:
+        """(method, path template) of every route this app answers, dashboard pages included: the one
+        list tests walk. Artifact routes are named without the artifact path that may follow them."""
+        found = [(m, p) for p, by_method in self.routes.items() for m in by_method]
+        found += [(m, self.templates[r.pattern]) for r, by_method in self.patterns for m in by_method]
+        found += [("GET", p) for p in [*self.plain, *self.probes, *self.streamed]]
+        for api in self.artifact_prefixes:
+            found += [
+                (m, api + name) for name, by_method in artifact_routes.ARTIFACT_ROUTES for m in by_method
+            ]
+        if self.dashboard is not None:
+            found += self.dashboard.route_templates()
+        return sorted(set(found))
 
     async def _ready(self) -> Response:
         """Readiness: the database and the artifact store each answer within READY_TIMEOUT_S."""

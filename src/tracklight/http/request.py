@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -26,10 +27,19 @@ def _missing(name: str) -> InvalidParameter:
     )
 
 
+def _shown(value: Any) -> str:
+    """The value as JSON text for a message (orjson refuses integers past 64 bits: Python writes those)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        try:
+            return json.dumps(value, default=str)
+        except ValueError:  # an integer with more digits than Python will print
+            return f"<a {type(value).__name__} too large to show>"
+
+
 def _bad(name: str, value: Any, hint: str) -> InvalidParameter:
-    return InvalidParameter(
-        f"Invalid value {orjson.dumps(value).decode()[:200]} for parameter '{name}' supplied: {hint}"
-    )
+    return InvalidParameter(f"Invalid value {_shown(value)[:200]} for parameter '{name}' supplied: {hint}")
 
 
 def _text(name: str, value: str) -> str:

@@ -10,7 +10,7 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from tracklight.artifacts.store import ArtifactEntry, ArtifactStore
 from tracklight.dashboard.context import PageContext
@@ -155,7 +155,7 @@ def artifact_raw(ctx: PageContext, owner: Owner) -> Response:
     """An HTML artifact for the preview frame, under a CSP sandbox whatever the frame's attributes say."""
     path = ctx.arg("path")
     if preview_kind(path) != "html":
-        return Response("Only HTML artifacts are shown raw; download others.", status_code=400)
+        return PlainTextResponse("Only HTML artifacts are shown raw; download others.", status_code=400)
     body, _ = _read_head(owner, path, RAW_BYTES)
     return Response(
         body,
