@@ -336,7 +336,23 @@ DASHBOARD: dict[Route, dict[str, str]] = {
         "tag": "keys",
         "cols": "bool",
     },
+    ("GET", "runs"): {
+        "experiment": "experiment_ids",
+        "filter": "run_filter",
+        "sort": "sort_column",
+        "dir": "direction",
+        "lifecycle": "lifecycle",
+        "size": "page_size",
+        "page": "page_token",
+        "back": "page_token",
+    },
+    ("GET", "dashboard-data/run-keys"): {"experiment": "experiment_ids"},
     ("GET", "experiments/{experiment_id}/runs/{run_id}"): {},
+    ("GET", "experiments/{experiment_id}/runs/{run_id}/live"): {},
+    ("GET", "logged-models/{model_id}"): {},
+    ("GET", "logged-models/{model_id}/artifacts"): {"path": "artifact_path"},
+    ("GET", "logged-models/{model_id}/artifact"): _RUN_FILE,
+    ("GET", "logged-models/{model_id}/artifact-raw"): _RUN_FILE,
     ("GET", "experiments/{experiment_id}/runs/{run_id}/artifacts"): {"path": "artifact_path"},
     ("GET", "experiments/{experiment_id}/runs/{run_id}/artifact"): _RUN_FILE,
     ("GET", "experiments/{experiment_id}/runs/{run_id}/artifact-raw"): _RUN_FILE,
@@ -350,10 +366,15 @@ DASHBOARD: dict[Route, dict[str, str]] = {
     ("POST", "experiments/{experiment_id}/rename"): {"name": "new_name", "return_to": "return_to"},
     ("POST", "experiments/{experiment_id}/delete"): {"return_to": "return_to"},
     ("POST", "experiments/{experiment_id}/restore"): {"return_to": "return_to"},
+    ("POST", "models/{name}/versions/{version}/alias"): {"alias": "alias"},
+    ("POST", "models/{name}/versions/{version}/alias/delete"): {"alias": "alias"},
+    ("POST", "models/{name}/versions/{version}/stage"): {"stage": "stage", "archive_existing": "bool"},
+    ("POST", "models/{name}/versions/{version}/tags"): {"key": "key", "value": "text"},
+    ("POST", "models/{name}/versions/{version}/tags/delete"): {"key": "key"},
 }
 FIELDS.update(DASHBOARD)
 # Dashboard routes that answer JSON (errors included); the others answer HTML pages.
-DASHBOARD_JSON = {("GET", "dashboard-data/metric-series")}
+DASHBOARD_JSON = {("GET", "dashboard-data/metric-series"), ("GET", "dashboard-data/run-keys")}
 
 # Routes whose requests cost the most (each success writes a run and a file, or renders a page of runs):
 # fewer examples in CI (see fuzz.conftest.route_settings).
@@ -364,6 +385,8 @@ SLOW_ROUTES = {
     ("GET", "experiments/{experiment_id}"),
     ("GET", "dashboard-data/metric-series"),
     ("GET", "compare"),
+    ("GET", "runs"),
+    ("GET", "dashboard-data/run-keys"),
 }
 
 # Routes whose path goes on past the route's name (an artifact path), and what that suffix is.
