@@ -8,7 +8,7 @@ from tracklight.dashboard.context import PageContext
 from tracklight.dashboard.render import render
 from tracklight.errors import InvalidParameter, TracklightError
 
-MAX_COMPARED = 50
+MAX_COMPARED = 100
 
 
 def compare_page(ctx: PageContext) -> Response:

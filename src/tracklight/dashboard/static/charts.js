@@ -88,6 +88,7 @@
     var opts = this.options();
     var plotEl = figure.querySelector(".plot");
     figure.setAttribute("aria-busy", "true");
+    figure.removeAttribute("data-drawn");
     this.fetch(key, opts.points).then(function (body) {
       var tables = [];
       var labels = [];
@@ -131,6 +132,8 @@
         ],
         cursor: { drag: { x: true, y: false } },
         legend: { show: true },
+        // data-drawn marks a canvas painted with this data (tests and bench/dashboard.py wait for it).
+        hooks: { draw: [function () { figure.setAttribute("data-drawn", "true"); }] },
       }, data, plotEl);
       self.plots[figure.id] = plot;
       figure.setAttribute("data-points", String(total));
