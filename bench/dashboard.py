@@ -256,8 +256,10 @@ def bench_server(name: str, args: argparse.Namespace, workroot: Path) -> dict[st
     if args.data_dir is not None:
         # A seeded store is kept (per server and size) and reused by later runs.
         store = args.data_dir / f"{name}-{args.runs}-{args.points}-{args.compare}"
-        store.mkdir(parents=True, exist_ok=True)
         saved = store / "seeded.json"
+        if not saved.exists():  # a seeding cut short leaves a store to start again from scratch
+            shutil.rmtree(store, ignore_errors=True)
+        store.mkdir(parents=True, exist_ok=True)
     port = free_port()
     argv = _server_argv(name, store / "store.db", store / "artifacts", port, args.mlflow_venv)
     server = ServerProcess(SPECS[name], argv, work, work / "server.log")

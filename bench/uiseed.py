@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from client import Client
+from client import ApiError, Client
 
 API = "/api/2.0/mlflow"
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: runs start one second apart from here
@@ -31,6 +31,19 @@ class Seeded:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def post(c: Client, path: str, body: dict[str, object] | bytes) -> dict[str, object]:
+    """POST, retrying a busy server: mlflow on SQLite answers 503 "database is locked" when several
+    of its workers write at once, and the seeding's speed is not what is measured."""
+    for attempt in range(12):
+        try:
+            return c.post(path, body)
+        except ApiError as exc:
+            if exc.status not in (429, 503) or attempt == 11:
+                raise
+            time.sleep(min(5.0, 0.1 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
 def run_name(i: int) -> str:
     return f"run-{i:05d}"
 
@@ -42,7 +55,7 @@ def _create_run(c: Client, experiment_id: str, name: str, start: int, tags: dict
         "start_time": start,
         "tags": [{"key": k, "value": v} for k, v in tags.items()],
     }
-    return str(c.post(f"{API}/runs/create", body)["run"]["info"]["run_id"])
+    return str(post(c, f"{API}/runs/create", body)["run"]["info"]["run_id"])  # type: ignore[index]
 
 
 def _run_batch(i: int) -> dict[str, list[dict[str, object]]]:
@@ -82,7 +95,7 @@ def seed_runs(port: int, experiment_id: str, runs: int, threads: int) -> list[tu
         try:
             for i in range(part, runs, threads):
                 run_id = _create_run(c, experiment_id, run_name(i), BASE_MS + i * 1000, {})
-                c.post(f"{API}/runs/log-batch", json.dumps({"run_id": run_id, **_run_batch(i)}).encode())
+                post(c, f"{API}/runs/log-batch", json.dumps({"run_id": run_id, **_run_batch(i)}).encode())
                 with lock:
                     out.append((i, run_id))
         finally:
@@ -115,7 +128,7 @@ def seed_big_metric(port: int, experiment_id: str, points: int, threads: int) ->
                     }
                     for s in range(start, stop)
                 ]
-                cl.post(f"{API}/runs/log-batch", json.dumps({"run_id": run_id, "metrics": metrics}).encode())
+                post(cl, f"{API}/runs/log-batch", json.dumps({"run_id": run_id, "metrics": metrics}).encode())
         finally:
             cl.close()
 
