@@ -289,6 +289,42 @@ def test_get_history_bulk_interval(tracking: Tracking) -> None:
     assert sorted(int(p["step"]) for p in everything["metrics"]) == list(range(100))
 
 
+def _kept(rows: list[tuple[int, int, float]], wanted: int) -> list[tuple[int, int, float]]:
+    """The sampling rule, by brute force: row r of n is kept where floor(r*(w-1)/(n-1)) steps up."""
+    n = len(rows)
+    if wanted == 1:
+        return rows[-1:]
+    if n <= wanted:
+        return rows
+    return [
+        row
+        for r, row in enumerate(rows)
+        if r == 0 or r * (wanted - 1) // (n - 1) > (r - 1) * (wanted - 1) // (n - 1)
+    ]
+
+
+def test_get_history_bulk_interval_long_series(tracking: Tracking) -> None:
+    """A series far longer than the points wanted is walked, not numbered: the same rows either way."""
+    exp_id = ok(post(tracking.api("experiments/create"), {"name": tracking.new_name()}))["experiment_id"]
+    run_id = ok(post(tracking.api("runs/create"), {"experiment_id": exp_id}))["run"]["info"]["run_id"]
+    # 1500 steps logged twice each (two timestamps), so the walk must step through equal steps too.
+    rows = sorted((step, 1000 + step * 2 + k, step * 10.0 + k) for step in range(1500) for k in (0, 1))
+    metrics = [{"key": "m", "value": v, "timestamp": ts, "step": st} for st, ts, v in rows]
+    for start in range(0, len(metrics), 1000):
+        ok(post(tracking.api("runs/log-batch"), {"run_id": run_id, "metrics": metrics[start : start + 1000]}))
+    url = tracking.api("metrics/get-history-bulk-interval")
+
+    def sample(**params: object) -> list[tuple[int, int, float]]:
+        body = ok(get(url, {"run_ids": [run_id], "metric_key": "m", **params}))
+        return [(int(p["step"]), int(p["timestamp"]), float(p["value"])) for p in body["metrics"]]
+
+    for wanted in (1, 2, 10, 29):  # 3000 rows: more than 100 per point wanted, so walked
+        assert sample(max_results=wanted) == _kept(rows, wanted), wanted
+    assert sample(max_results=2500) == _kept(rows, 2500)  # numbered
+    in_range = [r for r in rows if 100 <= r[0] <= 1400]
+    assert sample(max_results=5, start_step=100, end_step=1400) == _kept(in_range, 5)
+
+
 @pytest.mark.parametrize(
     "params",
     [

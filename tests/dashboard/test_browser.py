@@ -68,6 +68,7 @@ def test_run_page_and_metric_chart(dashboard: Dashboard, page: Watched) -> None:
     chart = p.locator("figure.chart[data-key='loss']")
     chart.scroll_into_view_if_needed()
     p.wait_for_selector("figure.chart[data-key='loss'][data-rendered='true']")
+    expect(chart).to_have_attribute("data-drawn", "true")  # uPlot's draw hook ran: the canvas is painted
     assert chart.locator("canvas").count() == 1
     assert 0 < int(chart.get_attribute("data-points")) <= 1000
     p.get_by_label("Log scale").check()

@@ -170,6 +170,26 @@ def test_page_weight_budget(dashboard: Dashboard) -> None:
     assert total <= 300 * 1024, total
 
 
+def test_static_text_is_served_gzipped(dashboard: Dashboard) -> None:
+    static = Path(__file__).resolve().parents[2] / "src" / "tracklight" / "dashboard" / "static"
+    source = (static / "vendor" / "htmx" / "htmx.min.js").read_bytes()
+    path = "/static/vendor/htmx/htmx.min.js"
+    packed = get(dashboard, path, headers={"Accept-Encoding": "gzip, deflate"}, stream=True)
+    wire = packed.raw.read(decode_content=False)
+    assert packed.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in packed.headers["vary"].lower()
+    assert int(packed.headers["content-length"]) == len(wire) < len(source) // 2
+    assert gzip.decompress(wire) == source
+    # A client that does not take gzip (or refuses it with q=0) gets the file as it is.
+    for accept in ("identity", "br;q=1, gzip;q=0"):
+        plain = get(dashboard, path, headers={"Accept-Encoding": accept}, stream=True)
+        assert "content-encoding" not in plain.headers
+        assert plain.raw.read(decode_content=False) == source
+    # Files too small to gain are sent as they are, whatever the client takes.
+    icon = get(dashboard, "/static/favicon.svg", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in icon.headers and icon.content == (static / "favicon.svg").read_bytes()
+
+
 def test_vendored_files_and_licenses_ship() -> None:
     vendor = Path(__file__).resolve().parents[2] / "src" / "tracklight" / "dashboard" / "static" / "vendor"
     for name in ("htmx/htmx.min.js", "htmx/LICENSE", "uplot/uPlot.iife.min.js", "uplot/LICENSE"):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import gzip
 import logging
 import mimetypes
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,9 +29,44 @@ PageHandler = Callable[..., Response]
 _MAX_FORM_BYTES = 64 * 1024
 
 
-def _static_files() -> dict[str, tuple[bytes, str]]:
-    """Every file under static/, read once: (content, media type) by its path below static/."""
-    files: dict[str, tuple[bytes, str]] = {}
+@dataclass(frozen=True, slots=True)
+class StaticFile:
+    """A file under static/: its bytes, media type, and a gzip copy when that is smaller."""
+
+    body: bytes
+    media: str
+    gzipped: bytes | None
+
+
+def _compressed(body: bytes, media: str) -> bytes | None:
+    """Text compresses well (the vendored scripts to about a third); do it once, at startup."""
+    textual = media.startswith(("text/", "application/javascript", "application/json", "image/svg+xml"))
+    if not textual or len(body) < 1024:
+        return None
+    packed = gzip.compress(body, compresslevel=9, mtime=0)
+    return packed if len(packed) < len(body) else None
+
+
+def accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding value allows gzip (named, or `*`, with a non-zero q)."""
+    for item in header.split(","):
+        name, _, rest = item.strip().partition(";")
+        if name.strip().lower() not in ("gzip", "*"):
+            continue
+        q = rest.strip().lower()
+        if q.startswith("q="):
+            try:
+                if float(q[2:]) <= 0:
+                    continue
+            except ValueError:
+                continue
+        return True
+    return False
+
+
+def _static_files() -> dict[str, StaticFile]:
+    """Every file under static/, read (and compressed) once, by its path below static/."""
+    files: dict[str, StaticFile] = {}
 
     def walk(node: Any, prefix: str) -> None:
         for child in node.iterdir():
@@ -40,7 +77,8 @@ def _static_files() -> dict[str, tuple[bytes, str]]:
                 media = mimetypes.guess_type(child.name)[0] or "application/octet-stream"
                 if media.startswith("text/") or media == "application/javascript":
                     media += "; charset=utf-8"
-                files[name] = (child.read_bytes(), media)
+                body = child.read_bytes()
+                files[name] = StaticFile(body, media, _compressed(body, media))
 
     walk(resources.files("tracklight.dashboard") / "static", "")
     return files
@@ -73,10 +111,14 @@ class Dashboard:
             found = self.static.get(path[len(self.static_prefix) :])
             if found is None:
                 return None
-            body, media = found
-            return lambda: _ready(
-                Response(body, media_type=media, headers={"Cache-Control": "public, max-age=3600"})
-            )
+            headers = {"Cache-Control": "public, max-age=3600"}
+            body = found.body
+            if found.gzipped is not None:
+                headers["Vary"] = "Accept-Encoding"
+                if accepts_gzip(request.headers.get("accept-encoding", "")):
+                    body = found.gzipped
+                    headers["Content-Encoding"] = "gzip"
+            return lambda: _ready(Response(body, media_type=found.media, headers=headers))
         for method, pattern, handler in self.pages:
             match = pattern.match(path)
             if match is not None and method == request.method:

@@ -253,6 +253,7 @@
     var plotEl = figure.querySelector(".plot");
     figure.setAttribute("aria-busy", "true");
     var started = performance.now();
+    figure.removeAttribute("data-drawn");
     this.fetch(key, opts.points, range).then(function (body) {
       var tables = [];
       var labels = [];
@@ -311,15 +312,17 @@
         ],
         // By step, a dragged range is fetched again from the server at full detail; by time, uPlot zooms.
         cursor: { drag: { x: true, y: false, setScale: !byStep } },
-        hooks: byStep ? {
-          setSelect: [function (u) {
+        hooks: {
+          // data-drawn marks a canvas painted with this data (tests and bench/dashboard.py wait for it).
+          draw: [function () { figure.setAttribute("data-drawn", "true"); }],
+          setSelect: byStep ? [function (u) {
             if (u.select.width < 3) return;
             var lo = Math.floor(u.posToVal(u.select.left, "x"));
             var hi = Math.ceil(u.posToVal(u.select.left + u.select.width, "x"));
             u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
             if (hi > lo) self.setZoom(figure, [lo, hi]);
-          }],
-        } : {},
+          }] : [],
+        },
         legend: { show: true },
       }, data, plotEl);
       if (byStep) plot.over.addEventListener("dblclick", function () { self.setZoom(figure, null); });
