@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from sqlalchemy import Connection
 
 from tracklight.artifacts.locations import child_uri
+from tracklight.auth import gate
+from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.services.experiments import parse_experiment_id
@@ -62,6 +64,7 @@ class Runs:
         tags: list[tuple[str, str]],
     ) -> Run:
         eid = parse_experiment_id(experiment_id if experiment_id not in (None, "") else "0")
+        gate.check(EXPERIMENT, eid, Permission.EDIT)
         tags = [(v.validate_key(k, "key"), v.truncate(val, v.MAX_TAG_VALUE_LENGTH)) for k, val in tags]
         tag_name = dict(tags).get("mlflow.runName")
         if run_name and tag_name and run_name != tag_name:
@@ -94,9 +97,11 @@ class Runs:
 
         return in_transaction(self.db, work)
 
+    @gate.requires(Permission.READ, gate.RUN, "run_id")
     def get(self, run_id: str) -> Run:
         return in_transaction(self.db, lambda c: store.get_run(c, run_id), write=False)
 
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def update(self, run_id: str, *, status: str | None, end_time: int | None, run_name: str | None) -> Run:
         if status is not None and status not in v.RUN_STATUSES:
             status = None  # MLflow ignores an unknown status rather than failing the call
@@ -110,6 +115,7 @@ class Runs:
 
         return in_transaction(self.db, work)
 
+    @gate.requires(Permission.MANAGE, gate.RUN, "run_id")
     def set_lifecycle(self, run_id: str, stage: str) -> None:
         def work(conn: Connection) -> None:
             run = store.find_run(conn, run_id)
@@ -120,6 +126,7 @@ class Runs:
     def set_tag(self, run_id: str, key: str, value: str) -> None:
         self.log_batch(run_id, metrics=[], params=[], tags=[(key, value)])
 
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def delete_tag(self, run_id: str, key: str) -> None:
         def work(conn: Connection) -> None:
             run = _require_active(store.find_run(conn, run_id))
@@ -128,6 +135,7 @@ class Runs:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def log_batch(
         self,
         run_id: str,
@@ -179,6 +187,7 @@ class Runs:
         internal_id, new_series = in_transaction(self.db, work)
         self.series_ids.remember(internal_id, new_series)
 
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def log_inputs(self, run_id: str, datasets: list[DatasetInput], model_ids: list[str]) -> None:
         for dataset in datasets:
             v.validate_dataset(dataset)
@@ -190,6 +199,7 @@ class Runs:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def log_outputs(self, run_id: str, models: list[tuple[str, int]]) -> None:
         def work(conn: Connection) -> None:
             run = _require_active(store.find_run(conn, run_id))
@@ -197,6 +207,7 @@ class Runs:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def log_model(self, run_id: str, model_json: str) -> None:
         """Append an MLmodel description to the run's mlflow.log-model.history tag (the 2.x client's path)."""
         try:
@@ -228,6 +239,11 @@ class Runs:
         ids = [parse_experiment_id(e) for e in experiment_ids]
         args = v.search_args(filter_string, order_by, max_results, page_token, default=1000, cap=50000)
         view = v.validate_view_type(run_view_type)
+        if gate.installed() is not None:
+            # Runs of experiments the caller may not read are left out, as if those were not asked for.
+            ids = [e for e in ids if gate.readable(EXPERIMENT, e)]
+            if not ids:
+                return [], None
 
         def work(conn: Connection) -> tuple[list[Run], str | None]:
             page = search_run_page(conn, args, experiment_ids=ids, run_view_type=view)
@@ -235,6 +251,7 @@ class Runs:
 
         return in_transaction(self.db, work, write=False)
 
+    @gate.requires(Permission.READ, gate.RUN, "run_id")
     def metric_history(
         self, run_id: str, key: str, max_results: int | None, page_token: str | None
     ) -> tuple[list[HistoryRow], str | None]:
@@ -255,6 +272,7 @@ class Runs:
 
         return in_transaction(self.db, work, write=False)
 
+    @gate.requires(Permission.READ, gate.RUN, "run_ids")
     def sampled_history(
         self,
         run_ids: list[str],
@@ -295,6 +313,7 @@ class Runs:
 
         return in_transaction(self.db, work, write=False)
 
+    @gate.requires(Permission.READ, gate.RUN, "run_ids")
     def metric_history_bulk(
         self, run_ids: list[str], key: str | None, max_results: int | None
     ) -> list[MetricPoint]:
