@@ -12,43 +12,53 @@ from tracklight.errors import TracklightError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--backend-store-uri",
+        default=None,
+        help="Backend store URI (default: TRACKLIGHT_BACKEND_STORE_URI, with TRACKLIGHT_DB_USER and "
+        "TRACKLIGHT_DB_PASSWORD applied)",
+    )
     users = sub.add_parser("users", help="Manage users (authentication).", description="Manage users.")
     users_sub = users.add_subparsers(dest="users_command", metavar="COMMAND")
     users_sub.required = True
     create = users_sub.add_parser(
-        "create", help="Create a user; the password is asked for (or read from TRACKLIGHT_NEW_PASSWORD)."
+        parents=[common],
+        name="create",
+        help="Create a user; the password is asked for (or read from TRACKLIGHT_NEW_PASSWORD).",
     )
     create.add_argument("username")
     create.add_argument("--admin", action="store_true", help="Make the user an admin")
-    users_sub.add_parser("list", help="List users.")
+    users_sub.add_parser(parents=[common], name="list", help="List users.")
     setpw = users_sub.add_parser(
-        "set-password", help="Set a user's password (asked for, or TRACKLIGHT_NEW_PASSWORD)."
+        parents=[common],
+        name="set-password",
+        help="Set a user's password (asked for, or TRACKLIGHT_NEW_PASSWORD).",
     )
     setpw.add_argument("username")
-    admin = users_sub.add_parser("make-admin", help="Make a user an admin (--revoke: no longer).")
+    admin = users_sub.add_parser(
+        parents=[common], name="make-admin", help="Make a user an admin (--revoke: no longer)."
+    )
     admin.add_argument("username")
     admin.add_argument("--revoke", action="store_true")
-    delete = users_sub.add_parser("delete", help="Delete a user, with their grants and tokens.")
+    delete = users_sub.add_parser(
+        parents=[common], name="delete", help="Delete a user, with their grants and tokens."
+    )
     delete.add_argument("username")
 
     tokens = sub.add_parser("tokens", help="Manage personal access tokens.", description="Manage tokens.")
     tokens_sub = tokens.add_subparsers(dest="tokens_command", metavar="COMMAND")
     tokens_sub.required = True
-    tcreate = tokens_sub.add_parser("create", help="Create a token for a user; it is printed once.")
+    tcreate = tokens_sub.add_parser(
+        parents=[common], name="create", help="Create a token for a user; it is printed once."
+    )
     tcreate.add_argument("username")
     tcreate.add_argument("--name", default="token", help="What the token is for")
     tcreate.add_argument("--expires-days", type=int, default=90, help="Lifetime in days (0: never expires)")
-    tlist = tokens_sub.add_parser("list", help="List tokens (never their secrets).")
+    tlist = tokens_sub.add_parser(parents=[common], name="list", help="List tokens (never their secrets).")
     tlist.add_argument("--user", default=None)
-    revoke = tokens_sub.add_parser("revoke", help="Revoke a token by its id.")
+    revoke = tokens_sub.add_parser(parents=[common], name="revoke", help="Revoke a token by its id.")
     revoke.add_argument("token_id", type=int)
-    for parser in (users, tokens):
-        parser.add_argument(
-            "--backend-store-uri",
-            default=None,
-            help="Backend store URI (default: TRACKLIGHT_BACKEND_STORE_URI, with TRACKLIGHT_DB_USER and "
-            "TRACKLIGHT_DB_PASSWORD applied)",
-        )
 
 
 def _new_password() -> str:

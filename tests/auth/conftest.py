@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from harness.databases import create_database, drop_database, selected_backends
 from harness.server import ServerProcess, db_upgrade, run_cli
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from harness.server import ServerProcess
 
 from .conftest import Credentials, is_mlflow2, new_user, start_auth_server

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from harness.server import ServerProcess
+
 from tracklight.application import assemble
 from tracklight.auth import gate
 from tracklight.config import load_settings

@@ -128,24 +128,23 @@ class Authenticator:
         rested on is unchanged (same password hash; token neither revoked nor expired)."""
         version = self.versions.read(verdict.user_id)
         if version == verdict.auth_version:
-            return self._touch(verdict) or Principal(
-                verdict.user_id, verdict.username, verdict.is_admin, verdict.auth_version
-            )
+            self._touch(verdict)
+            return Principal(verdict.user_id, verdict.username, verdict.is_admin, verdict.auth_version)
         user = in_transaction(self.db, lambda c: auth_store.user_by_id(c, verdict.user_id), write=False)
         if user is None:
             self._forget(key)
             return None
         if verdict.token_id is not None:
-            record = in_transaction(
-                self.db,
-                lambda c: next(
-                    (t for t in auth_store.list_tokens(c, [user.id]) if t.id == verdict.token_id), None
-                ),
-                write=False,
-            )
-            if record is None or record.revoked_time is not None:
+            token_id = verdict.token_id
+            record = in_transaction(self.db, lambda c: auth_store.token_by_id(c, token_id), write=False)
+            if (
+                record is None
+                or record.revoked_time is not None
+                or (record.expires_time is not None and record.expires_time <= _now_ms())
+            ):
                 self._forget(key)
                 return None
+            verdict.token_expires_ms = record.expires_time
         elif verdict.password_hash != user.password_hash:
             self._forget(key)
             return None

@@ -167,8 +167,7 @@ def _legacy_permission(f: Fields) -> str:
 
 def _experiment_json(f: Fields, users: Users) -> Json:
     username, eid = f.required_str("username"), f.required_str("experiment_id")
-    permission = users.existing_grant(username, EXPERIMENT, eid)
-    user_id = users.grants(username)[0].id
+    user_id, permission = users.existing_grant(username, EXPERIMENT, eid)
     return {
         "experiment_permission": {"experiment_id": eid, "user_id": user_id, "permission": _legacy(permission)}
     }
@@ -201,8 +200,7 @@ def delete_experiment_permission(f: Fields, users: Users) -> Json:
 
 def _model_json(f: Fields, users: Users) -> Json:
     username, name = f.required_str("username"), f.required_str("name")
-    permission = users.existing_grant(username, REGISTERED_MODEL, name)
-    user_id = users.grants(username)[0].id
+    user_id, permission = users.existing_grant(username, REGISTERED_MODEL, name)
     return {
         "registered_model_permission": {"name": name, "user_id": user_id, "permission": _legacy(permission)}
     }

@@ -181,12 +181,12 @@ class Users:
             )
         self.grant(username, resource_type, resource_id, permission)
 
-    def existing_grant(self, username: str, resource_type: str, resource_id: str) -> str:
-        """MLflow 2.x's get/update/delete need an existing grant."""
+    def existing_grant(self, username: str, resource_type: str, resource_id: str) -> tuple[int, str]:
+        """MLflow 2.x's get/update/delete need an existing grant: (user id, permission)."""
         granted = self.granted(username, resource_type, resource_id)
         if granted is None:
             raise NotFound(f"Permission (resource={resource_id}, user={username}) not found")
-        return granted
+        return self._user_id(username), granted
 
     # -- tokens -----------------------------------------------------------------------------------
 

@@ -284,6 +284,13 @@ def token_by_hash(conn: Connection, secret_hash: str) -> TokenRecord | None:
     return _token(row) if row is not None else None
 
 
+def token_by_id(conn: Connection, token_id: int) -> TokenRecord | None:
+    row = conn.execute(
+        sa.select(*_TOKEN_COLUMNS).join(auth_users, _u.id == _t.user_id).where(_t.id == token_id)
+    ).first()
+    return _token(row) if row is not None else None
+
+
 def list_tokens(conn: Connection, user_ids: Sequence[int] | None = None) -> list[TokenRecord]:
     stmt = sa.select(*_TOKEN_COLUMNS).join(auth_users, _u.id == _t.user_id).order_by(_t.id)
     if user_ids is not None:
