@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -11,8 +13,12 @@ from tracklight.errors import InvalidParameter
 # guessing attacker pays that per try while a login pays it once (see auth.authenticate's verdicts).
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 MIN_LENGTH = 8
-# Verified against when the user does not exist, so that an unknown name costs as long as a wrong password.
-_DUMMY = _HASHER.hash("tracklight: no such user")
+
+
+@cache
+def _stand_in() -> str:
+    """Verified against when the user does not exist, so an unknown name costs as long as a wrong password."""
+    return _HASHER.hash("tracklight: no such user")
 
 
 def hash_password(password: str) -> str:
@@ -30,7 +36,7 @@ def check_password(password: str | None) -> None:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """True if `password` matches; takes the same time when there is no such user (stored_hash None)."""
     try:
-        _HASHER.verify(stored_hash or _DUMMY, password)
+        _HASHER.verify(stored_hash or _stand_in(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return stored_hash is not None
