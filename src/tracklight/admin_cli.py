@@ -78,24 +78,36 @@ def _when(ms: int | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
     from tracklight.auth.permissions import Permission
     from tracklight.auth.versions import Versions
     from tracklight.config import backend_store_uri_from
     from tracklight.services.users import Users
-    from tracklight.store.engine import open_database
-    from tracklight.store.migrate import check_current
+    from tracklight.store.engine import StoreUriError, open_database
+    from tracklight.store.migrate import SchemaOutOfDate, check_current
 
-    db = open_database(backend_store_uri_from(args.backend_store_uri))
+    try:
+        db = open_database(backend_store_uri_from(args.backend_store_uri))
+    except (ArgumentError, StoreUriError) as exc:
+        return _error(f"invalid backend store URI: {exc}")
     try:
         check_current(db)
         users = Users(db, Versions(db), Permission.READ)  # no principal: the operator acts as admin
-        try:
-            return _dispatch(args, users)
-        except TracklightError as exc:
-            print(f"tracklight: error: {exc.message}", file=sys.stderr)
-            return 2
+        return _dispatch(args, users)
+    except TracklightError as exc:
+        return _error(exc.message)
+    except SchemaOutOfDate as exc:
+        return _error(str(exc))
+    except DBAPIError as exc:
+        return _error(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
     finally:
         db.engine.dispose()
+
+
+def _error(message: str) -> int:
+    print(f"tracklight: error: {message}", file=sys.stderr)
+    return 2
 
 
 def _dispatch(args: argparse.Namespace, users: object) -> int:

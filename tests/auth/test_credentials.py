@@ -180,3 +180,35 @@ def test_secrets_never_reach_the_log(auth_server: ServerProcess) -> None:
     assert "GET /api/2.0/mlflow/experiments/search" in log  # the log was written, and read
     for secret in (password, wrong, token, base64.b64encode(f"{username}:{password}".encode()).decode()):
         assert secret not in log
+
+
+def test_users_cli_manages_users_in_the_configured_database(auth_server: ServerProcess) -> None:
+    uri = ["--backend-store-uri", auth_server.backend_store_uri]
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+
+    def cli(*args: str, password: str | None = None) -> str:
+        env = {"TRACKLIGHT_NEW_PASSWORD": password} if password else None
+        result = run_cli(["users", *args, *uri], env=env, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    cli("create", name, "--admin", password="first-password")
+    assert f"{name}\tadmin" in cli("list")
+    assert (
+        requests.get(auth_server.api("users/list"), auth=(name, "first-password"), timeout=30).status_code
+        == 200
+    )
+    cli("make-admin", name, "--revoke")
+    assert _eventually(
+        lambda: (
+            requests.get(auth_server.api("users/list"), auth=(name, "first-password"), timeout=30).status_code
+            == 403
+        )
+    )
+    cli("set-password", name, password="second-password")
+    assert _eventually(lambda: _search(auth_server, auth=(name, "first-password")).status_code == 401)
+    assert _search(auth_server, auth=(name, "second-password")).status_code == 200
+    cli("delete", name)
+    assert name not in cli("list")
+    again = run_cli(["users", "delete", name, *uri], timeout=120)
+    assert again.returncode == 2 and "not found" in again.stderr and "Traceback" not in again.stderr

@@ -8,7 +8,6 @@ import uuid
 
 import numpy as np
 import pytest
-
 from harness.server import ServerProcess
 
 from .conftest import Credentials, cli_token, is_mlflow2, new_user
