@@ -188,8 +188,6 @@ class LoggedModels:
                 "Missing value for required parameter 'experiment_ids'. See the API docs for more information."
             )
         ids = [parse_experiment_id(e) for e in experiment_ids]
-        if gate.installed() is not None:
-            ids = [e for e in ids if gate.readable(EXPERIMENT, e)]
         # 0 is what proto JSON sends for "unset", and the reference treats it so.
         args = v.search_args(
             filter_string,
@@ -199,6 +197,8 @@ class LoggedModels:
             default=DEFAULT_SEARCH_RESULTS,
             cap=MAX_SEARCH_RESULTS,
         )
+        if gate.installed() is not None:
+            ids = [e for e in ids if gate.readable(EXPERIMENT, e)]  # models of unreadable ones are left out
         for d in datasets:
             if not d.name:
                 raise InvalidParameter("`dataset_name` in the `datasets` clause must be specified.")

@@ -251,10 +251,10 @@ class Runs:
 
         return in_transaction(self.db, work, write=False)
 
-    @gate.requires(Permission.READ, gate.RUN, "run_id")
     def metric_history(
         self, run_id: str, key: str, max_results: int | None, page_token: str | None
     ) -> tuple[list[HistoryRow], str | None]:
+        gate.check(gate.RUN, run_id, Permission.READ)
         limit = v.validate_max_results(max_results, default=MAX_HISTORY_PAGE, cap=MAX_HISTORY_PAGE)
         # History tokens are keyset tokens like the search ones: the last point's sort values.
         after = None
