@@ -7,6 +7,11 @@ from typing import Any
 
 from tracklight.artifacts.locations import ArtifactRoots, open_store
 from tracklight.artifacts.store import ArtifactStore
+from tracklight.auth import gate
+from tracklight.auth.admin import ensure_admin
+from tracklight.auth.authenticate import Authenticator
+from tracklight.auth.permissions import Permission
+from tracklight.auth.versions import Versions
 from tracklight.config import Settings
 from tracklight.services.artifacts import Artifacts
 from tracklight.services.evaluation_datasets import EvaluationDatasets
@@ -14,6 +19,7 @@ from tracklight.services.experiments import Experiments
 from tracklight.services.logged_models import LoggedModels
 from tracklight.services.registry import Registry
 from tracklight.services.runs import Runs
+from tracklight.services.users import Users
 from tracklight.store.engine import Database, open_database
 from tracklight.store.migrate import prepare_for_serving
 
@@ -29,6 +35,8 @@ class Application:
     # The domain services by the names the route table (tracklight.http.routes) uses; empty without a database.
     services: dict[str, Any] = field(default_factory=dict)
     created_schema: str | None = None  # the revision created on an empty database at start, if any
+    authenticator: Authenticator | None = None  # None: no credentials asked (auth off, or --artifacts-only)
+    created_admin: str | None = None  # the admin user created at this start, if any
 
 
 def open_metadata_store(settings: Settings) -> tuple[Database, str | None]:
@@ -71,4 +79,18 @@ def assemble(settings: Settings) -> Application:
         "registry": Registry(db, artifacts),
         "evaluation_datasets": EvaluationDatasets(db),
     }
-    return Application(settings, db, destination, artifacts, services, created)
+    authenticator, created_admin = None, None
+    if settings.auth:
+        default = Permission[settings.auth_default_permission.upper()]
+        versions = Versions(db)
+        try:
+            created_admin = ensure_admin(db)
+        except BaseException:
+            db.engine.dispose()
+            raise
+        authenticator = Authenticator(db, versions)
+        services["users"] = Users(db, versions, default)
+        gate.install(gate.Gate(db, default, versions))
+    else:
+        gate.install(None)
+    return Application(settings, db, destination, artifacts, services, created, authenticator, created_admin)

@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
         help="Backend store URI (default: TRACKLIGHT_BACKEND_STORE_URI, with TRACKLIGHT_DB_USER and "
         "TRACKLIGHT_DB_PASSWORD applied)",
     )
+    from tracklight.admin_cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -123,6 +126,7 @@ def _check_port(host: str, port: int) -> str | None:
 def _server(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import ArgumentError, DBAPIError
 
+    from tracklight.auth.admin import AuthSetupError
     from tracklight.config import load_settings
     from tracklight.mlflow_flags import RefusedFlag, adopt
     from tracklight.store.engine import StoreUriError
@@ -149,7 +153,7 @@ def _server(args: argparse.Namespace) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)  # our own line says when a schema was created
     try:
         application, app = start(settings)
-    except (StoreUriError, ArtifactLocationError, SchemaOutOfDate, RefusedFlag) as exc:
+    except (StoreUriError, ArtifactLocationError, SchemaOutOfDate, RefusedFlag, AuthSetupError) as exc:
         return _fail(str(exc))
     except DBAPIError as exc:
         return _fail(f"cannot reach the database: {_first_line(exc.orig)}")
@@ -166,4 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(attach_option_strings(sys.argv[1:] if argv is None else argv))
     if args.command == "server":
         return _server(args)
+    if args.command in ("users", "tokens"):
+        from tracklight.admin_cli import run
+
+        return run(args)
     return _db_upgrade(args.uri)

@@ -56,6 +56,8 @@ class Settings:
     log_format: str  # "json" or "text"
     # Serve under Hypercorn, which also speaks cleartext HTTP/2 (h2c): Cloud Run's "HTTP/2 end to end".
     h2c: bool
+    auth: bool = False  # credentials required, permissions checked
+    auth_default_permission: str = "read"  # lower-case Permission name
 
     @property
     def artifact_root_for_runs(self) -> str:
@@ -251,6 +253,25 @@ SETTINGS: tuple[Setting, ...] = (
         "Serve with Hypercorn, which speaks cleartext HTTP/2 (h2c) as well as HTTP/1.1 on the same port: "
         "for Cloud Run's HTTP/2 end to end, which has no 32 MiB request limit",
         flags=("--h2c",),
+    ),
+    Setting(
+        "auth",
+        "TRACKLIGHT_AUTH",
+        "bool",
+        False,
+        "off",
+        "Require credentials (Basic or a personal access token) on every route but /health, /ready and "
+        "server-info, and check permissions (mlflow's --app-name basic-auth)",
+        flags=("--auth",),
+    ),
+    Setting(
+        "auth_default_permission",
+        "TRACKLIGHT_AUTH_DEFAULT_PERMISSION",
+        "choice",
+        "read",
+        "`READ`",
+        "Permission of a user on an experiment or registered model without a grant",
+        choices=("read", "use", "edit", "manage", "no_permissions"),
     ),
     Setting(
         "db_user",

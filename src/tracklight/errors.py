@@ -27,6 +27,10 @@ class AlreadyExists(TracklightError):
     error_code = "RESOURCE_ALREADY_EXISTS"
 
 
+class PermissionDenied(TracklightError):
+    error_code = "PERMISSION_DENIED"
+
+
 class NotImplementedFeature(TracklightError):
     error_code = "NOT_IMPLEMENTED"
 

@@ -73,7 +73,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dev", action="store_true", help="Text logs (there is no auto-reload)")
     group.add_argument("--expose-prometheus", metavar="DIR", help="Ignored: /metrics is always served")
     group.add_argument(
-        "--app-name", metavar="NAME", help="basic-auth is refused until authentication is available"
+        "--app-name", metavar="NAME", help="basic-auth: require credentials and check permissions, as --auth"
     )
     group.add_argument("--trace-archival-config", metavar="PATH", help="Ignored: traces are not stored")
     group.add_argument("--secrets-cache-ttl", metavar="SECONDS", help="Ignored: no server-side secrets")
@@ -108,14 +108,10 @@ def adopt(args: argparse.Namespace) -> Adopted:
     """The settings and notes the mlflow flags in `args` come to; RefusedFlag for one that cannot be served."""
     out = Adopted()
     if args.app_name is not None:
-        if args.app_name == "basic-auth":
-            raise RefusedFlag(
-                "--app-name basic-auth: authentication is not available in Tracklight yet; "
-                "refusing to serve without it"
-            )
-        raise RefusedFlag(
-            f"--app-name {args.app_name}: no such app (mlflow's is basic-auth: not available yet)"
-        )
+        if args.app_name != "basic-auth":
+            raise RefusedFlag(f"--app-name {args.app_name}: no such app (mlflow's is basic-auth)")
+        out.settings["auth"] = True
+        out.notes.append("--app-name basic-auth: authentication on, as --auth")
     if args.workspaces:
         raise RefusedFlag(
             "--enable-workspaces: workspaces are not supported yet; experiments and models would not be isolated"

@@ -73,6 +73,13 @@ def announce(application: Application) -> None:
         log.info("database: %s", database)
     if application.created_schema:
         log.info("created the schema (revision %s) on the empty database", application.created_schema)
+    if application.authenticator is not None:
+        log.info(
+            "authentication: on; users without a grant get %s",
+            settings.auth_default_permission.upper(),
+        )
+        if application.created_admin:
+            log.info("created the admin user %r", application.created_admin)
     if application.destination is not None:
         artifacts = described_location(settings.artifacts_destination)
         log.info("artifacts: %s", artifacts)

@@ -14,15 +14,18 @@ from starlette.types import Receive, Scope, Send
 
 from tracklight import __version__
 from tracklight.application import Application
+from tracklight.auth.permissions import Permission
 from tracklight.dashboard import Dashboard, dashboard_routes
 from tracklight.errors import StoreUnavailable, TracklightError
 from tracklight.http import artifacts as artifact_routes
+from tracklight.http.auth import Authentication
 from tracklight.http.edge import ROUTE_KEY, Edge
 from tracklight.http.registry import model_version_artifact
 from tracklight.http.request import read_fields
 from tracklight.http.responses import error_response, json_response
 from tracklight.http.routes import API_2_0, API_3_0, RAW_ROUTES, Handler, RawRoute
 from tracklight.http.telemetry import metrics_response
+from tracklight.http.users import AUTH_API_2_0, AUTH_API_3_0
 from tracklight.http.workers import in_worker
 
 log = logging.getLogger("tracklight")
@@ -69,6 +72,9 @@ class TracklightApp:
             self.tracking_disabled = None
             services = application.services
             versioned = [(route, "2.0") for route in API_2_0] + [(route, "3.0") for route in API_3_0]
+            if "users" in services:
+                versioned += [(route, "2.0") for route in AUTH_API_2_0]
+                versioned += [(route, "3.0") for route in AUTH_API_3_0]
             for (methods, path, handler, service), version in versioned:
                 for api in (f"/api/{version}/mlflow/", f"/ajax-api/{version}/mlflow/"):
                     full = prefix + api + path
@@ -240,8 +246,10 @@ class TracklightApp:
                 handler = by_method.get(request.method)
                 if handler is None:
                     return _not_allowed(request.method, request.url.path, by_method)
-                artifacts, path = self.artifacts, rest[len(name) + 1 :]
-                return lambda: handler(request, artifacts, path)
+                need = _ARTIFACT_NEEDS.get(request.method, Permission.MANAGE)
+                return _authorized_artifact_call(
+                    request, handler, self.artifacts, rest[len(name) + 1 :], need
+                )
         return error_response(
             "ENDPOINT_NOT_FOUND", f"No API endpoint at {request.method} {request.url.path}", 404
         )
@@ -268,6 +276,27 @@ class TracklightApp:
             return error_response("INTERNAL_ERROR", "Internal server error; see the server log.", 500)
 
 
+# What a proxied artifact call needs on the experiment its path starts with (MLflow's mapping).
+_ARTIFACT_NEEDS = {
+    "GET": Permission.READ,
+    "PUT": Permission.EDIT,
+    "POST": Permission.EDIT,
+    "DELETE": Permission.MANAGE,
+}
+
+
+def _authorized_artifact_call(
+    request: Request, handler: artifact_routes.ArtifactHandler, artifacts: Any, path: str, need: Permission
+) -> Callable[[], Awaitable[Response]]:
+    async def serve() -> Response:
+        # A listing names its directory in ?path=, everything else in the URL.
+        named = path or request.query_params.get("path") or ""
+        await in_worker(artifacts.authorize_path, named, need)
+        return await handler(request, artifacts, path)
+
+    return serve
+
+
 def _not_allowed(method: str, path: str, by_method: dict[str, Any]) -> Response:
     return error_response(
         "BAD_REQUEST", f"Method {method} is not allowed for {path}; use {', '.join(by_method)}", 405
@@ -276,4 +305,7 @@ def _not_allowed(method: str, path: str, by_method: dict[str, Any]) -> Response:
 
 def build_app(application: Application) -> Edge:
     """The whole ASGI application: the router behind the per-request edge."""
-    return Edge(TracklightApp(application), application.settings)
+    router: Any = TracklightApp(application)
+    if application.authenticator is not None:
+        router = Authentication(router, application.authenticator, application.settings.static_prefix)
+    return Edge(router, application.settings)

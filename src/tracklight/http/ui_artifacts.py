@@ -58,7 +58,7 @@ async def upload_run_artifact(request: Request, services: Mapping[str, Any], _: 
     if not data:
         raise InvalidParameter("Request must specify data.")
     artifacts: Artifacts = services["artifacts"]
-    store, target = await in_worker(artifacts.run_location, run_id, path)
+    store, target = await in_worker(artifacts.run_upload_location, run_id, path)
 
     def write() -> None:
         writer = store.open_writer(target, len(data))

@@ -7,6 +7,8 @@ from typing import Any
 from tracklight.artifacts.locations import ArtifactRoots
 from tracklight.artifacts.paths import artifact_path, basename, join
 from tracklight.artifacts.store import ArtifactEntry, ArtifactStore, ProxyOnly
+from tracklight.auth import gate
+from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import NotImplementedFeature
 from tracklight.services.runs import Runs
 
@@ -47,6 +49,23 @@ class Artifacts:
         relative = artifact_path(path)  # a bad path is refused before the run is looked up, as MLflow does
         _, store, base = self._run_store(run_id)
         return store, join(base, relative)
+
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
+    def run_upload_location(self, run_id: str, path: str | None) -> tuple[ArtifactStore, str]:
+        """Where an upload into a run's artifacts goes: run_location, for a caller who may edit the run."""
+        return self.run_location(run_id, path)
+
+    @staticmethod
+    def authorize_path(path: str, need: Permission) -> None:
+        """A proxied mlflow-artifacts path: `<experiment id>/...` takes that experiment's permission;
+        anything else (the root listing included) is for admins only."""
+        if gate.installed() is None:
+            return
+        first = artifact_path(path).split("/", 1)[0]  # normalised first: no `..` can hop to another one
+        if first.isdigit():
+            gate.check(EXPERIMENT, first, need)
+        else:
+            gate.require_admin()
 
     def list_run(self, run_id: str, path: str | None) -> tuple[str, list[ArtifactEntry]]:
         """The run's artifact root URI and the entries under `path` in it."""

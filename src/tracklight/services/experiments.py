@@ -8,6 +8,8 @@ from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 from sqlalchemy import Connection
 
+from tracklight.auth import gate
+from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.store import experiments as store
@@ -105,15 +107,21 @@ class Experiments:
             )
             return experiment_id
 
-        return in_transaction(self.db, work)
+        experiment_id = in_transaction(self.db, work)
+        gate.created(EXPERIMENT, str(experiment_id))
+        return experiment_id
 
+    @gate.requires(Permission.READ, EXPERIMENT, "experiment_id")
     def get(self, experiment_id: str | int) -> Experiment:
         eid = parse_experiment_id(experiment_id)
         return in_transaction(self.db, lambda c: store.get_experiment(c, eid), write=False)
 
     def get_by_name(self, name: str) -> Experiment:
-        return in_transaction(self.db, lambda c: store.get_experiment_by_name(c, name), write=False)
+        experiment = in_transaction(self.db, lambda c: store.get_experiment_by_name(c, name), write=False)
+        gate.check(EXPERIMENT, experiment.experiment_id, Permission.READ)
+        return experiment
 
+    @gate.requires(Permission.EDIT, EXPERIMENT, "experiment_id")
     def rename(self, experiment_id: str | int, new_name: str) -> None:
         eid = parse_experiment_id(experiment_id)
         v.validate_experiment_name(new_name)
@@ -126,6 +134,7 @@ class Experiments:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.MANAGE, EXPERIMENT, "experiment_id")
     def set_lifecycle(self, experiment_id: str | int, stage: str) -> None:
         eid = parse_experiment_id(experiment_id)
 
@@ -142,6 +151,7 @@ class Experiments:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, EXPERIMENT, "experiment_id")
     def set_tag(self, experiment_id: str | int, key: str, value: str) -> None:
         eid = parse_experiment_id(experiment_id)
         v.validate_key(key, "key")
@@ -155,6 +165,7 @@ class Experiments:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, EXPERIMENT, "experiment_id")
     def delete_tag(self, experiment_id: str | int, key: str) -> None:
         eid = parse_experiment_id(experiment_id)
 
@@ -167,6 +178,7 @@ class Experiments:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.READ, EXPERIMENT, "experiment_ids")
     def run_activity(self, experiment_ids: list[int]) -> dict[int, tuple[int, int | None]]:
         """(active run count, latest run start) per experiment, for listings."""
         return in_transaction(self.db, lambda c: store.run_activity(c, experiment_ids), write=False)
@@ -188,12 +200,15 @@ class Experiments:
         args = v.search_args(filter_string, order_by, max_results, page_token, default=1000, cap=50000)
         view = v.validate_view_type(view_type)
 
+        visible = gate.visible(EXPERIMENT)
+
         def work(conn: Connection) -> tuple[list[Experiment], str | None]:
-            page = search_experiment_ids(conn, args, view_type=view)
+            page = search_experiment_ids(conn, args, view_type=view, visible=visible)
             return store.get_experiments(conn, page.experiment_ids), page.next_page_token
 
         return in_transaction(self.db, work, write=False)
 
+    @gate.requires(Permission.READ, EXPERIMENT, "experiment_ids")
     def dataset_summaries(self, experiment_ids: list[str]) -> list[tuple[int, str, str, str | None]]:
         """The distinct datasets (with their input context) logged to runs of these experiments."""
         if not experiment_ids:

@@ -10,6 +10,8 @@ from sqlalchemy import Connection
 from tracklight.artifacts.locations import child_uri
 from tracklight.artifacts.paths import artifact_path, join
 from tracklight.artifacts.store import ArtifactEntry, ArtifactStore
+from tracklight.auth import gate
+from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import InvalidParameter, NotFound, NotImplementedFeature
 from tracklight.services import validation as v
 from tracklight.services.artifacts import Artifacts
@@ -86,6 +88,7 @@ class LoggedModels:
         tags: list[tuple[str, str]],
     ) -> LoggedModel:
         eid = parse_experiment_id(experiment_id)
+        gate.check(EXPERIMENT, eid, Permission.EDIT)
         name = _validate_name(name) if name else generate_run_name()
         if model_type is not None and len(model_type) > MAX_MODEL_TYPE_LENGTH:
             raise InvalidParameter(f"model_type exceeds the maximum length of {MAX_MODEL_TYPE_LENGTH}.")
@@ -116,11 +119,13 @@ class LoggedModels:
 
         return in_transaction(self.db, work)
 
+    @gate.requires(Permission.READ, gate.LOGGED_MODEL, "model_id")
     def get(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModel:
         return in_transaction(
             self.db, lambda c: store.get_logged_model(c, model_id, allow_deleted=allow_deleted), write=False
         )
 
+    @gate.requires(Permission.EDIT, gate.LOGGED_MODEL, "model_id")
     def finalize(self, model_id: str, status: str | int | None) -> LoggedModel:
         final = parse_status(status)
 
@@ -131,6 +136,7 @@ class LoggedModels:
 
         return in_transaction(self.db, work)
 
+    @gate.requires(Permission.MANAGE, gate.LOGGED_MODEL, "model_id")
     def delete(self, model_id: str) -> None:
         def work(conn: Connection) -> None:
             store.find_logged_model(conn, model_id)
@@ -138,6 +144,7 @@ class LoggedModels:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, gate.LOGGED_MODEL, "model_id")
     def set_tags(self, model_id: str, tags: list[tuple[str, str]]) -> None:
         tags = _tags(tags)
 
@@ -147,6 +154,7 @@ class LoggedModels:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, gate.LOGGED_MODEL, "model_id")
     def delete_tag(self, model_id: str, key: str) -> None:
         def work(conn: Connection) -> None:
             store.find_logged_model(conn, model_id)
@@ -155,6 +163,7 @@ class LoggedModels:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, gate.LOGGED_MODEL, "model_id")
     def log_params(self, model_id: str, params: list[tuple[str, str]]) -> None:
         params = _params(params)
 
@@ -188,16 +197,21 @@ class LoggedModels:
             default=DEFAULT_SEARCH_RESULTS,
             cap=MAX_SEARCH_RESULTS,
         )
+        if gate.installed() is not None:
+            ids = [e for e in ids if gate.readable(EXPERIMENT, e)]  # models of unreadable ones are left out
         for d in datasets:
             if not d.name:
                 raise InvalidParameter("`dataset_name` in the `datasets` clause must be specified.")
 
         def work(conn: Connection) -> tuple[list[LoggedModel], str | None]:
+            if not ids:
+                return [], None
             page = search_logged_model_ids(conn, args, experiment_ids=ids, datasets=datasets)
             return store.load_logged_models(conn, page.model_ids), page.next_page_token
 
         return in_transaction(self.db, work, write=False)
 
+    @gate.requires(Permission.READ, gate.LOGGED_MODEL, "model_id")
     def list_artifacts(self, model_id: str, path: str | None) -> tuple[str, list[ArtifactEntry]]:
         """The model's artifact root URI and the entries under `path` in it."""
         if self.artifacts is None:
@@ -206,6 +220,7 @@ class LoggedModels:
         store_, base = self.artifacts.roots.resolve(model.artifact_uri)
         return model.artifact_uri, store_.list_dir(join(base, artifact_path(path)))
 
+    @gate.requires(Permission.READ, gate.LOGGED_MODEL, "model_id")
     def file_location(self, model_id: str, path: str) -> tuple[ArtifactStore, str]:
         """(store, store path) of the file at `path` inside the model's artifact root."""
         if self.artifacts is None:

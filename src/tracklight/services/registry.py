@@ -13,6 +13,8 @@ from sqlalchemy import Connection
 from tracklight.artifacts.locations import SERVED_SCHEME, child_uri
 from tracklight.artifacts.paths import artifact_path, join
 from tracklight.artifacts.store import ArtifactStore
+from tracklight.auth import gate
+from tracklight.auth.permissions import REGISTERED_MODEL, Permission
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.services.artifacts import Artifacts
@@ -135,12 +137,16 @@ class Registry:
             model_id = store.insert_model(conn, name, description, tags, _now())
             return store.load_models(conn, [model_id])[0]
 
-        return self._write(work)
+        model = self._write(work)
+        gate.created(REGISTERED_MODEL, name)
+        return model
 
+    @gate.requires(Permission.READ, REGISTERED_MODEL, "name")
     def get_model(self, name: str) -> RegisteredModel:
         validate_model_name(name)
         return self._read(lambda c: store.load_models(c, [store.find_model_id(c, name)])[0])
 
+    @gate.requires(Permission.MANAGE, REGISTERED_MODEL, "name")
     def rename_model(self, name: str, new_name: str | None) -> RegisteredModel:
         validate_model_name(name)
         validate_model_name(new_name, "new_name")
@@ -152,8 +158,11 @@ class Registry:
                 store.rename_model(conn, model_id, new_name, _now())
             return store.load_models(conn, [model_id])[0]
 
-        return self._write(work)
+        model = self._write(work)
+        gate.renamed(REGISTERED_MODEL, name, new_name)
+        return model
 
+    @gate.requires(Permission.EDIT, REGISTERED_MODEL, "name")
     def update_model(self, name: str, description: str | None) -> RegisteredModel:
         validate_model_name(name)
 
@@ -164,20 +173,25 @@ class Registry:
 
         return self._write(work)
 
+    @gate.requires(Permission.MANAGE, REGISTERED_MODEL, "name")
     def delete_model(self, name: str) -> None:
         validate_model_name(name)
         self._write(lambda c: store.delete_model(c, store.find_model_id(c, name, for_update=True)))
+        gate.deleted(REGISTERED_MODEL, name)
 
+    @gate.requires(Permission.EDIT, REGISTERED_MODEL, "name")
     def set_model_tag(self, name: str, key: str, value: str) -> None:
         validate_model_name(name)
         tag = _tag(key, value)
         self._write(lambda c: store.set_model_tags(c, store.find_model_id(c, name, for_update=True), [tag]))
 
+    @gate.requires(Permission.EDIT, REGISTERED_MODEL, "name")
     def delete_model_tag(self, name: str, key: str) -> None:
         validate_model_name(name)
         v.validate_key(key, "key")
         self._write(lambda c: store.delete_model_tag(c, store.find_model_id(c, name, for_update=True), key))
 
+    @gate.requires(Permission.READ, REGISTERED_MODEL, "name")
     def latest_versions(self, name: str, stages: list[str]) -> list[ModelVersion]:
         validate_model_name(name)
         wanted = {canonical_stage(stage) for stage in stages} if stages else set(STAGES)
@@ -204,14 +218,17 @@ class Registry:
             filter_string, order_by, max_results, page_token, default=DEFAULT_MODELS_PAGE, cap=MAX_MODELS_PAGE
         )
 
+        visible = gate.visible(REGISTERED_MODEL)
+
         def work(conn: Connection) -> tuple[list[RegisteredModel], str | None]:
-            ids, token = search_registered_model_ids(conn, args)
+            ids, token = search_registered_model_ids(conn, args, visible)
             return store.load_models(conn, ids), token
 
         return self._read(work)
 
     # -- model versions --------------------------------------------------------------------------
 
+    @gate.requires(Permission.EDIT, REGISTERED_MODEL, "name")
     def create_version(
         self,
         name: str,
@@ -304,11 +321,13 @@ class Registry:
         other = store.get_version(conn, other_id, other_name, number)
         return other.storage_location or other.source, run_id
 
+    @gate.requires(Permission.READ, REGISTERED_MODEL, "name")
     def get_version(self, name: str, version: str | int | None) -> ModelVersion:
         validate_model_name(name)
         number = parse_version(version)
         return self._read(lambda c: store.get_version(c, store.find_model_id(c, name), name, number))
 
+    @gate.requires(Permission.EDIT, REGISTERED_MODEL, "name")
     def update_version(self, name: str, version: str | int | None, description: str | None) -> ModelVersion:
         validate_model_name(name)
         number = parse_version(version)
@@ -321,6 +340,7 @@ class Registry:
 
         return self._write(work)
 
+    @gate.requires(Permission.EDIT, REGISTERED_MODEL, "name")
     def transition_stage(
         self, name: str, version: str | int | None, stage: str, archive_existing: bool
     ) -> ModelVersion:
@@ -345,6 +365,7 @@ class Registry:
 
         return self._write(work)
 
+    @gate.requires(Permission.MANAGE, REGISTERED_MODEL, "name")
     def delete_version(self, name: str, version: str | int | None) -> None:
         validate_model_name(name)
         number = parse_version(version)
@@ -357,6 +378,7 @@ class Registry:
 
         self._write(work)
 
+    @gate.requires(Permission.EDIT, REGISTERED_MODEL, "name")
     def set_version_tag(self, name: str, version: str | int | None, key: str, value: str) -> None:
         validate_model_name(name)
         number = parse_version(version)
@@ -369,6 +391,7 @@ class Registry:
 
         self._write(work)
 
+    @gate.requires(Permission.EDIT, REGISTERED_MODEL, "name")
     def delete_version_tag(self, name: str, version: str | int | None, key: str) -> None:
         validate_model_name(name)
         number = parse_version(version)
@@ -398,18 +421,22 @@ class Registry:
             cap=MAX_VERSIONS_PAGE,
         )
 
+        visible = gate.visible(REGISTERED_MODEL)
+
         def work(conn: Connection) -> tuple[list[ModelVersion], str | None]:
-            keys, token = search_model_version_keys(conn, args)
+            keys, token = search_model_version_keys(conn, args, visible)
             return store.load_versions(conn, keys), token
 
         return self._read(work)
 
+    @gate.requires(Permission.READ, REGISTERED_MODEL, "name")
     def download_uri(self, name: str, version: str | int | None) -> str:
         found = self.get_version(name, version)
         return found.storage_location or found.source
 
     # -- aliases ---------------------------------------------------------------------------------
 
+    @gate.requires(Permission.EDIT, REGISTERED_MODEL, "name")
     def set_alias(self, name: str, alias: str, version: str | int | None) -> None:
         validate_model_name(name)
         validate_alias(alias, reserved_too=True)
@@ -422,11 +449,13 @@ class Registry:
 
         self._write(work)
 
+    @gate.requires(Permission.EDIT, REGISTERED_MODEL, "name")
     def delete_alias(self, name: str, alias: str) -> None:
         validate_model_name(name)
         validate_alias(alias, reserved_too=False)
         self._write(lambda c: store.delete_alias(c, store.find_model_id(c, name, for_update=True), alias))
 
+    @gate.requires(Permission.READ, REGISTERED_MODEL, "name")
     def version_by_alias(self, name: str, alias: str) -> ModelVersion:
         validate_model_name(name)
         validate_alias(alias, reserved_too=False)
@@ -448,6 +477,7 @@ class Registry:
 
     # -- files -----------------------------------------------------------------------------------
 
+    @gate.requires(Permission.READ, REGISTERED_MODEL, "name")
     def version_file(
         self, name: str, version: str | int | None, path: str | None
     ) -> tuple[ArtifactStore, str]:

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from sqlalchemy import Connection
 
 from tracklight.artifacts.locations import child_uri
+from tracklight.auth import gate
+from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.services.experiments import parse_experiment_id, parse_experiment_ids
@@ -63,6 +65,7 @@ class Runs:
         tags: list[tuple[str, str]],
     ) -> Run:
         eid = parse_experiment_id(experiment_id if experiment_id not in (None, "") else "0")
+        gate.check(EXPERIMENT, eid, Permission.EDIT)
         tags = [(v.validate_key(k, "key"), v.truncate(val, v.MAX_TAG_VALUE_LENGTH)) for k, val in tags]
         tag_name = dict(tags).get("mlflow.runName")
         if run_name and tag_name and run_name != tag_name:
@@ -95,9 +98,11 @@ class Runs:
 
         return in_transaction(self.db, work)
 
+    @gate.requires(Permission.READ, gate.RUN, "run_id")
     def get(self, run_id: str) -> Run:
         return in_transaction(self.db, lambda c: store.get_run(c, run_id), write=False)
 
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def update(self, run_id: str, *, status: str | None, end_time: int | None, run_name: str | None) -> Run:
         if status is not None and status not in v.RUN_STATUSES:
             status = None  # MLflow ignores an unknown status rather than failing the call
@@ -111,6 +116,7 @@ class Runs:
 
         return in_transaction(self.db, work)
 
+    @gate.requires(Permission.MANAGE, gate.RUN, "run_id")
     def set_lifecycle(self, run_id: str, stage: str) -> None:
         def work(conn: Connection) -> None:
             run = store.find_run(conn, run_id)
@@ -121,6 +127,7 @@ class Runs:
     def set_tag(self, run_id: str, key: str, value: str) -> None:
         self.log_batch(run_id, metrics=[], params=[], tags=[(key, value)])
 
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def delete_tag(self, run_id: str, key: str) -> None:
         def work(conn: Connection) -> None:
             run = _require_active(store.find_run(conn, run_id))
@@ -129,6 +136,7 @@ class Runs:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def log_batch(
         self,
         run_id: str,
@@ -180,6 +188,7 @@ class Runs:
         internal_id, new_series = in_transaction(self.db, work)
         self.series_ids.remember(internal_id, new_series)
 
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def log_inputs(self, run_id: str, datasets: list[DatasetInput], model_ids: list[str]) -> None:
         for dataset in datasets:
             v.validate_dataset(dataset)
@@ -191,6 +200,7 @@ class Runs:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def log_outputs(self, run_id: str, models: list[tuple[str, int]]) -> None:
         def work(conn: Connection) -> None:
             run = _require_active(store.find_run(conn, run_id))
@@ -198,6 +208,7 @@ class Runs:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def log_model(self, run_id: str, model_json: str) -> None:
         """Append an MLmodel description to the run's mlflow.log-model.history tag (the 2.x client's path)."""
         try:
@@ -229,6 +240,11 @@ class Runs:
         ids = parse_experiment_ids(experiment_ids)
         args = v.search_args(filter_string, order_by, max_results, page_token, default=1000, cap=50000)
         view = v.validate_view_type(run_view_type)
+        if gate.installed() is not None:
+            # Runs of experiments the caller may not read are left out, as if those were not asked for.
+            ids = [e for e in ids if gate.readable(EXPERIMENT, e)]
+            if not ids:
+                return [], None
 
         def work(conn: Connection) -> tuple[list[Run], str | None]:
             page = search_run_page(conn, args, experiment_ids=ids, run_view_type=view)
@@ -236,11 +252,13 @@ class Runs:
 
         return in_transaction(self.db, work, write=False)
 
+    @gate.requires(Permission.READ, EXPERIMENT, "experiment_ids")
     def keys(self, experiment_ids: list[str], limit: int = 5000) -> tuple[list[str], list[str], list[str]]:
         """The param, metric and tag keys in use in the experiments (filter completion, column choice)."""
         ids = [parse_experiment_id(e) for e in experiment_ids]
         return in_transaction(self.db, lambda c: run_overview.distinct_keys(c, ids, limit), write=False)
 
+    @gate.requires(Permission.READ, EXPERIMENT, "experiment_ids")
     def child_ids(
         self, parent_ids: list[str], experiment_ids: list[str], run_view_type: str | None, limit: int
     ) -> list[str]:
@@ -256,6 +274,7 @@ class Runs:
     def metric_history(
         self, run_id: str, key: str, max_results: int | None, page_token: str | None
     ) -> tuple[list[HistoryRow], str | None]:
+        gate.check(gate.RUN, run_id, Permission.READ)
         limit = v.validate_max_results(max_results, default=MAX_HISTORY_PAGE, cap=MAX_HISTORY_PAGE)
         # History tokens are keyset tokens like the search ones: the last point's sort values.
         after = None
@@ -273,6 +292,7 @@ class Runs:
 
         return in_transaction(self.db, work, write=False)
 
+    @gate.requires(Permission.READ, gate.RUN, "run_ids")
     def sampled_history(
         self,
         run_ids: list[str],
@@ -313,6 +333,7 @@ class Runs:
 
         return in_transaction(self.db, work, write=False)
 
+    @gate.requires(Permission.READ, gate.RUN, "run_ids")
     def metric_history_bulk(
         self, run_ids: list[str], key: str | None, max_results: int | None
     ) -> list[MetricPoint]:

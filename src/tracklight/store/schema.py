@@ -345,6 +345,50 @@ evaluation_dataset_records = Table(
     Index("ix_evaluation_dataset_records_dataset_created", "dataset_id", "created_time", "id"),
 )
 
+# -- authentication and permissions ------------------------------------------------------------------
+
+auth_users = Table(
+    "auth_users",
+    metadata,
+    Column("id", IntId, primary_key=True, autoincrement=True),
+    Column("username", _name(256), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),  # argon2id, in its own PHC string format
+    Column("is_admin", Boolean, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    # Bumped by every change that must reach cached verdicts on all replicas: password, admin flag,
+    # grants, token revocation. Replicas re-read it every couple of seconds.
+    Column("auth_version", BigInteger, nullable=False),
+)
+
+auth_permissions = Table(
+    "auth_permissions",
+    metadata,
+    Column("id", IntId, primary_key=True, autoincrement=True),
+    Column("user_id", IntId, ForeignKey("auth_users.id"), nullable=False),
+    Column("resource_type", String(32), nullable=False),  # experiment | registered_model
+    Column("resource_id", _name(256), nullable=False),  # an experiment id, or a registered model's name
+    Column("permission", String(32), nullable=False),
+    Index("uq_auth_permissions_grant", "user_id", "resource_type", "resource_id", unique=True),
+    # Renames and deletions of a resource touch every user's grant on it.
+    Index("ix_auth_permissions_resource", "resource_type", "resource_id"),
+)
+
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    Column("id", IntId, primary_key=True, autoincrement=True),
+    Column("user_id", IntId, ForeignKey("auth_users.id"), nullable=False),
+    Column("name", _name(256), nullable=False),
+    # SHA-256 of the whole token, hex: the lookup key; the token itself is never stored.
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),  # the token's first characters, to tell tokens apart
+    Column("created_time", BigInteger, nullable=False),
+    Column("expires_time", BigInteger, nullable=True),
+    Column("last_used_time", BigInteger, nullable=True),
+    Column("revoked_time", BigInteger, nullable=True),
+    Index("ix_auth_tokens_user", "user_id"),
+)
+
 for _table in metadata.tables.values():
     _table.dialect_options["mysql"]["charset"] = "utf8mb4"
     _table.dialect_options["mysql"]["engine"] = "InnoDB"

@@ -68,9 +68,17 @@ class ExperimentSearchPage:
 
 
 def search_experiment_ids(
-    conn: sa.Connection, args: SearchArgs[str], *, view_type: str
+    conn: sa.Connection,
+    args: SearchArgs[str],
+    *,
+    view_type: str,
+    visible: tuple[bool, list[str]] | None = None,
 ) -> ExperimentSearchPage:
-    """One page of experiment ids matching an MLflow experiments/search request, in reference order."""
+    """One page of experiment ids matching an MLflow experiments/search request, in reference order.
+
+    `visible` (from auth.gate.visible) restricts the rows before paging, so a page token never points
+    past a row the caller may not read: None is every row, (True, ids) only those, (False, ids) all others.
+    """
     stages = _VIEW_STAGES.get(view_type)
     if stages is None:
         raise InvalidParameter(f"Invalid view_type {view_type!r}; expected one of {list(_VIEW_STAGES)}")
@@ -86,6 +94,10 @@ def search_experiment_ids(
     stmt = sa.select(experiments.c.id).where(
         experiments.c.lifecycle_stage.in_(stages), *(_condition(dialect, c) for c in comparisons)
     )
+    if visible is not None:
+        only, ids = visible
+        numbers = [int(i) for i in ids if i.isdigit()]
+        stmt = stmt.where(experiments.c.id.in_(numbers) if only else experiments.c.id.not_in(numbers))
     fp = fingerprint("experiments", [(k.kind, k.key, k.ascending) for k in order_keys])
     rows, token = fetch_page(conn, stmt, columns, fp=fp, args=args)
     return ExperimentSearchPage([int(r[0]) for r in rows], token)

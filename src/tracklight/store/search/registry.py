@@ -144,7 +144,17 @@ def _check_max_results(max_results: int) -> None:
         )
 
 
-def search_registered_model_ids(conn: sa.Connection, args: SearchArgs[str]) -> tuple[list[int], str | None]:
+def _visible(stmt: sa.Select, visible: tuple[bool, list[str]] | None) -> sa.Select:
+    """Keep only the models the caller may read (auth.gate.visible), before paging."""
+    if visible is None:
+        return stmt
+    only, names = visible
+    return stmt.where(_rm.c.name.in_(names) if only else _rm.c.name.not_in(names))
+
+
+def search_registered_model_ids(
+    conn: sa.Connection, args: SearchArgs[str], visible: tuple[bool, list[str]] | None = None
+) -> tuple[list[int], str | None]:
     """One page of registered model ids matching a registered-models/search request."""
     _check_max_results(args.max_results)
     dialect = conn.dialect.name
@@ -162,13 +172,14 @@ def search_registered_model_ids(conn: sa.Connection, args: SearchArgs[str]) -> t
     stmt = sa.select(_rm.c.id).where(
         *_filters(dialect, comparisons, _MODEL_COLUMNS, registered_model_tags, owner)
     )
+    stmt = _visible(stmt, visible)
     fp = fingerprint("registered-models", [(k.key, k.ascending) for k in order_keys])
     rows, token = fetch_page(conn, stmt, columns, fp=fp, args=args)
     return [int(r[0]) for r in rows], token
 
 
 def search_model_version_keys(
-    conn: sa.Connection, args: SearchArgs[str]
+    conn: sa.Connection, args: SearchArgs[str], visible: tuple[bool, list[str]] | None = None
 ) -> tuple[list[tuple[int, int]], str | None]:
     """One page of (registered model id, version) matching a model-versions/search request."""
     _check_max_results(args.max_results)
@@ -195,6 +206,7 @@ def search_model_version_keys(
         .select_from(_mv.join(_rm, _rm.c.id == _mv.c.registered_model_id))
         .where(*_filters(dialect, comparisons, _VERSION_COLUMNS, model_version_tags, owner))
     )
+    stmt = _visible(stmt, visible)
     fp = fingerprint("model-versions", [(k.key, k.ascending) for k in order_keys])
     rows, token = fetch_page(conn, stmt, columns, fp=fp, args=args)
     return [(int(r[0]), int(r[1])) for r in rows], token

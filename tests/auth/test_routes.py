@@ -1,0 +1,136 @@
+"""With auth on, no route of the running application serves data or accepts a change without valid
+credentials: every route is taken from the application's own tables, so a route added later is covered."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import requests
+from harness.server import ServerProcess
+
+from tracklight.application import assemble
+from tracklight.auth import gate
+from tracklight.config import load_settings
+from tracklight.http.app import TracklightApp
+from tracklight.http.artifacts import ARTIFACT_ROUTES
+
+from .conftest import ADMIN, ADMIN_PASSWORD
+
+PUBLIC = {"/health", "/ready", "/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"}
+
+
+def _sample(pattern: str) -> str:
+    """A concrete path for a route regex: each parameter becomes a made-up value."""
+    path = re.sub(r"\(\?P<\w+>[^)]*\)", "1", pattern.strip("^$"))
+    return path.replace("\\", "")
+
+
+def every_route(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(method, path) of every route the application registers, with auth on."""
+    monkeypatch.setenv("TRACKLIGHT_ADMIN_PASSWORD", "route-table-only")
+    settings = load_settings(
+        backend_store_uri=f"sqlite:///{tmp_path / 'routes.db'}",
+        artifacts_destination=str(tmp_path / "artifacts"),
+        auth=True,
+    )
+    application = assemble(settings)
+    try:
+        app = TracklightApp(application)
+        routes: set[tuple[str, str]] = set()
+        for path in [*app.plain, *app.probes]:
+            routes.add(("GET", path))
+        for path, by_method in app.routes.items():
+            routes.update((method, path) for method in by_method)
+        for pattern, by_method in app.patterns:
+            routes.update((method, _sample(pattern.pattern)) for method in by_method)
+        for path in app.streamed:
+            routes.add(("GET", path))
+        for prefix in app.artifact_prefixes:
+            for name, by_method in ARTIFACT_ROUTES:
+                for method in by_method:
+                    routes.add((method, prefix + name))
+                    routes.add((method, prefix + name + "/0/run/artifacts/file.txt"))
+        assert app.dashboard is not None
+        for method, pattern, _ in app.dashboard.pages:
+            routes.add((method, _sample(pattern.pattern)))
+        for name in app.dashboard.static:
+            routes.add(("GET", app.dashboard.static_prefix + name))
+        return sorted(routes)
+    finally:
+        gate.install(None)
+        if application.db is not None:
+            application.db.engine.dispose()
+
+
+def _call(server: ServerProcess, method: str, path: str, auth: tuple[str, str] | None) -> requests.Response:
+    kwargs: dict = {"timeout": 30, "auth": auth, "allow_redirects": False}
+    if method in ("POST", "PUT", "PATCH", "DELETE"):
+        kwargs["json"] = {"name": "x", "experiment_id": "0", "run_id": "0", "username": "admin"}
+    return requests.request(method, server.base_url + path, **kwargs)
+
+
+def test_the_route_table_is_complete_enough_to_mean_something(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    routes = every_route(tmp_path, monkeypatch)
+    paths = {p for _, p in routes}
+    # A sample of each family, so a broken enumeration cannot pass by finding nothing.
+    for expected in (
+        "/api/2.0/mlflow/runs/log-metric",
+        "/ajax-api/2.0/mlflow/runs/search",
+        "/api/3.0/mlflow/users/permissions/grant",
+        "/api/2.0/mlflow/users/create",
+        "/graphql",
+        "/get-artifact",
+        "/model-versions/get-artifact",
+        "/metrics",
+        "/version",
+        "/api/2.0/mlflow-artifacts/artifacts",
+    ):
+        assert expected in paths, expected
+    assert len(routes) > 150
+
+
+def test_no_route_answers_without_credentials(
+    auth_server: ServerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    routes = every_route(tmp_path, monkeypatch)
+    served = []
+    for index, (method, path) in enumerate(routes):
+        if path in PUBLIC:
+            continue
+        # Wrong credentials on a sample only: failed logins count towards throttling (test_credentials).
+        tries = [None] + ([("nobody-" + str(index), "not-a-password")] if index % 25 == 0 else [])
+        for auth in tries:
+            got = _call(auth_server, method, path, auth)
+            if got.status_code != 401 or "www-authenticate" not in got.headers:
+                served.append((method, path, auth and auth[0], got.status_code, got.text[:100]))
+    assert served == []
+
+
+def test_public_paths_are_only_the_probes_and_server_info(auth_server: ServerProcess) -> None:
+    for path in PUBLIC:
+        assert requests.get(auth_server.base_url + path, timeout=30).status_code == 200, path
+    # Anything else, even a path nobody registered, asks for credentials rather than saying "not found".
+    for path in ("/", "/nope", "/api/2.0/mlflow/nope", "/health/", "/static/app.js", "/signup"):
+        got = requests.get(auth_server.base_url + path, timeout=30)
+        assert got.status_code == 401, path
+        assert got.headers["www-authenticate"] == 'Basic realm="tracklight"'
+
+
+def test_bearer_and_malformed_headers_are_refused(auth_server: ServerProcess) -> None:
+    url = auth_server.api("experiments/search") + "?max_results=1"
+    for header in (
+        "Bearer tl_not-a-token",
+        "Bearer ",
+        "Basic !!!",
+        "Basic " + "YWRtaW4=",
+        "Digest x",
+        "tl_x",
+    ):
+        got = requests.get(url, headers={"Authorization": header}, timeout=30)
+        assert got.status_code == 401, header
+    ok = requests.get(url, auth=(ADMIN, ADMIN_PASSWORD), timeout=30)
+    assert ok.status_code == 200, ok.text
