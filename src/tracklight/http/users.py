@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from tracklight.auth.permissions import EXPERIMENT, REGISTERED_MODEL, Permission
@@ -165,70 +166,60 @@ def _legacy_permission(f: Fields) -> str:
     return "DENY" if permission == "NO_PERMISSIONS" else permission
 
 
-def _experiment_json(f: Fields, users: Users) -> Json:
-    username, eid = f.required_str("username"), f.required_str("experiment_id")
-    user_id, permission = users.existing_grant(username, EXPERIMENT, eid)
-    return {
-        "experiment_permission": {"experiment_id": eid, "user_id": user_id, "permission": _legacy(permission)}
-    }
+@dataclass(frozen=True, slots=True)
+class LegacyGrants:
+    """The 2.x client's per-resource permission endpoints for one resource type: the field that names the
+    resource, and the key of the answer's object."""
+
+    resource_type: str
+    id_field: str
+    answer_key: str
+
+    def _grant(self, f: Fields) -> tuple[str, str]:
+        return f.required_str("username"), f.required_str(self.id_field)
+
+    def _answer(self, f: Fields, users: Users) -> Json:
+        username, resource_id = self._grant(f)
+        user_id, permission = users.existing_grant(username, self.resource_type, resource_id)
+        return {
+            self.answer_key: {
+                self.id_field: resource_id,
+                "user_id": user_id,
+                "permission": _legacy(permission),
+            }
+        }
+
+    def create(self, f: Fields, users: Users) -> Json:
+        username, resource_id = self._grant(f)
+        users.create_grant(username, self.resource_type, resource_id, _legacy_permission(f))
+        return self._answer(f, users)
+
+    def get(self, f: Fields, users: Users) -> Json:
+        return self._answer(f, users)
+
+    def update(self, f: Fields, users: Users) -> Json:
+        username, resource_id = self._grant(f)
+        users.existing_grant(username, self.resource_type, resource_id)
+        users.grant(username, self.resource_type, resource_id, _legacy_permission(f))
+        return {}
+
+    def delete(self, f: Fields, users: Users) -> Json:
+        username, resource_id = self._grant(f)
+        users.existing_grant(username, self.resource_type, resource_id)
+        users.revoke(username, self.resource_type, resource_id)
+        return {}
+
+    def routes(self, prefix: str) -> list[tuple[tuple[str, ...], str, Any, str]]:
+        return [
+            (("POST",), f"{prefix}/permissions/create", self.create, "users"),
+            (("GET",), f"{prefix}/permissions/get", self.get, "users"),
+            (("PATCH",), f"{prefix}/permissions/update", self.update, "users"),
+            (("DELETE",), f"{prefix}/permissions/delete", self.delete, "users"),
+        ]
 
 
-def create_experiment_permission(f: Fields, users: Users) -> Json:
-    users.create_grant(
-        f.required_str("username"), EXPERIMENT, f.required_str("experiment_id"), _legacy_permission(f)
-    )
-    return _experiment_json(f, users)
-
-
-def get_experiment_permission(f: Fields, users: Users) -> Json:
-    return _experiment_json(f, users)
-
-
-def update_experiment_permission(f: Fields, users: Users) -> Json:
-    username, eid = f.required_str("username"), f.required_str("experiment_id")
-    users.existing_grant(username, EXPERIMENT, eid)
-    users.grant(username, EXPERIMENT, eid, _legacy_permission(f))
-    return {}
-
-
-def delete_experiment_permission(f: Fields, users: Users) -> Json:
-    username, eid = f.required_str("username"), f.required_str("experiment_id")
-    users.existing_grant(username, EXPERIMENT, eid)
-    users.revoke(username, EXPERIMENT, eid)
-    return {}
-
-
-def _model_json(f: Fields, users: Users) -> Json:
-    username, name = f.required_str("username"), f.required_str("name")
-    user_id, permission = users.existing_grant(username, REGISTERED_MODEL, name)
-    return {
-        "registered_model_permission": {"name": name, "user_id": user_id, "permission": _legacy(permission)}
-    }
-
-
-def create_model_permission(f: Fields, users: Users) -> Json:
-    users.create_grant(
-        f.required_str("username"), REGISTERED_MODEL, f.required_str("name"), _legacy_permission(f)
-    )
-    return _model_json(f, users)
-
-
-def get_model_permission(f: Fields, users: Users) -> Json:
-    return _model_json(f, users)
-
-
-def update_model_permission(f: Fields, users: Users) -> Json:
-    username, name = f.required_str("username"), f.required_str("name")
-    users.existing_grant(username, REGISTERED_MODEL, name)
-    users.grant(username, REGISTERED_MODEL, name, _legacy_permission(f))
-    return {}
-
-
-def delete_model_permission(f: Fields, users: Users) -> Json:
-    username, name = f.required_str("username"), f.required_str("name")
-    users.existing_grant(username, REGISTERED_MODEL, name)
-    users.revoke(username, REGISTERED_MODEL, name)
-    return {}
+_EXPERIMENT_GRANTS = LegacyGrants(EXPERIMENT, "experiment_id", "experiment_permission")
+_MODEL_GRANTS = LegacyGrants(REGISTERED_MODEL, "name", "registered_model_permission")
 
 
 AUTH_API_2_0: list[tuple[tuple[str, ...], str, Any, str]] = [
@@ -239,14 +230,8 @@ AUTH_API_2_0: list[tuple[tuple[str, ...], str, Any, str]] = [
     (("PATCH",), "users/update-password", update_password, "users"),
     (("PATCH",), "users/update-admin", update_admin, "users"),
     (("DELETE",), "users/delete", delete_user, "users"),
-    (("POST",), "experiments/permissions/create", create_experiment_permission, "users"),
-    (("GET",), "experiments/permissions/get", get_experiment_permission, "users"),
-    (("PATCH",), "experiments/permissions/update", update_experiment_permission, "users"),
-    (("DELETE",), "experiments/permissions/delete", delete_experiment_permission, "users"),
-    (("POST",), "registered-models/permissions/create", create_model_permission, "users"),
-    (("GET",), "registered-models/permissions/get", get_model_permission, "users"),
-    (("PATCH",), "registered-models/permissions/update", update_model_permission, "users"),
-    (("DELETE",), "registered-models/permissions/delete", delete_model_permission, "users"),
+    *_EXPERIMENT_GRANTS.routes("experiments"),
+    *_MODEL_GRANTS.routes("registered-models"),
 ]
 
 AUTH_API_3_0: list[tuple[tuple[str, ...], str, Any, str]] = [
