@@ -4,7 +4,12 @@
 # a /health HEALTHCHECK, configured entirely by environment variables.
 #
 #   docker build -t tracklight .
-#   docker run --rm -p 127.0.0.1:5000:5000 tracklight                 # SQLite + local artifacts in the container
+#   docker run --rm -p 127.0.0.1:5000:5000 -e TRACKLIGHT_ADMIN_PASSWORD tracklight
+#                                                                      # SQLite + local artifacts in the container;
+#                                                                      # auth is on: the first admin is `admin`
+#   docker run --rm -p 127.0.0.1:5000:5000 -e TRACKLIGHT_AUTH=false tracklight   # a quick local try, no login
+#   docker run --rm -e TRACKLIGHT_BACKEND_STORE_URI -e TRACKLIGHT_DB_PASSWORD tracklight tokens create admin
+#                                                                      # a personal access token (MLFLOW_TRACKING_TOKEN)
 #   docker run --rm -e TRACKLIGHT_BACKEND_STORE_URI -e TRACKLIGHT_DB_PASSWORD tracklight db upgrade
 #                                                                      # migrate once per release, before servers
 #
@@ -39,6 +44,12 @@
 #                                    it to the load balancer's / Cloud Run's hostname. /health and /ready ignore it.
 #   TRACKLIGHT_CORS_ALLOWED_ORIGINS  comma-separated browser origins allowed to call the API (default: none)
 #   TRACKLIGHT_LOG_FORMAT            json (the default without a terminal) or text
+#   TRACKLIGHT_AUTH                  true in this image (the server's own default is false): a password or a personal
+#                                    access token on every route but /health, /ready and server-info. With no admin
+#                                    in the database yet, the server refuses to start unless
+#                                    TRACKLIGHT_ADMIN_PASSWORD (a secret: from the orchestrator) creates the first
+#                                    admin, TRACKLIGHT_ADMIN_USERNAME (default admin). false: no login at all
+#   TRACKLIGHT_AUTH_DEFAULT_PERMISSION  READ (default), USE, EDIT, MANAGE or NO_PERMISSIONS without a grant
 #   TRACKLIGHT_H2C                   true: serve with Hypercorn, which speaks cleartext HTTP/2 (h2c) as well as
 #                                    HTTP/1.1 on the port. Cloud Run: name the container port h2c, which lifts its
 #                                    32 MiB request-body limit (default false: uvicorn, HTTP/1.1 only)
@@ -51,7 +62,7 @@
 #   GCS    Application Default Credentials (Cloud Run service account, GOOGLE_APPLICATION_CREDENTIALS);
 #          STORAGE_EMULATOR_HOST for an emulator
 #   Azure  AZURE_STORAGE_CONNECTION_STRING, else DefaultAzureCredential (managed / workload identity, AZURE_*)
-# Secrets (TRACKLIGHT_DB_PASSWORD beside a password-less TRACKLIGHT_BACKEND_STORE_URI, cloud keys) come from the orchestrator at
+# Secrets (TRACKLIGHT_DB_PASSWORD beside a password-less TRACKLIGHT_BACKEND_STORE_URI, TRACKLIGHT_ADMIN_PASSWORD, cloud keys) come from the orchestrator at
 # run time (ECS secrets, Cloud Run secret env references, compose .env): never put them in this file or the image.
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -105,12 +116,15 @@ RUN groupadd --system --gid 10001 tracklight \
 # The venv stays root-owned: the server user can run it but not change it.
 COPY --from=builder /opt/tracklight /opt/tracklight
 
+# Authentication on: a container reachable by others must not serve without a login. Without an admin yet, the
+# server refuses to start until TRACKLIGHT_ADMIN_PASSWORD is given (or TRACKLIGHT_AUTH=false for a local try).
 ENV PATH="/opt/tracklight/bin:${PATH}" \
     VIRTUAL_ENV=/opt/tracklight \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TRACKLIGHT_HOST=0.0.0.0 \
-    TRACKLIGHT_PORT=5000
+    TRACKLIGHT_PORT=5000 \
+    TRACKLIGHT_AUTH=true
 
 # The SQLite file and local artifacts of the defaults land here (the user's home): mount a volume to keep them.
 WORKDIR /var/lib/tracklight

@@ -380,6 +380,10 @@ class ImageProcess:
         # 127.0.0.1 instead of the image's 0.0.0.0: a test must not listen beyond this machine.
         env.update(TRACKLIGHT_HOST="127.0.0.1", TRACKLIGHT_PORT=str(self.port), **(extra_env or {}))
         self.env = server_env(env)
+        # Only what the test gives: an admin password in the developer's environment would hide the image's default.
+        for name in ADMIN_VARIABLES:
+            if name not in (extra_env or {}):
+                self.env.pop(name, None)
         argv = exec_form("ENTRYPOINT") + exec_form("CMD")
         assert argv[0] == "tracklight"
         self.argv = [tracklight_bin(), *argv[1:]]
@@ -418,6 +422,11 @@ class ImageProcess:
         )
 
 
+# The README's "try it" run: the image turns authentication on, so the first start needs an admin password.
+TRY_IT = {"TRACKLIGHT_ADMIN_PASSWORD": "try-it-password"}
+ADMIN_VARIABLES = ("TRACKLIGHT_ADMIN_PASSWORD", "MLFLOW_AUTH_ADMIN_PASSWORD", "TRACKLIGHT_ADMIN_USERNAME")
+
+
 @pytest.fixture
 def image_process(tmp_path: Path) -> Iterator[list[ImageProcess]]:
     started: list[ImageProcess] = []
@@ -434,7 +443,7 @@ def test_image_command_serves_health_and_the_healthcheck_passes(
 ) -> None:
     workdir = tmp_path / "var-lib-tracklight"
     workdir.mkdir()
-    server = ImageProcess(workdir, {"TRACKLIGHT_STATIC_PREFIX": prefix} if prefix else None)
+    server = ImageProcess(workdir, {"TRACKLIGHT_STATIC_PREFIX": prefix, **TRY_IT} if prefix else TRY_IT)
     image_process.append(server)
     server.start()
     # The defaults land in the WORKDIR, which is what the Dockerfile tells users to mount.
@@ -450,17 +459,82 @@ def test_startup_path_imports_no_heavy_modules(tmp_path: Path, image_process: li
     """A restart on an existing database imports neither the cloud SDKs nor Alembic nor mlflow."""
     workdir = tmp_path / "var-lib-tracklight"
     workdir.mkdir()
-    first = ImageProcess(workdir)
+    first = ImageProcess(workdir, TRY_IT)
     image_process.append(first)
     first.start()
     assert first.stop()
-    again = ImageProcess(workdir, {"PYTHONPROFILEIMPORTTIME": "1"})
+    again = ImageProcess(workdir, {"PYTHONPROFILEIMPORTTIME": "1", **TRY_IT})
     image_process.append(again)
     again.start()
     assert again.stop()
     imported = set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", again.log.read_text(), re.M))
     assert "tracklight.http.app" in imported, "no import profile in the log"
     assert sorted(m for m in imported if m.startswith(HEAVY)) == []
+
+
+def test_image_turns_auth_on_and_refuses_to_start_without_an_admin_password(tmp_path: Path) -> None:
+    assert image_env()["TRACKLIGHT_AUTH"] == "true"
+    workdir = tmp_path / "var-lib-tracklight"
+    workdir.mkdir()
+    server = ImageProcess(workdir)
+    run = subprocess.run(server.argv, cwd=workdir, env=server.env, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0, "the image served with authentication on and no admin"
+    assert "TRACKLIGHT_ADMIN_PASSWORD" in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+def _search_status(server: ImageProcess) -> int:
+    return _get(f"http://127.0.0.1:{server.port}/api/2.0/mlflow/experiments/search?max_results=1")
+
+
+def test_image_with_an_admin_password_needs_a_login_and_a_token_works_with_mlflow(
+    tmp_path: Path, image_process: list[ImageProcess]
+) -> None:
+    """The README's try-it run with -e TRACKLIGHT_ADMIN_PASSWORD, then `tracklight tokens create admin` with the
+    image's entrypoint against the same volume, then the stock mlflow client with MLFLOW_TRACKING_TOKEN."""
+    workdir = tmp_path / "var-lib-tracklight"
+    workdir.mkdir()
+    server = ImageProcess(workdir, TRY_IT)
+    image_process.append(server)
+    server.start()
+    assert _search_status(server) == 401
+    argv = exec_form("ENTRYPOINT") + ["tokens", "create", "admin"]
+    created = subprocess.run(
+        [tracklight_bin(), *argv[1:]], cwd=workdir, env=server.env, capture_output=True, text=True, timeout=60
+    )
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("tl_"), created.stdout
+    script = (
+        "import mlflow; c = mlflow.MlflowClient(); "
+        "print(c.get_experiment(c.create_experiment('from-the-image')).name)"
+    )
+    client_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_") and k != "PYTHONPATH"
+    }
+    client_env.update(MLFLOW_TRACKING_URI=f"http://127.0.0.1:{server.port}", MLFLOW_TRACKING_TOKEN=token)
+    logged = subprocess.run(
+        [sys.executable, "-c", script], env=client_env, capture_output=True, text=True, timeout=180
+    )
+    assert logged.returncode == 0, logged.stderr[-3000:]
+    assert logged.stdout.strip().endswith("from-the-image")
+    client_env["MLFLOW_TRACKING_TOKEN"] = "tl_" + "0" * 43
+    refused = subprocess.run(
+        [sys.executable, "-c", script], env=client_env, capture_output=True, text=True, timeout=180
+    )
+    assert refused.returncode != 0
+    assert server.stop()
+
+
+def test_image_with_auth_off_serves_without_a_login(
+    tmp_path: Path, image_process: list[ImageProcess]
+) -> None:
+    workdir = tmp_path / "var-lib-tracklight"
+    workdir.mkdir()
+    server = ImageProcess(workdir, {"TRACKLIGHT_AUTH": "false"})
+    image_process.append(server)
+    server.start()
+    assert _search_status(server) == 200
+    assert server.stop()
 
 
 # -- compose.yaml -------------------------------------------------------------------------------------------
@@ -520,6 +594,9 @@ def test_compose_points_tracklight_at_mysql_and_s3() -> None:
     )
     assert env["MLFLOW_S3_ENDPOINT_URL"] == "http://s3:5000"
     assert services["tracklight"]["ports"] == ["127.0.0.1:5000:5000"]
+    # The image turns authentication on: the server creates its first admin from a dev-only password.
+    assert "TRACKLIGHT_AUTH" not in env or env["TRACKLIGHT_AUTH"] == "true"
+    assert DEV_DEFAULT.fullmatch(env["TRACKLIGHT_ADMIN_PASSWORD"]).group(1) == "TRACKLIGHT_ADMIN_PASSWORD"
     for name, service in services.items():
         if name != "tracklight":
             assert "ports" not in service, f"{name} should not be published"
@@ -540,7 +617,9 @@ def test_compose_has_no_plain_text_secrets() -> None:
             assert match, f"{path}: a secret must be a ${{VAR:-…}} interpolation, not {secret!r}"
             assert match.group(2).endswith("dev-only"), f"{path}: mark the default as development-only"
             seen_defaults.append(match.group(1))
-    assert {"TRACKLIGHT_DB_PASSWORD", "MYSQL_ROOT_PASSWORD"} <= set(seen_defaults)
+    assert {"TRACKLIGHT_DB_PASSWORD", "MYSQL_ROOT_PASSWORD", "TRACKLIGHT_ADMIN_PASSWORD"} <= set(
+        seen_defaults
+    )
     assert "DEVELOPMENT ONLY" in COMPOSE.read_text()
 
 
@@ -598,6 +677,7 @@ def test_compose_chain_without_docker(tmp_path: Path, s3_emulator, image_process
         image_process.append(server)
         server.start()
         assert _get(f"http://127.0.0.1:{server.port}/ready") == 200, server.log.read_text()[-4000:]
+        assert _search_status(server) == 401, "authentication is off in the compose stack"
         assert server.healthcheck().returncode == 0
         assert server.stop()
     finally:

@@ -172,6 +172,7 @@ def test_provider_and_terraform_constraints(module):
     aws = terraform["required_providers"][0]["aws"]
     assert aws["source"] == "hashicorp/aws"
     assert aws["version"] == ">= 5.31, < 7.0"
+    assert terraform["required_providers"][0]["random"] == {"source": "hashicorp/random", "version": "~> 3.6"}
 
 
 def test_variables_are_validated(module):
@@ -407,6 +408,61 @@ def test_execution_role_reads_only_the_needed_secrets(data, local):
     assert star == ["EcrAuth"] and statements["EcrAuth"]["actions"] == ["ecr:GetAuthorizationToken"]
 
 
+def test_auth_is_on_by_default_and_the_admin_password_comes_only_from_secrets_manager(
+    module, local, res, data
+):
+    v = variables(module)
+    assert v["auth_enabled"]["default"] is True and v["auth_enabled"]["type"] == "bool"
+    assert v["admin_username"]["validation"]
+    # No variable carries an admin password (so no default one either): the module generates it.
+    assert not [name for name in v if "admin_password" in name]
+    env = {e["name"]: e["value"] for e in local["server_environment_fixed"]}
+    assert env["TRACKLIGHT_AUTH"] == "${tostring(var.auth_enabled)}"
+    assert env["TRACKLIGHT_ADMIN_USERNAME"] == "${var.admin_username}"
+    assert "TRACKLIGHT_ADMIN_PASSWORD" not in env
+
+    password = res["random_password.admin"]
+    assert password["count"] == "${var.auth_enabled ? 1 : 0}" and password["length"] >= 24
+    secret = res["aws_secretsmanager_secret.admin_password"]
+    assert secret["kms_key_id"] == "${aws_kms_key.this.arn}", (
+        "encrypted with the module's key, like the DB secret"
+    )
+    assert secret["name"] == "${local.names.admin_secret}"
+    version = res["aws_secretsmanager_secret_version.admin_password"]
+    assert version["secret_string"] == "${random_password.admin[0].result}"
+    assert version["secret_id"] == "${aws_secretsmanager_secret.admin_password[0].id}"
+
+    # Injected as an ECS secret (resolved by the execution role), never through `environment`.
+    assert local["admin_secret_arns"] == "${aws_secretsmanager_secret.admin_password[*].arn}"
+    assert local["admin_secrets"].replace(" ", "") == (
+        '${[forarninlocal.admin_secret_arns:{name="TRACKLIGHT_ADMIN_PASSWORD",valueFrom=arn}]}'
+    )
+    assert local["secrets"] == "${concat(local.db_secrets, local.admin_secrets, local.extra_secrets)}"
+    # The execution role reads exactly the DB secret, this one, and any extra_secrets; the task role none.
+    assert (
+        local["secret_arns"]
+        .replace(" ", "")
+        .replace("\n", "")
+        .startswith("${distinct(concat([local.db_secret_arn],local.admin_secret_arns,")
+    )
+    task = _statements(data["aws_iam_policy_document.task"])
+    assert not [s for s in task if any(a.startswith("secretsmanager:") for a in s["actions"])]
+    assert "aws_secretsmanager_secret_version.admin_password" in " ".join(
+        res["aws_ecs_service.server"]["depends_on"]
+    )
+
+
+def test_token_command_runs_tokens_create_in_the_migration_task(module):
+    out = outputs(module)
+    cmd = out["token_command"]["value"]
+    assert "aws ecs run-task" in cmd and "--task-definition ${aws_ecs_task_definition.migrate.family}" in cmd
+    assert 'command = ["tokens", "create", var.admin_username' in cmd
+    assert "assignPublicIp=DISABLED" in cmd
+    assert (
+        out["admin_password_secret_arn"]["value"] == "${one(aws_secretsmanager_secret.admin_password[*].arn)}"
+    )
+
+
 def test_ecr_immutable_and_scanned(res):
     repo = res["aws_ecr_repository.server"]
     assert repo["image_tag_mutability"] == "IMMUTABLE"
@@ -538,6 +594,8 @@ def test_every_resource_is_tagged(res):
         "aws_iam_role_policy",
         "aws_appautoscaling_",
         "aws_route53_record",
+        "aws_secretsmanager_secret_version",
+        "random_",  # the random provider's resources have no tags
     )
     for key, body in res.items():
         if key.split(".")[0].startswith(untaggable):

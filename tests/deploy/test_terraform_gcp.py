@@ -226,6 +226,8 @@ def test_defaults_and_a_full_input_pass_validation(validation_module) -> None:
         ("container_port", 80),
         ("subnet_cidr", "10.8.0.0/28"),
         ("artifacts_prefix", "/artifacts/"),
+        ("admin_username", "admin; rm -rf /"),
+        ("extra_env", {"TRACKLIGHT_AUTH": "false"}),
     ],
 )
 def test_bad_inputs_are_refused(validation_module, variable: str, value: object) -> None:
@@ -246,6 +248,8 @@ def test_every_variable_is_described_typed_and_validated_unless_trivial(module) 
         "allow_url_signing",
         "http2_end_to_end",
         "bucket_location",
+        "auth_enabled",
+        "invoker_iam_check",
     }
     for name, body in variables(module).items():
         assert body.get("description"), f"variable {name} has no description"
@@ -417,7 +421,11 @@ def test_storage_and_secret_roles_are_scoped_to_their_resource(module, res) -> N
         if body["role"].startswith("roles/secretmanager."):
             assert kind == "google_secret_manager_secret_iam_member"
             assert body["role"] == "roles/secretmanager.secretAccessor"
-            assert body["secret_id"] == "${google_secret_manager_secret.db_password.secret_id}"
+            assert body["secret_id"] in (
+                "${google_secret_manager_secret.db_password.secret_id}",
+                "${google_secret_manager_secret.admin_password[0].secret_id}",
+            )
+            assert body["member"] == "${google_service_account.server.member}"
         if body["role"] == "roles/iam.serviceAccountTokenCreator":
             # Sign URLs as itself, never as anyone else.
             assert kind == "google_service_account_iam_member"
@@ -465,7 +473,11 @@ def test_service_settings(module, res, local_values) -> None:
         "max_instance_count": "${var.max_instance_count}",
     }
     assert service["ingress"] == "${var.ingress}"
-    assert service["invoker_iam_disabled"] is False, "the service must require IAM (or IAP) authentication"
+    # Tracklight's login or Google's IAM check authenticates every request; never neither.
+    assert service["invoker_iam_disabled"] == "${!local.invoker_iam_check}"
+    assert local_values["invoker_iam_check"] == "${coalesce(var.invoker_iam_check, !var.auth_enabled)}"
+    conditions = [c["condition"] for c in service["lifecycle"][0]["precondition"]]
+    assert "${var.auth_enabled || local.invoker_iam_check}" in conditions
     assert service["iap_enabled"] == "${var.iap_enabled}"
     limits = block(server_container(res), "resources")["limits"]
     assert limits == {"cpu": "${var.cpu}", "memory": "${var.memory}"}
@@ -502,9 +514,9 @@ def test_database_password_reaches_containers_only_as_a_secret_reference(module,
 
     job = one(res, "google_cloud_run_v2_job.migrate")
     job_container = block(block(block(job, "template"), "template"), "containers")
-    for container, plain_map in (
-        (server_container(res), "${local.plain_env}"),
-        (job_container, "${local.db_env}"),
+    for container, plain_map, secret_map in (
+        (server_container(res), "${local.plain_env}", "${local.server_secret_env}"),
+        (job_container, "${local.db_env}", "${local.secret_env}"),
     ):
         # No literal env blocks: plain values come from a plain map, the password from local.secret_env.
         assert "env" not in container
@@ -517,7 +529,8 @@ def test_database_password_reaches_containers_only_as_a_secret_reference(module,
         plain = [e for e in envs if "value" in e]
         assert plain and all(e["value"] == "${env.value}" for e in plain)
         # Which dynamic block iterates which map: the plain one never walks the secrets and vice versa.
-        assert _for_each(container) == sorted([plain_map, "${local.secret_env}"])
+        assert _for_each(container) == sorted([plain_map, secret_map])
+    assert local_values["server_secret_env"] == "${merge(local.secret_env, local.admin_secret_env)}"
     service_dynamic = {d_name for d in blocks(server_container(res), "dynamic") for d_name in d}
     assert service_dynamic == {"env"}
 
@@ -553,6 +566,65 @@ def test_migration_job_and_its_command(module, res, local_values) -> None:
     # The service waits for the migration that the same apply runs.
     service = one(res, "google_cloud_run_v2_service.server")
     assert "${terraform_data.migrate}" in service["depends_on"]
+
+
+# -- Tracklight's own authentication ------------------------------------------------------------------------
+
+
+def test_auth_is_on_by_default_and_the_admin_password_comes_only_from_secret_manager(
+    module, res, local_values
+) -> None:
+    assert default_of(module, "auth_enabled") is True
+    assert default_of(module, "invoker_iam_check") is None  # follows auth_enabled
+    # No variable carries an admin password (so no default one either): the module generates it.
+    for name, body in variables(module).items():
+        assert "admin_password" not in name, name
+        if name != "admin_username":
+            assert "admin" not in str(body.get("default", "")).lower(), name
+    env = local_values["admin_env"]
+    assert env["TRACKLIGHT_AUTH"] == "${tostring(var.auth_enabled)}"
+    assert env["TRACKLIGHT_ADMIN_USERNAME"] == "${var.admin_username}"
+    assert "TRACKLIGHT_ADMIN_PASSWORD" not in text(env) and "local.admin_env" in local_values["plain_env"]
+
+    # Generated, stored as a secret version, referenced by the server as a pinned secret_key_ref.
+    password = one(res, "random_password.admin")
+    assert password["count"] == "${var.auth_enabled ? 1 : 0}" and password["length"] >= 24
+    version = one(res, "google_secret_manager_secret_version.admin_password")
+    assert version["secret_data"] == "${random_password.admin[0].result}"
+    assert version["secret"] == "${google_secret_manager_secret.admin_password[0].id}"
+    admin_env = local_values["admin_secret_env"].replace(" ", "").replace("\n", "")
+    assert "TRACKLIGHT_ADMIN_PASSWORD" in admin_env
+    assert "google_secret_manager_secret.admin_password[0].secret_id" in admin_env
+    assert "google_secret_manager_secret_version.admin_password[0].version" in admin_env
+    assert "random_password" not in text(local_values["plain_env"]) + local_values["admin_secret_env"]
+
+    # Readable by the service account only, on that one secret (and the DB password's own grant).
+    accessors = {
+        a: b for a, b in iam_grants(res).items() if b["role"] == "roles/secretmanager.secretAccessor"
+    }
+    assert set(accessors) == {
+        "google_secret_manager_secret_iam_member.server_db_password",
+        "google_secret_manager_secret_iam_member.server_admin_password",
+    }
+    admin = accessors["google_secret_manager_secret_iam_member.server_admin_password"]
+    assert admin["secret_id"] == "${google_secret_manager_secret.admin_password[0].secret_id}"
+    assert admin["member"] == "${google_service_account.server.member}"
+    service = one(res, "google_cloud_run_v2_service.server")
+    assert "${google_secret_manager_secret_iam_member.server_admin_password}" in service["depends_on"]
+    # The migration job does not get the admin password.
+    job = one(res, "google_cloud_run_v2_job.migrate")
+    assert "admin" not in text(block(block(block(job, "template"), "template"), "containers"))
+
+
+def test_token_command_runs_the_migration_job_with_tokens_create(module, local_values) -> None:
+    outs = outputs(module)
+    assert outs["token_command"]["value"] == "${local.token_command}"
+    assert (
+        outs["admin_password_secret"]["value"] == "${one(google_secret_manager_secret.admin_password[*].id)}"
+    )
+    command = local_values["token_command"]
+    assert command.startswith("gcloud run jobs execute ${local.job_name} ")
+    assert "--args=tokens,create,${var.admin_username}," in command and "--wait" in command
 
 
 def test_iap_uses_the_cloud_run_integration_not_the_shut_down_brand_apis(module, res) -> None:

@@ -25,6 +25,9 @@ locals {
     { name = "TRACKLIGHT_ARTIFACTS_DESTINATION", value = local.artifacts_destination },
     { name = "TRACKLIGHT_ALLOWED_HOSTS", value = local.host },
     { name = "TRACKLIGHT_LOG_FORMAT", value = "json" },
+    # Explicit either way: the image's own default is on.
+    { name = "TRACKLIGHT_AUTH", value = tostring(var.auth_enabled) },
+    { name = "TRACKLIGHT_ADMIN_USERNAME", value = var.admin_username },
     { name = "AWS_REGION", value = local.region },
   ]
   extra_environment  = [for k, v in var.extra_environment : { name = k, value = v }]
@@ -176,7 +179,7 @@ resource "aws_ecs_service" "server" {
     ignore_changes = [desired_count]
   }
 
-  depends_on = [aws_lb_listener.https, aws_iam_role_policy.execution, aws_iam_role_policy.task]
+  depends_on = [aws_lb_listener.https, aws_iam_role_policy.execution, aws_iam_role_policy.task, aws_secretsmanager_secret_version.admin_password]
 }
 
 resource "aws_appautoscaling_target" "server" {

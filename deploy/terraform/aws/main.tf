@@ -54,12 +54,16 @@ locals {
     { name = "TRACKLIGHT_DB_USER", valueFrom = "${local.db_secret_arn}:username::" },
     { name = "TRACKLIGHT_DB_PASSWORD", valueFrom = "${local.db_secret_arn}:password::" },
   ]
-  extra_secrets = [for k, v in var.extra_secrets : { name = k, valueFrom = v }]
-  secrets       = concat(local.db_secrets, local.extra_secrets)
+  # With auth_enabled, the first admin's password (auth.tf), as the whole secret string.
+  admin_secret_arns = aws_secretsmanager_secret.admin_password[*].arn
+  admin_secrets     = [for arn in local.admin_secret_arns : { name = "TRACKLIGHT_ADMIN_PASSWORD", valueFrom = arn }]
+  extra_secrets     = [for k, v in var.extra_secrets : { name = k, valueFrom = v }]
+  secrets           = concat(local.db_secrets, local.admin_secrets, local.extra_secrets)
 
   # Secret ARNs the execution role may read: strip any ":json-key:version-stage:version-id" suffix.
   secret_arns = distinct(concat(
     [local.db_secret_arn],
+    local.admin_secret_arns,
     [for v in values(var.extra_secrets) : join(":", slice(split(":", v), 0, 7))],
   ))
 }

@@ -26,6 +26,25 @@ output "migrate_command" {
   ])
 }
 
+output "token_command" {
+  description = "Runs `tracklight tokens create <admin_username>` once as a Fargate task (the migration task definition with another command). The token is printed once, to the task's log stream under the `migrate` prefix: read it there, then use it as MLFLOW_TRACKING_TOKEN. Other users: replace the name (create them first with `tracklight users create`)."
+  value = join(" ", [
+    "aws ecs run-task",
+    "--region ${local.region}",
+    "--cluster ${aws_ecs_cluster.this.name}",
+    "--task-definition ${aws_ecs_task_definition.migrate.family}",
+    "--launch-type FARGATE",
+    "--network-configuration 'awsvpcConfiguration={subnets=[${join(",", var.private_subnet_ids)}],securityGroups=[${aws_security_group.service.id}],assignPublicIp=DISABLED}'",
+    "--overrides '${jsonencode({ containerOverrides = [{ name = local.container_name, command = ["tokens", "create", var.admin_username, "--name", "laptop", "--expires-days", "90"] }] })}'",
+    "--query 'tasks[0].taskArn' --output text",
+  ])
+}
+
+output "admin_password_secret_arn" {
+  description = "Secrets Manager secret holding the first admin's generated password (null with auth_enabled = false). Read it with `aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text`."
+  value       = one(aws_secretsmanager_secret.admin_password[*].arn)
+}
+
 output "redeploy_command" {
   description = "Restarts the service's tasks (e.g. after the database password rotated, or after the migration)."
   value       = "aws ecs update-service --region ${local.region} --cluster ${aws_ecs_cluster.this.name} --service ${aws_ecs_service.server.name} --force-new-deployment"

@@ -156,11 +156,29 @@ variable "alb_access_logs_prefix" {
   default     = "alb"
 }
 
+variable "auth_enabled" {
+  description = "Tracklight's own authentication (TRACKLIGHT_AUTH): every route but /health, /ready and server-info needs a password or a personal access token. The first admin's password is generated into Secrets Manager (admin_password_secret_arn). Turn it off only behind another gate (internal ALB, VPN, OIDC for browsers only)."
+  type        = bool
+  default     = true
+}
+
+variable "admin_username" {
+  description = "Username of the first admin (TRACKLIGHT_ADMIN_USERNAME), created with the generated password on the first start."
+  type        = string
+  default     = "admin"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$", var.admin_username))
+    error_message = "admin_username must be 1-64 characters: letters, digits, '.', '_', '@' or '-', starting with a letter or digit."
+  }
+}
+
 variable "oidc" {
   description = <<-EOT
     Optional OIDC authentication on the HTTPS listener (the ALB `authenticate-oidc` action), for the web UI.
     Note: SDK clients (mlflow) cannot follow the browser login; with this on, they need a path that bypasses the
-    ALB (an internal ALB / VPN) or the server's own token authentication.
+    ALB (an internal ALB / VPN). Tracklight does not read the ALB's identity headers yet: browsers still log in
+    to Tracklight itself when auth_enabled is on.
   EOT
   type = object({
     issuer                 = string

@@ -25,6 +25,7 @@ locals {
   service_account_id    = module.naming.gcp.service_account_id
   repository_id         = module.naming.gcp.artifact_registry
   db_password_secret_id = module.naming.gcp.db_password_secret
+  admin_secret_id       = module.naming.gcp.admin_secret
   database_name         = coalesce(var.database_name, module.naming.db_name)
   network_name          = "${module.naming.name}-vpc"
   subnet_name           = "${module.naming.name}-run"

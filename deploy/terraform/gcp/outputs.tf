@@ -33,6 +33,16 @@ output "migration_command" {
   value       = local.migration_command
 }
 
+output "token_command" {
+  description = "Runs the migration job once with `tokens create <admin_username>` instead of `db upgrade`. The token is printed once, to the job execution's log in Cloud Logging: read it there, then use it as MLFLOW_TRACKING_TOKEN."
+  value       = local.token_command
+}
+
+output "admin_password_secret" {
+  description = "Secret Manager secret holding the first admin's generated password (null with auth_enabled = false): gcloud secrets versions access latest --secret <this>."
+  value       = one(google_secret_manager_secret.admin_password[*].id)
+}
+
 output "artifacts_bucket" {
   description = "Bucket that holds the artifacts."
   value       = google_storage_bucket.artifacts.name
@@ -64,7 +74,7 @@ output "database_password_secret" {
 }
 
 output "client_environment" {
-  description = "Environment for an mlflow client on a laptop (see the README for IAP)."
+  description = "Environment for an mlflow client on a laptop; add MLFLOW_TRACKING_TOKEN (a Tracklight token from token_command, or a Google identity token with invoker_iam_check; see the README)."
   value = {
     MLFLOW_TRACKING_URI = google_cloud_run_v2_service.server.uri
     # Cloud Run caps HTTP/1 request bodies at 32 MiB: send every file above 16 MB straight to the bucket.

@@ -5,7 +5,7 @@ locals {
   }
 
   # Plain settings only: the password is never a plain value.
-  plain_env = merge(var.extra_env, local.db_env, {
+  plain_env = merge(var.extra_env, local.db_env, local.admin_env, {
     TRACKLIGHT_HOST                  = "0.0.0.0"
     TRACKLIGHT_PORT                  = tostring(var.container_port)
     TRACKLIGHT_ARTIFACTS_DESTINATION = local.artifacts_destination
@@ -21,6 +21,7 @@ locals {
       version = google_secret_manager_secret_version.db_password.version
     }
   }
+  server_secret_env = merge(local.secret_env, local.admin_secret_env)
 
   migration_command = "gcloud run jobs execute ${local.job_name} --project ${var.project_id} --region ${var.region} --wait"
 }
@@ -38,9 +39,10 @@ resource "google_cloud_run_v2_service" "server" {
   deletion_protection = var.deletion_protection
   labels              = local.labels
 
-  # Every request is authenticated by Google before it reaches the container: IAM (roles/run.invoker) and,
-  # with iap_enabled, Identity-Aware Proxy in front of it. Tracklight has no login of its own.
-  invoker_iam_disabled = false
+  # Who authenticates a request: Tracklight itself (auth_enabled, the default: Cloud Run's IAM check is off so
+  # the Authorization header reaches the container), Google's IAM (roles/run.invoker, invoker_iam_check), or
+  # both; with iap_enabled, Identity-Aware Proxy as well. Never none (the precondition below).
+  invoker_iam_disabled = !local.invoker_iam_check
   iap_enabled          = var.iap_enabled
 
   template {
@@ -103,7 +105,7 @@ resource "google_cloud_run_v2_service" "server" {
       }
 
       dynamic "env" {
-        for_each = local.secret_env
+        for_each = local.server_secret_env
         content {
           name = env.key
           value_source {
@@ -155,10 +157,15 @@ resource "google_cloud_run_v2_service" "server" {
       condition     = var.min_instance_count <= var.max_instance_count
       error_message = "min_instance_count must not exceed max_instance_count."
     }
+    precondition {
+      condition     = var.auth_enabled || local.invoker_iam_check
+      error_message = "With auth_enabled = false, keep invoker_iam_check on: otherwise nothing authenticates requests."
+    }
   }
 
   depends_on = [
     google_secret_manager_secret_iam_member.server_db_password,
+    google_secret_manager_secret_iam_member.server_admin_password,
     google_project_iam_member.server_cloudsql_client,
     google_storage_bucket_iam_member.server_objects,
     google_sql_user.tracklight,

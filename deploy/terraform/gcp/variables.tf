@@ -193,8 +193,31 @@ variable "ingress" {
   }
 }
 
+variable "auth_enabled" {
+  description = "Tracklight's own authentication (TRACKLIGHT_AUTH): every route but /health, /ready and server-info needs a password or a personal access token. The first admin's password is generated into Secret Manager (admin_password_secret)."
+  type        = bool
+  default     = true
+}
+
+variable "admin_username" {
+  description = "Username of the first admin (TRACKLIGHT_ADMIN_USERNAME), created with the generated password on the first start."
+  type        = string
+  default     = "admin"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$", var.admin_username))
+    error_message = "admin_username must be 1-64 characters: letters, digits, '.', '_', '@' or '-', starting with a letter or digit."
+  }
+}
+
+variable "invoker_iam_check" {
+  description = "Cloud Run's IAM check (roles/run.invoker with a Google identity token) in front of the service. Default (null): off when auth_enabled, because that check takes the Authorization header the mlflow client sends its Tracklight token in; on otherwise. Both off is refused."
+  type        = bool
+  default     = null
+}
+
 variable "invoker_members" {
-  description = "Principals allowed to call the service with a Google identity token (roles/run.invoker), e.g. [\"group:ml-team@example.com\", \"serviceAccount:trainer@p.iam.gserviceaccount.com\"]. The service is never public: Tracklight has no login of its own."
+  description = "Principals allowed to call the service with a Google identity token (roles/run.invoker) when invoker_iam_check is on, e.g. [\"group:ml-team@example.com\", \"serviceAccount:trainer@p.iam.gserviceaccount.com\"]. Never public: allUsers is refused."
   type        = list(string)
   default     = []
 
@@ -213,7 +236,7 @@ variable "extra_env" {
     condition = alltrue(concat(
       [for k in keys(var.extra_env) : can(regex("^[A-Z_][A-Z0-9_]*$", k))],
       [for k in keys(var.extra_env) : !can(regex("(PASSWORD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|BACKEND_STORE_URI)", k))],
-      [for k in keys(var.extra_env) : !contains(["TRACKLIGHT_HOST", "TRACKLIGHT_PORT", "TRACKLIGHT_ARTIFACTS_DESTINATION", "TRACKLIGHT_WORKERS", "TRACKLIGHT_DB_USER", "PORT"], k)],
+      [for k in keys(var.extra_env) : !contains(["TRACKLIGHT_HOST", "TRACKLIGHT_PORT", "TRACKLIGHT_ARTIFACTS_DESTINATION", "TRACKLIGHT_WORKERS", "TRACKLIGHT_DB_USER", "TRACKLIGHT_AUTH", "TRACKLIGHT_ADMIN_USERNAME", "PORT"], k)],
     ))
     error_message = "extra_env keys must be UPPER_SNAKE_CASE, must not look like secrets (PASSWORD, SECRET, TOKEN, CREDENTIAL, PRIVATE_KEY, BACKEND_STORE_URI) and must not override the variables the module sets."
   }

@@ -19,6 +19,7 @@ locals {
     task_role           = "${var.name}-task"
     execution_role      = "${var.name}-execution"
     kms_alias           = "alias/${var.name}"
+    admin_secret        = "${var.name}-admin-password"
   }
 
   gcp = {
@@ -29,6 +30,7 @@ locals {
     service_account_id = "${var.name}-run" # 6-30 characters
     db_password_secret = "${var.name}-db-password"
     backend_uri_secret = "${var.name}-backend-store-uri"
+    admin_secret       = "${var.name}-admin-password"
   }
 
   labels = merge(var.labels, {

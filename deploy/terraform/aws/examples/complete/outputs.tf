@@ -32,3 +32,13 @@ output "cluster_name" {
   description = "ECS cluster."
   value       = module.tracklight.cluster_name
 }
+
+output "token_command" {
+  description = "Runs tracklight tokens create <admin> as a one-off task; the token is in its log stream."
+  value       = module.tracklight.token_command
+}
+
+output "admin_password_secret_arn" {
+  description = "Secrets Manager secret with the first admin's password."
+  value       = module.tracklight.admin_password_secret_arn
+}

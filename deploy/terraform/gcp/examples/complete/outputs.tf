@@ -27,3 +27,13 @@ output "client_environment" {
   description = "Environment for mlflow clients."
   value       = module.tracklight.client_environment
 }
+
+output "token_command" {
+  description = "Runs tracklight tokens create <admin> as the migration job; the token is in its log."
+  value       = module.tracklight.token_command
+}
+
+output "admin_password_secret" {
+  description = "Secret Manager secret with the first admin's password."
+  value       = module.tracklight.admin_password_secret
+}

@@ -15,7 +15,7 @@ variable "image_tag" {
 }
 
 variable "invoker_members" {
-  description = "Principals allowed to call the tracking server, e.g. [\"group:ml-team@example.com\"]."
+  description = "Principals allowed to call the tracking server with a Google identity token when the IAM check is on (invoker_iam_check; by default Tracklight's own login is the gate), e.g. [\"group:ml-team@example.com\"]."
   type        = list(string)
   default     = []
 }
