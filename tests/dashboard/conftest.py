@@ -9,8 +9,13 @@ from typing import Any
 
 import pytest
 from harness.server import ServerProcess
+from playwright.sync_api import expect
 
 from dashboard.seed import Seeded, seed, seed_xss
+
+# Playwright's assertions wait 5 s by default; on a loaded 2-core CI machine, with servers and chromium
+# sharing it, a page can take longer than that to settle, and a slow pass is not a failure.
+expect.set_options(timeout=20_000)
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
