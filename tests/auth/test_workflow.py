@@ -60,7 +60,7 @@ def test_without_credentials_the_client_fails_at_once(auth_server: ServerProcess
     with pytest.raises(MlflowException) as info:
         client.search_experiments()
     assert "401" in str(info.value)
-    assert time.monotonic() - start < 10  # no retry loop on 401
+    assert time.monotonic() - start < 30  # no retry loop on 401 (a retried request backs off for minutes)
 
 
 def test_too_little_permission_fails_cleanly(auth_server: ServerProcess, creds: Credentials) -> None:
