@@ -193,7 +193,7 @@ def test_manage_experiments_with_forms(dashboard: Dashboard, page: Watched) -> N
     name = f"ui-made-{uuid.uuid4().hex[:8]}"
     p.goto(dashboard.url + "/")
     p.get_by_label("New experiment").fill(name)
-    p.get_by_role("button", name="Create").click()
+    p.get_by_role("button", name="Create", exact=True).click()
     row = p.locator("#experiments tbody tr", has_text=name)
     row.wait_for()
     eid = row.get_attribute("data-experiment-id")
@@ -203,7 +203,7 @@ def test_manage_experiments_with_forms(dashboard: Dashboard, page: Watched) -> N
     p.locator("#experiments tbody tr", has_text=name + "-renamed").wait_for()
     assert dashboard.client.get_experiment(eid).name == name + "-renamed"
     p.get_by_label("New experiment").fill(name + "-renamed")
-    p.get_by_role("button", name="Create").click()
+    p.get_by_role("button", name="Create", exact=True).click()
     p.locator("#form-error", has_text="already exists").wait_for()
     page.accept_dialogs = True
     row = p.locator(f"#experiments tbody tr[data-experiment-id='{eid}']")
@@ -211,7 +211,7 @@ def test_manage_experiments_with_forms(dashboard: Dashboard, page: Watched) -> N
     row.wait_for(state="detached")
     assert dashboard.client.get_experiment(eid).lifecycle_stage == "deleted"
     p.get_by_label("Show").select_option("deleted")
-    p.get_by_role("button", name="Search").click()
+    p.get_by_role("button", name="Search", exact=True).click()
     restore = p.locator(f"#experiments tbody tr[data-experiment-id='{eid}']").get_by_role(
         "button", name=re.compile("Restore")
     )
