@@ -300,7 +300,9 @@ def test_ui_routes_honour_the_static_prefix(backend: BackendURI, server_factory:
             requests.get(f"{root}/{api}/2.0/mlflow/metrics/get-history-bulk", timeout=TIMEOUT).status_code
             == 404
         )
-    assert sorted(f.path for f in client.list_artifacts(run_id)) == ["ajax-api.txt", "api.txt"]
+    # Over the wire: the 2.x client resolves mlflow-artifacts: URIs through the global tracking URI.
+    listed = ok(get(f"{base}/api/2.0/mlflow/artifacts/list", {"run_id": run_id}))
+    assert sorted(f["path"] for f in listed["files"]) == ["ajax-api.txt", "api.txt"]
     if is_mlflow3():
         model_id = client.create_logged_model(exp).model_id
         client.log_model_artifact(model_id, __file__)
