@@ -260,3 +260,23 @@ def test_registry_pages(dashboard: Dashboard, page: Watched) -> None:
     p.get_by_role("link", name="train-1").click()
     p.wait_for_url(re.compile(rf"/runs/{run_id}$"))
     page.clean()
+
+
+def test_edit_run_tags(dashboard: Dashboard, page: Watched) -> None:
+    client = dashboard.client
+    run_id = client.create_run(dashboard.data.experiment_id, run_name="tag-edit").info.run_id
+    p = page.page
+    p.goto(f"{dashboard.url}/experiments/{dashboard.data.experiment_id}/runs/{run_id}")
+    p.get_by_label("Tag", exact=True).fill("stage")
+    p.get_by_label("value", exact=True).fill("<b>candidate</b>")
+    p.get_by_role("button", name="Set tag", exact=True).click()
+    expect(p.locator("#tags")).to_contain_text("<b>candidate</b>")  # shown as text, not markup
+    assert client.get_run(run_id).data.tags["stage"] == "<b>candidate</b>"
+    p.get_by_label("Tag", exact=True).fill("bad key!")
+    p.get_by_role("button", name="Set tag", exact=True).click()
+    expect(p.locator("#form-error")).to_contain_text("Invalid value")
+    assert "bad key!" not in client.get_run(run_id).data.tags
+    p.get_by_role("button", name="Delete tag stage").click()
+    expect(p.locator("#tags")).to_contain_text("No tags.")
+    assert "stage" not in client.get_run(run_id).data.tags
+    page.clean()

@@ -366,6 +366,8 @@ DASHBOARD: dict[Route, dict[str, str]] = {
     ("POST", "experiments/{experiment_id}/rename"): {"name": "new_name", "return_to": "return_to"},
     ("POST", "experiments/{experiment_id}/delete"): {"return_to": "return_to"},
     ("POST", "experiments/{experiment_id}/restore"): {"return_to": "return_to"},
+    ("POST", "experiments/{experiment_id}/runs/{run_id}/tags"): {"key": "key", "value": "text"},
+    ("POST", "experiments/{experiment_id}/runs/{run_id}/tags/delete"): {"key": "key"},
     ("POST", "models/{name}/versions/{version}/alias"): {"alias": "alias"},
     ("POST", "models/{name}/versions/{version}/alias/delete"): {"alias": "alias"},
     ("POST", "models/{name}/versions/{version}/stage"): {"stage": "stage", "archive_existing": "bool"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from starlette.responses import RedirectResponse, Response
 
@@ -60,7 +61,9 @@ def _history_models(tags: dict[str, str]) -> list[dict[str, str]]:
     ]
 
 
-def run_page(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
+def run_page(
+    ctx: PageContext, experiment_id: str, run_id: str, error: str = "", status: int = 200
+) -> Response:
     run = ctx.services.runs.get(run_id)
     if str(run.experiment_id) != experiment_id:
         return RedirectResponse(
@@ -91,6 +94,8 @@ def run_page(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
     return render(
         ctx,
         "run.html",
+        status,
+        error=error,
         title=run.run_name or run.run_id,
         experiment=experiment,
         run=run,
@@ -123,7 +128,30 @@ def run_live(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
     )
 
 
+def _edit_tags(ctx: PageContext, experiment_id: str, run_id: str, action: Callable[[], object]) -> Response:
+    """Apply a tag form, then back to the run's page (or the page again, saying what was refused)."""
+    try:
+        action()
+    except TracklightError as exc:
+        return run_page(ctx, experiment_id, run_id, error=exc.message, status=422)
+    return RedirectResponse(
+        ctx.url(f"/experiments/{experiment_id}/runs/{run_id}#tags-heading"), status_code=303
+    )
+
+
+def set_run_tag(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
+    key, value = ctx.field("key").strip(), ctx.field("value")
+    return _edit_tags(ctx, experiment_id, run_id, lambda: ctx.services.runs.set_tag(run_id, key, value))
+
+
+def delete_run_tag(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
+    key = ctx.field("key")
+    return _edit_tags(ctx, experiment_id, run_id, lambda: ctx.services.runs.delete_tag(run_id, key))
+
+
 ROUTES = [
     ("GET", "/experiments/{experiment_id}/runs/{run_id}", run_page),
     ("GET", "/experiments/{experiment_id}/runs/{run_id}/live", run_live),
+    ("POST", "/experiments/{experiment_id}/runs/{run_id}/tags", set_run_tag),
+    ("POST", "/experiments/{experiment_id}/runs/{run_id}/tags/delete", delete_run_tag),
 ]
