@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import quote
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from tracklight.dashboard.context import PageContext
+from tracklight.dashboard.forms import apply_form
 from tracklight.dashboard.render import render
 from tracklight.errors import TracklightError
 
@@ -88,11 +89,11 @@ def version_page(ctx: PageContext, name: str, version: str, error: str = "", sta
 
 def _edit(ctx: PageContext, name: str, version: str, action: Callable[[], object]) -> Response:
     """Apply a version form, then back to the version page (or the page again, saying what was refused)."""
-    try:
-        action()
-    except TracklightError as exc:
-        return version_page(ctx, name, version, error=exc.message, status=422)
-    return RedirectResponse(ctx.url(f"{model_path(name)}/versions/{version}"), status_code=303)
+    return apply_form(
+        action,
+        ctx.url(f"{model_path(name)}/versions/{version}"),
+        lambda message: version_page(ctx, name, version, error=message, status=422),
+    )
 
 
 def set_alias(ctx: PageContext, name: str, version: str) -> Response:

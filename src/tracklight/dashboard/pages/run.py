@@ -8,6 +8,7 @@ from collections.abc import Callable
 from starlette.responses import RedirectResponse, Response
 
 from tracklight.dashboard.context import PageContext
+from tracklight.dashboard.forms import apply_form
 from tracklight.dashboard.render import render
 from tracklight.dashboard.runs_view import PARENT_TAG
 from tracklight.errors import TracklightError
@@ -130,12 +131,10 @@ def run_live(ctx: PageContext, experiment_id: str, run_id: str) -> Response:
 
 def _edit_tags(ctx: PageContext, experiment_id: str, run_id: str, action: Callable[[], object]) -> Response:
     """Apply a tag form, then back to the run's page (or the page again, saying what was refused)."""
-    try:
-        action()
-    except TracklightError as exc:
-        return run_page(ctx, experiment_id, run_id, error=exc.message, status=422)
-    return RedirectResponse(
-        ctx.url(f"/experiments/{experiment_id}/runs/{run_id}#tags-heading"), status_code=303
+    return apply_form(
+        action,
+        ctx.url(f"/experiments/{experiment_id}/runs/{run_id}#tags-heading"),
+        lambda message: run_page(ctx, experiment_id, run_id, error=message, status=422),
     )
 
 
