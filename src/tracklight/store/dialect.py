@@ -13,8 +13,7 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
     """Insert rows, skipping those whose key already exists; one multi-row statement."""
     if not rows:
         return
-    # PostgreSQL refuses a statement that would update one row twice (a request naming a tag key twice);
-    # the last row for a key wins, as it does on SQLite and MySQL.
+    # One row per key, as upsert sends: the statement then means the same on every database.
     rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
     name = conn.dialect.name
     if name == "postgresql":
