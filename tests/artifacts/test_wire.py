@@ -83,11 +83,25 @@ def test_empty_file(artifact_server: ArtifactServer) -> None:
 def test_body_shorter_than_content_length_stores_nothing(artifact_server: ArtifactServer) -> None:
     d = _dir()
     head = f"PUT /api/2.0/mlflow-artifacts/artifacts/{d}/cut.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    since = artifact_server.server.log_size()
     # 12 MiB declared, 9 MiB sent: past the first part, so cloud stores had begun a multipart upload.
     answer = _raw(artifact_server, f"{head}Content-Length: {12 << 20}\r\n\r\n".encode() + b"x" * (9 << 20))
     assert _status(answer) in (0, 400)
+    _handled(artifact_server, f"{d}/cut.bin", since)
     assert requests.get(artifact_server.artifacts_url(f"{d}/cut.bin"), timeout=30).status_code == 404
     _eventually_empty(artifact_server, d)  # the abort runs just after the connection drops
+
+
+def _handled(srv: ArtifactServer, path: str, since: int, timeout: float = 30.0) -> None:
+    """Wait for the server's access line for `path`: the handler (and its clean-up) has finished.
+
+    The client can see the answer before the handler has even begun: the protocol layer refuses a
+    body that overruns Content-Length on its own, while the app still writes and then discards it.
+    """
+    deadline = time.monotonic() + timeout
+    while f"{path} " not in srv.server.log_text(since) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"{path} " in srv.server.log_text(since), srv.server.log_tail(since=since)
 
 
 def _eventually_empty(srv: ArtifactServer, under: str, timeout: float = 10.0) -> None:
@@ -100,8 +114,10 @@ def _eventually_empty(srv: ArtifactServer, under: str, timeout: float = 10.0) ->
 def test_body_longer_than_content_length_is_rejected(artifact_server: ArtifactServer) -> None:
     d = _dir()
     head = f"PUT /api/2.0/mlflow-artifacts/artifacts/{d}/long.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    since = artifact_server.server.log_size()
     answer = _raw(artifact_server, f"{head}Content-Length: 10\r\n\r\n".encode() + b"y" * 5000)
     assert _status(answer) == 400
+    _handled(artifact_server, f"{d}/long.bin", since)
     _eventually_empty(artifact_server, d)
 
 
