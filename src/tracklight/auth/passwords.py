@@ -13,6 +13,8 @@ from tracklight.errors import InvalidParameter
 # guessing attacker pays that per try while a login pays it once (see auth.authenticate's verdicts).
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 MIN_LENGTH = 8
+# The password hash of a user who signs in only through single sign-on or a proxy: no password matches it.
+NO_PASSWORD = "!sso"
 
 
 @cache
@@ -34,9 +36,11 @@ def check_password(password: str | None) -> None:
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
-    """True if `password` matches; takes the same time when there is no such user (stored_hash None)."""
+    """True if `password` matches; takes the same time when there is no such user (stored_hash None) or
+    the user has no password (NO_PASSWORD)."""
+    usable = bool(stored_hash) and stored_hash != NO_PASSWORD
     try:
-        _HASHER.verify(stored_hash or _stand_in(), password)
+        _HASHER.verify(stored_hash if usable else _stand_in(), password)  # type: ignore[arg-type]
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-    return stored_hash is not None
+    return usable

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from tracklight.auth import tokens as token_secrets
-from tracklight.auth.passwords import check_password, hash_password, verify_password
+from tracklight.auth.passwords import NO_PASSWORD, check_password, hash_password, verify_password
 from tracklight.auth.permissions import EXPERIMENT, Permission, parse_permission, parse_resource_type
 from tracklight.auth.principal import Principal, current_principal
 from tracklight.auth.versions import Versions
@@ -69,6 +71,32 @@ class Users:
             raise InvalidParameter("The username must be 1 to 256 characters, without ':'.")
         password_hash = hash_password(password)
         return in_transaction(self.db, lambda c: store.create_user(c, username, password_hash, is_admin))
+
+    def provision(self, username: str, *, is_admin: bool | None = None) -> UserRecord:
+        """The user an identity provider vouched for, created on first sign-in (without a password).
+
+        `is_admin` is the provider's say (a group mapped to admin): applied when given, so losing the
+        group takes the flag away at the next sign-in; None leaves the stored flag alone. Called before
+        anyone is acting, so there is no caller to check.
+        """
+        if not username or len(username) > MAX_USERNAME or ":" in username:
+            raise InvalidParameter(
+                "The identity provider gave no usable user name (1 to 256 characters, no ':')."
+            )
+
+        def provision(c: Connection) -> UserRecord:
+            user = store.find_user(c, username)
+            if user is None:
+                try:
+                    return store.create_user(c, username, NO_PASSWORD, bool(is_admin))
+                except AlreadyExists:  # another replica signed the same user in at the same moment
+                    user = store.get_user(c, username)
+            if is_admin is not None and user.is_admin != is_admin:
+                user = store.update_user(c, username, is_admin=is_admin)
+                self._changed(user.id)
+            return user
+
+        return in_transaction(self.db, provision)
 
     def get_user(self, username: str) -> UserRecord:
         caller = self._caller()
