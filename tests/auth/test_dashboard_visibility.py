@@ -64,6 +64,8 @@ def _seed(server: ServerProcess, tmp: Path) -> World:
     shown_name = f"shown-{tag}"
     shown_eid = client.create_experiment(shown_name)
     hidden_eid = client.create_experiment(f"hidden-{secret}")
+    deleted_eid = client.create_experiment(f"deleted-{secret}")
+    client.delete_experiment(deleted_eid)
 
     hidden_run = client.create_run(hidden_eid, run_name=f"run-{secret}").info.run_id
     client.log_param(hidden_run, "p", f"param-{secret}")
@@ -96,6 +98,7 @@ def _seed(server: ServerProcess, tmp: Path) -> World:
     files = tmp / "model-files"
     files.mkdir()
     (files / "MLmodel").write_text(f"artifact_path: {secret}\n")
+    (files / "card.html").write_text(f"<p>card-{secret}</p>")
     client.log_model_artifacts(hidden_lm.model_id, str(files))
     client.finalize_logged_model(hidden_lm.model_id, "READY")
     shown_lm = client.create_logged_model(shown_eid, name=f"shown-lm-{tag}", source_run_id=hidden_run)
@@ -105,6 +108,7 @@ def _seed(server: ServerProcess, tmp: Path) -> World:
     username, password = new_user(server, "viewer")
     admin = get_app_client("basic-auth", tracking_uri=server.url)
     admin.grant_user_permission(username, "experiment", hidden_eid, "DENY")
+    admin.grant_user_permission(username, "experiment", deleted_eid, "DENY")
     admin.grant_user_permission(username, "registered_model", hidden_model, "DENY")
     return World(
         server=server,
@@ -160,6 +164,7 @@ def _hidden_paths(w: World) -> list[str]:
         f"/logged-models/{hl}",
         f"/logged-models/{hl}/artifacts",
         f"/logged-models/{hl}/artifact?path=MLmodel",
+        f"/logged-models/{hl}/artifact-raw?path=card.html",
         # The web UI's own routes.
         f"/get-artifact?run_uuid={hr}&path=notes/{w.secret}.txt",
         f"/model-versions/get-artifact?name={hm}&version=1&path=MLmodel",
@@ -181,6 +186,7 @@ def test_the_admin_sees_what_the_user_may_not(world: World) -> None:
         got = world.get(path, as_admin=True)
         assert got.status_code == 200, (path, got.status_code, got.text[:200])
     assert world.secret in world.get("/experiments", as_admin=True).text
+    assert f"deleted-{world.secret}" in world.get("/experiments?view=deleted", as_admin=True).text
     assert world.secret in world.get("/models", as_admin=True).text
     assert (
         f"run-{world.secret}"
@@ -250,23 +256,39 @@ def test_pages_of_readable_things_name_hidden_ones_at_most(world: World) -> None
 
 def test_forms_on_hidden_things_change_nothing(world: World) -> None:
     run = f"/experiments/{world.hidden_experiment}/runs/{world.hidden_run}"
-    got = world.post(run + "/tags", data={"key": "written", "value": "by-viewer"})
-    assert got.status_code == 403 and world.secret not in got.text
     model = f"/models/{quote(world.hidden_model, safe='')}/versions/1"
-    got = world.post(model + "/alias", data={"alias": "viewer"})
-    assert got.status_code == 403 and world.secret not in got.text
-    got = world.post(f"/experiments/{world.hidden_experiment}/delete", data={})
-    assert world.secret not in got.text
-    admin_view = world.get(run, as_admin=True).text
-    assert "by-viewer" not in admin_view
-    assert "@viewer" not in world.get(model, as_admin=True).text
-    assert world.get(f"/experiments/{world.hidden_experiment}", as_admin=True).status_code == 200
+    experiment = f"/experiments/{world.hidden_experiment}"
+    posts = {
+        run + "/tags": {"key": "written", "value": "by-viewer"},
+        run + "/tags/delete": {"key": "note"},
+        model + "/alias": {"alias": "viewer"},
+        model + "/alias/delete": {"alias": f"alias{world.secret}"},
+        model + "/stage": {"stage": "Production", "archive_existing": "false"},
+        model + "/tags": {"key": "written", "value": "by-viewer"},
+        model + "/tags/delete": {"key": "written"},
+        experiment + "/rename": {"name": "renamed-by-viewer"},
+        experiment + "/delete": {},
+    }
+    for path, form in posts.items():
+        got = world.post(path, data=form)
+        # The run and version pages refuse outright; the experiments list shows the refusal above itself.
+        assert got.status_code in (403, 422), (path, got.status_code)
+        assert world.secret not in got.text, path
+        if got.status_code == 422:
+            assert "Permission denied" in got.text, path
+    run_page = world.get(run, as_admin=True).text
+    assert "by-viewer" not in run_page and f"tag-{world.secret}" in run_page
+    version_page = world.get(model, as_admin=True).text
+    assert "@viewer" not in version_page and f"@alias{world.secret}" in version_page
+    assert "by-viewer" not in version_page and 'value="None" selected' in version_page
+    listing = world.get(f"/experiments?q={world.secret}", as_admin=True).text
+    assert f"hidden-{world.secret}" in listing and "renamed-by-viewer" not in listing
     upload = world.post(
         f"/ajax-api/2.0/mlflow/upload-artifact?run_uuid={world.hidden_run}&path=planted.txt", data=b"x"
     )
     assert upload.status_code == 403
-    listing = world.get(f"/ajax-api/2.0/mlflow/artifacts/list?run_id={world.hidden_run}", as_admin=True)
-    assert "planted.txt" not in listing.text
+    files = world.get(f"/ajax-api/2.0/mlflow/artifacts/list?run_id={world.hidden_run}", as_admin=True)
+    assert files.status_code == 200 and "planted.txt" not in files.text
 
 
 def _graphql(world: World, query: str, *, as_admin: bool = False, path: str = "/graphql") -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Runs, metrics, artifacts and logged models take the permission of their experiment; model versions
 that of their registered model; an evaluation dataset that of every experiment it is linked to (as
 MLflow's auth app has it: a dataset linked to no experiment is for admins only). Admins pass every
-check; a user without a grant gets the default permission; DENY beats the default. The services call in here (`requires` on their methods, or the
-functions below); with authentication off no gate is installed and every check passes.
+check; a user without a grant gets the default permission; DENY beats the default. The services call
+in here (`requires` on their methods, or the functions below); with authentication off no gate is
+installed and every check passes.
 """
 
 from __future__ import annotations

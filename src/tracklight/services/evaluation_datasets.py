@@ -339,7 +339,7 @@ class EvaluationDatasets:
     @gate.requires(Permission.EDIT, gate.DATASET, "dataset_id")
     def add_experiments(self, dataset_id: str, experiment_ids: Sequence[str]) -> EvaluationDataset:
         ids = _experiment_ids(experiment_ids)
-        # Linking needs EDIT on the new experiments too: no one links a dataset into another's experiment.
+        # EDIT on the experiments linked to as well: a dataset goes only where its linker may write.
         gate.check_all(EXPERIMENT, ids, Permission.EDIT)
 
         def work(conn: Connection) -> EvaluationDataset:

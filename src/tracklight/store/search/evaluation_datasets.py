@@ -76,10 +76,10 @@ def search_dataset_ids(
 ) -> DatasetSearchPage:
     """One page of dataset ids matching a datasets/search request, in the reference's order.
 
-    `readable` (auth.gate.visible over experiments, for a caller permissions apply to) keeps only the
-    datasets linked to at least one experiment and to none outside it, before paging, so a page token
-    never points past a dataset the caller may not read: (True, ids) the experiments readable are
-    those, (False, ids) all but those; None is every dataset.
+    `readable` (auth.gate.visible over experiments, given when permissions apply) keeps, before paging,
+    only the datasets linked to at least one experiment and to no unreadable one, so a page token never
+    points past a dataset the caller may not read. (True, ids): the readable experiments are those;
+    (False, ids): every experiment but those; None: no restriction.
     """
     dialect = conn.dialect.name
     comparisons = parse_filter(args.filter_string, DATASETS_SPEC)
@@ -104,6 +104,7 @@ def search_dataset_ids(
 
 
 def _readable(readable: tuple[bool, list[str]]) -> list[ColumnElement[bool]]:
+    """Linked to some experiment, and to none outside the readable ones (the rule of auth.gate)."""
     only, ids = readable
     numbers = [int(i) for i in ids if i.isdigit()]
     link = evaluation_dataset_experiments.alias()
