@@ -1,9 +1,11 @@
 """Authorization: what the request's principal may do to an experiment or a registered model.
 
 Runs, metrics, artifacts and logged models take the permission of their experiment; model versions
-that of their registered model. Admins pass every check; a user without a grant gets the default
-permission; DENY beats the default. The services call in here (`requires` on their methods, or the
-functions below); with authentication off no gate is installed and every check passes.
+that of their registered model; an evaluation dataset that of every experiment it is linked to (as
+MLflow's auth app has it: a dataset linked to no experiment is for admins only). Admins pass every
+check; a user without a grant gets the default permission; DENY beats the default. The services call
+in here (`requires` on their methods, or the functions below); with authentication off no gate is
+installed and every check passes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tracklight.auth.principal import Principal, current_principal
 from tracklight.auth.versions import Versions
 from tracklight.errors import PermissionDenied
 from tracklight.store import auth as auth_store
+from tracklight.store import evaluation_datasets as dataset_store
 from tracklight.store.engine import Database
 from tracklight.store.schema import logged_models, runs
 from tracklight.store.transactions import in_transaction
@@ -28,6 +31,7 @@ from tracklight.store.transactions import in_transaction
 F = TypeVar("F", bound=Callable[..., Any])
 _CACHE_LIMIT = 100_000  # entries per process cache; cleared wholesale when full (they are cheap to refill)
 RUN, LOGGED_MODEL = "run", "logged_model"  # resolved to their experiment
+DATASET = "evaluation_dataset"  # resolved to every experiment it is linked to
 
 
 class Gate:
@@ -86,6 +90,11 @@ class Gate:
             self._experiment_of[cache_key] = int(found)
         return int(found)
 
+    def experiments_of_dataset(self, dataset_id: str) -> list[int] | None:
+        """The experiments an evaluation dataset is linked to; None if there is no such dataset. Not
+        cached: links come and go."""
+        return in_transaction(self.db, lambda c: dataset_store.linked_experiments(c, dataset_id), write=False)
+
     def check(self, principal: Principal, resource_type: str, resource_id: str, need: Permission) -> None:
         if not self.permission(principal, resource_type, resource_id).allows(need):
             raise PermissionDenied("Permission denied")
@@ -138,12 +147,22 @@ def _acting() -> tuple[Gate, Principal] | None:
     return gate, principal
 
 
+def enforcing() -> bool:
+    """Whether checks apply to this call: authorization is on and the caller is not an admin."""
+    return _acting() is not None
+
+
 def check(kind: str, key: Any, need: Permission) -> None:
     """Raise PERMISSION_DENIED unless the caller holds `need` on what (kind, key) names."""
     acting = _acting()
     if acting is None:
         return
     gate, principal = acting
+    if kind == DATASET:
+        linked = gate.experiments_of_dataset(str(key))
+        if linked is not None:  # no such dataset: the service answers its own not-found
+            check_linked(linked, need)
+        return
     resource = gate.resolve(kind, key)
     if resource is not None:
         gate.check(principal, resource[0], resource[1], need)
@@ -158,6 +177,19 @@ def require_admin() -> None:
 def check_all(kind: str, keys: Iterable[Any], need: Permission) -> None:
     for key in keys:
         check(kind, key, need)
+
+
+def check_linked(experiment_ids: Iterable[Any], need: Permission) -> None:
+    """For what takes the permission of every experiment it is linked to (an evaluation dataset, or the
+    links a new one is to have): `need` on each of them, and at least one of them to hold it on."""
+    if _acting() is None:
+        return
+    ids = list(experiment_ids)
+    if not ids:
+        raise PermissionDenied(
+            "Permission denied: an evaluation dataset linked to no experiment is for admins only"
+        )
+    check_all(EXPERIMENT, ids, need)
 
 
 def readable(kind: str, key: Any) -> bool:
@@ -179,8 +211,8 @@ def visible(resource_type: str) -> tuple[bool, list[str]] | None:
 
 def requires(need: Permission, kind: str, arg: str) -> Callable[[F], F]:
     """Decorate a service method: before it runs, the caller must hold `need` on what argument `arg`
-    names (kind: experiment, registered_model, run or logged_model; a list argument is checked item by
-    item)."""
+    names (kind: experiment, registered_model, run, logged_model or evaluation_dataset; a list argument
+    is checked item by item)."""
 
     def decorate(method: F) -> F:
         position = list(inspect.signature(method).parameters).index(arg)
@@ -230,6 +262,7 @@ def deleted(resource_type: str, resource_id: str) -> None:
 
 
 __all__ = [
+    "DATASET",
     "EXPERIMENT",
     "LOGGED_MODEL",
     "REGISTERED_MODEL",
@@ -237,8 +270,10 @@ __all__ = [
     "Gate",
     "check",
     "check_all",
+    "check_linked",
     "created",
     "deleted",
+    "enforcing",
     "install",
     "readable",
     "renamed",

@@ -19,7 +19,13 @@ from starlette.responses import PlainTextResponse, Response
 from tracklight.dashboard import pages
 from tracklight.dashboard.context import PageContext, Services
 from tracklight.dashboard.render import render
-from tracklight.errors import InvalidParameter, NotFound, StoreUnavailable, TracklightError
+from tracklight.errors import (
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+    StoreUnavailable,
+    TracklightError,
+)
 from tracklight.http.responses import error_response
 from tracklight.http.workers import in_worker
 
@@ -154,6 +160,14 @@ class Dashboard:
                 return error_response(exc.error_code, exc.message)
             if isinstance(exc, NotFound):
                 return render(ctx, "error.html", 404, title="Not found", message=exc.message)
+            if isinstance(exc, PermissionDenied):
+                return render(
+                    ctx,
+                    "error.html",
+                    403,
+                    title="Permission denied",
+                    message="You may not see this page; ask an owner of it for access.",
+                )
             return render(ctx, "error.html", 400, title="Bad request", message=exc.message)
         except StoreUnavailable:
             return render(

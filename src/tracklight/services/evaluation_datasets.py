@@ -1,4 +1,9 @@
-"""MLflow 3 evaluation datasets: creation, tags, experiment links, search and the records merge."""
+"""MLflow 3 evaluation datasets: creation, tags, experiment links, search and the records merge.
+
+Permissions are those of the experiments a dataset is linked to, all of them (auth.gate, DATASET), with
+MLflow's mapping: reading needs READ, changing tags, records or links EDIT, deleting MANAGE; creating
+needs EDIT on every experiment the new dataset is linked to, and linking one more needs EDIT on it too.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tracklight.auth import gate
+from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.services.experiments import parse_experiment_id
@@ -263,6 +270,7 @@ class EvaluationDatasets:
                 f"Dataset name exceeds the maximum length of {MAX_NAME_LENGTH} characters."
             )
         ids = _experiment_ids(experiment_ids)
+        gate.check_linked(ids, Permission.EDIT)
         clean_tags = _tags(tags)
         now = _now()
         user = _user(clean_tags.get(USER_TAG))
@@ -293,13 +301,16 @@ class EvaluationDatasets:
             raise not_found(dataset_id)
         return found[0]
 
+    @gate.requires(Permission.READ, gate.DATASET, "dataset_id")
     def get(self, dataset_id: str) -> EvaluationDataset:
         return in_transaction(self.db, lambda c: self._load(c, dataset_id), write=False)
 
+    @gate.requires(Permission.MANAGE, gate.DATASET, "dataset_id")
     def delete(self, dataset_id: str) -> None:
         """Delete the dataset and its records; deleting one that is not there is not an error."""
         in_transaction(self.db, lambda c: store.delete_dataset(c, dataset_id))
 
+    @gate.requires(Permission.EDIT, gate.DATASET, "dataset_id")
     def set_tags(self, dataset_id: str, tags: dict[str, Any]) -> None:
         """Upsert tags (a None value is skipped); like the reference, the digest and update time stay."""
         clean = _tags(tags)
@@ -311,10 +322,12 @@ class EvaluationDatasets:
 
         in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, gate.DATASET, "dataset_id")
     def delete_tag(self, dataset_id: str, key: str) -> None:
         """Remove a tag; a missing tag or dataset is not an error, as in the reference."""
         in_transaction(self.db, lambda c: store.delete_tag(c, dataset_id, key))
 
+    @gate.requires(Permission.READ, gate.DATASET, "dataset_id")
     def experiment_ids(self, dataset_id: str) -> list[int]:
         def work(conn: Connection) -> list[int]:
             if store.dataset_name(conn, dataset_id) is None:
@@ -323,8 +336,11 @@ class EvaluationDatasets:
 
         return in_transaction(self.db, work, write=False)
 
+    @gate.requires(Permission.EDIT, gate.DATASET, "dataset_id")
     def add_experiments(self, dataset_id: str, experiment_ids: Sequence[str]) -> EvaluationDataset:
         ids = _experiment_ids(experiment_ids)
+        # EDIT on the experiments linked to as well: a dataset goes only where its linker may write.
+        gate.check_all(EXPERIMENT, ids, Permission.EDIT)
 
         def work(conn: Connection) -> EvaluationDataset:
             if store.dataset_name(conn, dataset_id, lock=True) is None:
@@ -336,6 +352,7 @@ class EvaluationDatasets:
 
         return in_transaction(self.db, work)
 
+    @gate.requires(Permission.EDIT, gate.DATASET, "dataset_id")
     def remove_experiments(self, dataset_id: str, experiment_ids: Sequence[str]) -> EvaluationDataset:
         """Unlink experiments; ids that were not linked are ignored, as in the reference."""
         ids = _experiment_ids(experiment_ids)
@@ -359,6 +376,11 @@ class EvaluationDatasets:
         page_token: str | None,
     ) -> tuple[list[EvaluationDataset], str | None]:
         ids = _experiment_ids(experiment_ids)
+        # As MLflow: the experiments searched must all be readable. Unlike MLflow, a search without
+        # experiments is not refused but sees only the datasets the caller may read, and so does any
+        # search: a dataset also linked to an experiment the caller may not read stays out of it.
+        gate.check_all(EXPERIMENT, ids, Permission.READ)
+        readable = (gate.visible(EXPERIMENT) or (False, [])) if gate.enforcing() else None
         # 0 is what proto JSON sends for "unset".
         args = v.search_args(
             filter_string,
@@ -370,11 +392,12 @@ class EvaluationDatasets:
         )
 
         def work(conn: Connection) -> tuple[list[EvaluationDataset], str | None]:
-            page = search_dataset_ids(conn, args, experiment_ids=ids)
+            page = search_dataset_ids(conn, args, experiment_ids=ids, readable=readable)
             return store.load_datasets(conn, page.dataset_ids), page.next_page_token
 
         return in_transaction(self.db, work, write=False)
 
+    @gate.requires(Permission.EDIT, gate.DATASET, "dataset_id")
     def upsert_records(self, dataset_id: str, records: list[RecordInput]) -> tuple[int, int]:
         """Merge records into the dataset: a record whose inputs match an existing one (or an earlier one
         in the same request) updates it, any other is inserted. Returns (inserted, updated)."""
@@ -435,6 +458,7 @@ class EvaluationDatasets:
 
         return in_transaction(self.db, work)
 
+    @gate.requires(Permission.READ, gate.DATASET, "dataset_id")
     def records(
         self, dataset_id: str, *, max_results: int | None, page_token: str | None
     ) -> tuple[list[EvaluationRecord], str | None]:
@@ -455,6 +479,7 @@ class EvaluationDatasets:
 
         return in_transaction(self.db, work, write=False)
 
+    @gate.requires(Permission.EDIT, gate.DATASET, "dataset_id")
     def delete_records(self, dataset_id: str, record_ids: Sequence[str]) -> int:
         """Delete records by id (ids not in the dataset are ignored); returns how many went."""
 

@@ -147,6 +147,20 @@ def experiment_ids(conn: Connection, dataset_id: str) -> list[int]:
     )
 
 
+def linked_experiments(conn: Connection, dataset_id: str) -> list[int] | None:
+    """The experiments the dataset is linked to, in one query; None if there is no such dataset."""
+    rows = conn.execute(
+        select(_ds.id, _link.experiment_id)
+        .select_from(
+            s.evaluation_datasets.outerjoin(s.evaluation_dataset_experiments, _link.dataset_id == _ds.id)
+        )
+        .where(_ds.id == dataset_id)
+    ).all()
+    if not rows:
+        return None
+    return sorted(int(row[1]) for row in rows if row[1] is not None)
+
+
 def link_experiments(conn: Connection, dataset_id: str, experiment_ids: Sequence[int]) -> None:
     rows = [{"dataset_id": dataset_id, "experiment_id": e} for e in sorted(set(experiment_ids))]
     insert_ignore(conn, s.evaluation_dataset_experiments, rows, ["dataset_id", "experiment_id"])

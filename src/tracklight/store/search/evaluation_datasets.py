@@ -68,9 +68,19 @@ class DatasetSearchPage:
 
 
 def search_dataset_ids(
-    conn: sa.Connection, args: SearchArgs[str], *, experiment_ids: list[int]
+    conn: sa.Connection,
+    args: SearchArgs[str],
+    *,
+    experiment_ids: list[int],
+    readable: tuple[bool, list[str]] | None = None,
 ) -> DatasetSearchPage:
-    """One page of dataset ids matching a datasets/search request, in the reference's order."""
+    """One page of dataset ids matching a datasets/search request, in the reference's order.
+
+    `readable` (auth.gate.visible over experiments, given when permissions apply) keeps, before paging,
+    only the datasets linked to at least one experiment and to no unreadable one, so a page token never
+    points past a dataset the caller may not read. (True, ids): the readable experiments are those;
+    (False, ids): every experiment but those; None: no restriction.
+    """
     dialect = conn.dialect.name
     comparisons = parse_filter(args.filter_string, DATASETS_SPEC)
     order_keys = parse_order_by_list(args.order_by, DATASETS_SPEC) or _DEFAULT_ORDER
@@ -86,9 +96,24 @@ def search_dataset_ids(
             .where(link.dataset_id == _c.id, link.experiment_id.in_(experiment_ids))
             .exists()
         )
+    if readable is not None:
+        stmt = stmt.where(*_readable(readable))
     fp = fingerprint("evaluation_datasets", [(k.key, k.ascending) for k in order_keys])
     rows, token = fetch_page(conn, stmt, columns, fp=fp, args=args)
     return DatasetSearchPage([r[0] for r in rows], token)
+
+
+def _readable(readable: tuple[bool, list[str]]) -> list[ColumnElement[bool]]:
+    """Linked to some experiment, and to none outside the readable ones (the rule of auth.gate)."""
+    only, ids = readable
+    numbers = [int(i) for i in ids if i.isdigit()]
+    link = evaluation_dataset_experiments.alias()
+    unreadable = link.c.experiment_id.not_in(numbers) if only else link.c.experiment_id.in_(numbers)
+    linked = sa.select(sa.literal(1)).select_from(link).where(link.c.dataset_id == _c.id)
+    conditions = [linked.exists()]
+    if only or numbers:
+        conditions.append(~linked.where(unreadable).exists())
+    return conditions
 
 
 def _condition(dialect: str, c: Comparison) -> ColumnElement[bool]:
