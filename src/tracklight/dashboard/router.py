@@ -16,10 +16,17 @@ from urllib.parse import parse_qs, urlsplit
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from tracklight.auth.principal import current_principal
 from tracklight.dashboard import pages
 from tracklight.dashboard.context import PageContext, Services
 from tracklight.dashboard.render import render
-from tracklight.errors import InvalidParameter, NotFound, StoreUnavailable, TracklightError
+from tracklight.errors import (
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+    StoreUnavailable,
+    TracklightError,
+)
 from tracklight.http.responses import error_response
 from tracklight.http.workers import in_worker
 
@@ -144,6 +151,8 @@ class Dashboard:
             ),
             form=form,
             partial=request.headers.get("hx-request") == "true",
+            principal=current_principal(),
+            method=request.method,
         )
         try:
             _refuse_nul(params, ctx)
@@ -154,6 +163,14 @@ class Dashboard:
                 return error_response(exc.error_code, exc.message)
             if isinstance(exc, NotFound):
                 return render(ctx, "error.html", 404, title="Not found", message=exc.message)
+            if isinstance(exc, PermissionDenied):
+                return render(
+                    ctx,
+                    "error.html",
+                    403,
+                    title="Permission denied",
+                    message="You do not have permission to see this page. Ask an admin if you need it.",
+                )
             return render(ctx, "error.html", 400, title="Bad request", message=exc.message)
         except StoreUnavailable:
             return render(
