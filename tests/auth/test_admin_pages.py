@@ -431,12 +431,18 @@ def test_passwords_own_and_set_by_an_admin(auth_server: ServerProcess, sessions:
     form.get_by_label("Current password", exact=True).fill(password)
     form.get_by_label("New password", exact=True).fill("new-password-1")
     form.get_by_label("Repeat the new password", exact=True).fill("new-password-1")
-    form.get_by_role("button", name="Change password", exact=True).click()
-    expect(p.locator("#form-notice")).to_contain_text("Your password was changed")
-    user.shot("account-password-changed")
+    with p.expect_response(re.compile(r"/account\?changed=password$")) as after:
+        form.get_by_role("button", name="Change password", exact=True).click()
+    # The browser still sends the old password: the next page asks for credentials again.
+    assert after.value.status == 401
     user.clean()
     assert _search(auth_server, auth=(username, password)).status_code == 401
     assert _search(auth_server, auth=(username, "new-password-1")).status_code == 200
+    again = sessions.as_user(username, "new-password-1")
+    assert again.goto("/account?changed=password").status == 200
+    expect(again.page.locator("#form-notice")).to_have_text("Your password was changed.")
+    again.shot("account-password-changed")
+    again.clean()
 
     # An admin sets it from the user's page (no current password needed for someone else's).
     admin = sessions.admin()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from tracklight.auth.passwords import NO_PASSWORD
 from tracklight.dashboard.access import signed_in, users_of
@@ -64,6 +64,8 @@ def account_page(
 ) -> Response:
     users, _ = users_of(ctx)
     me = users.current_user()
+    if not notice and not error and ctx.arg("changed") == "password":
+        notice = "Your password was changed."
     return render(
         ctx,
         "account.html",
@@ -111,9 +113,9 @@ def change_password(ctx: PageContext) -> Response:
         users.change_password(ctx.field("current_password"), ctx.field("password"))
     except TracklightError as exc:
         return account_page(ctx, error=exc.message, status=422)
-    # Not redirected: the browser's saved credentials are the old password, and the next request
-    # would be refused before it could show anything.
-    return account_page(ctx, notice="Your password was changed. Sign in again with the new one.")
+    # Redirected, not rendered: a browser signed in with Basic credentials still holds the old password,
+    # so even this page's stylesheet would be refused; the next page load asks for the new one.
+    return RedirectResponse(ctx.url("/account", {"changed": "password"}), status_code=303)
 
 
 def token_id(text: str) -> int:
