@@ -212,3 +212,25 @@ def test_static_prefix(server_factory, backend, prefix: str) -> None:
     keys = requests.get(server.base_url + prefix + "/dashboard-data/run-keys?experiment=0", timeout=30)
     assert keys.json() == {"params": [], "metrics": [], "tags": []}
     assert XSS_SCRIPT not in root.text
+
+
+def test_account_and_admin_pages_say_auth_is_off(dashboard: Dashboard) -> None:
+    """Without --auth there is nobody to manage: the pages say so, a form post changes nothing, and the
+    header links to neither."""
+    for path in ("/account", "/admin", "/admin/users", "/admin/users/1", "/admin/tokens"):
+        r = get(dashboard, path, allow_redirects=False)
+        assert r.status_code == 200, path
+        assert "Authentication is off" in r.text and 'id="auth-off"' in r.text
+    posted = requests.post(
+        dashboard.url + "/admin/users/create",
+        data={"username": "nobody", "password": "long-enough-1"},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert posted.status_code == 400 and "Authentication is off" in posted.text
+    experiments = get(dashboard, "/experiments").text
+    assert 'href="/account"' not in experiments and 'href="/admin/users"' not in experiments
+    assert "Signed in as" not in experiments
+    # The token API exists only with auth on.
+    api = requests.post(dashboard.url + "/api/2.0/tracklight/tokens/create", json={"name": "x"}, timeout=30)
+    assert api.status_code == 404 and api.json()["error_code"] == "ENDPOINT_NOT_FOUND"

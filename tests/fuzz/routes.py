@@ -321,6 +321,7 @@ FIELDS: dict[Route, dict[str, str]] = {
 # The web dashboard: pages and a JSON data route (GET, query strings), static files, and form posts.
 _EXPERIMENTS_LIST = {"q": "text", "view": "experiments_view", "page": "page_token"}
 _RUN_FILE = {"path": "preview_path"}
+_GRANT = {"resource_type": "text", "resource": "text", "resource_id": "text", "permission": "text"}
 DASHBOARD: dict[Route, dict[str, str]] = {
     ("GET", ""): _EXPERIMENTS_LIST,
     ("GET", "experiments"): _EXPERIMENTS_LIST,
@@ -373,6 +374,22 @@ DASHBOARD: dict[Route, dict[str, str]] = {
     ("POST", "models/{name}/versions/{version}/stage"): {"stage": "stage", "archive_existing": "bool"},
     ("POST", "models/{name}/versions/{version}/tags"): {"key": "key", "value": "text"},
     ("POST", "models/{name}/versions/{version}/tags/delete"): {"key": "key"},
+    # Account and admin pages: the fuzzed server runs without auth, so they answer that auth is off.
+    ("GET", "account"): {},
+    ("POST", "account/tokens"): {"name": "text", "expires_days": "int"},
+    ("POST", "account/tokens/{token}/revoke"): {},
+    ("POST", "account/password"): {"current_password": "text", "password": "text", "repeat": "text"},
+    ("GET", "admin"): {},
+    ("GET", "admin/users"): {},
+    ("POST", "admin/users/create"): {"username": "text", "password": "text", "is_admin": "bool"},
+    ("GET", "admin/users/{user_id}"): {},
+    ("POST", "admin/users/{user_id}/password"): {"password": "text"},
+    ("POST", "admin/users/{user_id}/admin"): {"is_admin": "bool"},
+    ("POST", "admin/users/{user_id}/delete"): {},
+    ("POST", "admin/users/{user_id}/grants"): _GRANT,
+    ("POST", "admin/users/{user_id}/grants/revoke"): _GRANT,
+    ("GET", "admin/tokens"): {},
+    ("POST", "admin/tokens/{token}/revoke"): {"user": "int"},
 }
 FIELDS.update(DASHBOARD)
 # Dashboard routes that answer JSON (errors included); the others answer HTML pages.

@@ -38,6 +38,8 @@ _PATH_PARAM_KINDS = {
     "name": "model_name",
     "version": "version",
     "path": "static_path",
+    "user_id": "int",
+    "token": "int",
 }
 _RAW_BODY = {("PUT", "api/2.0/mlflow-artifacts/artifacts"), ("POST", "api/2.0/mlflow/upload-artifact")}
 _HOSTILE_ORIGINS = ["http://evil.example", "null", "", "http://127.0.0.1", "https://127.0.0.1:1", "\u00ff"]

@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from tracklight.auth.principal import Principal
 from tracklight.services.artifacts import Artifacts
 from tracklight.services.experiments import Experiments
 from tracklight.services.logged_models import LoggedModels
 from tracklight.services.registry import Registry
 from tracklight.services.runs import Runs
+from tracklight.services.users import Users
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,15 +24,16 @@ class Services:
     artifacts: Artifacts
     logged_models: LoggedModels
     registry: Registry
+    users: Users | None = None  # None: the server runs without authentication
 
     @classmethod
     def from_mapping(cls, services: dict[str, Any]) -> Services:
-        return cls(**{name: services[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: services[name] for name in cls.__dataclass_fields__ if name in services})
 
 
 @dataclass(slots=True)
 class PageContext:
-    """One request as a page sees it. A signed-in user and what they may read will hang off this too."""
+    """One request as a page sees it: who is signed in (None with auth off), what they asked for."""
 
     services: Services
     prefix: str
@@ -38,6 +41,8 @@ class PageContext:
     query: dict[str, list[str]]
     form: dict[str, list[str]] = field(default_factory=dict)
     partial: bool = False  # an htmx request that swaps part of a page
+    principal: Principal | None = None
+    method: str = "GET"
 
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)

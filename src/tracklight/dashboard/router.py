@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from tracklight.auth.principal import current_principal
 from tracklight.dashboard import pages
 from tracklight.dashboard.context import PageContext, Services
 from tracklight.dashboard.render import render
@@ -150,6 +151,8 @@ class Dashboard:
             ),
             form=form,
             partial=request.headers.get("hx-request") == "true",
+            principal=current_principal(),
+            method=request.method,
         )
         try:
             _refuse_nul(params, ctx)

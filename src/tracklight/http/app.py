@@ -25,6 +25,7 @@ from tracklight.http.request import read_fields
 from tracklight.http.responses import error_response, json_response
 from tracklight.http.routes import API_2_0, API_3_0, RAW_ROUTES, Handler, RawRoute
 from tracklight.http.telemetry import metrics_response
+from tracklight.http.tokens import TOKEN_API
 from tracklight.http.users import AUTH_API_2_0, AUTH_API_3_0
 from tracklight.http.workers import in_worker
 
@@ -81,6 +82,11 @@ class TracklightApp:
                 for api in (f"/api/{version}/mlflow/", f"/ajax-api/{version}/mlflow/"):
                     full = prefix + api + path
                     by_method = self._pattern(full) if "{" in full else self.routes.setdefault(full, {})
+                    for method in methods:
+                        by_method[method] = (handler, services[service])
+            if "users" in services:
+                for methods, path, handler, service in TOKEN_API:
+                    by_method = self.routes.setdefault(prefix + "/api/2.0/tracklight/" + path, {})
                     for method in methods:
                         by_method[method] = (handler, services[service])
             for methods, path, raw in RAW_ROUTES:

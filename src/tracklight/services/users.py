@@ -19,6 +19,8 @@ from tracklight.store.transactions import in_transaction
 
 MAX_USERNAME = 256
 DAY_MS = 86_400_000
+MAX_TOKEN_NAME = 256
+MAX_TOKEN_DAYS = 36_500  # a century: past it, "never expires" is the honest choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,16 @@ class Users:
             raise PermissionDenied("Permission denied")
         return in_transaction(self.db, lambda c: store.get_user(c, username), write=False)
 
+    def user_by_id(self, user_id: int) -> UserRecord:
+        """A user by id (the dashboard's links carry ids: a name may hold any character but ':')."""
+        caller = self._caller()
+        if caller is not None and not caller.is_admin and caller.user_id != user_id:
+            raise PermissionDenied("Permission denied")
+        user = in_transaction(self.db, lambda c: store.user_by_id(c, user_id), write=False)
+        if user is None:
+            raise NotFound(f"User with id={user_id} not found")
+        return user
+
     def current_user(self) -> UserRecord:
         caller = self._caller()
         if caller is None:
@@ -127,15 +139,47 @@ class Users:
         user = in_transaction(self.db, lambda c: store.update_user(c, username, password_hash=password_hash))
         self._changed(user.id)
 
+    def change_password(self, current_password: str, password: str) -> None:
+        """The caller changes their own password: the current one is required, even of an admin (a
+        browser left signed in must not be enough to take the account over)."""
+        caller = self._caller()
+        if caller is None:
+            raise InvalidParameter("Authentication is not enabled on this server.")
+        user = in_transaction(self.db, lambda c: store.get_user(c, caller.username), write=False)
+        if user.password_hash == NO_PASSWORD:
+            raise InvalidParameter(
+                "This account signs in through single sign-on and has no password to change."
+            )
+        if not current_password or not verify_password(user.password_hash, current_password):
+            raise PermissionDenied("The current password is wrong.")
+        check_password(password)
+        password_hash = hash_password(password)
+        changed = in_transaction(
+            self.db, lambda c: store.update_user(c, caller.username, password_hash=password_hash)
+        )
+        self._changed(changed.id)
+
     def update_admin(self, username: str, is_admin: bool) -> None:
         self._require_admin()
-        user = in_transaction(self.db, lambda c: store.update_user(c, username, is_admin=is_admin))
+
+        def update(c: Connection) -> UserRecord:
+            if not is_admin:
+                _keep_an_admin(c, username, "take the admin flag from")
+            return store.update_user(c, username, is_admin=is_admin)
+
+        user = in_transaction(self.db, update)
         self._changed(user.id)
 
     def delete_user(self, username: str) -> None:
         self._require_admin()
-        user = in_transaction(self.db, lambda c: store.get_user(c, username), write=False)
-        in_transaction(self.db, lambda c: store.delete_user(c, username))
+
+        def delete(c: Connection) -> UserRecord:
+            user = store.get_user(c, username)
+            _keep_an_admin(c, username, "delete")
+            store.delete_user(c, username)
+            return user
+
+        user = in_transaction(self.db, delete)
         self._changed(user.id)
 
     # -- grants -----------------------------------------------------------------------------------
@@ -223,8 +267,12 @@ class Users:
         caller = self._caller()
         if caller is not None and not caller.is_admin and caller.username != username:
             raise PermissionDenied("Permission denied")
-        if expires_days is not None and expires_days <= 0:
-            raise InvalidParameter("A token's lifetime must be a positive number of days.")
+        if expires_days is not None and not 0 < expires_days <= MAX_TOKEN_DAYS:
+            raise InvalidParameter(
+                f"A token's lifetime must be 1 to {MAX_TOKEN_DAYS} days (or none: never expires)."
+            )
+        if not name or len(name) > MAX_TOKEN_NAME:
+            raise InvalidParameter(f"A token's name must be 1 to {MAX_TOKEN_NAME} characters.")
         user_id = self._user_id(username)
         secret = token_secrets.new_token()
         expires = store.now_ms() + expires_days * DAY_MS if expires_days else None
@@ -253,10 +301,27 @@ class Users:
         return in_transaction(self.db, lambda c: store.list_tokens(c, [user_id]), write=False)
 
     def revoke_token(self, token_id: int) -> TokenRecord:
-        self._require_admin()
+        """Admins revoke any token; a user only their own."""
+        caller = self._caller()
+        if caller is not None and not caller.is_admin:
+            found = in_transaction(self.db, lambda c: store.token_by_id(c, token_id), write=False)
+            if found is None or found.user_id != caller.user_id:
+                # The same answer whether the token is someone else's or does not exist.
+                raise NotFound(f"Token {token_id} not found")
         record = in_transaction(self.db, lambda c: store.revoke_token(c, token_id))
         self._changed(record.user_id)
         return record
+
+
+def _keep_an_admin(c: Connection, username: str, doing: str) -> None:
+    """Refuse to leave the server without an admin: nobody could manage users or grants any more, and
+    with no admin password configured the server would refuse to start. A guard against a slip of the
+    hand, not a lock: two admins demoting each other at the same instant could both get through."""
+    user = store.get_user(c, username)
+    if user.is_admin and not store.any_admin(c, excluding=user.id):
+        raise InvalidParameter(
+            f"Cannot {doing} {username!r}: it is the only admin. Make another user an admin first."
+        )
 
 
 def _resource_id(resource_type: str, resource_id: str | int | None) -> str:

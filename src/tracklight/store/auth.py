@@ -104,8 +104,12 @@ def list_users(conn: Connection) -> list[UserRecord]:
     return [_user(r) for r in conn.execute(sa.select(auth_users).order_by(_u.id))]
 
 
-def any_admin(conn: Connection) -> bool:
-    return conn.execute(sa.select(_u.id).where(_u.is_admin.is_(True)).limit(1)).first() is not None
+def any_admin(conn: Connection, *, excluding: int | None = None) -> bool:
+    """Whether some user is an admin (other than user `excluding`)."""
+    stmt = sa.select(_u.id).where(_u.is_admin.is_(True))
+    if excluding is not None:
+        stmt = stmt.where(_u.id != excluding)
+    return conn.execute(stmt.limit(1)).first() is not None
 
 
 def auth_version(conn: Connection, user_id: int) -> int | None:

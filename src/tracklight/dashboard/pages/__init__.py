@@ -7,6 +7,10 @@ from collections.abc import Callable
 from starlette.responses import Response
 
 from tracklight.dashboard.pages import (
+    account,
+    admin_grants,
+    admin_tokens,
+    admin_users,
     artifacts,
     charts,
     compare,
@@ -26,4 +30,8 @@ ROUTES: list[tuple[str, str, Callable[..., Response]]] = [
     *compare.ROUTES,
     *models.ROUTES,
     *logged_models.ROUTES,
+    *account.ROUTES,
+    *admin_users.ROUTES,
+    *admin_grants.ROUTES,
+    *admin_tokens.ROUTES,
 ]

@@ -86,3 +86,36 @@
     }
   });
 })();
+
+// A "Copy" button next to a read-only field (the new token): copies the field's value.
+(function () {
+  "use strict";
+  function said(id, text) {
+    var out = document.querySelector('[data-copied-for="' + id + '"]');
+    if (out) out.textContent = text;
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("button[data-copy]") : null;
+    if (!button) return;
+    var id = button.getAttribute("data-copy");
+    var field = document.getElementById(id);
+    if (!field) return;
+    field.focus();
+    field.select();
+    // The Clipboard API needs a secure context (https or localhost); elsewhere the older command works.
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(
+        function () { said(id, "Copied."); },
+        function () { said(id, "Select the token and copy it (Ctrl+C)."); }
+      );
+      return;
+    }
+    var done = false;
+    try {
+      done = document.execCommand("copy");
+    } catch (e) {
+      done = false;
+    }
+    said(id, done ? "Copied." : "Select the token and copy it (Ctrl+C).");
+  });
+})();
