@@ -11,6 +11,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse, Response
 
+from tracklight.auth.principal import current_principal
 from tracklight.dashboard.context import PageContext
 
 # No inline script or style anywhere: every script and stylesheet is a file under /static.
@@ -83,7 +84,15 @@ _env.filters.update(
     anchor=chart_anchor,
     anchor_pair=_anchor_pair,
 )
-_env.globals.update(duration=format_duration)
+
+
+def whoami() -> str:
+    """The signed-in user's name for the page header; empty without authentication."""
+    principal = current_principal()
+    return principal.username if principal is not None else ""
+
+
+_env.globals.update(duration=format_duration, whoami=whoami)
 
 
 def render(ctx: PageContext, template: str, status: int = 200, **values: Any) -> Response:
