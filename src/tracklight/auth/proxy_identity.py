@@ -78,13 +78,20 @@ class ProxyIdentity:
             if name == self.header:
                 if self.trusted is not None and not self.trusted.trusts(peer):
                     return None
-                return value.decode("latin-1")
+                try:
+                    return value.decode("utf-8")  # a user name may be any Unicode; a JWT is ASCII
+                except UnicodeDecodeError:
+                    return None
         return None
 
+    def _digest(self, claim: str) -> bytes:
+        return hmac.new(self._key, claim.encode("utf-8"), hashlib.sha256).digest()
+
     def _username(self, claim: str) -> str | None:
+        """Who an assertion names, if known without verifying it again (a plain header: itself)."""
         if self.trusted is not None:
             return claim.strip() or None
-        entry = self._verified.get(hmac.new(self._key, claim.encode("latin-1"), hashlib.sha256).digest())
+        entry = self._verified.get(self._digest(claim))
         if entry is None or entry[1] < time.time():
             return None
         return entry[0]
@@ -109,8 +116,7 @@ class ProxyIdentity:
                 log.warning("proxy identity refused (%s from %s): %s", self.assertions.header, peer, exc)
                 return None
             if self.trusted is None:
-                key = hmac.new(self._key, claim.encode("latin-1"), hashlib.sha256).digest()
-                _bounded_put(self._verified, key, (username, expires), self._lock)
+                _bounded_put(self._verified, self._digest(claim), (username, expires), self._lock)
         resolved = self._resolved.get(username)
         if (
             resolved is not None
