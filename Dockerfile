@@ -50,6 +50,12 @@
 #                                    TRACKLIGHT_ADMIN_PASSWORD (a secret: from the orchestrator) creates the first
 #                                    admin, TRACKLIGHT_ADMIN_USERNAME (default admin). false: no login at all
 #   TRACKLIGHT_AUTH_DEFAULT_PERMISSION  READ (default), USE, EDIT, MANAGE or NO_PERMISSIONS without a grant
+#   TRACKLIGHT_AUTH_PROXY            none (default); iap, alb or header: with auth on, take the caller from the
+#                                    authenticating proxy in front (README: Behind IAP, an ALB or a proxy), with
+#                                    TRACKLIGHT_AUTH_PROXY_IAP_AUDIENCE, TRACKLIGHT_AUTH_PROXY_IAP_KEYS_URL (iap),
+#                                    TRACKLIGHT_AUTH_PROXY_ALB_ARN, TRACKLIGHT_AUTH_PROXY_ALB_KEYS_URL,
+#                                    TRACKLIGHT_AUTH_PROXY_ALB_CLAIM (alb), TRACKLIGHT_AUTH_PROXY_HEADER and
+#                                    TRACKLIGHT_AUTH_PROXY_TRUSTED (header: the proxies' addresses or CIDR blocks)
 #   TRACKLIGHT_H2C                   true: serve with Hypercorn, which speaks cleartext HTTP/2 (h2c) as well as
 #                                    HTTP/1.1 on the port. Cloud Run: name the container port h2c, which lifts its
 #                                    32 MiB request-body limit (default false: uvicorn, HTTP/1.1 only)

@@ -11,6 +11,7 @@ from tracklight.auth import gate
 from tracklight.auth.admin import ensure_admin
 from tracklight.auth.authenticate import Authenticator
 from tracklight.auth.permissions import Permission
+from tracklight.auth.proxy_identity import ProxyIdentity, proxy_identity
 from tracklight.auth.versions import Versions
 from tracklight.config import Settings
 from tracklight.services.artifacts import Artifacts
@@ -37,6 +38,7 @@ class Application:
     created_schema: str | None = None  # the revision created on an empty database at start, if any
     authenticator: Authenticator | None = None  # None: no credentials asked (auth off, or --artifacts-only)
     created_admin: str | None = None  # the admin user created at this start, if any
+    proxy_identity: ProxyIdentity | None = None  # who the proxy in front vouches for, asked first
 
 
 def open_metadata_store(settings: Settings) -> tuple[Database, str | None]:
@@ -79,7 +81,7 @@ def assemble(settings: Settings) -> Application:
         "registry": Registry(db, artifacts),
         "evaluation_datasets": EvaluationDatasets(db),
     }
-    authenticator, created_admin = None, None
+    authenticator, created_admin, proxy = None, None, None
     if settings.auth:
         default = Permission[settings.auth_default_permission.upper()]
         versions = Versions(db)
@@ -90,7 +92,10 @@ def assemble(settings: Settings) -> Application:
             raise
         authenticator = Authenticator(db, versions)
         services["users"] = Users(db, versions, default)
+        proxy = proxy_identity(settings, services["users"], versions)
         gate.install(gate.Gate(db, default, versions))
     else:
         gate.install(None)
-    return Application(settings, db, destination, artifacts, services, created, authenticator, created_admin)
+    return Application(
+        settings, db, destination, artifacts, services, created, authenticator, created_admin, proxy
+    )

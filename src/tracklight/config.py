@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from typing import Any
 
 DEFAULT_DB_FILE = "tracklight.db"
 DEFAULT_ARTIFACT_DIR = "tracklight-artifacts"
+IAP_KEYS_URL = "https://www.gstatic.com/iap/verify/public_key-jwk"
+ALB_KEYS_URL = "https://public-keys.auth.elb.{region}.amazonaws.com"  # /<key id> follows
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,15 @@ class Settings:
     h2c: bool
     auth: bool = False  # credentials required, permissions checked
     auth_default_permission: str = "read"  # lower-case Permission name
+    # Identity from an authenticating proxy in front (with auth): "none", "iap", "alb" or "header".
+    auth_proxy: str = "none"
+    auth_proxy_iap_audience: tuple[str, ...] = ()
+    auth_proxy_iap_keys_url: str = IAP_KEYS_URL
+    auth_proxy_alb_arn: tuple[str, ...] = ()
+    auth_proxy_alb_keys_url: str = ALB_KEYS_URL
+    auth_proxy_alb_claim: str = "email"
+    auth_proxy_header: str = "X-Forwarded-Email"
+    auth_proxy_trusted: tuple[str, ...] = ()  # addresses or CIDR blocks
 
     @property
     def artifact_root_for_runs(self) -> str:
@@ -273,6 +285,76 @@ SETTINGS: tuple[Setting, ...] = (
         "Permission of a user on an experiment or registered model without a grant",
         choices=("read", "use", "edit", "manage", "no_permissions"),
     ),
+    # -- identity from an authenticating proxy (tracklight.auth.proxy_identity) --
+    Setting(
+        "auth_proxy",
+        "TRACKLIGHT_AUTH_PROXY",
+        "choice",
+        "none",
+        "`none`",
+        "With --auth, take the caller from the proxy in front when its assertion is present and valid: "
+        "iap (Google IAP's signed header), alb (AWS ALB's OIDC header) or header (a plain header, from "
+        "trusted addresses only); other requests use credentials as usual",
+        choices=("none", "iap", "alb", "header"),
+    ),
+    Setting(
+        "auth_proxy_iap_audience",
+        "TRACKLIGHT_AUTH_PROXY_IAP_AUDIENCE",
+        "list",
+        (),
+        "(none)",
+        "iap: the audiences accepted, comma-separated: /projects/NUMBER/locations/REGION/services/NAME "
+        "(IAP on Cloud Run), /projects/NUMBER/global/backendServices/ID or /projects/NUMBER/apps/PROJECT_ID",
+    ),
+    Setting(
+        "auth_proxy_iap_keys_url",
+        "TRACKLIGHT_AUTH_PROXY_IAP_KEYS_URL",
+        "str",
+        IAP_KEYS_URL,
+        f"`{IAP_KEYS_URL}`",
+        "iap: where IAP's public keys (a JWK set) are read",
+    ),
+    Setting(
+        "auth_proxy_alb_arn",
+        "TRACKLIGHT_AUTH_PROXY_ALB_ARN",
+        "list",
+        (),
+        "(none)",
+        "alb: the ARNs of the load balancers whose x-amzn-oidc-data is accepted (its signer), comma-separated",
+    ),
+    Setting(
+        "auth_proxy_alb_keys_url",
+        "TRACKLIGHT_AUTH_PROXY_ALB_KEYS_URL",
+        "str",
+        ALB_KEYS_URL,
+        "`https://public-keys.auth.elb.{region}.amazonaws.com`",
+        "alb: where the ALB's public keys are read, as URL/<key id>; {region} is the signer ARN's",
+    ),
+    Setting(
+        "auth_proxy_alb_claim",
+        "TRACKLIGHT_AUTH_PROXY_ALB_CLAIM",
+        "str",
+        "email",
+        "`email`",
+        "alb: the claim that names the user",
+    ),
+    Setting(
+        "auth_proxy_header",
+        "TRACKLIGHT_AUTH_PROXY_HEADER",
+        "str",
+        "X-Forwarded-Email",
+        "`X-Forwarded-Email`",
+        "header: the request header that names the user",
+    ),
+    Setting(
+        "auth_proxy_trusted",
+        "TRACKLIGHT_AUTH_PROXY_TRUSTED",
+        "list",
+        (),
+        "(none)",
+        "header: the proxies' addresses or CIDR blocks, comma-separated; from any other peer the header is "
+        "ignored",
+    ),
     Setting(
         "db_user",
         "TRACKLIGHT_DB_USER",
@@ -376,7 +458,70 @@ def load_settings(given: Mapping[str, Any] | None = None, **flags: Any) -> Setti
         raise ValueError("--artifacts-only serves artifacts; it cannot be combined with --no-serve-artifacts")
     if values["workers"] < 1:
         raise ValueError(f"--workers must be at least 1, not {values['workers']}")
+    _check_auth_proxy(values)
     return Settings(cloud=CloudOptions.from_env(), **values)
+
+
+_IAP_AUDIENCE = re.compile(
+    r"/projects/[0-9]+/(locations/[a-z0-9-]+/services/[a-z0-9-]+|global/backendServices/[0-9]+|apps/[a-z0-9-]+)"
+)
+_ALB_ARN = re.compile(
+    r"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:loadbalancer/app/[^/]+/[0-9a-f]+"
+)
+
+
+def _check_auth_proxy(values: Mapping[str, Any]) -> None:
+    """What each proxy mode needs is there and well-formed (the server must not start half-trusting)."""
+    import ipaddress
+
+    mode = values["auth_proxy"]
+    if mode == "none":
+        return
+    if not values["auth"]:
+        raise ValueError(f"TRACKLIGHT_AUTH_PROXY={mode} needs --auth (TRACKLIGHT_AUTH=true)")
+    if mode == "iap":
+        audiences = values["auth_proxy_iap_audience"]
+        bad = [a for a in audiences if not _IAP_AUDIENCE.fullmatch(a)]
+        if not audiences or bad:
+            raise ValueError(
+                "TRACKLIGHT_AUTH_PROXY_IAP_AUDIENCE must name IAP's audience, e.g. "
+                f"/projects/NUMBER/locations/REGION/services/NAME, not {','.join(bad) or 'nothing'!r}"
+            )
+        urls = [("TRACKLIGHT_AUTH_PROXY_IAP_KEYS_URL", values["auth_proxy_iap_keys_url"])]
+    elif mode == "alb":
+        arns = values["auth_proxy_alb_arn"]
+        bad = [a for a in arns if not _ALB_ARN.fullmatch(a)]
+        if not arns or bad:
+            raise ValueError(
+                "TRACKLIGHT_AUTH_PROXY_ALB_ARN must be application load balancer ARNs "
+                f"(arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID), not {','.join(bad) or 'nothing'!r}"
+            )
+        if not values["auth_proxy_alb_claim"].strip():
+            raise ValueError("TRACKLIGHT_AUTH_PROXY_ALB_CLAIM must name a claim")
+        urls = [("TRACKLIGHT_AUTH_PROXY_ALB_KEYS_URL", values["auth_proxy_alb_keys_url"])]
+    else:
+        if not re.fullmatch(r"[A-Za-z0-9-]+", values["auth_proxy_header"]):
+            raise ValueError(
+                f"TRACKLIGHT_AUTH_PROXY_HEADER is not a header name: {values['auth_proxy_header']!r}"
+            )
+        if values["auth_proxy_header"].lower() == "authorization":
+            raise ValueError("TRACKLIGHT_AUTH_PROXY_HEADER cannot be Authorization")
+        trusted = values["auth_proxy_trusted"]
+        if not trusted:
+            raise ValueError(
+                "TRACKLIGHT_AUTH_PROXY=header needs TRACKLIGHT_AUTH_PROXY_TRUSTED (the proxies' addresses)"
+            )
+        for entry in trusted:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"TRACKLIGHT_AUTH_PROXY_TRUSTED must hold addresses or CIDR blocks, not {entry!r}"
+                ) from None
+        urls = []
+    for name, url in urls:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError(f"{name} must be an http(s) URL, not {url!r}")
 
 
 def export(settings: Settings) -> None:

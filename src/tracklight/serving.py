@@ -46,6 +46,9 @@ def _uvicorn(settings: Settings, app: Any) -> None:
         "log_config": log_config(settings.log_format),
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
         "server_header": False,
+        # uvicorn would replace a loopback peer's address with its X-Forwarded-For; the proxy header mode
+        # trusts the TCP peer itself, so the address must stay the one that connected.
+        "proxy_headers": settings.auth_proxy != "header",
     }
     if settings.workers > 1:
         uvicorn.run(APP_FACTORY, factory=True, workers=settings.workers, **common)

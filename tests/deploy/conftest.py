@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,40 @@ def checkov_bin() -> str:
     if not candidate.exists():
         pytest.skip(f"checkov not found at {candidate} (scripts/test installs it into .venv-checkov)")
     return str(candidate)
+
+
+def evaluate(
+    tmp_path: Path,
+    module_dir: Path,
+    local_file: str,
+    replacements: dict[str, str],
+    values: dict[str, object],
+    expression: str,
+) -> object:
+    """`expression` as terraform itself evaluates it in a provider-free copy of the module's variables.tf and
+    `local_file`, whose references to resources and data sources are replaced by literals first."""
+    work = tmp_path / f"eval-{module_dir.name}"
+    work.mkdir(exist_ok=True)
+    (work / "variables.tf").write_text((module_dir / "variables.tf").read_text())
+    source = (module_dir / local_file).read_text()
+    for reference, literal in replacements.items():
+        assert reference in source, f"{reference} is not in {local_file}"
+        source = source.replace(reference, json.dumps(literal))
+    (work / local_file).write_text(source)
+    (work / "case.tfvars.json").write_text(json.dumps(values))
+    env = terraform_env(work)
+    run = {"cwd": work, "capture_output": True, "text": True, "env": env, "timeout": 120}
+    init = subprocess.run([terraform_bin(), "init", "-backend=false", "-input=false"], **run)  # type: ignore[call-overload]
+    assert init.returncode == 0, init.stdout + init.stderr
+    result = subprocess.run(
+        [terraform_bin(), "console", "-var-file=case.tfvars.json"],
+        input=f"jsonencode({expression})\n",
+        **run,  # type: ignore[call-overload]
+    )
+    if result.returncode != 0:
+        raise TerraformRefused(result.stdout + result.stderr)
+    return json.loads(json.loads(result.stdout.strip()))  # console prints the JSON text as an HCL string
+
+
+class TerraformRefused(AssertionError):
+    """terraform did not evaluate: a variable's validation refused its input, or the code is wrong."""

@@ -16,7 +16,9 @@ import pytest
 
 from deploy.conftest import (
     TERRAFORM_DIR,
+    TerraformRefused,
     checkov_bin,
+    evaluate,
     load_hcl,
     load_module,
     of_type,
@@ -504,6 +506,91 @@ def test_optional_oidc_authentication(res, module):
     assert variables(module)["oidc"]["default"] is None
 
 
+ALB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/tracklight/0123456789abcdef"
+REQUIRED = {
+    "image_tag": "0.1.0",
+    "vpc_id": "vpc-0123456789abcdef0",
+    "private_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+    "alb_subnet_ids": ["subnet-0123456789abcdef2", "subnet-0123456789abcdef3"],
+    "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+}
+OIDC = {
+    "issuer": "https://idp.example.com",
+    "authorization_endpoint": "https://idp.example.com/authorize",
+    "token_endpoint": "https://idp.example.com/token",
+    "user_info_endpoint": "https://idp.example.com/userinfo",
+    "client_id": "tracklight",
+}
+
+
+def _proxy_environment(tmp_path, **values) -> dict[str, str]:
+    entries = evaluate(
+        tmp_path,
+        AWS,
+        "proxy_identity.tf",
+        {"aws_lb.this.arn": ALB_ARN},
+        {**REQUIRED, **values},
+        "local.proxy_environment",
+    )
+    return {e["name"]: e["value"] for e in entries}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("oidc", "auth", "expected"),
+    [
+        (None, True, {"TRACKLIGHT_AUTH_PROXY": "none"}),
+        (OIDC, False, {"TRACKLIGHT_AUTH_PROXY": "none"}),
+        (
+            OIDC,
+            True,
+            {
+                "TRACKLIGHT_AUTH_PROXY": "alb",
+                "TRACKLIGHT_AUTH_PROXY_ALB_ARN": ALB_ARN,
+                "TRACKLIGHT_AUTH_PROXY_ALB_CLAIM": "email",
+            },
+        ),
+        (
+            {**OIDC, "user_claim": "preferred_username"},
+            True,
+            {
+                "TRACKLIGHT_AUTH_PROXY": "alb",
+                "TRACKLIGHT_AUTH_PROXY_ALB_ARN": ALB_ARN,
+                "TRACKLIGHT_AUTH_PROXY_ALB_CLAIM": "preferred_username",
+            },
+        ),
+    ],
+)
+def test_alb_oidc_makes_the_server_take_the_albs_verified_user(tmp_path, monkeypatch, oidc, auth, expected):
+    """Evaluated by terraform (proxy_identity.tf, this ALB's ARN stood in for), then loaded by the server's
+    own configuration, which must accept it as the alb mode with this load balancer as the signer."""
+    from tracklight.config import load_settings
+
+    env = _proxy_environment(tmp_path, oidc=oidc, auth_enabled=auth)
+    assert env == expected
+    for name in [n for n in os.environ if n.startswith("TRACKLIGHT_")]:
+        monkeypatch.delenv(name)
+    for name, value in {**env, "TRACKLIGHT_AUTH": str(auth).lower()}.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.auth_proxy == expected["TRACKLIGHT_AUTH_PROXY"]
+    if settings.auth_proxy == "alb":
+        assert settings.auth_proxy_alb_arn == (ALB_ARN,)
+        assert settings.auth_proxy_alb_claim == expected["TRACKLIGHT_AUTH_PROXY_ALB_CLAIM"]
+
+
+def test_alb_identity_reaches_the_server_container_only(local):
+    """The server's environment carries it (test_secrets_only_in_secrets_never_in_environment checks the
+    composition); the migration task has no use for it."""
+    assert "local.proxy_environment" in local["server_environment"]
+    assert "proxy" not in local["migrate_environment"]
+    assert "aws_lb.this.arn" in json.dumps(local["proxy_environment"])
+
+
+def test_a_bad_oidc_user_claim_is_refused(tmp_path):
+    with pytest.raises(TerraformRefused, match="oidc.user_claim"):
+        _proxy_environment(tmp_path, oidc={**OIDC, "user_claim": "email; rm -rf /"})
+
+
 def test_service_is_private(res):
     svc = res["aws_ecs_service.server"]
     net = svc["network_configuration"][0]
@@ -532,9 +619,11 @@ def test_secrets_only_in_secrets_never_in_environment(local, res):
     (uri_entry,) = local["db_environment"]
     assert uri_entry == {"name": "TRACKLIGHT_BACKEND_STORE_URI", "value": "${local.backend_store_uri}"}
     assert "password" not in local["backend_store_uri"].lower()
-    # The composed lists are only those fixed lists and the (validated) extra_environment.
+    # The composed lists are only those fixed lists, the proxy identity settings (names and an ARN, checked in
+    # test_alb_oidc_makes_the_server_take_the_albs_verified_user) and the (validated) extra_environment.
     assert local["server_environment"] == (
-        "${concat(local.server_environment_fixed, local.db_environment, local.extra_environment)}"
+        "${concat(local.server_environment_fixed, local.proxy_environment, local.db_environment, "
+        "local.extra_environment)}"
     )
     assert local["migrate_environment"] == "${concat(local.migrate_environment_fixed, local.db_environment)}"
 

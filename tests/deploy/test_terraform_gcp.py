@@ -27,6 +27,7 @@ from .conftest import (
     REPO,
     TERRAFORM_DIR,
     checkov_bin,
+    evaluate,
     load_module,
     of_type,
     outputs,
@@ -228,6 +229,8 @@ def test_defaults_and_a_full_input_pass_validation(validation_module) -> None:
         ("artifacts_prefix", "/artifacts/"),
         ("admin_username", "admin; rm -rf /"),
         ("extra_env", {"TRACKLIGHT_AUTH": "false"}),
+        ("extra_env", {"TRACKLIGHT_AUTH_PROXY": "header"}),
+        ("extra_env", {"TRACKLIGHT_AUTH_PROXY_IAP_AUDIENCE": "/projects/1/apps/other"}),
     ],
 )
 def test_bad_inputs_are_refused(validation_module, variable: str, value: object) -> None:
@@ -634,6 +637,66 @@ def test_iap_uses_the_cloud_run_integration_not_the_shut_down_brand_apis(module,
     agent = one(res, "google_cloud_run_v2_service_iam_member.iap_agent")
     assert agent["role"] == "roles/run.invoker"
     assert "@gcp-sa-iap.iam.gserviceaccount.com" in agent["member"]
+
+
+PROJECT_NUMBER = "123456789012"
+SERVICE_NAME = "tracklight-server"
+
+
+@pytest.mark.parametrize(
+    ("iap", "auth", "expected"),
+    [
+        (False, True, {"TRACKLIGHT_AUTH_PROXY": "none"}),
+        (True, False, {"TRACKLIGHT_AUTH_PROXY": "none"}),
+        (
+            True,
+            True,
+            {
+                "TRACKLIGHT_AUTH_PROXY": "iap",
+                "TRACKLIGHT_AUTH_PROXY_IAP_AUDIENCE": (
+                    f"/projects/{PROJECT_NUMBER}/locations/europe-west1/services/{SERVICE_NAME}"
+                ),
+            },
+        ),
+    ],
+)
+def test_iap_makes_the_server_take_iaps_verified_user(tmp_path, monkeypatch, iap, auth, expected) -> None:
+    """Evaluated by terraform (proxy_identity.tf, with the project number and service name stood in for),
+    then loaded by the server's own configuration, which must accept it as the iap mode with IAP-on-Cloud-Run's
+    audience for this service."""
+    from tracklight.config import load_settings
+
+    env = evaluate(
+        tmp_path,
+        GCP,
+        "proxy_identity.tf",
+        {"data.google_project.this.number": PROJECT_NUMBER, "local.service_name": SERVICE_NAME},
+        {**GOOD, "iap_enabled": iap, "auth_enabled": auth},
+        "local.proxy_env",
+    )
+    assert env == expected
+    for name in [n for n in os.environ if n.startswith("TRACKLIGHT_")]:
+        monkeypatch.delenv(name)
+    for name, value in {**env, "TRACKLIGHT_AUTH": str(auth).lower()}.items():  # type: ignore[union-attr]
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.auth_proxy == expected["TRACKLIGHT_AUTH_PROXY"]
+    if settings.auth_proxy == "iap":
+        assert settings.auth_proxy_iap_audience == (expected["TRACKLIGHT_AUTH_PROXY_IAP_AUDIENCE"],)
+
+
+def test_iap_identity_reaches_the_service_for_the_service_it_names(res, local_values) -> None:
+    """The audience names the service IAP guards (same name, region and project), and only the service gets it."""
+    plain = local_values["plain_env"].replace(" ", "")
+    assert plain.startswith("${merge(var.extra_env,local.db_env,local.admin_env,local.proxy_env,")
+    service = one(res, "google_cloud_run_v2_service.server")
+    assert service["name"] == "${local.service_name}" and service["location"] == "${var.region}"
+    assert service["project"] == "${var.project_id}"
+    assert local_values["iap_audience"] == (
+        "/projects/${data.google_project.this.number}/locations/${var.region}/services/${local.service_name}"
+    )
+    job = one(res, "google_cloud_run_v2_job.migrate")
+    assert "proxy" not in text(job)
 
 
 def test_artifact_registry_has_immutable_tags_and_cleanup(module) -> None:

@@ -31,7 +31,7 @@ locals {
     { name = "AWS_REGION", value = local.region },
   ]
   extra_environment  = [for k, v in var.extra_environment : { name = k, value = v }]
-  server_environment = concat(local.server_environment_fixed, local.db_environment, local.extra_environment)
+  server_environment = concat(local.server_environment_fixed, local.proxy_environment, local.db_environment, local.extra_environment)
 
   migrate_environment_fixed = [
     { name = "AWS_REGION", value = local.region },

@@ -157,7 +157,7 @@ variable "alb_access_logs_prefix" {
 }
 
 variable "auth_enabled" {
-  description = "Tracklight's own authentication (TRACKLIGHT_AUTH): every route but /health, /ready and server-info needs a password or a personal access token. The first admin's password is generated into Secrets Manager (admin_password_secret_arn). Turn it off only behind another gate (internal ALB, VPN, OIDC for browsers only)."
+  description = "Tracklight's own authentication (TRACKLIGHT_AUTH): every route but /health, /ready and server-info needs a password or a personal access token. The first admin's password is generated into Secrets Manager (admin_password_secret_arn). Turn it off only behind another gate (internal ALB, VPN, OIDC for browsers only). With oidc set it also takes the ALB's verified user (proxy_identity.tf)."
   type        = bool
   default     = true
 }
@@ -176,9 +176,10 @@ variable "admin_username" {
 variable "oidc" {
   description = <<-EOT
     Optional OIDC authentication on the HTTPS listener (the ALB `authenticate-oidc` action), for the web UI.
+    With auth_enabled, Tracklight signs people in as the user the ALB's signed x-amzn-oidc-data header names
+    (its `user_claim`, default email), creating them on their first request (proxy_identity.tf).
     Note: SDK clients (mlflow) cannot follow the browser login; with this on, they need a path that bypasses the
-    ALB (an internal ALB / VPN). Tracklight does not read the ALB's identity headers yet: browsers still log in
-    to Tracklight itself when auth_enabled is on.
+    ALB (an internal ALB / VPN), where they use a Tracklight token.
   EOT
   type = object({
     issuer                 = string
@@ -188,12 +189,18 @@ variable "oidc" {
     client_id              = string
     scope                  = optional(string, "openid email")
     session_timeout        = optional(number, 28800)
+    user_claim             = optional(string, "email")
   })
   default = null
 
   validation {
     condition     = var.oidc == null || alltrue([for u in try([var.oidc.issuer, var.oidc.authorization_endpoint, var.oidc.token_endpoint, var.oidc.user_info_endpoint], []) : startswith(u, "https://")])
     error_message = "oidc issuer and endpoints must be https:// URLs."
+  }
+
+  validation {
+    condition     = var.oidc == null || can(regex("^[A-Za-z0-9_:.-]{1,64}$", try(var.oidc.user_claim, "")))
+    error_message = "oidc.user_claim must be a claim name such as email or preferred_username."
   }
 }
 

@@ -5,7 +5,7 @@ locals {
   }
 
   # Plain settings only: the password is never a plain value.
-  plain_env = merge(var.extra_env, local.db_env, local.admin_env, {
+  plain_env = merge(var.extra_env, local.db_env, local.admin_env, local.proxy_env, {
     TRACKLIGHT_HOST                  = "0.0.0.0"
     TRACKLIGHT_PORT                  = tostring(var.container_port)
     TRACKLIGHT_ARTIFACTS_DESTINATION = local.artifacts_destination

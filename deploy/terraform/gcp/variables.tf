@@ -236,7 +236,7 @@ variable "extra_env" {
     condition = alltrue(concat(
       [for k in keys(var.extra_env) : can(regex("^[A-Z_][A-Z0-9_]*$", k))],
       [for k in keys(var.extra_env) : !can(regex("(PASSWORD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|BACKEND_STORE_URI)", k))],
-      [for k in keys(var.extra_env) : !contains(["TRACKLIGHT_HOST", "TRACKLIGHT_PORT", "TRACKLIGHT_ARTIFACTS_DESTINATION", "TRACKLIGHT_WORKERS", "TRACKLIGHT_DB_USER", "TRACKLIGHT_AUTH", "TRACKLIGHT_ADMIN_USERNAME", "PORT"], k)],
+      [for k in keys(var.extra_env) : !contains(["TRACKLIGHT_HOST", "TRACKLIGHT_PORT", "TRACKLIGHT_ARTIFACTS_DESTINATION", "TRACKLIGHT_WORKERS", "TRACKLIGHT_DB_USER", "TRACKLIGHT_AUTH", "TRACKLIGHT_ADMIN_USERNAME", "TRACKLIGHT_AUTH_PROXY", "TRACKLIGHT_AUTH_PROXY_IAP_AUDIENCE", "PORT"], k)],
     ))
     error_message = "extra_env keys must be UPPER_SNAKE_CASE, must not look like secrets (PASSWORD, SECRET, TOKEN, CREDENTIAL, PRIVATE_KEY, BACKEND_STORE_URI) and must not override the variables the module sets."
   }
@@ -247,7 +247,7 @@ variable "extra_env" {
 # ---------------------------------------------------------------------------------------------------------------------
 
 variable "iap_enabled" {
-  description = "Put Identity-Aware Proxy directly on the Cloud Run service (no load balancer, Google-managed OAuth client). Browser users sign in with Google; see the README for SDK clients."
+  description = "Put Identity-Aware Proxy directly on the Cloud Run service (no load balancer, Google-managed OAuth client). Browser users sign in with Google and, with auth_enabled, Tracklight takes the user IAP's signed header names (created on first sign-in; proxy_identity.tf); see the README for SDK clients."
   type        = bool
   default     = false
 }

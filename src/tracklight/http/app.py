@@ -316,5 +316,7 @@ def build_app(application: Application) -> Edge:
     """The whole ASGI application: the router behind the per-request edge."""
     router: Any = TracklightApp(application)
     if application.authenticator is not None:
-        router = Authentication(router, application.authenticator, application.settings.static_prefix)
+        router = Authentication(
+            router, application.authenticator, application.settings.static_prefix, application.proxy_identity
+        )
     return Edge(router, application.settings)

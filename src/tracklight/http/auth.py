@@ -7,7 +7,8 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracklight.auth.authenticate import Authenticator, Refusal
-from tracklight.auth.principal import acting_as, restore
+from tracklight.auth.principal import Principal, acting_as, restore
+from tracklight.auth.proxy_identity import ProxyIdentity
 from tracklight.http.edge import ROUTE_KEY
 from tracklight.http.workers import in_worker
 
@@ -31,24 +32,40 @@ def _refusal(refusal: Refusal) -> PlainTextResponse:
     return PlainTextResponse(refusal.message, status_code=401, headers={"WWW-Authenticate": REALM})
 
 
-class Authentication:
-    """Wraps the router: resolve the Authorization header to a Principal, or answer 401/429 itself."""
+async def _proxied(proxy: ProxyIdentity, scope: Scope) -> Principal | None:
+    """The user the proxy in front vouches for; None: no (valid) assertion, so credentials decide."""
+    client = scope.get("client")
+    address = client[0] if client else ""
+    claim = proxy.claim(scope["headers"], address)
+    if claim is None:
+        return None
+    return proxy.cached(claim) or await in_worker(proxy.resolve, claim, address)
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, prefix: str) -> None:
+
+class Authentication:
+    """Wraps the router: resolve the proxy's assertion, else the Authorization header, to a Principal, or
+    answer 401/429 itself."""
+
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, prefix: str, proxy: ProxyIdentity | None = None
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.public = public_paths(prefix)
+        self.proxy = proxy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.public:
             await self.app(scope, receive, send)
             return
+        principal = await _proxied(self.proxy, scope) if self.proxy is not None else None
         header = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 header = value.decode("latin-1")
                 break
-        principal = self.authenticator.cached(header) if header else None
+        if principal is None:
+            principal = self.authenticator.cached(header) if header else None
         if principal is None:
             client = scope.get("client")
             address = client[0] if client else ""
