@@ -506,6 +506,17 @@ def test_optional_oidc_authentication(res, module):
     assert variables(module)["oidc"]["default"] is None
 
 
+def test_sdk_credentials_skip_the_alb_login_only_when_tracklight_checks_them(res):
+    rule = res["aws_lb_listener_rule.credentials_skip_oidc"]
+    assert rule["count"] == "${var.oidc != null && var.auth_enabled ? 1 : 0}"
+    (header,) = rule["condition"][0]["http_header"]
+    assert header["http_header_name"] == "Authorization"
+    assert sorted(header["values"]) == ["Basic *", "Bearer *"]
+    (action,) = rule["action"]
+    assert action["type"] == "forward"
+    assert action["target_group_arn"] == "${aws_lb_target_group.server.arn}"
+
+
 ALB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/tracklight/0123456789abcdef"
 REQUIRED = {
     "image_tag": "0.1.0",

@@ -106,6 +106,30 @@ resource "aws_lb_listener" "https" {
   }
 }
 
+# With the ALB's OIDC login on the default action, the stock mlflow client (which cannot follow a browser
+# login) would never reach the server. Requests that carry credentials of their own skip that login:
+# Tracklight checks them itself when auth_enabled, so nothing gets in unchecked. Without Tracklight's own
+# auth, the ALB login is the only gate and there is no such bypass.
+resource "aws_lb_listener_rule" "credentials_skip_oidc" {
+  count        = var.oidc != null && var.auth_enabled ? 1 : 0
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 10
+
+  condition {
+    http_header {
+      http_header_name = "Authorization"
+      values           = ["Bearer *", "Basic *"]
+    }
+  }
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.server.arn
+  }
+
+  tags = local.tags
+}
+
 resource "aws_route53_record" "server" {
   count   = var.route53_zone_id != null && var.domain_name != null ? 1 : 0
   zone_id = var.route53_zone_id
