@@ -87,7 +87,12 @@ class Watched:
 
     def sandbox_blocked(self) -> None:
         """An HTML artifact's script reached for this page and the sandbox stopped it: expected, once seen."""
-        blocked = [e for e in self.errors if 'Blocked a frame with origin "null"' in e]
+        # The console message arrives on its own schedule (slower on a loaded machine): wait for it.
+        for _ in range(100):
+            blocked = [e for e in self.errors if 'Blocked a frame with origin "null"' in e]
+            if blocked:
+                break
+            self.page.wait_for_timeout(100)
         assert blocked, f"no sandboxed script was blocked: {self.errors}"
         self.errors = [e for e in self.errors if e not in blocked]
 
