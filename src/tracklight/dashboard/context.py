@@ -11,6 +11,7 @@ from tracklight.services.experiments import Experiments
 from tracklight.services.logged_models import LoggedModels
 from tracklight.services.registry import Registry
 from tracklight.services.runs import Runs
+from tracklight.services.signin import SignIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,15 +23,16 @@ class Services:
     artifacts: Artifacts
     logged_models: LoggedModels
     registry: Registry
+    signin: SignIn | None = None  # the login page's ways in; None with auth off
 
     @classmethod
     def from_mapping(cls, services: dict[str, Any]) -> Services:
-        return cls(**{name: services[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: services[name] for name in cls.__dataclass_fields__ if name in services})
 
 
 @dataclass(slots=True)
 class PageContext:
-    """One request as a page sees it. A signed-in user and what they may read will hang off this too."""
+    """One request as a page sees it: what it asks, who asks, and what the browser holds."""
 
     services: Services
     prefix: str
@@ -38,6 +40,13 @@ class PageContext:
     query: dict[str, list[str]]
     form: dict[str, list[str]] = field(default_factory=dict)
     partial: bool = False  # an htmx request that swaps part of a page
+    csrf_token: str = ""  # this browser's double-submit token, echoed by every form (csrf_input)
+    user: str | None = None  # who is signed in; None with auth off (and on the public login page)
+    by_session: bool = False  # signed in through the login page (not Basic): the header offers to sign out
+    cookies: dict[str, str] = field(default_factory=dict)
+    client: str = ""  # the caller's address, which the login throttle counts by
+    secure: bool = False  # cookies set now get the Secure flag (see dashboard.cookies)
+    origin: str = ""  # scheme://host as the browser addressed us, for URLs given to others (OIDC)
 
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)
