@@ -16,11 +16,13 @@ import binascii
 import hmac
 import json
 import logging
+import re
 import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from authlib.integrations.requests_client import OAuth2Session
@@ -129,6 +131,16 @@ def verify_id_token(
     return dict(claims)
 
 
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a URL, or "" when it is not one a CSP source list can carry as is."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return origin if _ORIGIN.match(origin) else ""
+
+
 def _groups(value: object) -> frozenset[str]:
     """A groups claim as a set: a list of names, or one name (some providers send a lone string)."""
     if isinstance(value, str):
@@ -218,6 +230,17 @@ class OidcClient:
             code_challenge_method="S256",
             token_endpoint_auth_method=auth_method,
         )
+
+    def origins(self) -> list[str]:
+        """Where the login page's sign-in button may send the browser (its CSP form-action must allow
+        it, redirects included): the issuer's origin, and the authorization endpoint's once discovery
+        has named it (the same origin at every provider we know of). No network here."""
+        found = [_origin(self.settings.issuer)]
+        with self._lock:
+            endpoint = self._metadata.get("authorization_endpoint") if self._metadata else None
+        if isinstance(endpoint, str):
+            found.append(_origin(endpoint))
+        return sorted({o for o in found if o})
 
     # -- the two legs -----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from tracklight.auth.sessions import SESSION_COOKIE
 from tracklight.dashboard import csrf
 from tracklight.dashboard.context import PageContext
 from tracklight.dashboard.cookies import clear_cookie, cookie_path, set_cookie
-from tracklight.dashboard.render import render
+from tracklight.dashboard.render import allow_form_targets, render
 from tracklight.services.signin import SignedIn, SignIn
 
 LOGIN, LOGOUT, OIDC_START, OIDC_CALLBACK = "/login", "/logout", "/login/oidc", "/login/oidc/callback"
@@ -76,7 +76,7 @@ def login_page(
 ) -> Response:
     signin = _signin(ctx)
     next_path = next_path or safe_next(ctx.arg("next") or ctx.field("next"), ctx.prefix)
-    return render(
+    page = render(
         ctx,
         "login.html",
         status,
@@ -88,6 +88,7 @@ def login_page(
         oidc=signin.oidc is not None,
         provider=signin.provider_name,
     )
+    return allow_form_targets(page, signin.oidc.origins() if signin.oidc is not None else [])
 
 
 def show_login(ctx: PageContext) -> Response:
