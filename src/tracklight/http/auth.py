@@ -26,6 +26,9 @@ REALM = 'Basic realm="tracklight"'
 # The login page's routes (dashboard.pages.signin) and the static files it loads.
 LOGIN_PATHS = ("/login", "/login/oidc", "/login/oidc/callback")
 LOGIN_ASSETS = ("/static/app.css", "/static/theme.js", "/static/favicon.svg")
+_NO_CREDENTIALS = Refusal(
+    401, "You are not authenticated. Please provide valid credentials (Basic or Bearer)."
+)
 
 
 def public_paths(prefix: str, sign_in: bool = False) -> frozenset[str]:
