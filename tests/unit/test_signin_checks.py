@@ -4,7 +4,11 @@ group rules, and the CSRF comparison."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,3 +147,27 @@ def test_csrf_refusals() -> None:
     assert csrf.refusal("POST", {**same, "origin": "null"}, token, token) is not None
     assert csrf.refusal("POST", {**same, "sec-fetch-site": "same-site"}, token, token) is not None
     assert csrf.refusal("DELETE", {"host": "tl.example"}, token, token) is None  # no browser headers at all
+
+
+def test_a_server_with_an_issuer_starts_without_loading_the_oidc_libraries(tmp_path: Path) -> None:
+    """Authlib, joserfc and requests wait for the first single sign-on: start-up time stays as it was."""
+    program = (
+        "import sys\n"
+        "from tracklight.config import load_settings\n"
+        "from tracklight.startup import start\n"
+        f"settings = load_settings(backend_store_uri='sqlite:///{tmp_path / 't.db'}',"
+        f" artifacts_destination='{tmp_path / 'a'}', auth=True)\n"
+        "start(settings)\n"
+        "print(sorted(m for m in ('authlib', 'joserfc', 'requests') if m in sys.modules))\n"
+    )
+    env = {
+        **os.environ,
+        "TRACKLIGHT_ADMIN_PASSWORD": "start-up-only",
+        "TRACKLIGHT_AUTH_OIDC_ISSUER": "https://idp.example",
+        "TRACKLIGHT_AUTH_OIDC_CLIENT_ID": "tl",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
