@@ -56,6 +56,19 @@
 #                                    TRACKLIGHT_AUTH_PROXY_ALB_ARN, TRACKLIGHT_AUTH_PROXY_ALB_KEYS_URL,
 #                                    TRACKLIGHT_AUTH_PROXY_ALB_CLAIM (alb), TRACKLIGHT_AUTH_PROXY_HEADER and
 #                                    TRACKLIGHT_AUTH_PROXY_TRUSTED (header: the proxies' addresses or CIDR blocks)
+#   TRACKLIGHT_AUTH_SESSION_HOURS    how long a dashboard sign-in lasts (default 12)
+#   TRACKLIGHT_AUTH_COOKIE_SECURE    auto (default: Secure cookies when the browser's request is https, as the
+#                                    load balancer's X-Forwarded-Proto says) or always
+#   TRACKLIGHT_AUTH_PASSWORD_LOGIN   true (default): the login page takes a password; false: single sign-on only
+#   TRACKLIGHT_AUTH_OIDC_ISSUER      dashboard single sign-on: the OpenID Connect issuer URL (https://...)
+#   TRACKLIGHT_AUTH_OIDC_CLIENT_ID   ...its client id; the redirect URI is https://<host><prefix>/login/oidc/callback
+#   TRACKLIGHT_AUTH_OIDC_CLIENT_SECRET  ...its client secret (a secret: from the orchestrator; none: public client)
+#   TRACKLIGHT_AUTH_OIDC_SCOPES      default openid,email,profile
+#   TRACKLIGHT_AUTH_OIDC_USERNAME_CLAIM  the claim naming the user (default email)
+#   TRACKLIGHT_AUTH_OIDC_GROUPS_CLAIM    the claim listing the user's groups (default groups)
+#   TRACKLIGHT_AUTH_OIDC_ADMIN_GROUPS    comma-separated groups whose members are admins (checked at each sign-in)
+#   TRACKLIGHT_AUTH_OIDC_ALLOWED_GROUPS  comma-separated groups allowed to sign in (default: anyone)
+#   TRACKLIGHT_AUTH_OIDC_PROVIDER_NAME   the login button says "Sign in with" this
 #   TRACKLIGHT_H2C                   true: serve with Hypercorn, which speaks cleartext HTTP/2 (h2c) as well as
 #                                    HTTP/1.1 on the port. Cloud Run: name the container port h2c, which lifts its
 #                                    32 MiB request-body limit (default false: uvicorn, HTTP/1.1 only)

@@ -10,8 +10,10 @@ from tracklight.artifacts.store import ArtifactStore
 from tracklight.auth import gate
 from tracklight.auth.admin import ensure_admin
 from tracklight.auth.authenticate import Authenticator
+from tracklight.auth.oidc import OidcClient, OidcSettings
 from tracklight.auth.permissions import Permission
 from tracklight.auth.proxy_identity import ProxyIdentity, proxy_identity
+from tracklight.auth.sessions import Sessions
 from tracklight.auth.versions import Versions
 from tracklight.config import Settings
 from tracklight.services.artifacts import Artifacts
@@ -20,6 +22,7 @@ from tracklight.services.experiments import Experiments
 from tracklight.services.logged_models import LoggedModels
 from tracklight.services.registry import Registry
 from tracklight.services.runs import Runs
+from tracklight.services.signin import GroupRules, SignIn
 from tracklight.services.users import Users
 from tracklight.store.engine import Database, open_database
 from tracklight.store.migrate import prepare_for_serving
@@ -39,6 +42,7 @@ class Application:
     authenticator: Authenticator | None = None  # None: no credentials asked (auth off, or --artifacts-only)
     created_admin: str | None = None  # the admin user created at this start, if any
     proxy_identity: ProxyIdentity | None = None  # who the proxy in front vouches for, asked first
+    sessions: Sessions | None = None  # the dashboard's sign-in sessions; None with auth off
 
 
 def open_metadata_store(settings: Settings) -> tuple[Database, str | None]:
@@ -91,11 +95,43 @@ def assemble(settings: Settings) -> Application:
             db.engine.dispose()
             raise
         authenticator = Authenticator(db, versions)
-        services["users"] = Users(db, versions, default)
-        proxy = proxy_identity(settings, services["users"], versions)
+        users = Users(db, versions, default)
+        services["users"] = users
+        proxy = proxy_identity(settings, users, versions)
+        sessions = Sessions(db, versions, settings.auth_session_hours * 3600)
+        services["signin"] = sign_in(settings, authenticator, sessions, users)
         gate.install(gate.Gate(db, default, versions))
     else:
+        sessions = None
         gate.install(None)
     return Application(
-        settings, db, destination, artifacts, services, created, authenticator, created_admin, proxy
+        settings, db, destination, artifacts, services, created, authenticator, created_admin, proxy, sessions
+    )
+
+
+def sign_in(settings: Settings, authenticator: Authenticator, sessions: Sessions, users: Users) -> SignIn:
+    """The dashboard's ways in: a password, and single sign-on when an issuer is configured."""
+    oidc = None
+    if settings.auth_oidc_issuer and settings.auth_oidc_client_id:
+        oidc = OidcClient(
+            OidcSettings(
+                issuer=settings.auth_oidc_issuer,
+                client_id=settings.auth_oidc_client_id,
+                client_secret=settings.auth_oidc_client_secret,
+                scopes=settings.auth_oidc_scopes,
+                username_claim=settings.auth_oidc_username_claim,
+                groups_claim=settings.auth_oidc_groups_claim,
+            )
+        )
+    return SignIn(
+        authenticator,
+        sessions,
+        users,
+        password_login=settings.auth_password_login,
+        oidc=oidc,
+        rules=GroupRules(
+            admin=frozenset(settings.auth_oidc_admin_groups),
+            allowed=frozenset(settings.auth_oidc_allowed_groups),
+        ),
+        provider_name=settings.auth_oidc_provider_name,
     )

@@ -70,6 +70,19 @@ class Settings:
     auth_proxy_alb_claim: str = "email"
     auth_proxy_header: str = "X-Forwarded-Email"
     auth_proxy_trusted: tuple[str, ...] = ()  # addresses or CIDR blocks
+    # Dashboard sign-in (see tracklight.auth.signin): session length, cookie flags, password and OIDC.
+    auth_session_hours: float = 12.0
+    auth_cookie_secure: str = "auto"  # "auto": when the browser's request is https; "always"
+    auth_password_login: bool = True
+    auth_oidc_issuer: str | None = None
+    auth_oidc_client_id: str | None = None
+    auth_oidc_client_secret: str | None = None
+    auth_oidc_scopes: tuple[str, ...] = ("openid", "email", "profile")
+    auth_oidc_username_claim: str = "email"
+    auth_oidc_groups_claim: str = "groups"
+    auth_oidc_admin_groups: tuple[str, ...] = ()
+    auth_oidc_allowed_groups: tuple[str, ...] = ()
+    auth_oidc_provider_name: str = "single sign-on"
 
     @property
     def artifact_root_for_runs(self) -> str:
@@ -356,6 +369,107 @@ SETTINGS: tuple[Setting, ...] = (
         "ignored",
     ),
     Setting(
+        "auth_session_hours",
+        "TRACKLIGHT_AUTH_SESSION_HOURS",
+        "float",
+        12.0,
+        "`12`",
+        "Hours a dashboard sign-in lasts before the login page asks again",
+    ),
+    Setting(
+        "auth_cookie_secure",
+        "TRACKLIGHT_AUTH_COOKIE_SECURE",
+        "choice",
+        "auto",
+        "`auto`",
+        "When the dashboard's cookies are marked Secure: auto (when the browser's request is https, "
+        "directly or as X-Forwarded-Proto says) or always",
+        choices=("auto", "always"),
+    ),
+    Setting(
+        "auth_password_login",
+        "TRACKLIGHT_AUTH_PASSWORD_LOGIN",
+        "bool",
+        True,
+        "`true`",
+        "Offer username and password on the dashboard's login page; false leaves single sign-on only "
+        "(clients keep Basic and tokens)",
+    ),
+    Setting(
+        "auth_oidc_issuer",
+        "TRACKLIGHT_AUTH_OIDC_ISSUER",
+        "str",
+        None,
+        "(none)",
+        "OpenID Connect issuer URL for dashboard single sign-on, read through its "
+        "/.well-known/openid-configuration",
+    ),
+    Setting(
+        "auth_oidc_client_id",
+        "TRACKLIGHT_AUTH_OIDC_CLIENT_ID",
+        "str",
+        None,
+        "(none)",
+        "The client id registered with the issuer",
+    ),
+    Setting(
+        "auth_oidc_client_secret",
+        "TRACKLIGHT_AUTH_OIDC_CLIENT_SECRET",
+        "str",
+        None,
+        "(none)",
+        "The client secret (none for a public client, which PKCE alone protects)",
+    ),
+    Setting(
+        "auth_oidc_scopes",
+        "TRACKLIGHT_AUTH_OIDC_SCOPES",
+        "list",
+        ("openid", "email", "profile"),
+        "`openid,email,profile`",
+        "Comma-separated scopes to ask for; must include openid",
+    ),
+    Setting(
+        "auth_oidc_username_claim",
+        "TRACKLIGHT_AUTH_OIDC_USERNAME_CLAIM",
+        "str",
+        "email",
+        "`email`",
+        "The claim that names the Tracklight user",
+    ),
+    Setting(
+        "auth_oidc_groups_claim",
+        "TRACKLIGHT_AUTH_OIDC_GROUPS_CLAIM",
+        "str",
+        "groups",
+        "`groups`",
+        "The claim that lists the user's groups",
+    ),
+    Setting(
+        "auth_oidc_admin_groups",
+        "TRACKLIGHT_AUTH_OIDC_ADMIN_GROUPS",
+        "list",
+        (),
+        "none",
+        "Comma-separated groups whose members are admins; applied at every sign-in, so leaving the group "
+        "takes admin away (none: the admin flag is left as it is)",
+    ),
+    Setting(
+        "auth_oidc_allowed_groups",
+        "TRACKLIGHT_AUTH_OIDC_ALLOWED_GROUPS",
+        "list",
+        (),
+        "none",
+        "Comma-separated groups allowed to sign in; others are refused (none: anyone the issuer vouches for)",
+    ),
+    Setting(
+        "auth_oidc_provider_name",
+        "TRACKLIGHT_AUTH_OIDC_PROVIDER_NAME",
+        "str",
+        "single sign-on",
+        "`single sign-on`",
+        "The login page's button says Sign in with this",
+    ),
+    Setting(
         "db_user",
         "TRACKLIGHT_DB_USER",
         "str",
@@ -459,6 +573,7 @@ def load_settings(given: Mapping[str, Any] | None = None, **flags: Any) -> Setti
     if values["workers"] < 1:
         raise ValueError(f"--workers must be at least 1, not {values['workers']}")
     _check_auth_proxy(values)
+    _check_sign_in(values)
     return Settings(cloud=CloudOptions.from_env(), **values)
 
 
@@ -522,6 +637,34 @@ def _check_auth_proxy(values: Mapping[str, Any]) -> None:
     for name, url in urls:
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"{name} must be an http(s) URL, not {url!r}")
+
+
+def _check_sign_in(values: dict[str, Any]) -> None:
+    """Dashboard sign-in settings that cannot work together are refused at start, in one line."""
+    if values["auth_session_hours"] <= 0:
+        raise ValueError("TRACKLIGHT_AUTH_SESSION_HOURS must be positive")
+    issuer = values["auth_oidc_issuer"]
+    if issuer is None:
+        if values["auth"] and not values["auth_password_login"]:
+            raise ValueError(
+                "TRACKLIGHT_AUTH_PASSWORD_LOGIN=false needs TRACKLIGHT_AUTH_OIDC_ISSUER: "
+                "nobody could sign in to the dashboard"
+            )
+        return
+    if not values["auth"]:
+        raise ValueError("TRACKLIGHT_AUTH_OIDC_ISSUER needs --auth (TRACKLIGHT_AUTH=true)")
+    if not values["auth_oidc_client_id"]:
+        raise ValueError("TRACKLIGHT_AUTH_OIDC_ISSUER needs TRACKLIGHT_AUTH_OIDC_CLIENT_ID")
+    if "openid" not in values["auth_oidc_scopes"]:
+        raise ValueError("TRACKLIGHT_AUTH_OIDC_SCOPES must include openid")
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(issuer)
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    # Discovery, keys and the code exchange travel to the issuer: over anything but TLS they could be
+    # swapped on the way. Plain http is allowed on this machine only (a test or development provider).
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ValueError(f"TRACKLIGHT_AUTH_OIDC_ISSUER must be an https:// URL, not {issuer!r}")
 
 
 def export(settings: Settings) -> None:

@@ -419,7 +419,7 @@ def _dashboard_shows(
             page = context.new_page()
             response = page.goto(server.url + "/")
             assert response is not None and response.status == 200
-            expect(page.locator("header .signed-in strong")).to_have_text(person, timeout=20_000)
+            expect(page.locator("header .account .who strong")).to_have_text(person, timeout=20_000)
             expect(page.get_by_role("link", name=shown, exact=True)).to_be_visible(timeout=20_000)
             expect(page.get_by_role("link", name=hidden, exact=True)).to_have_count(0)
         finally:

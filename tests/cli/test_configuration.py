@@ -63,6 +63,22 @@ def test_server_help_shows_every_setting_with_its_variable() -> None:
         ({"TRACKLIGHT_STATIC_PREFIX": "noslash"}, "must start with '/'"),
         ({"TRACKLIGHT_WORKERS": "0"}, "at least 1"),
         ({"TRACKLIGHT_ARTIFACTS_ONLY": "true", "TRACKLIGHT_SERVE_ARTIFACTS": "false"}, "--artifacts-only"),
+        ({"TRACKLIGHT_AUTH_OIDC_ISSUER": "https://idp.example"}, "needs --auth"),
+        (
+            {"TRACKLIGHT_AUTH": "true", "TRACKLIGHT_AUTH_OIDC_ISSUER": "https://idp.example"},
+            "needs TRACKLIGHT_AUTH_OIDC_CLIENT_ID",
+        ),
+        (
+            {
+                "TRACKLIGHT_AUTH": "true",
+                "TRACKLIGHT_AUTH_OIDC_ISSUER": "http://idp.example",
+                "TRACKLIGHT_AUTH_OIDC_CLIENT_ID": "tl",
+            },
+            "must be an https:// URL",
+        ),
+        ({"TRACKLIGHT_AUTH": "true", "TRACKLIGHT_AUTH_PASSWORD_LOGIN": "false"}, "nobody could sign in"),
+        ({"TRACKLIGHT_AUTH_SESSION_HOURS": "0"}, "must be positive"),
+        ({"TRACKLIGHT_AUTH_COOKIE_SECURE": "sometimes"}, "must be auto or always"),
     ],
 )
 def test_bad_variables_are_one_line_errors(env: dict[str, str], needle: str, tmp_path: Path) -> None:

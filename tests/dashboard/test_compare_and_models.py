@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from harness.forms import post_form
 from playwright.sync_api import expect
 
 from dashboard.conftest import Dashboard, Watched
@@ -192,15 +193,18 @@ def test_version_forms_over_http(dashboard: Dashboard) -> None:
     client.create_registered_model(name)
     client.create_model_version(name, "runs:/" + dashboard.data.runs["train-0"] + "/model")
     base = f"{dashboard.url}/models/{name}/versions/1"
-    r = requests.post(base + "/alias", data={"alias": "prod"}, allow_redirects=False, timeout=30)
+    browser = requests.Session()
+
+    def post(url: str, data: dict[str, str], **kwargs: object) -> requests.Response:
+        return post_form(browser, url, data, page_url=base, **kwargs)
+
+    r = post(base + "/alias", {"alias": "prod"}, allow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/models/{name}/versions/1"
     assert client.get_model_version_by_alias(name, "prod").version == "1"
-    foreign = requests.post(
-        base + "/alias/delete", data={"alias": "prod"}, headers={"Origin": "http://evil.example"}, timeout=30
-    )
+    foreign = post(base + "/alias/delete", {"alias": "prod"}, headers={"Origin": "http://evil.example"})
     assert foreign.status_code == 403
     assert client.get_model_version_by_alias(name, "prod").version == "1"
-    bad = requests.post(base + "/stage", data={"stage": "Nowhere"}, timeout=30)
+    bad = post(base + "/stage", {"stage": "Nowhere"})
     assert bad.status_code == 422 and 'role="alert"' in bad.text
-    missing = requests.post(f"{dashboard.url}/models/{name}/versions/9/tags", data={"key": "k"}, timeout=30)
+    missing = post(f"{dashboard.url}/models/{name}/versions/9/tags", {"key": "k"})
     assert missing.status_code == 404

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from harness.forms import post_form
 
 from dashboard.conftest import Dashboard
 from dashboard.seed import XSS_IMG, XSS_SCRIPT
@@ -123,28 +124,30 @@ def test_paging_is_server_side(dashboard: Dashboard) -> None:
 
 def test_experiment_forms(dashboard: Dashboard) -> None:
     url = dashboard.url
-    created = requests.post(
-        url + "/experiments/create",
-        data={"name": "form-made-" + dashboard.data.experiment_name},
-        timeout=30,
-        allow_redirects=False,
+    browser = requests.Session()
+
+    def post(path: str, data: dict[str, str], **kwargs: object) -> requests.Response:
+        return post_form(browser, url + path, data, page_url=url + "/experiments", **kwargs)
+
+    created = post(
+        "/experiments/create", {"name": "form-made-" + dashboard.data.experiment_name}, allow_redirects=False
     )
     assert created.status_code == 303
     exp = dashboard.client.get_experiment_by_name("form-made-" + dashboard.data.experiment_name)
     eid = exp.experiment_id
-    renamed = requests.post(url + f"/experiments/{eid}/rename", data={"name": "renamed-" + eid}, timeout=30)
+    renamed = post(f"/experiments/{eid}/rename", {"name": "renamed-" + eid})
     assert renamed.status_code == 200
     assert dashboard.client.get_experiment(eid).name == "renamed-" + eid
-    requests.post(url + f"/experiments/{eid}/delete", data={}, timeout=30)
+    post(f"/experiments/{eid}/delete", {})
     assert dashboard.client.get_experiment(eid).lifecycle_stage == "deleted"
-    requests.post(url + f"/experiments/{eid}/restore", data={}, timeout=30)
+    post(f"/experiments/{eid}/restore", {})
     assert dashboard.client.get_experiment(eid).lifecycle_stage == "active"
-    clash = requests.post(url + "/experiments/create", data={"name": "renamed-" + eid}, timeout=30)
+    clash = post("/experiments/create", {"name": "renamed-" + eid})
     assert clash.status_code == 422 and "already exists" in clash.text
-    foreign = requests.post(
-        url + f"/experiments/{eid}/delete", data={}, headers={"Origin": "http://evil.example"}, timeout=30
-    )
+    foreign = post(f"/experiments/{eid}/delete", {}, headers={"Origin": "http://evil.example"})
     assert foreign.status_code == 403
+    tokenless = requests.post(url + f"/experiments/{eid}/delete", data={}, timeout=30)
+    assert tokenless.status_code == 403 and "security token" in tokenless.text
     assert dashboard.client.get_experiment(eid).lifecycle_stage == "active"
 
 

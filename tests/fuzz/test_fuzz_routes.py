@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import requests
+from harness.forms import CSRF_FIELD, csrf_token
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,12 +56,17 @@ class Probe:
     json_body: Any = OMIT
     data: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # A dashboard form's CSRF token: "match" (the session's, as a page gives it), "wrong", or None.
+    csrf: str | None = None
 
     def describe(self) -> str:
         body = (
             self.data[:300] if self.data is not None else (None if self.json_body is OMIT else self.json_body)
         )
-        return f"{self.method} /{self.path:.300} query={self.query!r:.300} body={body!r:.500} headers={self.headers}"
+        return (
+            f"{self.method} /{self.path:.300} query={self.query!r:.300} body={body!r:.500} "
+            f"headers={self.headers} csrf={self.csrf}"
+        )
 
 
 def route_id(route: Route) -> str:
@@ -121,6 +127,8 @@ def hostile_fields(draw: st.DrawFn, route: Route, w: World, origin: str) -> Prob
     elif route in DASHBOARD and method == "POST":
         probe.data = urlencode(pairs).encode()
         probe.headers["Content-Type"] = "application/x-www-form-urlencoded"
+        # Mostly the token a page gave (or the handlers would never run), sometimes none or a wrong one.
+        probe.csrf = draw(st.sampled_from(["match", "match", "match", "wrong", None]))
         if draw(st.booleans()):
             probe.headers["Origin"] = origin
         elif (bad := draw(st.sampled_from([None, *_HOSTILE_ORIGINS]))) is not None:
@@ -198,6 +206,9 @@ def send(f: Fuzzed, probe: Probe) -> requests.Response:
     }
     if probe.data is not None:
         kwargs["data"] = probe.data
+        if probe.csrf is not None:
+            token = csrf_token(f.http, f"{f.server.url}/experiments") if probe.csrf == "match" else "x" * 43
+            kwargs["data"] += ("&" if probe.data else "").encode() + urlencode({CSRF_FIELD: token}).encode()
     elif probe.json_body is not OMIT:
         # NaN and Infinity go out as the bare words Python's json writes (as some clients do), not refused here.
         kwargs["data"] = json.dumps(probe.json_body, allow_nan=True).encode()

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from harness.forms import post_form
 
 from fuzz.conftest import TIMEOUT, Fuzzed
 
@@ -208,9 +209,11 @@ def test_dashboard_refuses_nul(seeded: Fuzzed, path: str, query: dict[str, str])
 def test_dashboard_form_refuses_nul(seeded: Fuzzed) -> None:
     """A form post with U+0000 changes nothing and says why (a 500 on PostgreSQL before)."""
     before = seeded.store.contents()
-    resp = seeded.http.post(
+    resp = post_form(
+        seeded.http,
         f"{seeded.server.url}/experiments/create",
-        data={"name": "a\x00b"},
+        {"name": "a\x00b"},
+        page_url=f"{seeded.server.url}/experiments",
         headers={"Origin": seeded.server.url},
         timeout=TIMEOUT,
         allow_redirects=False,

@@ -24,6 +24,7 @@ from tracklight.auth.principal import Principal
 from tracklight.auth.throttle import Throttle
 from tracklight.auth.versions import Versions
 from tracklight.store import auth as auth_store
+from tracklight.store.auth import UserRecord
 from tracklight.store.engine import Database
 from tracklight.store.transactions import in_transaction
 
@@ -182,14 +183,9 @@ class Authenticator:
         username, sep, password = decoded.partition(":")
         if not sep or not username:
             return _UNAUTHENTICATED
-        user_key, address_key = "user:" + username, "addr:" + client
-        refusal = self._throttled(user_key, address_key)
-        if refusal is not None:
-            return refusal
-        user = in_transaction(self.db, lambda c: auth_store.find_user(c, username), write=False)
-        # An unknown user is checked against a stand-in hash: the answer takes as long either way.
-        if not verify_password(user.password_hash if user else None, password) or user is None:
-            return self._failed(user_key, address_key)
+        user = self.check_password(username, password, client)
+        if isinstance(user, Refusal):
+            return user
         self.versions.read(user.id)  # so the next request's fast path has a fresh version to compare
         return self._remember(
             key,
@@ -202,6 +198,21 @@ class Authenticator:
                 password_hash=user.password_hash,
             ),
         )
+
+    def check_password(self, username: str, password: str, client: str) -> UserRecord | Refusal:
+        """The user whose password this is, under the login throttle (argon2: run it off the event loop).
+        Basic credentials and the dashboard's login form both come through here."""
+        if not username:
+            return _UNAUTHENTICATED
+        user_key, address_key = "user:" + username, "addr:" + client
+        refusal = self._throttled(user_key, address_key)
+        if refusal is not None:
+            return refusal
+        user = in_transaction(self.db, lambda c: auth_store.find_user(c, username), write=False)
+        # An unknown user is checked against a stand-in hash: the answer takes as long either way.
+        if not verify_password(user.password_hash if user else None, password) or user is None:
+            return self._failed(user_key, address_key)
+        return user
 
     def _bearer(self, key: bytes, value: str, client: str) -> Principal | Refusal:
         address_key = "addr:" + client

@@ -12,6 +12,7 @@ from tracklight.services.experiments import Experiments
 from tracklight.services.logged_models import LoggedModels
 from tracklight.services.registry import Registry
 from tracklight.services.runs import Runs
+from tracklight.services.signin import SignIn
 from tracklight.services.users import Users
 
 
@@ -25,6 +26,7 @@ class Services:
     logged_models: LoggedModels
     registry: Registry
     users: Users | None = None  # None: the server runs without authentication
+    signin: SignIn | None = None  # the login page's ways in; None with auth off
 
     @classmethod
     def from_mapping(cls, services: dict[str, Any]) -> Services:
@@ -33,7 +35,7 @@ class Services:
 
 @dataclass(slots=True)
 class PageContext:
-    """One request as a page sees it: who is signed in (None with auth off), what they asked for."""
+    """One request as a page sees it: what it asks, who asks (None with auth off), what the browser holds."""
 
     services: Services
     prefix: str
@@ -43,6 +45,13 @@ class PageContext:
     partial: bool = False  # an htmx request that swaps part of a page
     principal: Principal | None = None
     method: str = "GET"
+    csrf_token: str = ""  # this browser's double-submit token, echoed by every form (csrf_input)
+    user: str | None = None  # who is signed in; None with auth off (and on the public login page)
+    by_session: bool = False  # signed in through the login page (not Basic): the header offers to sign out
+    cookies: dict[str, str] = field(default_factory=dict)
+    client: str = ""  # the caller's address, which the login throttle counts by
+    secure: bool = False  # cookies set now get the Secure flag (see dashboard.cookies)
+    origin: str = ""  # scheme://host as the browser addressed us, for URLs given to others (OIDC)
 
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)

@@ -8,11 +8,13 @@ import math
 import time
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 
 from tracklight.dashboard.context import PageContext
+from tracklight.dashboard.csrf import CSRF_FIELD
 
 # No inline script or style anywhere: every script and stylesheet is a file under /static.
 CSP = (
@@ -70,6 +72,13 @@ def _anchor_pair(key: str) -> list[str]:
     return [key, chart_anchor(key)]
 
 
+@pass_context
+def csrf_input(context: Context) -> Markup:
+    """The hidden field every form that changes something carries: `{{ csrf_input() }}` in the form."""
+    token = context["ctx"].csrf_token
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
 _env = Environment(
     loader=PackageLoader("tracklight.dashboard", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -84,8 +93,17 @@ _env.filters.update(
     anchor=chart_anchor,
     anchor_pair=_anchor_pair,
 )
-_env.globals.update(duration=format_duration)
-_env.globals.update(csrf_input=lambda: Markup(""))  # stub: replaced by the sign-in work's CSRF field
+_env.globals.update(duration=format_duration, csrf_input=csrf_input)
+
+
+def allow_form_targets(response: Response, origins: list[str]) -> Response:
+    """Let this page's forms lead to other origins too (the login page's button goes to the identity
+    provider: the browser holds a form's redirect to the CSP's form-action)."""
+    if origins:
+        response.headers["Content-Security-Policy"] = CSP.replace(
+            "form-action 'self'", "form-action 'self' " + " ".join(origins)
+        )
+    return response
 
 
 def render(ctx: PageContext, template: str, status: int = 200, **values: Any) -> Response:

@@ -11,14 +11,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from tracklight.auth.principal import current_principal
-from tracklight.dashboard import pages
+from tracklight.auth.sessions import SESSION_SCOPE_KEY
+from tracklight.dashboard import csrf, pages
 from tracklight.dashboard.context import PageContext, Services
+from tracklight.dashboard.cookies import cookie_path, https_request, set_cookie
+from tracklight.dashboard.pages import signin
 from tracklight.dashboard.render import render
 from tracklight.errors import (
     InvalidParameter,
@@ -94,15 +97,21 @@ def _static_files() -> dict[str, StaticFile]:
 class Dashboard:
     """The dashboard's route table; `route` answers None for paths that are not its own."""
 
-    def __init__(self, services: Services, prefix: str) -> None:
+    def __init__(self, services: Services, prefix: str, *, secure_cookies: bool = False) -> None:
         self.services = services
         self.prefix = prefix
+        self.secure_cookies = secure_cookies  # TRACKLIGHT_AUTH_COOKIE_SECURE=always
         self.static = _static_files()
         self.static_prefix = prefix + "/static/"
         self.data_prefix = prefix + "/dashboard-data/"
         self.pages: list[tuple[str, re.Pattern[str], PageHandler]] = []
-        self.templates = [(method, prefix + template) for method, template, _ in pages.ROUTES]
-        for method, template, handler in pages.ROUTES:
+        routes = list(pages.ROUTES)
+        if services.signin is not None:  # the login page exists where there is someone to sign in as
+            routes += signin.ROUTES
+            if services.signin.oidc is not None:
+                routes += signin.OIDC_ROUTES
+        self.templates = [(method, prefix + template) for method, template, _ in routes]
+        for method, template, handler in routes:
             regex = re.sub(
                 r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(template).replace("\\{", "{").replace("\\}", "}")
             )
@@ -111,6 +120,15 @@ class Dashboard:
     def route_templates(self) -> list[tuple[str, str]]:
         """(method, path template) of every page and data route, and of the static files."""
         return [*self.templates, ("GET", self.static_prefix + "{path:path}")]
+
+    def kind(self, path: str) -> str | None:
+        """What the dashboard serves at `path`: "page" (HTML), "data" (the charts' JSON), "static", or
+        None when the path is not the dashboard's."""
+        if path.startswith(self.static_prefix):
+            return "static" if path[len(self.static_prefix) :] in self.static else None
+        if any(pattern.match(path) for _, pattern, _ in self.pages):
+            return "data" if path.startswith(self.data_prefix) else "page"
+        return None
 
     def route(self, request: Request) -> Callable[[], Awaitable[Response]] | None:
         path: str = request.scope["path"]
@@ -134,14 +152,20 @@ class Dashboard:
         return None
 
     async def _page(self, request: Request, handler: PageHandler, params: dict[str, str]) -> Response:
+        headers = request.headers
         form: dict[str, list[str]] = {}
         if request.method == "POST":
-            if not _same_origin(request):
-                return PlainTextResponse("Cross-origin form posts are refused.", status_code=403)
+            if csrf.cross_site(headers):  # refused before the body is even read
+                return PlainTextResponse("Requests from other sites are refused.", status_code=403)
             body = await request.body()
             if len(body) > _MAX_FORM_BYTES:
                 return PlainTextResponse("Form too large.", status_code=413)
             form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        cookies = request.cookies
+        held = cookies.get(csrf.CSRF_COOKIE)
+        principal = current_principal()
+        scheme = request.scope.get("scheme", "http")
+        secure = self.secure_cookies or https_request(scheme, headers)
         ctx = PageContext(
             services=self.services,
             prefix=self.prefix,
@@ -150,10 +174,35 @@ class Dashboard:
                 request.scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True
             ),
             form=form,
-            partial=request.headers.get("hx-request") == "true",
-            principal=current_principal(),
+            partial=headers.get("hx-request") == "true",
+            csrf_token=held if held is not None and csrf.well_formed(held) else csrf.new_token(),
+            user=principal.username if principal is not None else None,
+            by_session=bool(request.scope.get(SESSION_SCOPE_KEY)),
+            cookies=dict(cookies),
+            client=request.client.host if request.client else "",
+            secure=secure,
+            origin=("https" if https_request(scheme, headers) else scheme) + "://" + headers.get("host", ""),
+            principal=principal,
             method=request.method,
         )
+        echoed = form[csrf.CSRF_FIELD][0] if csrf.CSRF_FIELD in form else headers.get(csrf.CSRF_HEADER)
+        refused = csrf.refusal(request.method, headers, held, echoed)
+        if refused is not None:
+            response = render(ctx, "error.html", 403, title="Refused", message=refused)
+        else:
+            response = await self._answer(ctx, handler, params)
+        if ctx.csrf_token != held:
+            set_cookie(
+                response,
+                csrf.CSRF_COOKIE,
+                ctx.csrf_token,
+                path=cookie_path(self.prefix),
+                secure=secure,
+                samesite="strict",
+            )
+        return response
+
+    async def _answer(self, ctx: PageContext, handler: PageHandler, params: dict[str, str]) -> Response:
         try:
             _refuse_nul(params, ctx)
             return await in_worker(functools.partial(handler, ctx, **params))
@@ -195,14 +244,6 @@ async def _ready(response: Response) -> Response:
     return response
 
 
-def _same_origin(request: Request) -> bool:
-    """A form post must come from a page of this server (a browser always sends Origin on POST)."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True  # not a browser, or a very old one: nothing cross-site to guard against
-    return urlsplit(origin).netloc == request.headers.get("host", "")
-
-
-def dashboard_routes(services: dict[str, Any], prefix: str) -> Dashboard:
+def dashboard_routes(services: dict[str, Any], prefix: str, *, secure_cookies: bool = False) -> Dashboard:
     """The dashboard over the server's services, answering under `prefix`."""
-    return Dashboard(Services.from_mapping(services), prefix)
+    return Dashboard(Services.from_mapping(services), prefix, secure_cookies=secure_cookies)

@@ -95,7 +95,9 @@ class TracklightApp:
                 for method in methods:
                     by_method[method] = (raw, services)
             self.streamed[prefix + "/get-artifact"] = artifact_routes.run_artifact
-            self.dashboard = dashboard_routes(services, prefix)
+            self.dashboard = dashboard_routes(
+                services, prefix, secure_cookies=settings.auth_cookie_secure == "always"
+            )
             self.streamed[prefix + "/model-versions/get-artifact"] = model_version_artifact
 
     def _pattern(self, path: str) -> dict[str, tuple[Handler | RawRoute, Any]]:
@@ -188,10 +190,26 @@ class TracklightApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def dashboard_kind(self, raw_path: str) -> str | None:
+        """What the dashboard serves at this path ("page", "data" or "static"), or None when an API
+        route, a probe, an artifact route or nothing at all answers it: the routes a session cookie may
+        open (see http.auth). Decided as _route decides, API routes first."""
+        if self.dashboard is None:
+            return None
+        path = _routing_path(raw_path)
+        if path in self.plain or path in self.probes or path in self.routes:
+            return None
+        if path.startswith(self.artifact_prefixes):
+            return None
+        if (re.sub("/{2,}", "/", path) if "//" in path else path) in self.streamed:
+            return None
+        if any(pattern.match(path) for pattern, _ in self.patterns):
+            return None
+        return self.dashboard.kind(raw_path)  # the dashboard matches the path as it came, as in route()
+
     def _route(self, request: Request) -> Callable[[], Awaitable[Response]] | Response:
         """What answers this request: a coroutine factory, or a ready response."""
-        # The path as request.url.path has it (?, # and backslashes re-encoded), without building a URL.
-        path = request.scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+        path = _routing_path(request.scope["path"])
         method = request.method
         # The metrics label: the route's template, never the raw path (which would be unbounded).
         request.scope[ROUTE_KEY] = "unmatched"
@@ -306,6 +324,11 @@ def _authorized_artifact_call(
     return serve
 
 
+def _routing_path(path: str) -> str:
+    """The path as request.url.path has it (?, # and backslashes re-encoded), without building a URL."""
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
 def _not_allowed(method: str, path: str, by_method: dict[str, Any]) -> Response:
     return error_response(
         "BAD_REQUEST", f"Method {method} is not allowed for {path}; use {', '.join(by_method)}", 405
@@ -314,9 +337,15 @@ def _not_allowed(method: str, path: str, by_method: dict[str, Any]) -> Response:
 
 def build_app(application: Application) -> Edge:
     """The whole ASGI application: the router behind the per-request edge."""
-    router: Any = TracklightApp(application)
+    app = TracklightApp(application)
+    router: Any = app
     if application.authenticator is not None:
         router = Authentication(
-            router, application.authenticator, application.settings.static_prefix, application.proxy_identity
+            app,
+            application.authenticator,
+            application.settings.static_prefix,
+            sessions=application.sessions,
+            dashboard_kind=app.dashboard_kind,
+            proxy=application.proxy_identity,
         )
     return Edge(router, application.settings)

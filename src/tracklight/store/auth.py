@@ -1,4 +1,4 @@
-"""SQL for users, grants and personal access tokens (the auth_* tables)."""
+"""SQL for users, grants, personal access tokens and browser sessions (the auth_* tables)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tracklight.errors import AlreadyExists, NotFound
-from tracklight.store.schema import auth_permissions, auth_tokens, auth_users
+from tracklight.store.schema import auth_permissions, auth_sessions, auth_tokens, auth_users
 
-_u, _p, _t = auth_users.c, auth_permissions.c, auth_tokens.c
+_u, _p, _t, _s = auth_users.c, auth_permissions.c, auth_tokens.c, auth_sessions.c
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,17 @@ class TokenRecord:
     expires_time: int | None
     last_used_time: int | None
     revoked_time: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    id: int
+    user_id: int
+    credential_hash: str
+    is_admin: bool
+    method: str
+    created_time: int
+    expires_time: int
 
 
 def now_ms() -> int:
@@ -140,6 +151,7 @@ def delete_user(conn: Connection, username: str) -> None:
     user = get_user(conn, username)
     conn.execute(auth_permissions.delete().where(_p.user_id == user.id))
     conn.execute(auth_tokens.delete().where(_t.user_id == user.id))
+    conn.execute(auth_sessions.delete().where(_s.user_id == user.id))
     conn.execute(auth_users.delete().where(_u.id == user.id))
 
 
@@ -317,3 +329,64 @@ def revoke_token(conn: Connection, token_id: int) -> TokenRecord:
 
 def touch_token(conn: Connection, token_id: int, when: int) -> None:
     conn.execute(auth_tokens.update().where(_t.id == token_id).values(last_used_time=when))
+
+
+# -- browser sessions -------------------------------------------------------------------------------
+
+
+def _session(row: sa.Row) -> SessionRecord:
+    return SessionRecord(
+        int(row.id),
+        int(row.user_id),
+        row.credential_hash,
+        bool(row.is_admin),
+        row.method,
+        int(row.created_time),
+        int(row.expires_time),
+    )
+
+
+def create_session(
+    conn: Connection,
+    user_id: int,
+    secret_hash: str,
+    credential_hash: str,
+    is_admin: bool,
+    method: str,
+    expires_time: int,
+) -> int:
+    result = conn.execute(
+        auth_sessions.insert().values(
+            user_id=user_id,
+            secret_hash=secret_hash,
+            credential_hash=credential_hash,
+            is_admin=is_admin,
+            method=method,
+            created_time=now_ms(),
+            expires_time=expires_time,
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def session_by_hash(conn: Connection, secret_hash: str) -> SessionRecord | None:
+    row = conn.execute(sa.select(auth_sessions).where(_s.secret_hash == secret_hash)).first()
+    return _session(row) if row is not None else None
+
+
+def session_by_id(conn: Connection, session_id: int) -> SessionRecord | None:
+    row = conn.execute(sa.select(auth_sessions).where(_s.id == session_id)).first()
+    return _session(row) if row is not None else None
+
+
+def delete_session(conn: Connection, secret_hash: str) -> int | None:
+    """End one session; returns its user's id (None if there was no such session)."""
+    user_id = conn.execute(sa.select(_s.user_id).where(_s.secret_hash == secret_hash)).scalar()
+    if user_id is None:
+        return None
+    conn.execute(auth_sessions.delete().where(_s.secret_hash == secret_hash))
+    return int(user_id)
+
+
+def delete_expired_sessions(conn: Connection, now: int) -> int:
+    return conn.execute(auth_sessions.delete().where(_s.expires_time <= now)).rowcount

@@ -389,6 +389,24 @@ auth_tokens = Table(
     Index("ix_auth_tokens_user", "user_id"),
 )
 
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    Column("id", IntId, primary_key=True, autoincrement=True),
+    Column("user_id", IntId, ForeignKey("auth_users.id"), nullable=False),
+    # SHA-256 of the browser cookie's secret, hex: the lookup key; the secret itself is never stored.
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    # What the session rests on, as it was at sign-in: a new password (SHA-256 of the user's password
+    # hash) or another admin flag ends it, on every replica, once the user's auth_version moves.
+    Column("credential_hash", String(64), nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+    Column("method", String(16), nullable=False),  # how the user signed in: password | oidc
+    Column("created_time", BigInteger, nullable=False),
+    Column("expires_time", BigInteger, nullable=False),
+    Index("ix_auth_sessions_user", "user_id"),
+    Index("ix_auth_sessions_expires", "expires_time"),  # expired sessions are swept by this
+)
+
 for _table in metadata.tables.values():
     _table.dialect_options["mysql"]["charset"] = "utf8mb4"
     _table.dialect_options["mysql"]["engine"] = "InnoDB"
