@@ -34,7 +34,7 @@ def browser() -> Iterator[Any]:
 
 
 class Session:
-    """One person's browser: a context signed in with Basic credentials (or a token), and what went wrong
+    """One person's browser: a context signed in through the login page (or with a token), and what went wrong
     on its pages (script errors, CSP violations, dialogs)."""
 
     def __init__(self, browser: Any, server: ServerProcess, shots: Path, **auth: Any) -> None:
@@ -80,13 +80,10 @@ def sessions(browser: Any, auth_server: ServerProcess, tmp_path: Path) -> Iterat
         shots = tmp_path
 
         def as_user(self, username: str, password: str) -> Session:
-            session = Session(
-                browser,
-                auth_server,
-                tmp_path,
-                http_credentials={"username": username, "password": password, "send": "always"},
-            )
+            """A browser signed in through the login page, as a person does."""
+            session = Session(browser, auth_server, tmp_path)
             opened.append(session)
+            sign_in_on_page(session, username, password)
             return session
 
         def with_token(self, token: str) -> Session:
@@ -104,6 +101,15 @@ def sessions(browser: Any, auth_server: ServerProcess, tmp_path: Path) -> Iterat
     finally:
         for session in opened:
             session.close()
+
+
+def sign_in_on_page(session: Session, username: str, password: str) -> None:
+    p = session.page
+    session.goto("/login")
+    p.get_by_label("Username", exact=True).fill(username)
+    p.get_by_label("Password", exact=True).fill(password)
+    p.get_by_role("button", name="Sign in", exact=True).click()
+    expect(p.locator("header .account .who strong")).to_have_text(username)
 
 
 def _create_user_on_page(admin: Session, username: str, password: str, *, is_admin: bool = False) -> str:
@@ -433,8 +439,10 @@ def test_passwords_own_and_set_by_an_admin(auth_server: ServerProcess, sessions:
     form.get_by_label("Repeat the new password", exact=True).fill("new-password-1")
     with p.expect_response(re.compile(r"/account\?changed=password$")) as after:
         form.get_by_role("button", name="Change password", exact=True).click()
-    # The browser still sends the old password: the next page asks for credentials again.
-    assert after.value.status == 401
+    # A new password ends the user's sessions, this one too: the next page is the login page, which
+    # comes back to the notice once the user signs in with the new password.
+    assert after.value.status == 303
+    p.wait_for_url(re.compile(r"/login\?next="))
     user.clean()
     assert _search(auth_server, auth=(username, password)).status_code == 401
     assert _search(auth_server, auth=(username, "new-password-1")).status_code == 200
@@ -489,6 +497,10 @@ def test_admin_flag_the_last_admin_and_deleting_a_user(auth_server: ServerProces
     admin.goto(user_page)
     p.get_by_role("button", name="Remove admin", exact=True).click()
     expect(p.get_by_role("button", name="Make admin", exact=True)).to_have_count(1)
+    # Losing the flag ends the helper's session; signed in again, the Admin area is refused.
+    helper.goto("/admin/users")
+    helper.page.wait_for_url(re.compile(r"/login\?next="))
+    helper = sessions.as_user(username, password)
     assert helper.goto("/admin/users").status == 403
 
     # Deleting asks first (the button sits behind a disclosure that says what goes with the user).
