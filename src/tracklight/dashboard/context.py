@@ -43,10 +43,9 @@ class PageContext:
     query: dict[str, list[str]]
     form: dict[str, list[str]] = field(default_factory=dict)
     partial: bool = False  # an htmx request that swaps part of a page
-    principal: Principal | None = None
+    principal: Principal | None = None  # who is signed in; None with auth off (and on the public login page)
     method: str = "GET"
     csrf_token: str = ""  # this browser's double-submit token, echoed by every form (csrf_input)
-    user: str | None = None  # who is signed in; None with auth off (and on the public login page)
     by_session: bool = False  # signed in through the login page (not Basic): the header offers to sign out
     cookies: dict[str, str] = field(default_factory=dict)
     client: str = ""  # the caller's address, which the login throttle counts by

@@ -176,7 +176,6 @@ class Dashboard:
             form=form,
             partial=headers.get("hx-request") == "true",
             csrf_token=held if held is not None and csrf.well_formed(held) else csrf.new_token(),
-            user=principal.username if principal is not None else None,
             by_session=bool(request.scope.get(SESSION_SCOPE_KEY)),
             cookies=dict(cookies),
             client=request.client.host if request.client else "",
