@@ -224,10 +224,11 @@ def test_account_and_admin_pages_say_auth_is_off(dashboard: Dashboard) -> None:
         r = get(dashboard, path, allow_redirects=False)
         assert r.status_code == 200, path
         assert "Authentication is off" in r.text and 'id="auth-off"' in r.text
-    posted = requests.post(
+    posted = post_form(
+        requests.Session(),
         dashboard.url + "/admin/users/create",
-        data={"username": "nobody", "password": "long-enough-1"},
-        timeout=30,
+        {"username": "nobody", "password": "long-enough-1"},
+        page_url=dashboard.url + "/experiments",  # the admin pages have no forms with auth off
         allow_redirects=False,
     )
     assert posted.status_code == 400 and "Authentication is off" in posted.text
