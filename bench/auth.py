@@ -24,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACKLIGHT = ROOT / ".venv" / "bin" / "tracklight"
-MLFLOW = Path(os.environ.get("BENCH_MLFLOW", "/tmp/peers/venv/bin/mlflow"))
+# The peers' venv that bench/run.py keeps (its requirements carry Flask-WTF, which basic-auth needs).
+MLFLOW = Path(os.environ.get("BENCH_MLFLOW", str(ROOT / ".venv-bench" / "bin" / "mlflow")))
 ADMIN_PASSWORD = "bench-admin-password"
 
 
