@@ -69,6 +69,11 @@ class Config:
     starts: int = 3
     search_reps: int = 20
     listing_reps: int = 5
+    client_listing_reps: int = 9  # the client's own full GC passes land in some listings and not others
+    create_runs: int = 1900  # runs/create throughput: this many runs into a fresh experiment per thread count
+    create_threads: tuple[int, ...] = (1, 8)
+    create_cap_s: float = 120.0
+    mlflow_create_cap_s: float = 60.0
     history_reps: int = 5
     bulk_reps: int = 20
     read_cap_s: float = 60.0
@@ -83,6 +88,8 @@ class Config:
             cfg.mlflow_ingest_cap_s = 30.0
             cfg.runs_cap_s = 180.0
             cfg.search_reps, cfg.listing_reps, cfg.history_reps, cfg.bulk_reps = 10, 3, 3, 10
+            cfg.client_listing_reps = 5
+            cfg.create_cap_s, cfg.mlflow_create_cap_s = 60.0, 30.0
             cfg.read_cap_s = 30.0
         return cfg
 
@@ -121,7 +128,10 @@ def server_version(name: str) -> str:
     meta = "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))"
     if name == "tracklight":
         rev = _out(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-        return f"{_out([str(TRACKLIGHT_BIN.parent / 'python'), '-c', meta, 'tracklight'])} (git {rev})"
+        dirty = (
+            " + uncommitted changes" if _out(["git", "-C", str(ROOT), "status", "--porcelain", "src"]) else ""
+        )
+        return f"{_out([str(TRACKLIGHT_BIN.parent / 'python'), '-c', meta, 'tracklight'])} (git {rev}{dirty}, {ROOT / 'src'})"
     if name == "mlflow":
         return _out([str(PEER_VENV / "bin" / "python"), "-c", meta, "mlflow"])
     return _out([str(FML_BIN), "--version"])
@@ -194,7 +204,7 @@ class ServerBench:
             if prep:
                 self.details["prepare_command"] = _show_cmd(prep)
                 t0 = time.monotonic()
-                run_prepare(prep, self.workdir, self.log_path)
+                run_prepare(prep, self.workdir, self.log_path, env=self.spec.env)
                 self.details["prepare_s"] = round(time.monotonic() - t0, 2)
             log(f"{name}: first start on an empty database")
             self.details["first_start_s"] = round(self._start(db), 3)
@@ -236,6 +246,12 @@ class ServerBench:
             self.details["metric_points_stored"] = points
             if points:
                 self.figures["bytes_per_point"] = (final - baseline) / points
+
+            # runs/create last, on a restarted server, so its runs do not count in the store size.
+            self._start(db)
+            assert self.server is not None
+            settle(self.server.pid, self.idle_cpu_rate, max_wait=30.0, min_wait=1.0)
+            self._create_throughput()
         finally:
             self._stop()
             try:
@@ -318,19 +334,28 @@ class ServerBench:
         self.details["runs_in_experiment"] = have + len(filler)
         self.server.remember_tree()
 
-        self.details["analyzed"] = self.cfg.analyze and db.refresh_statistics()
-        if self.details["analyzed"]:
-            log(f"{name}: ANALYZE (what autovacuum would have done by now; --no-analyze skips it)")
-        log(f"{name}: filtered search")
+        # 5a. on the tables as written; 5b. (PostgreSQL) again after ANALYZE, as autovacuum would leave them
+        log(f"{name}: filtered search (tables as written)")
         res = workload.timed_reps(workload.search_filtered(exp), port, cfg.search_reps, cfg.read_cap_s)
         self.details["search"] = res
         self.figures["search_p50_ms"] = res["p50_ms"]
+        self.details["analyzed"] = self.cfg.analyze and db.refresh_statistics()
+        if self.details["analyzed"]:
+            log(f"{name}: ANALYZE (what autovacuum would have done by now; --no-analyze skips it)")
+            log(f"{name}: filtered search (after ANALYZE)")
+            res = workload.timed_reps(workload.search_filtered(exp), port, cfg.search_reps, cfg.read_cap_s)
+            self.details["search_analyzed"] = res
+            self.figures["search_analyzed_p50_ms"] = res["p50_ms"]
 
-        # 6. full listing
+        # 6. full listing, over HTTP and through the stock client
         log(f"{name}: full listing")
         res = workload.timed_reps(workload.list_all_runs(exp), port, cfg.listing_reps, cfg.read_cap_s * 2)
         self.details["listing"] = res
         self.figures["listing_p50_ms"] = res["p50_ms"]
+        log(f"{name}: full listing through the stock client")
+        res = client_listing(port, exp, cfg.client_listing_reps, cfg.read_cap_s * 2)
+        self.details["client_listing"] = res
+        self.figures["client_listing_p50_ms"] = res.get("p50_ms")
 
         # 7. get-history of the long series
         log(f"{name}: get-history")
@@ -352,6 +377,45 @@ class ServerBench:
             self.details["bulk_interval"] = "n/a: no such endpoint"
         self.details["loadavg_after"] = loadavg()
         return points
+
+    def _create_throughput(self) -> None:
+        """runs/create from 1 and from 8 client threads, each into a fresh experiment."""
+        cfg, name = self.cfg, self.spec.name
+        cap = cfg.mlflow_create_cap_s if name == "mlflow" else cfg.create_cap_s
+        for threads in cfg.create_threads:
+            exp = workload.create_experiment(self.port, f"create-{threads}t-{int(time.time())}")
+            log(f"{name}: runs/create × {cfg.create_runs} from {threads} thread(s) (cap {cap:.0f} s)")
+            res = workload.create_runs_throughput(self.port, exp, cfg.create_runs, threads, cap)
+            self.details[f"create_{threads}t"] = res
+            self.figures[f"create_{threads}t_rps"] = res["runs_per_s"]
+
+
+def client_listing(port: int, exp_id: str, reps: int, cap: float) -> dict[str, Any]:
+    """The full listing through the stock MLflow client, in a subprocess with .venv's python."""
+    python = TRACKLIGHT_BIN.parent / "python"
+    argv = [
+        str(python),
+        str(BENCH / "client_listing.py"),
+        "--url",
+        f"http://127.0.0.1:{port}",
+        "--experiment",
+        exp_id,
+        "--reps",
+        str(reps),
+        "--cap",
+        str(cap),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    try:
+        done = subprocess.run(
+            argv, env={**env, **QUIET_ENV}, capture_output=True, text=True, timeout=cap + 180, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return {"error": f"exit {done.returncode}: {done.stderr.strip()[-300:]}"}
+    return dict(json.loads(lines[-1]))
 
 
 def settle(pid: int, idle_rate: float, max_wait: float = 10.0, min_wait: float = 0.0) -> float:
@@ -455,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
 
     columns = [*servers, *(s for s in ("tracklight", "mlflow", "fml") if s not in servers and s in skipped)]
     figures = {s: results.get(s, {}).get("figures", {}) for s in columns}
-    table = report.rows(columns, figures)
+    table = report.rows(columns, figures, backend=args.backend)
     elapsed = (datetime.now(UTC) - started).total_seconds()
     doc = {
         "started": started.isoformat(timespec="seconds"),
@@ -515,7 +579,7 @@ def _notes(d: dict[str, Any]) -> str:
             f"client CPU {ing['client_cpu_s']} s, settle {ing['settle_s']} s, "
             f"first run's m9 history {ing['verify_points']} points, other processes {ing['other_cpu_share']:.0%} of the CPUs"
         )
-    for key in ("ingest", "series", "filler_runs_create", "ingest_runs_create"):
+    for key in ("ingest", "series", "filler_runs_create", "ingest_runs_create", "create_1t", "create_8t"):
         sec = d.get(key) or {}
         if isinstance(sec, dict) and sec.get("errors"):
             parts.append(f"{key}: {sec['errors']} errors, first: {sec['first_error']}")
@@ -534,6 +598,15 @@ def _notes(d: dict[str, Any]) -> str:
         sec = d.get(key)
         if isinstance(sec, dict) and sec.get("last") is not None:
             parts.append(f"{what}: {sec['last']}")
+    cl = d.get("client_listing") or {}
+    if cl.get("error"):
+        parts.append(f"client listing failed: {cl['error']}")
+    elif cl:
+        parts.append(f"client listing ({cl.get('client')}): {cl.get('runs')} runs in {cl.get('pages')} pages")
+    for threads in (1, 8):
+        sec = d.get(f"create_{threads}t") or {}
+        if sec.get("capped"):
+            parts.append(f"runs/create {threads}t: time cap, {sec['runs']}/{sec['planned_runs']} runs")
     return "; ".join(parts)
 
 

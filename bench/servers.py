@@ -17,6 +17,9 @@ from procfs import read_stat, tree
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACKLIGHT_BIN = ROOT / ".venv" / "bin" / "tracklight"
+# .venv may be shared between git worktrees (an editable install points at one of them): the
+# tracklight under test is always this checkout's src/.
+TRACKLIGHT_ENV = {"PYTHONPATH": str(ROOT / "src")}
 PEER_VENV = ROOT / ".venv-bench"
 MLFLOW_BIN = PEER_VENV / "bin" / "mlflow"
 FML_BIN = PEER_VENV / "bin" / "fml"
@@ -34,6 +37,7 @@ class ServerSpec:
     command: Callable[[str, Path | str, int], list[str]]  # (db URI, artifacts dir or URI, port)
     prepare: Callable[[str, str], list[str] | None] = lambda uri, backend: None
     has_bulk_interval: bool = True
+    env: dict[str, str] = field(default_factory=dict)  # on top of os.environ and QUIET_ENV
     health_path: str = "/health"
     start_timeout: float = 120.0
 
@@ -81,7 +85,11 @@ def _fml_cmd(uri: str, artifacts: Path | str, port: int) -> list[str]:
 
 SPECS: dict[str, ServerSpec] = {
     "tracklight": ServerSpec(
-        "tracklight", ("sqlite", "postgresql", "mysql"), _tracklight_cmd, _tracklight_prepare
+        "tracklight",
+        ("sqlite", "postgresql", "mysql"),
+        _tracklight_cmd,
+        _tracklight_prepare,
+        env=TRACKLIGHT_ENV,
     ),
     "mlflow": ServerSpec("mlflow", ("sqlite", "postgresql", "mysql"), _mlflow_cmd, start_timeout=180.0),
     # fml supports SQLite and PostgreSQL only and has no get-history-bulk-interval route.
@@ -110,10 +118,10 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     seen: set[tuple[int, int]] = field(default_factory=set)
-    extra_env: dict[str, str] = field(default_factory=dict)  # on top of os.environ and QUIET_ENV
+    extra_env: dict[str, str] = field(default_factory=dict)  # on top of os.environ, QUIET_ENV, spec.env
 
     def start(self) -> None:
-        env = {**os.environ, **QUIET_ENV}
+        env = {**os.environ, **QUIET_ENV, **self.spec.env}
         env.pop("MLFLOW_TRACKING_URI", None)
         env.update(self.extra_env)
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
@@ -206,13 +214,15 @@ def stop_all_started() -> None:
         server.stop(grace=5.0)
 
 
-def run_prepare(argv: list[str], cwd: Path, log_path: Path, timeout: float = 300.0) -> None:
+def run_prepare(
+    argv: list[str], cwd: Path, log_path: Path, timeout: float = 300.0, env: dict[str, str] | None = None
+) -> None:
     """Run a one-off setup command (e.g. `tracklight db upgrade`), bounded in time."""
     with open(log_path, "ab") as log:
         subprocess.run(
             argv,
             cwd=cwd,
-            env={**os.environ, **QUIET_ENV},
+            env={**os.environ, **QUIET_ENV, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

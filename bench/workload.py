@@ -156,6 +156,52 @@ def create_runs(
     return [ids[i] for i in sorted(ids)], info
 
 
+def create_runs_throughput(
+    port: int, exp_id: str, count: int, threads: int, time_cap: float
+) -> dict[str, Any]:
+    """`count` runs/create calls (one run each, as the client's start_run sends) spread over `threads`.
+
+    The rate is runs acknowledged ÷ wall time; bodies are built before the clock starts.
+    """
+    ts = now_ms()
+    tags = [
+        {"key": "mlflow.user", "value": "bench"},
+        {"key": "mlflow.source.name", "value": "bench/run.py"},
+        {"key": "mlflow.source.type", "value": "LOCAL"},
+    ]
+    work: list[list[Callable[[Client], int]]] = [[] for _ in range(threads)]
+    for i in range(count):
+        body = json.dumps(
+            {
+                "experiment_id": exp_id,
+                "user_id": "bench",
+                "start_time": ts + i,
+                "tags": [*tags, {"key": "mlflow.runName", "value": f"create-{i}"}],
+                "run_name": f"create-{i}",
+            }
+        ).encode()
+        work[i % threads].append(_create_run_job(body))
+    stats = PhaseStats()
+    wall = run_threads(work, port, time.monotonic() + time_cap, stats)
+    return {
+        "runs": stats.done,
+        "planned_runs": count,
+        "threads": threads,
+        "seconds": round(wall, 3),
+        "capped": stats.done < count,
+        "runs_per_s": round(stats.done / wall, 1) if wall > 0 and stats.done else None,
+        **stats.as_dict(),
+    }
+
+
+def _create_run_job(body: bytes) -> Callable[[Client], int]:
+    def job(client: Client) -> int:
+        client.post(f"{API}/runs/create", body)
+        return 1
+
+    return job
+
+
 def _metric_body(run_id: str, key_names: list[str], steps: range, rng: random.Random, ts0: int) -> bytes:
     """A log-batch body of len(key_names) * len(steps) metrics, built as text (fast, valid JSON)."""
     parts = [

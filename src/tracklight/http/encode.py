@@ -61,12 +61,15 @@ def run_info(r: Run) -> dict[str, Any]:
         "run_uuid": r.run_id,
         "run_name": r.run_name,
         "experiment_id": str(r.experiment_id),
-        "user_id": r.user_id,
         "status": r.status,
         "start_time": r.start_time,
         "artifact_uri": r.artifact_uri,
         "lifecycle_stage": r.lifecycle_stage,
     }
+    # An empty user is the proto default: the client reads "" either way, and every field sent is
+    # parsed again (protobuf ParseDict) for each of the thousands of runs in a listing.
+    if r.user_id:
+        out["user_id"] = r.user_id
     if r.end_time:
         out["end_time"] = r.end_time
     return out
@@ -91,12 +94,16 @@ def run(r: Run) -> dict[str, Any]:
         data["params"] = [{"key": k, "value": v} for k, v in r.params.items()]
     if r.tags:
         data["tags"] = [{"key": k, "value": v} for k, v in r.tags.items()]
-    inputs: dict[str, Any] = {}
-    if r.dataset_inputs:
-        inputs["dataset_inputs"] = [_dataset_input(d) for d in r.dataset_inputs]
-    if r.model_inputs:
-        inputs["model_inputs"] = [{"model_id": m} for m in r.model_inputs]
-    out: dict[str, Any] = {"info": run_info(r), "data": data, "inputs": inputs}
+    out: dict[str, Any] = {"info": run_info(r), "data": data}
+    # No empty "inputs": the client builds the same empty RunInputs from an absent block (both 2.x
+    # and 3.x), and an empty message still costs it a parse per run.
+    if r.dataset_inputs or r.model_inputs:
+        inputs: dict[str, Any] = {}
+        if r.dataset_inputs:
+            inputs["dataset_inputs"] = [_dataset_input(d) for d in r.dataset_inputs]
+        if r.model_inputs:
+            inputs["model_inputs"] = [{"model_id": m} for m in r.model_inputs]
+        out["inputs"] = inputs
     if r.model_outputs:
         out["outputs"] = {"model_outputs": [{"model_id": m, "step": s} for m, s in r.model_outputs]}
     return out
