@@ -649,6 +649,49 @@ def test_keyset_pages_survive_writes_between_pages(db: Database, order_by: list[
     assert got == first + full[full.index(first[-1]) + 1 :]
 
 
+def _finite(v: float | None) -> bool:
+    return v is not None and not math.isnan(v)
+
+
+# Filters on other tables than runs, which PostgreSQL tests on the sorted candidates (EXISTS probes
+# after the sort) rather than joining them in: the pages must not change.
+FILTERED = [
+    ("params.p LIKE 'x%'", lambda r: r["p"] is not None and r["p"].startswith("x")),
+    ("tags.t IS NULL and metrics.m > 0", lambda r: r["t"] is None and _finite(r["m"]) and r["m"] > 0),
+    ("metrics.m != 2 and params.p IS NOT NULL", lambda r: r["m"] is not None and r["m"] != 2 and r["p"]),
+    (
+        "tags.t = 'a' and params.p != 'x' and run_name != 'n3'",
+        lambda r: r["t"] == "a" and r["p"] not in (None, "x") and r["run_name"] != "n3",
+    ),
+]
+
+
+@pytest.mark.parametrize("order_by", PAGED_ORDERS[:5], ids=lambda o: ",".join(o) or "default")
+@pytest.mark.parametrize(("filter_string", "keep"), FILTERED, ids=[f for f, _ in FILTERED])
+def test_filtered_keyset_pages(db: Database, order_by: list[str], filter_string: str, keep: Any) -> None:
+    exp_id = next(_ids)
+    rng = random.Random(exp_id)
+    with db.engine.begin() as conn:
+        add_experiment(conn, exp_id, f"filtered-{exp_id}")
+        rows = _random_runs(conn, exp_id, rng, 80)
+    expected = _expected([r for r in rows if keep(r)], order_by)
+    assert len(expected) >= 4  # enough for several pages
+    first, token = search(db, filter_string, order_by, experiment_ids=[exp_id])
+    assert (first, token) == (expected, None)
+
+    got, token, sizes = [], None, []
+    while len(sizes) <= len(expected):  # a token that never ends the pages fails below
+        page, token = search(
+            db, filter_string, order_by, experiment_ids=[exp_id], max_results=3, page_token=token
+        )
+        got += page
+        sizes.append(len(page))
+        if token is None:
+            break
+    assert got == expected
+    assert sizes == [3] * (len(expected) // 3) + ([len(expected) % 3] if len(expected) % 3 else [])
+
+
 # -- experiments ---------------------------------------------------------------------------------------
 
 
