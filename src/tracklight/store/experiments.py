@@ -78,6 +78,18 @@ def _load(conn: Connection, where) -> list[Experiment]:
     return list(found.values())
 
 
+def experiment_state(conn: Connection, experiment_id: int) -> tuple[str, str]:
+    """(artifact location, lifecycle stage) of one experiment: what creating a run in it needs."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    row = conn.exec_driver_sql(
+        f"SELECT artifact_location, lifecycle_stage FROM experiments WHERE id = {mark}",  # noqa: S608
+        (experiment_id,),
+    ).first()
+    if row is None:
+        raise NotFound(f"No Experiment with id={experiment_id} exists")
+    return row[0], row[1]
+
+
 def get_experiment(conn: Connection, experiment_id: int) -> Experiment:
     found = _load(conn, s.experiments.c.id == experiment_id)
     if not found:

@@ -19,7 +19,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
-    insert,
     literal,
     null,
     select,
@@ -39,32 +38,63 @@ from tracklight.store.tags import delete_tag, upsert_tags
 _LOAD_CHUNK = 1024  # keeps IN lists well inside every database's parameter limit
 
 
-def insert_run(
+# A new run goes in only while its experiment is active and still has the artifact location the run's
+# artifact URI was derived from: the check and the insert are one statement, so no replica's delete
+# (or an experiment id reused after a permanent delete) can slip in between them.
+_NEW_RUN = (
+    "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, "
+    "artifact_uri) SELECT ?, id, ?, ?, 'RUNNING', ?, 'active', ? FROM experiments "
+    "WHERE id = ? AND lifecycle_stage = 'active' AND artifact_location = ?"
+)
+# PostgreSQL: the run and its tags in one statement, so that in autocommit the whole create is a
+# single round trip and a single transaction.
+_NEW_RUN_PG = (
+    "WITH r AS (INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, "
+    "lifecycle_stage, artifact_uri) SELECT %s, id, %s, %s, 'RUNNING', %s, 'active', %s FROM experiments "
+    "WHERE id = %s AND lifecycle_stage = 'active' AND artifact_location = %s RETURNING id), "
+    "t AS (INSERT INTO run_tags (run_id, key, value) "
+    "SELECT r.id, u.k, u.v FROM r, unnest(%s::text[], %s::text[]) AS u(k, v)) "
+    "SELECT id FROM r"
+)
+
+
+def create_run(
     conn: Connection,
     *,
     run_id: str,
     experiment_id: int,
+    location: str,
     run_name: str,
     user_id: str,
     start_time: int,
     artifact_uri: str,
     tags: list[tuple[str, str]],
-) -> int:
-    result = conn.execute(
-        insert(s.runs).values(
-            run_uuid=run_id,
-            experiment_id=experiment_id,
-            name=run_name,
-            user_id=user_id,
-            status="RUNNING",
-            start_time=start_time,
-            end_time=None,
-            lifecycle_stage="active",
-            artifact_uri=artifact_uri,
+) -> int | None:
+    """Insert a run and its tags (keys unique) if experiment `experiment_id` is active and its artifact
+    location is `location`; the run's internal id, or None (nothing written) if it is not.
+
+    On PostgreSQL this is one statement, safe to run in autocommit.
+    """
+    dialect = conn.dialect.name
+    run_values = (run_id, run_name, user_id, start_time, artifact_uri, experiment_id, location)
+    if dialect == "postgresql":
+        row = conn.exec_driver_sql(
+            _NEW_RUN_PG, (*run_values, [k for k, _ in tags], [v for _, v in tags])
+        ).first()
+        return None if row is None else int(row[0])
+    mark = "?" if dialect == "sqlite" else "%s"
+    result = conn.exec_driver_sql(_NEW_RUN if mark == "?" else _NEW_RUN.replace("?", mark), run_values)
+    if result.rowcount != 1:
+        return None
+    internal_id = int(result.lastrowid)
+    if tags:
+        key = "`key`" if dialect == "mysql" else "key"
+        row_sql = f"({mark},{mark},{mark})"
+        conn.exec_driver_sql(
+            # Only placeholders are interpolated, never values.
+            f"INSERT INTO run_tags (run_id, {key}, value) VALUES " + ",".join([row_sql] * len(tags)),  # noqa: S608
+            tuple(x for k, v in tags for x in (internal_id, k, v)),
         )
-    )
-    internal_id = int(result.inserted_primary_key[0])
-    set_run_tags(conn, internal_id, tags)
     return internal_id
 
 
