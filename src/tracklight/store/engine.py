@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 
+from tracklight.store.driver import begin_sqlite
 from tracklight.store.group_commit import GroupCommit
 
 _DRIVERS = {
@@ -39,6 +40,12 @@ class Database:
     dialect: str  # "sqlite", "mysql" or "postgresql"
     # SQLite: concurrent write transactions share a commit (see group_commit); None elsewhere.
     group_commit: GroupCommit | None = None
+
+    def dispose(self) -> None:
+        """Close every pooled connection (and the one group commit keeps)."""
+        if self.group_commit is not None:
+            self.group_commit.close()
+        self.engine.dispose()
 
     def ping(self) -> None:
         """One round trip to the database (readiness); raises if it cannot be reached."""
@@ -92,9 +99,14 @@ class Database:
                         raw.autocommit = False
 
 
+def _write_connection(engine: Engine) -> Connection:
+    """A connection whose transactions take SQLite's write lock up front (BEGIN IMMEDIATE)."""
+    return engine.connect().execution_options(tracklight_write=True)
+
+
 @contextlib.contextmanager
 def _write_transaction(engine: Engine) -> Iterator[Connection]:
-    with engine.connect().execution_options(tracklight_write=True) as conn, conn.begin():
+    with _write_connection(engine) as conn, conn.begin():
         yield conn
 
 
@@ -219,7 +231,6 @@ def _open_sqlite(url, pool_size: int, timeout_s: float) -> Database:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("tracklight_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        begin_sqlite(conn, conn.get_execution_options().get("tracklight_write", False))
 
-    return Database(engine, "sqlite", GroupCommit(functools.partial(_write_transaction, engine)))
+    return Database(engine, "sqlite", GroupCommit(functools.partial(_write_connection, engine)))

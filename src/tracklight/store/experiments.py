@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tracklight.artifacts.locations import child_uri
 from tracklight.errors import AlreadyExists, NotFound
+from tracklight.store import driver
 from tracklight.store import schema as s
 from tracklight.store.records import Experiment
 from tracklight.store.tags import delete_tag, upsert_tags
@@ -80,11 +81,9 @@ def _load(conn: Connection, where) -> list[Experiment]:
 
 def experiment_state(conn: Connection, experiment_id: int) -> tuple[str, str]:
     """(artifact location, lifecycle stage) of one experiment: what creating a run in it needs."""
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    row = conn.exec_driver_sql(
-        f"SELECT artifact_location, lifecycle_stage FROM experiments WHERE id = {mark}",  # noqa: S608
-        (experiment_id,),
-    ).first()
+    row = driver.first(
+        conn, "SELECT artifact_location, lifecycle_stage FROM experiments WHERE id = ?", (experiment_id,)
+    )
     if row is None:
         raise NotFound(f"No Experiment with id={experiment_id} exists")
     return row[0], row[1]

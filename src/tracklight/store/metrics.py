@@ -8,6 +8,7 @@ from operator import attrgetter
 
 from sqlalchemy import Connection, select
 
+from tracklight.store import driver
 from tracklight.store import schema as s
 from tracklight.store.params import insert_params
 from tracklight.store.records import MetricPoint
@@ -15,21 +16,8 @@ from tracklight.store.search.keyset import SortColumn
 
 # Column order of a point, which is also the primary key's order after series_id.
 _POINT_SQL = {
-    "sqlite": (
-        "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES ",
-        "(?,?,?,?,?)",
-        " ON CONFLICT DO NOTHING",
-    ),
-    "postgresql": (
-        "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES ",
-        "(%s,%s,%s,%s,%s)",
-        " ON CONFLICT DO NOTHING",
-    ),
-    "mysql": (
-        "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES ",
-        "(%s,%s,%s,%s,%s)",
-        " ON DUPLICATE KEY UPDATE series_id = series_id",
-    ),
+    "sqlite": " ON CONFLICT DO NOTHING",
+    "mysql": " ON DUPLICATE KEY UPDATE series_id = series_id",
 }
 
 
@@ -109,15 +97,15 @@ def log_metrics(
     missing = [k for k in keys if k not in known]
     found: dict[str, int] = {}
     if missing:
-        mark = "?" if dialect == "sqlite" else "%s"
         key_col = "`key`" if dialect == "mysql" else "key"
         found = dict(
-            conn.exec_driver_sql(
+            driver.rows(
+                conn,
                 # Only placeholders are interpolated into these statements, never values.
-                f"SELECT {key_col}, id FROM metric_series WHERE run_id = {mark} AND {key_col} IN "  # noqa: S608
-                f"({','.join([mark] * len(missing))})",
+                f"SELECT {key_col}, id FROM metric_series WHERE run_id = ? AND {key_col} IN "  # noqa: S608
+                f"({','.join(['?'] * len(missing))})",
                 (run_internal_id, *missing),
-            ).all()
+            )
         )
     series_ids = {**known, **found}
     ordered = sorted(points, key=_KEY_STEP_TS)
@@ -128,8 +116,13 @@ def log_metrics(
     for p in ordered:
         nan = p.value != p.value
         flat.extend((series_ids[p.key], p.step, p.timestamp, 0.0 if nan else p.value, nan))
-    head, row_sql, tail = _POINT_SQL[dialect]
-    conn.exec_driver_sql(head + ",".join([row_sql] * (len(flat) // 5)) + tail, tuple(flat))
+    driver.write(
+        conn,
+        "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES "  # noqa: S608
+        + ",".join(["(?,?,?,?,?)"] * (len(flat) // 5))
+        + _POINT_SQL[dialect],
+        flat,
+    )
     return found
 
 
@@ -154,10 +147,10 @@ def _insert_points_pg(conn: Connection, series_ids: dict[str, int], points: list
 
 def _advance_latest(conn: Connection, dialect: str, rows: list[tuple]) -> None:
     if dialect in ("sqlite", "postgresql"):
-        mark = "(?,?,?,?,?,?)" if dialect == "sqlite" else "(%s,%s,%s,%s,%s,%s)"
-        conn.exec_driver_sql(
+        driver.write(
+            conn,
             "INSERT INTO metric_series (run_id, key, step, timestamp, value, is_nan) VALUES "  # noqa: S608
-            + ",".join([mark] * len(rows))
+            + ",".join(["(?,?,?,?,?,?)"] * len(rows))
             + " ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, "
             "value = excluded.value, is_nan = excluded.is_nan "
             "WHERE (excluded.step, excluded.timestamp, excluded.is_nan, excluded.value) > "

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import NotFound
+from tracklight.store import driver
 from tracklight.store import schema as s
 from tracklight.store.records import DatasetInput, MetricPoint, Run, RunRef
 from tracklight.store.search.compiled import CompiledQuery
@@ -82,30 +83,28 @@ def create_run(
             _NEW_RUN_PG, (*run_values, [k for k, _ in tags], [v for _, v in tags])
         ).first()
         return None if row is None else int(row[0])
-    mark = "?" if dialect == "sqlite" else "%s"
-    result = conn.exec_driver_sql(_NEW_RUN if mark == "?" else _NEW_RUN.replace("?", mark), run_values)
-    if result.rowcount != 1:
+    inserted, internal_id = driver.write(conn, _NEW_RUN, run_values)
+    if inserted != 1 or internal_id is None:
         return None
-    internal_id = int(result.lastrowid)
     if tags:
         key = "`key`" if dialect == "mysql" else "key"
-        row_sql = f"({mark},{mark},{mark})"
-        conn.exec_driver_sql(
+        driver.write(
+            conn,
             # Only placeholders are interpolated, never values.
-            f"INSERT INTO run_tags (run_id, {key}, value) VALUES " + ",".join([row_sql] * len(tags)),  # noqa: S608
+            f"INSERT INTO run_tags (run_id, {key}, value) VALUES " + ",".join(["(?,?,?)"] * len(tags)),  # noqa: S608
             tuple(x for k, v in tags for x in (internal_id, k, v)),
         )
     return internal_id
 
 
-_FIND_RUN = "SELECT id, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = "
+_FIND_RUN = "SELECT id, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = ?"
+_FIND_RUN_LOCKED = _FIND_RUN + " FOR UPDATE"
 
 
 def find_run(conn: Connection, run_id: str, *, for_update: bool = False) -> RunRef:
     # Every write starts here, so the statement is fixed driver SQL: no construct, no cache-key walk.
-    sqlite = conn.dialect.name == "sqlite"
-    sql = _FIND_RUN + ("?" if sqlite else "%s") + (" FOR UPDATE" if for_update and not sqlite else "")
-    row = conn.exec_driver_sql(sql, (run_id,)).first()
+    locks = for_update and conn.dialect.name != "sqlite"
+    row = driver.first(conn, _FIND_RUN_LOCKED if locks else _FIND_RUN, (run_id,))
     if row is None:
         raise NotFound(f"Run with id={run_id} not found")
     return RunRef(row[0], run_id, row[1], row[2])
