@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import json
+import os
 import shutil
 import signal
 import statistics
@@ -67,15 +68,15 @@ class Target:
         self.db: Database = create_database(backend, name, self.workdir)
         uri = self.db.uri_for(name)
         log_path = self.workdir / "server.log"
+        if name == "tracklight":
+            # The code of this checkout, whatever .venv has installed (for `db upgrade` and the server).
+            os.environ["PYTHONPATH"] = str(ROOT / "src")
         prep = spec.prepare(uri, backend)
         if prep:
             run_prepare(prep, self.workdir, log_path)
         self.port = free_port()
         argv = spec.command(uri, self.workdir / "artifacts", self.port)
         self.server = ServerProcess(spec, argv, self.workdir, log_path)
-        if name == "tracklight":
-            # The code of this checkout, whatever .venv has installed.
-            self.server.extra_env = {"PYTHONPATH": str(ROOT / "src")}
         self.server.start()
         self.server.wait_healthy(self.port)
         self.server.remember_tree()

@@ -36,20 +36,26 @@ class _Workers:
     ) -> None:
         self._calls.put((loop, future, call))
         with self._lock:
-            # A thread counted idle is waiting on the queue, or about to: it will take this call.
-            if self._idle or self._threads >= self._limit:
+            if self._idle:
+                # A thread waiting on the queue (or about to) will take this call: claim it, so that
+                # the next call counts it busy even before it has woken up.
+                self._idle -= 1
                 return
+            if self._threads >= self._limit:
+                return  # the call waits for the first thread to finish
             self._threads += 1
         threading.Thread(target=self._serve, name=f"tracklight-worker-{self._threads}", daemon=True).start()
 
     def _serve(self) -> None:
         calls, lock = self._calls, self._lock
+        # A new thread was started for a call already queued: it is busy, not idle, until that is done.
+        started = True
         while True:
-            with lock:
-                self._idle += 1
+            if not started:
+                with lock:
+                    self._idle += 1
+            started = False
             loop, future, (context, fn, args) = calls.get()
-            with lock:
-                self._idle -= 1
             try:
                 outcome: tuple[Any, BaseException | None] = (context.run(fn, *args), None)
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine

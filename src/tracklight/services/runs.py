@@ -57,6 +57,8 @@ class Runs:
         self.db = db
         self.series_ids = metric_store.SeriesIds()
         self.locations = ExperimentLocations()
+        # A single metric point (log-metric) is one statement on these databases.
+        self._one_statement_point = db.dialect in metric_store.ONE_STATEMENT_POINT
 
     def create(
         self,
@@ -207,6 +209,21 @@ class Runs:
                 )
             seen.add(key)
         tags = [(v.validate_key(k, "key"), v.truncate(val, v.MAX_TAG_VALUE_LENGTH)) for k, val in tags]
+        if len(metrics) == 1 and not (params or tags or model_metrics) and self._one_statement_point:
+            point = metrics[0]
+            found = in_transaction(
+                self.db, lambda c: metric_store.log_point(c, run_id, point), single_statement=True
+            )
+            if found is None:
+                raise NotFound(f"Run with id={run_id} not found")
+            stage, stored = found
+            if stage != "active":
+                raise InvalidParameter(
+                    f"The run {run_id} must be in the 'active' state. Current state is {stage}."
+                )
+            if stored:
+                return
+            # A series another transaction created just now: the general path below sees it.
 
         def work(conn: Connection) -> tuple[int, dict[str, int]]:
             run = _require_active(store.find_run(conn, run_id))

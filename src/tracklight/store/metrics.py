@@ -126,6 +126,47 @@ def log_metrics(
     return found
 
 
+# Dialects where log_point stores a single point in one statement.
+ONE_STATEMENT_POINT = frozenset({"postgresql"})
+
+# The run looked up by its uuid, its series advanced (or created), the point stored, in one statement.
+# A series row that another transaction committed after this statement's snapshot, and that this
+# point does not advance, is invisible to both the upsert's RETURNING and the lookup: then nothing is
+# stored and the count is 0.
+_ONE_POINT_PG = driver.Prepared(
+    "tracklight_log_point",
+    "text, text, bigint, bigint, double precision, boolean",
+    "WITH r AS (SELECT id, lifecycle_stage FROM runs WHERE run_uuid = $1), "
+    "s AS (INSERT INTO metric_series AS ms (run_id, key, step, timestamp, value, is_nan) "
+    "SELECT r.id, $2, $3, $4, $5, $6 FROM r WHERE r.lifecycle_stage = 'active' "
+    "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, "
+    "value = excluded.value, is_nan = excluded.is_nan "
+    "WHERE (excluded.step, excluded.timestamp, excluded.is_nan, excluded.value) > "
+    "(ms.step, ms.timestamp, ms.is_nan, ms.value) RETURNING id), "
+    "sid AS (SELECT id FROM s UNION ALL SELECT ms.id FROM metric_series ms JOIN r ON ms.run_id = r.id "
+    "WHERE ms.key = $2 AND r.lifecycle_stage = 'active' AND NOT EXISTS (SELECT 1 FROM s)), "
+    "p AS (INSERT INTO metrics (series_id, step, timestamp, value, is_nan) "
+    "SELECT id, $3, $4, $5, $6 FROM sid ON CONFLICT DO NOTHING) "
+    "SELECT r.lifecycle_stage, (SELECT count(*) FROM sid) FROM r",
+)
+
+
+def log_point(conn: Connection, run_id: str, point: MetricPoint) -> tuple[str, bool] | None:
+    """One point for run `run_id` (its uuid) in one statement, safe in autocommit (ONE_STATEMENT_POINT
+    dialects only): None if there is no such run, else (the run's lifecycle stage, whether the point
+    was stored). Only an active run takes points; a series created concurrently by another
+    transaction can make this store nothing, and the caller then takes the general path."""
+    nan = point.value != point.value
+    row = driver.prepared_first(
+        conn,
+        _ONE_POINT_PG,
+        (run_id, point.key, point.step, point.timestamp, 0.0 if nan else point.value, nan),
+    )
+    if row is None:
+        return None
+    return row[0], row[1] > 0
+
+
 def _insert_points_pg(conn: Connection, series_ids: dict[str, int], points: list[MetricPoint]) -> None:
     """One INSERT of five array parameters: PostgreSQL parses a number array far faster than psycopg2
     adapts thousands of separate parameters (about a fifth of the client CPU per batch)."""

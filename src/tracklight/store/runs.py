@@ -49,13 +49,15 @@ _NEW_RUN = (
 )
 # PostgreSQL: the run and its tags in one statement, so that in autocommit the whole create is a
 # single round trip and a single transaction.
-_NEW_RUN_PG = (
+_NEW_RUN_PG = driver.Prepared(
+    "tracklight_new_run",
+    "text, text, text, bigint, text, bigint, text, text[], text[]",
     "WITH r AS (INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, "
-    "lifecycle_stage, artifact_uri) SELECT %s, id, %s, %s, 'RUNNING', %s, 'active', %s FROM experiments "
-    "WHERE id = %s AND lifecycle_stage = 'active' AND artifact_location = %s RETURNING id), "
+    "lifecycle_stage, artifact_uri) SELECT $1, id, $2, $3, 'RUNNING', $4, 'active', $5 FROM experiments "
+    "WHERE id = $6 AND lifecycle_stage = 'active' AND artifact_location = $7 RETURNING id), "
     "t AS (INSERT INTO run_tags (run_id, key, value) "
-    "SELECT r.id, u.k, u.v FROM r, unnest(%s::text[], %s::text[]) AS u(k, v)) "
-    "SELECT id FROM r"
+    "SELECT r.id, u.k, u.v FROM r, unnest($8::text[], $9::text[]) AS u(k, v)) "
+    "SELECT id FROM r",
 )
 
 
@@ -79,9 +81,9 @@ def create_run(
     dialect = conn.dialect.name
     run_values = (run_id, run_name, user_id, start_time, artifact_uri, experiment_id, location)
     if dialect == "postgresql":
-        row = conn.exec_driver_sql(
-            _NEW_RUN_PG, (*run_values, [k for k, _ in tags], [v for _, v in tags])
-        ).first()
+        row = driver.prepared_first(
+            conn, _NEW_RUN_PG, (*run_values, [k for k, _ in tags], [v for _, v in tags])
+        )
         return None if row is None else int(row[0])
     inserted, internal_id = driver.write(conn, _NEW_RUN, run_values)
     if inserted != 1 or internal_id is None:
