@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, ProgrammingError
+from sqlalchemy.exc import DBAPIError
 
 
 @functools.lru_cache(maxsize=256)
@@ -130,7 +130,7 @@ def prepared_first(conn: Connection, statement: Prepared, params: Sequence[Any])
                 names.add(statement.name)
                 info[_PREPARED] = names
             return first(conn, statement.execute(len(params)), params)
-        except ProgrammingError as exc:
+        except DBAPIError as exc:
             if getattr(exc.orig, "pgcode", None) not in _PREPARED_MISSING:
                 raise
             info[_PREPARED] = None

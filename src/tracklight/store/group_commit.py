@@ -123,8 +123,9 @@ class GroupCommit:
                             pending.error = exc
                             undo()
         except BaseException as exc:
-            if conn is not None and (conn.invalidated or conn.in_transaction()):
-                # Lost, or its rollback failed: start the next group on a fresh connection.
+            if conn is not None and not _idle(conn):
+                # Lost, or still inside a transaction (SQLite keeps it open when COMMIT fails, e.g. on
+                # a deferred constraint, though SQLAlchemy counts it ended): next group, fresh connection.
                 self._discard()
             # Nothing of this transaction is kept: every caller sees why (and may retry), even those
             # whose own work went well.
@@ -148,6 +149,15 @@ class GroupCommit:
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def _idle(conn: Connection) -> bool:
+    """Whether a connection can start the next group: alive, and in no transaction on either level."""
+    try:
+        driver = conn.connection.driver_connection
+        return not (conn.invalidated or conn.in_transaction() or getattr(driver, "in_transaction", False))
+    except Exception:  # noqa: BLE001 - whatever went wrong, the connection is not to be trusted
+        return False
 
 
 @contextlib.contextmanager
