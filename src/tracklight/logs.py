@@ -13,6 +13,14 @@ import orjson
 # while serving it carries the same id as the access line and the X-Request-ID response header.
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
+# No line format here shows the source file, thread or process of a record, so a record need not look
+# them up: the stack walk and getpid() of every access line are the Python docs' own logging
+# optimisations ("Optimization" in the logging HOWTO), set for the server's process.
+logging._srcfile = None  # type: ignore[attr-defined]
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+
 # Attributes every LogRecord has; anything else was passed in `extra=` and goes into the JSON object.
 # uvicorn's color_message duplicates the message with terminal escapes.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
