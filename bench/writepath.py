@@ -33,6 +33,8 @@ from procfs import busy_fraction, loadavg, tree_cpu_seconds  # noqa: E402
 from servers import ROOT, SPECS, ServerProcess, free_port, run_prepare, stop_all_started  # noqa: E402
 from workload import API, percentile  # noqa: E402
 
+RESULTS = Path(__file__).resolve().parent / "results"
+
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
@@ -58,29 +60,33 @@ def create_body(exp_id: str, i: int) -> bytes:
 
 
 class Target:
-    """One running server on its own database."""
+    """One running server on its own database; `label` names it in the table ("tracklight-before"
+    is tracklight run from --baseline-src)."""
 
-    def __init__(self, name: str, backend: str, workroot: Path) -> None:
-        self.name = name
-        spec = SPECS[name]
-        self.workdir = workroot / name
+    def __init__(self, label: str, backend: str, workroot: Path, source: Path | None) -> None:
+        self.name = label
+        kind = "tracklight" if label.startswith("tracklight") else label
+        spec = SPECS[kind]
+        self.workdir = workroot / label
         (self.workdir / "artifacts").mkdir(parents=True, exist_ok=True)
-        self.db: Database = create_database(backend, name, self.workdir)
-        uri = self.db.uri_for(name)
+        self.db: Database = create_database(backend, label.replace("-", "_"), self.workdir)
+        uri = self.db.uri_for(kind)
         log_path = self.workdir / "server.log"
-        if name == "tracklight":
-            # The code of this checkout, whatever .venv has installed (for `db upgrade` and the server).
-            os.environ["PYTHONPATH"] = str(ROOT / "src")
+        if source is not None:
+            # That source's code, whatever .venv has installed: for `db upgrade` and the server.
+            os.environ["PYTHONPATH"] = str(source)
         prep = spec.prepare(uri, backend)
         if prep:
             run_prepare(prep, self.workdir, log_path)
         self.port = free_port()
         argv = spec.command(uri, self.workdir / "artifacts", self.port)
         self.server = ServerProcess(spec, argv, self.workdir, log_path)
+        self.server.extra_env = {"PYTHONPATH": str(source)} if source is not None else {}
         self.server.start()
         self.server.wait_healthy(self.port)
         self.server.remember_tree()
         self.argv = argv
+        self.source = source
 
     def cpu(self) -> tuple[float, float]:
         """(server tree CPU s, database CPU s outside it)."""
@@ -200,14 +206,33 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--servers", default="tracklight,fml")
+    parser.add_argument("--servers", default="tracklight,fml", help="comma list of tracklight and fml")
     parser.add_argument("--runs", type=int, default=1900, help="runs created per phase (default 1900)")
     parser.add_argument("--threads", default="1,8", help="client threads per create phase (default 1,8)")
     parser.add_argument("--metrics", type=int, default=500, help="log-metric calls per phase (default 500)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=400, help="untimed runs created first (default 400)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (databases, logs)")
+    parser.add_argument(
+        "--tracklight-src",
+        type=Path,
+        default=ROOT / "src",
+        help="the tracklight package's source directory to run (default: this checkout's src)",
+    )
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also run tracklight from this source directory, as 'tracklight-before', interleaved with the "
+        "others (e.g. an older commit: `git archive <commit> src | tar -x -C /tmp/base`, then /tmp/base/src)",
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
+    sources: dict[str, Path | None] = {
+        n: (args.tracklight_src.resolve() if n == "tracklight" else None) for n in names
+    }
+    if args.baseline_src is not None:
+        names.append("tracklight-before")
+        sources["tracklight-before"] = args.baseline_src.resolve()
     thread_counts = [int(t) for t in args.threads.split(",")]
 
     workroot = Path(tempfile.mkdtemp(prefix="tl-writepath-"))
@@ -217,8 +242,13 @@ def main() -> int:
     samples: dict[tuple[str, str], list[dict[str, Any]]] = {}
     try:
         for name in names:
-            targets.append(Target(name, args.backend, workroot))
+            targets.append(Target(name, args.backend, workroot, sources[name]))
             log(f"{name} up on port {targets[-1].port}: {' '.join(targets[-1].argv)}")
+        # Untimed: a fresh SQLite file's WAL grows (a costlier sync) until its first checkpoint, pools
+        # fill, caches warm; the repeats then measure the steady state.
+        for t in targets:
+            create_runs(t, args.warmup, 4)
+            log_metrics(t, 50)
         log(f"machine busy {busy_fraction(1.0):.0%}, load {loadavg()}")
         for rep in range(args.repeat):
             order = targets if rep % 2 == 0 else targets[::-1]
@@ -267,18 +297,32 @@ def main() -> int:
     print(
         f"\nwrite path, {args.backend}, medians of {args.repeat} repeats ({args.runs} runs a phase, {args.metrics} metrics)\n"
     )
-    header = f"| {'measure':<42} | " + " | ".join(f"{n:>10}" for n in names)
-    ratio = len(names) == 2
-    print(header + (f" | {names[0]}/{names[1]} |" if ratio else " |"))
-    print("|" + "-" * 44 + "|" + "|".join("-" * 12 for _ in names) + ("|" + "-" * 17 + "|" if ratio else "|"))
+    peer = "fml" if "fml" in names else None
+    ours = [n for n in names if n != "fml"]
+    ratio_names = [f"{n}/fml" for n in ours] if peer else []
+    print(f"| {'measure':<42} | " + " | ".join(f"{n:>17}" for n in names + ratio_names) + " |")
+    print("|" + "-" * 44 + "|" + "|".join("-" * 19 for _ in names + ratio_names) + "|")
     for label, _field, cells in rows:
-        line = f"| {label:<42} | " + " | ".join(f"{cells[n]:>10.3f}" for n in names)
-        if ratio:
-            base = cells[names[1]]
-            line += f" | {cells[names[0]] / base if base else float('nan'):>15.2f} |"
-        else:
-            line += " |"
-        print(line)
+        values = [cells[n] for n in names]
+        if peer:
+            base = cells[peer]
+            values += [cells[n] / base if base else float("nan") for n in ours]
+        print(f"| {label:<42} | " + " | ".join(f"{v:>17.3f}" for v in values) + " |")
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-writepath-{args.backend}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "args": {k: str(v) for k, v in vars(args).items()},
+                "commands": {t.name: " ".join(t.argv) for t in targets},
+                "sources": {n: str(src) for n, src in sources.items()},
+                "samples": {f"{n}/{phase}": v for (n, phase), v in samples.items()},
+                "medians": {label: cells for label, _f, cells in rows},
+            },
+            indent=1,
+        )
+    )
+    log(f"wrote {out}")
     return 0
 
 
