@@ -27,7 +27,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)  # fixed statements, and multi-row inserts of the common batch sizes
 def _format(sql: str) -> str:
     return sql.replace("?", "%s")
 
