@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     except DBAPIError as exc:
         return _error(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
     finally:
-        db.engine.dispose()
+        db.dispose()
 
 
 def _error(message: str) -> int:

@@ -57,7 +57,7 @@ def open_metadata_store(settings: Settings) -> tuple[Database, str | None]:
         created = prepare_for_serving(db)
         Experiments(db, settings.artifact_root_for_runs).ensure_default()
     except BaseException:
-        db.engine.dispose()
+        db.dispose()
         raise
     return db, created
 
@@ -92,7 +92,7 @@ def assemble(settings: Settings) -> Application:
         try:
             created_admin = ensure_admin(db)
         except BaseException:
-            db.engine.dispose()
+            db.dispose()
             raise
         authenticator = Authenticator(db, versions)
         users = Users(db, versions, default)

@@ -13,6 +13,14 @@ import orjson
 # while serving it carries the same id as the access line and the X-Request-ID response header.
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
+# No line format here shows the source file, thread or process of a record, so a record need not look
+# them up: the stack walk and getpid() of every access line are the Python docs' own logging
+# optimisations ("Optimization" in the logging HOWTO), set for the server's process.
+logging._srcfile = None  # type: ignore[attr-defined]
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+
 # Attributes every LogRecord has; anything else was passed in `extra=` and goes into the JSON object.
 # uvicorn's color_message duplicates the message with terminal escapes.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
@@ -21,10 +29,17 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "co
 class JsonFormatter(logging.Formatter):
     """A JSON object per line: time, level, logger, message, request id and any `extra` fields."""
 
+    # The access log formats a line per request: the date and time to the second is formatted once a second.
+    _second = -1
+    _stamp = ""
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
         out: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": f"{self._stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

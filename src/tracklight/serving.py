@@ -29,7 +29,7 @@ def serve(settings: Settings, app: Any, db: Database | None) -> None:
         # Workers re-read the settings from the environment, so hand the resolved ones down that way.
         export(settings)
         if db is not None:
-            db.engine.dispose()
+            db.dispose()
     if settings.h2c:
         _hypercorn(settings, app)
     else:

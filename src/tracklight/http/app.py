@@ -186,7 +186,7 @@ class TracklightApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.db is not None:
-                    self.db.engine.dispose()
+                    self.db.dispose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

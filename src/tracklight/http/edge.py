@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
@@ -48,7 +48,8 @@ class Edge:
             return
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        rid = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        # 32 random hex digits, like a uuid4's hex without building a UUID object (a few µs a request).
+        rid = given if _SANE_ID.match(given) else os.urandom(16).hex()
         token = request_id.set(rid)
         start = time.perf_counter()
         status = 0

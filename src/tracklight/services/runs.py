@@ -13,8 +13,9 @@ from sqlalchemy import Connection
 from tracklight.artifacts.locations import child_uri
 from tracklight.auth import gate
 from tracklight.auth.permissions import EXPERIMENT, Permission
-from tracklight.errors import InvalidParameter, NotFound
+from tracklight.errors import InvalidParameter, NotFound, StoreUnavailable
 from tracklight.services import validation as v
+from tracklight.services.experiment_locations import ExperimentLocations
 from tracklight.services.experiments import parse_experiment_id, parse_experiment_ids
 from tracklight.services.run_names import generate_run_name
 from tracklight.store import experiments as experiment_store
@@ -34,6 +35,7 @@ MAX_HISTORY_PAGE = 25000
 MAX_BULK_RUNS = 100
 MAX_BULK_POINTS = 2500
 _HISTORY_TOKEN = "history"  # the fingerprint that ties a token to metric history
+_CREATE_ATTEMPTS = 3
 
 
 def _now() -> int:
@@ -54,6 +56,9 @@ class Runs:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.series_ids = metric_store.SeriesIds()
+        self.locations = ExperimentLocations()
+        # A single metric point (log-metric) is one statement on these databases.
+        self._one_statement_point = db.dialect in metric_store.ONE_STATEMENT_POINT
 
     def create(
         self,
@@ -76,27 +81,58 @@ class Runs:
         name = run_name or tag_name or generate_run_name()
         tags = [(k, val) for k, val in tags if k != "mlflow.runName"] + [("mlflow.runName", name)]
         run_id = uuid.uuid4().hex
+        user = user_id or ""
+        started = start_time if start_time is not None else _now()
+        tags = sorted(dict(tags).items())
 
-        def work(conn: Connection) -> Run:
-            experiment = experiment_store.get_experiment(conn, eid)
-            if experiment.lifecycle_stage != "active":
-                raise InvalidParameter(
-                    f"The experiment {eid} must be in the 'active' state. "
-                    f"Current state is {experiment.lifecycle_stage}."
-                )
-            internal_id = store.insert_run(
+        def insert(conn: Connection, location: str) -> Run | None:
+            artifact_uri = child_uri(location, run_id, "artifacts")
+            internal_id = store.create_run(
                 conn,
                 run_id=run_id,
                 experiment_id=eid,
+                location=location,
                 run_name=name,
-                user_id=user_id or "",
-                start_time=start_time if start_time is not None else _now(),
-                artifact_uri=child_uri(experiment.artifact_location, run_id, "artifacts"),
+                user_id=user,
+                start_time=started,
+                artifact_uri=artifact_uri,
                 tags=tags,
             )
-            return store.load_runs(conn, [internal_id])[0]
+            if internal_id is None:
+                return None
+            # The record is what was just written, not read back: a new run has nothing else yet.
+            return Run(
+                internal_id,
+                run_id,
+                eid,
+                name,
+                user,
+                "RUNNING",
+                started,
+                None,
+                "active",
+                artifact_uri,
+                tags=dict(tags),
+            )
 
-        return in_transaction(self.db, work)
+        def work(conn: Connection) -> Run:
+            known = self.locations.get(eid)
+            run = insert(conn, known) if known is not None else None
+            for _ in range(_CREATE_ATTEMPTS):
+                if run is not None:
+                    return run
+                # Not known here yet, or the statement found the experiment deleted or changed (in
+                # autocommit another replica may change it between these two statements: look again).
+                location, stage = experiment_store.experiment_state(conn, eid)
+                if stage != "active":
+                    raise InvalidParameter(
+                        f"The experiment {eid} must be in the 'active' state. Current state is {stage}."
+                    )
+                self.locations.remember(eid, location)
+                run = insert(conn, location)
+            raise StoreUnavailable(f"experiment {eid} kept changing while a run was created in it")
+
+        return in_transaction(self.db, work, single_statement=True)
 
     @gate.requires(Permission.READ, gate.RUN, "run_id")
     def get(self, run_id: str) -> Run:
@@ -173,6 +209,21 @@ class Runs:
                 )
             seen.add(key)
         tags = [(v.validate_key(k, "key"), v.truncate(val, v.MAX_TAG_VALUE_LENGTH)) for k, val in tags]
+        if len(metrics) == 1 and not (params or tags or model_metrics) and self._one_statement_point:
+            point = metrics[0]
+            found = in_transaction(
+                self.db, lambda c: metric_store.log_point(c, run_id, point), single_statement=True
+            )
+            if found is None:
+                raise NotFound(f"Run with id={run_id} not found")
+            stage, stored = found
+            if stage != "active":
+                raise InvalidParameter(
+                    f"The run {run_id} must be in the 'active' state. Current state is {stage}."
+                )
+            if stored:
+                return
+            # A series another transaction created just now: the general path below sees it.
 
         def work(conn: Connection) -> tuple[int, dict[str, int]]:
             run = _require_active(store.find_run(conn, run_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,9 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
+
+from tracklight.store.driver import begin_sqlite
+from tracklight.store.group_commit import GroupCommit
 
 _DRIVERS = {
     "sqlite": "sqlite",
@@ -34,31 +38,55 @@ class Database:
 
     engine: Engine
     dialect: str  # "sqlite", "mysql" or "postgresql"
+    # SQLite: concurrent write transactions share a commit (see group_commit); None elsewhere.
+    group_commit: GroupCommit | None = None
+
+    def dispose(self) -> None:
+        """Close every pooled connection (and the one group commit keeps)."""
+        if self.group_commit is not None:
+            self.group_commit.close()
+        self.engine.dispose()
 
     def ping(self) -> None:
         """One round trip to the database (readiness); raises if it cannot be reached."""
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self) -> contextlib.AbstractContextManager[Connection]:
         """A transaction that takes SQLite's write lock up front, so it never fails half-way on it."""
-        with self.engine.connect().execution_options(tracklight_write=True) as conn, conn.begin():
-            yield conn
+        return _write_transaction(self.engine)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """Reads on PostgreSQL run in autocommit: under READ COMMITTED each statement takes its own
-        snapshot either way, and this saves the BEGIN and COMMIT round trips.
+        snapshot either way, and this saves the BEGIN and COMMIT round trips."""
+        if self.dialect != "postgresql":
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with self.autocommit() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def single_statement_write(self) -> Iterator[Connection]:
+        """For work that writes with one statement: on PostgreSQL that statement is its own
+        transaction (autocommit, committed durably before it returns) and the BEGIN and COMMIT
+        round trips are saved; elsewhere a write transaction."""
+        if self.dialect != "postgresql":
+            with self.write() as conn:
+                yield conn
+            return
+        with self.autocommit() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A PostgreSQL connection in autocommit.
 
         The driver's autocommit flag is flipped directly, and back before the connection returns to
         the pool: SQLAlchemy's isolation_level option would reset the session on every check-in.
         """
         with self.engine.connect() as conn:
-            if self.dialect != "postgresql":
-                with conn.begin():
-                    yield conn
-                return
             raw = conn.connection.dbapi_connection
             raw.autocommit = True  # client-side only in psycopg2: no round trip
             try:
@@ -69,6 +97,17 @@ class Database:
                 with contextlib.suppress(self.engine.dialect.loaded_dbapi.Error):
                     if not raw.closed:
                         raw.autocommit = False
+
+
+def _write_connection(engine: Engine) -> Connection:
+    """A connection whose transactions take SQLite's write lock up front (BEGIN IMMEDIATE)."""
+    return engine.connect().execution_options(tracklight_write=True)
+
+
+@contextlib.contextmanager
+def _write_transaction(engine: Engine) -> Iterator[Connection]:
+    with _write_connection(engine) as conn, conn.begin():
+        yield conn
 
 
 def normalize_uri(uri: str) -> str:
@@ -192,7 +231,6 @@ def _open_sqlite(url, pool_size: int, timeout_s: float) -> Database:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("tracklight_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        begin_sqlite(conn, conn.get_execution_options().get("tracklight_write", False))
 
-    return Database(engine, "sqlite")
+    return Database(engine, "sqlite", GroupCommit(functools.partial(_write_connection, engine)))

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tracklight.artifacts.locations import child_uri
 from tracklight.errors import AlreadyExists, NotFound
+from tracklight.store import driver
 from tracklight.store import schema as s
 from tracklight.store.records import Experiment
 from tracklight.store.tags import delete_tag, upsert_tags
@@ -76,6 +77,16 @@ def _load(conn: Connection, where) -> list[Experiment]:
         for t in tag_rows:
             found[t.experiment_id].tags[t.key] = t.value
     return list(found.values())
+
+
+def experiment_state(conn: Connection, experiment_id: int) -> tuple[str, str]:
+    """(artifact location, lifecycle stage) of one experiment: what creating a run in it needs."""
+    row = driver.first(
+        conn, "SELECT artifact_location, lifecycle_stage FROM experiments WHERE id = ?", (experiment_id,)
+    )
+    if row is None:
+        raise NotFound(f"No Experiment with id={experiment_id} exists")
+    return row[0], row[1]
 
 
 def get_experiment(conn: Connection, experiment_id: int) -> Experiment:

@@ -8,6 +8,7 @@ from operator import attrgetter
 
 from sqlalchemy import Connection, select
 
+from tracklight.store import driver
 from tracklight.store import schema as s
 from tracklight.store.params import insert_params
 from tracklight.store.records import MetricPoint
@@ -15,21 +16,8 @@ from tracklight.store.search.keyset import SortColumn
 
 # Column order of a point, which is also the primary key's order after series_id.
 _POINT_SQL = {
-    "sqlite": (
-        "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES ",
-        "(?,?,?,?,?)",
-        " ON CONFLICT DO NOTHING",
-    ),
-    "postgresql": (
-        "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES ",
-        "(%s,%s,%s,%s,%s)",
-        " ON CONFLICT DO NOTHING",
-    ),
-    "mysql": (
-        "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES ",
-        "(%s,%s,%s,%s,%s)",
-        " ON DUPLICATE KEY UPDATE series_id = series_id",
-    ),
+    "sqlite": " ON CONFLICT DO NOTHING",
+    "mysql": " ON DUPLICATE KEY UPDATE series_id = series_id",
 }
 
 
@@ -109,15 +97,15 @@ def log_metrics(
     missing = [k for k in keys if k not in known]
     found: dict[str, int] = {}
     if missing:
-        mark = "?" if dialect == "sqlite" else "%s"
         key_col = "`key`" if dialect == "mysql" else "key"
         found = dict(
-            conn.exec_driver_sql(
+            driver.rows(
+                conn,
                 # Only placeholders are interpolated into these statements, never values.
-                f"SELECT {key_col}, id FROM metric_series WHERE run_id = {mark} AND {key_col} IN "  # noqa: S608
-                f"({','.join([mark] * len(missing))})",
+                f"SELECT {key_col}, id FROM metric_series WHERE run_id = ? AND {key_col} IN "  # noqa: S608
+                f"({','.join(['?'] * len(missing))})",
                 (run_internal_id, *missing),
-            ).all()
+            )
         )
     series_ids = {**known, **found}
     ordered = sorted(points, key=_KEY_STEP_TS)
@@ -128,9 +116,55 @@ def log_metrics(
     for p in ordered:
         nan = p.value != p.value
         flat.extend((series_ids[p.key], p.step, p.timestamp, 0.0 if nan else p.value, nan))
-    head, row_sql, tail = _POINT_SQL[dialect]
-    conn.exec_driver_sql(head + ",".join([row_sql] * (len(flat) // 5)) + tail, tuple(flat))
+    driver.write(
+        conn,
+        "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES "  # noqa: S608
+        + ",".join(["(?,?,?,?,?)"] * (len(flat) // 5))
+        + _POINT_SQL[dialect],
+        flat,
+    )
     return found
+
+
+# Dialects where log_point stores a single point in one statement.
+ONE_STATEMENT_POINT = frozenset({"postgresql"})
+
+# The run looked up by its uuid, its series advanced (or created), the point stored, in one statement.
+# A series row that another transaction committed after this statement's snapshot, and that this
+# point does not advance, is invisible to both the upsert's RETURNING and the lookup: then nothing is
+# stored and the count is 0.
+_ONE_POINT_PG = driver.Prepared(
+    "tracklight_log_point",
+    "text, text, bigint, bigint, double precision, boolean",
+    "WITH r AS (SELECT id, lifecycle_stage FROM runs WHERE run_uuid = $1), "
+    "s AS (INSERT INTO metric_series AS ms (run_id, key, step, timestamp, value, is_nan) "
+    "SELECT r.id, $2, $3, $4, $5, $6 FROM r WHERE r.lifecycle_stage = 'active' "
+    "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, "
+    "value = excluded.value, is_nan = excluded.is_nan "
+    "WHERE (excluded.step, excluded.timestamp, excluded.is_nan, excluded.value) > "
+    "(ms.step, ms.timestamp, ms.is_nan, ms.value) RETURNING id), "
+    "sid AS (SELECT id FROM s UNION ALL SELECT ms.id FROM metric_series ms JOIN r ON ms.run_id = r.id "
+    "WHERE ms.key = $2 AND r.lifecycle_stage = 'active' AND NOT EXISTS (SELECT 1 FROM s)), "
+    "p AS (INSERT INTO metrics (series_id, step, timestamp, value, is_nan) "
+    "SELECT id, $3, $4, $5, $6 FROM sid ON CONFLICT DO NOTHING) "
+    "SELECT r.lifecycle_stage, (SELECT count(*) FROM sid) FROM r",
+)
+
+
+def log_point(conn: Connection, run_id: str, point: MetricPoint) -> tuple[str, bool] | None:
+    """One point for run `run_id` (its uuid) in one statement, safe in autocommit (ONE_STATEMENT_POINT
+    dialects only): None if there is no such run, else (the run's lifecycle stage, whether the point
+    was stored). Only an active run takes points; a series created concurrently by another
+    transaction can make this store nothing, and the caller then takes the general path."""
+    nan = point.value != point.value
+    row = driver.prepared_first(
+        conn,
+        _ONE_POINT_PG,
+        (run_id, point.key, point.step, point.timestamp, 0.0 if nan else point.value, nan),
+    )
+    if row is None:
+        return None
+    return row[0], row[1] > 0
 
 
 def _insert_points_pg(conn: Connection, series_ids: dict[str, int], points: list[MetricPoint]) -> None:
@@ -154,10 +188,10 @@ def _insert_points_pg(conn: Connection, series_ids: dict[str, int], points: list
 
 def _advance_latest(conn: Connection, dialect: str, rows: list[tuple]) -> None:
     if dialect in ("sqlite", "postgresql"):
-        mark = "(?,?,?,?,?,?)" if dialect == "sqlite" else "(%s,%s,%s,%s,%s,%s)"
-        conn.exec_driver_sql(
+        driver.write(
+            conn,
             "INSERT INTO metric_series (run_id, key, step, timestamp, value, is_nan) VALUES "  # noqa: S608
-            + ",".join([mark] * len(rows))
+            + ",".join(["(?,?,?,?,?,?)"] * len(rows))
             + " ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, "
             "value = excluded.value, is_nan = excluded.is_nan "
             "WHERE (excluded.step, excluded.timestamp, excluded.is_nan, excluded.value) > "

@@ -19,7 +19,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
-    insert,
     literal,
     null,
     select,
@@ -31,6 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import NotFound
+from tracklight.store import driver
 from tracklight.store import schema as s
 from tracklight.store.records import DatasetInput, MetricPoint, Run, RunRef
 from tracklight.store.search.compiled import CompiledQuery
@@ -39,43 +39,74 @@ from tracklight.store.tags import delete_tag, upsert_tags
 _LOAD_CHUNK = 1024  # keeps IN lists well inside every database's parameter limit
 
 
-def insert_run(
+# A new run goes in only while its experiment is active and still has the artifact location the run's
+# artifact URI was derived from: the check and the insert are one statement, so no replica's delete
+# (or an experiment id reused after a permanent delete) can slip in between them.
+_NEW_RUN = (
+    "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, "
+    "artifact_uri) SELECT ?, id, ?, ?, 'RUNNING', ?, 'active', ? FROM experiments "
+    "WHERE id = ? AND lifecycle_stage = 'active' AND artifact_location = ?"
+)
+# PostgreSQL: the run and its tags in one statement, so that in autocommit the whole create is a
+# single round trip and a single transaction.
+_NEW_RUN_PG = driver.Prepared(
+    "tracklight_new_run",
+    "text, text, text, bigint, text, bigint, text, text[], text[]",
+    "WITH r AS (INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, "
+    "lifecycle_stage, artifact_uri) SELECT $1, id, $2, $3, 'RUNNING', $4, 'active', $5 FROM experiments "
+    "WHERE id = $6 AND lifecycle_stage = 'active' AND artifact_location = $7 RETURNING id), "
+    "t AS (INSERT INTO run_tags (run_id, key, value) "
+    "SELECT r.id, u.k, u.v FROM r, unnest($8::text[], $9::text[]) AS u(k, v)) "
+    "SELECT id FROM r",
+)
+
+
+def create_run(
     conn: Connection,
     *,
     run_id: str,
     experiment_id: int,
+    location: str,
     run_name: str,
     user_id: str,
     start_time: int,
     artifact_uri: str,
     tags: list[tuple[str, str]],
-) -> int:
-    result = conn.execute(
-        insert(s.runs).values(
-            run_uuid=run_id,
-            experiment_id=experiment_id,
-            name=run_name,
-            user_id=user_id,
-            status="RUNNING",
-            start_time=start_time,
-            end_time=None,
-            lifecycle_stage="active",
-            artifact_uri=artifact_uri,
+) -> int | None:
+    """Insert a run and its tags (keys unique) if experiment `experiment_id` is active and its artifact
+    location is `location`; the run's internal id, or None (nothing written) if it is not.
+
+    On PostgreSQL this is one statement, safe to run in autocommit.
+    """
+    dialect = conn.dialect.name
+    run_values = (run_id, run_name, user_id, start_time, artifact_uri, experiment_id, location)
+    if dialect == "postgresql":
+        row = driver.prepared_first(
+            conn, _NEW_RUN_PG, (*run_values, [k for k, _ in tags], [v for _, v in tags])
         )
-    )
-    internal_id = int(result.inserted_primary_key[0])
-    set_run_tags(conn, internal_id, tags)
+        return None if row is None else int(row[0])
+    inserted, internal_id = driver.write(conn, _NEW_RUN, run_values)
+    if inserted != 1 or internal_id is None:
+        return None
+    if tags:
+        key = "`key`" if dialect == "mysql" else "key"
+        driver.write(
+            conn,
+            # Only placeholders are interpolated, never values.
+            f"INSERT INTO run_tags (run_id, {key}, value) VALUES " + ",".join(["(?,?,?)"] * len(tags)),  # noqa: S608
+            tuple(x for k, v in tags for x in (internal_id, k, v)),
+        )
     return internal_id
 
 
-_FIND_RUN = "SELECT id, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = "
+_FIND_RUN = "SELECT id, experiment_id, lifecycle_stage FROM runs WHERE run_uuid = ?"
+_FIND_RUN_LOCKED = _FIND_RUN + " FOR UPDATE"
 
 
 def find_run(conn: Connection, run_id: str, *, for_update: bool = False) -> RunRef:
     # Every write starts here, so the statement is fixed driver SQL: no construct, no cache-key walk.
-    sqlite = conn.dialect.name == "sqlite"
-    sql = _FIND_RUN + ("?" if sqlite else "%s") + (" FOR UPDATE" if for_update and not sqlite else "")
-    row = conn.exec_driver_sql(sql, (run_id,)).first()
+    locks = for_update and conn.dialect.name != "sqlite"
+    row = driver.first(conn, _FIND_RUN_LOCKED if locks else _FIND_RUN, (run_id,))
     if row is None:
         raise NotFound(f"Run with id={run_id} not found")
     return RunRef(row[0], run_id, row[1], row[2])

@@ -36,11 +36,25 @@ def _is_outage(exc: DBAPIError) -> bool:
     return exc.connection_invalidated or isinstance(exc, OperationalError)
 
 
-def in_transaction(db: Database, work: Callable[[Connection], T], *, write: bool = True) -> T:
-    """Run work(conn) in one transaction; on a lock conflict roll back and run it again."""
+def in_transaction(
+    db: Database, work: Callable[[Connection], T], *, write: bool = True, single_statement: bool = False
+) -> T:
+    """Run work(conn) in one transaction; on a lock conflict roll back and run it again.
+
+    `single_statement`: every write of work is one statement, each atomic and complete by itself
+    (reads may come before it); PostgreSQL then runs them in autocommit (Database.single_statement_write).
+    """
     for attempt in range(_ATTEMPTS):
         try:
-            with db.write() if write else db.read() as conn:
+            if write and db.group_commit is not None:
+                return db.group_commit.run(work)
+            if not write:
+                opened = db.read()
+            elif single_statement:
+                opened = db.single_statement_write()
+            else:
+                opened = db.write()
+            with opened as conn:
                 return work(conn)
         except (IntegrityError, DataError) as exc:
             # Constraint and data errors here come from client input the services did not catch.

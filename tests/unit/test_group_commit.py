@@ -1,0 +1,197 @@
+"""SQLite group commit on a real database file: transactions that queue up share one COMMIT, each keeps
+its own outcome, and nothing is acknowledged that the COMMIT did not make durable."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import IntegrityError
+
+from tracklight.store.engine import open_database
+from tracklight.store.group_commit import GroupCommit
+
+WAIT_S = 20.0  # bounds on waiting, never timing assertions
+FOLLOWERS = 5
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """The engine Tracklight opens for SQLite (WAL, synchronous=FULL, BEGIN IMMEDIATE for writes),
+    with foreign keys enforced so that a test can make a COMMIT itself fail (a deferred key)."""
+    db = open_database(f"sqlite:///{tmp_path / 'group.db'}")
+
+    @event.listens_for(db.engine, "connect")
+    def _foreign_keys(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql(
+            "CREATE TABLE item (name TEXT PRIMARY KEY, parent INTEGER "
+            "REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        conn.exec_driver_sql("INSERT INTO parent VALUES (1)")
+    try:
+        yield db.engine
+    finally:
+        db.dispose()
+
+
+def make_group(engine: Engine) -> tuple[GroupCommit, list[int]]:
+    """A group commit on `engine`, and a list that grows by one at every COMMIT it issues."""
+    commits: list[int] = []
+    group = GroupCommit(lambda: engine.connect().execution_options(tracklight_write=True))
+
+    @event.listens_for(engine, "commit")
+    def _count(_conn: Connection) -> None:
+        commits.append(1)
+
+    return group, commits
+
+
+def insert(name: str, parent: int = 1) -> Callable[[Connection], str]:
+    def work(conn: Connection) -> str:
+        conn.exec_driver_sql("INSERT INTO item VALUES (?, ?)", (name, parent))
+        return name
+
+    return work
+
+
+def names(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return {row[0] for row in conn.exec_driver_sql("SELECT name FROM item")}
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.005)
+
+
+class Held:
+    """A first transaction that keeps the group busy until released, so that others queue behind it."""
+
+    def __init__(self, group: GroupCommit) -> None:
+        self.group = group
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=self.group.run, args=(self.work,))
+
+    def work(self, conn: Connection) -> None:
+        conn.exec_driver_sql("INSERT INTO item VALUES ('held', 1)")
+        self.started.set()
+        assert self.release.wait(WAIT_S)
+
+    def __enter__(self) -> Held:
+        self.thread.start()
+        assert self.started.wait(WAIT_S)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.thread.join(WAIT_S)
+
+
+def run_queued(group: GroupCommit, works: list[Callable[[Connection], Any]]) -> list[Any]:
+    """Queue `works` behind a held transaction, then let them run; each one's result or exception."""
+    outcomes: list[Any] = [None] * len(works)
+
+    def call(i: int) -> None:
+        try:
+            outcomes[i] = group.run(works[i])
+        except Exception as exc:  # noqa: BLE001 - the outcome under test
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(works))]
+    with Held(group):
+        for t in threads:
+            t.start()
+        wait_until(lambda: len(group._queue) == len(works))
+    for t in threads:
+        t.join(WAIT_S)
+    assert not any(t.is_alive() for t in threads)
+    return outcomes
+
+
+def test_transactions_that_queue_up_share_one_commit_and_all_are_stored(engine: Engine) -> None:
+    group, commits = make_group(engine)
+    outcomes = run_queued(group, [insert(f"n{i}") for i in range(FOLLOWERS)])
+    assert outcomes == [f"n{i}" for i in range(FOLLOWERS)]
+    assert names(engine) == {"held", *(f"n{i}" for i in range(FOLLOWERS))}
+    assert len(commits) == 2  # the held transaction's, then one for all that queued behind it
+
+
+def test_a_lone_transaction_commits_by_itself(engine: Engine) -> None:
+    group, commits = make_group(engine)
+    assert group.run(insert("alone")) == "alone"
+    assert names(engine) == {"alone"}
+    assert len(commits) == 1
+
+
+def test_a_failing_transaction_in_a_group_is_undone_alone(engine: Engine) -> None:
+    group, commits = make_group(engine)
+
+    def fails_after_writing(conn: Connection) -> None:
+        conn.exec_driver_sql("INSERT INTO item VALUES ('half', 1)")
+        raise LookupError("rejected after a write")
+
+    works = [insert("a"), fails_after_writing, insert("a"), insert("b")]  # the second 'a' breaks the key
+    outcomes = run_queued(group, works)
+    assert outcomes[0] == "a" and outcomes[3] == "b"
+    assert isinstance(outcomes[1], LookupError)
+    assert isinstance(outcomes[2], IntegrityError)
+    assert names(engine) == {"held", "a", "b"}
+    assert len(commits) == 2
+
+
+def test_when_the_commit_fails_no_transaction_of_the_group_is_acknowledged(engine: Engine) -> None:
+    """A deferred foreign key is checked at COMMIT: the group's COMMIT fails, and every caller in it,
+    including those whose own work went well, gets the error and finds nothing stored."""
+    group, _ = make_group(engine)
+    outcomes = run_queued(group, [insert("ok1"), insert("orphan", parent=99), insert("ok2")])
+    assert all(isinstance(o, IntegrityError) for o in outcomes), outcomes
+    assert names(engine) == {"held"}
+    # The group commit still works afterwards, on a fresh connection if need be.
+    assert group.run(insert("later")) == "later"
+    assert names(engine) == {"held", "later"}
+
+
+def test_many_threads_writing_at_once_are_all_stored(engine: Engine) -> None:
+    group, _ = make_group(engine)
+    threads_n, each = 12, 25
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads_n, timeout=WAIT_S)
+
+    def writer(t: int) -> None:
+        start.wait()
+        for i in range(each):
+            try:
+                group.run(insert(f"w{t}-{i}"))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT_S * 3)
+    assert not errors
+    assert names(engine) == {f"w{t}-{i}" for t in range(threads_n) for i in range(each)}
+
+
+def test_a_write_transaction_inside_another_is_refused(engine: Engine) -> None:
+    group, _ = make_group(engine)
+
+    def nested(conn: Connection) -> None:
+        group.run(insert("inner"))
+
+    with pytest.raises(RuntimeError, match="inside another"):
+        group.run(nested)
+    assert names(engine) == set()
