@@ -4,8 +4,9 @@ admin, users made through the stock client's admin API, and the client's credent
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,19 @@ CLIENT_ENV = {
     "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
     "GIT_PYTHON_REFRESH": "quiet",
 }
+SETTLE_S = 15.0  # a change reaches every replica within seconds (each re-reads auth_version every 2 s)
+
+
+def eventually(check: Callable[[], bool], timeout: float = SETTLE_S) -> bool:
+    """Whether `check` comes true within `timeout`: for changes that reach other replicas a little later."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 _CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 
 

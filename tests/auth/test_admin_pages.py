@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-from dashboard.conftest import CHROMIUM, CHROMIUM_ARGS
+from dashboard.conftest import launched_chromium
 from harness.server import ServerProcess, run_cli
 from playwright.sync_api import expect
 
@@ -21,16 +21,7 @@ from .conftest import ADMIN, ADMIN_PASSWORD, Credentials, cli_token, new_user
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    yield from launched_chromium()
 
 
 class Session:

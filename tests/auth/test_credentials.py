@@ -4,7 +4,6 @@ and secrets that never reach the log."""
 from __future__ import annotations
 
 import base64
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,9 +12,7 @@ import requests
 from harness.server import ServerProcess, run_cli
 from sqlalchemy import create_engine, text
 
-from .conftest import ADMIN, ADMIN_PASSWORD, cli_token, new_user, start_auth_server
-
-SETTLE_S = 6.0  # a change must reach every replica well within this (versions are re-read every 2 s)
+from .conftest import ADMIN, ADMIN_PASSWORD, cli_token, eventually, new_user, start_auth_server
 
 
 def _search(server: ServerProcess, **kw: object) -> requests.Response:
@@ -24,15 +21,6 @@ def _search(server: ServerProcess, **kw: object) -> requests.Response:
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _eventually(check, timeout: float = SETTLE_S) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_no_admin_and_no_password_refuses_to_start(auth_db: str, tmp_path: Path) -> None:
@@ -79,7 +67,7 @@ def test_tokens_work_list_without_secret_and_revoke_everywhere(
         )
         assert revoked.returncode == 0, revoked.stderr
         for server in (auth_server, replica):
-            assert _eventually(lambda s=server: _search(s, headers=_bearer(token)).status_code == 401)
+            assert eventually(lambda s=server: _search(s, headers=_bearer(token)).status_code == 401)
         assert (
             _search(auth_server, headers=_bearer(token[:-1] + ("A" if token[-1] != "A" else "B"))).status_code
             == 401
@@ -105,7 +93,7 @@ def test_password_change_admin_flag_and_deletion_reach_every_replica(
             timeout=30,
         )
         assert made.status_code == 200, made.text
-        assert _eventually(
+        assert eventually(
             lambda: requests.get(users_url, auth=(username, password), timeout=30).status_code == 200
         )
         changed = requests.patch(
@@ -116,7 +104,7 @@ def test_password_change_admin_flag_and_deletion_reach_every_replica(
         )
         assert changed.status_code == 200, changed.text
         for server in (auth_server, replica):
-            assert _eventually(lambda s=server: _search(s, auth=(username, password)).status_code == 401)
+            assert eventually(lambda s=server: _search(s, auth=(username, password)).status_code == 401)
             assert _search(server, auth=(username, "the-new-password")).status_code == 200
         deleted = requests.delete(
             auth_server.api("users/delete"),
@@ -126,7 +114,7 @@ def test_password_change_admin_flag_and_deletion_reach_every_replica(
         )
         assert deleted.status_code == 200, deleted.text
         for server in (auth_server, replica):
-            assert _eventually(
+            assert eventually(
                 lambda s=server: _search(s, auth=(username, "the-new-password")).status_code == 401
             )
     finally:
@@ -145,7 +133,7 @@ def test_expired_token_is_refused(auth_server: ServerProcess, auth_db: str) -> N
             text("UPDATE auth_users SET auth_version = auth_version + 1 WHERE username = :u"), {"u": username}
         )
     engine.dispose()
-    assert _eventually(lambda: _search(auth_server, headers=_bearer(token)).status_code == 401)
+    assert eventually(lambda: _search(auth_server, headers=_bearer(token)).status_code == 401)
 
 
 def test_failed_logins_are_throttled_per_username(auth_server: ServerProcess) -> None:
@@ -199,14 +187,14 @@ def test_users_cli_manages_users_in_the_configured_database(auth_server: ServerP
         == 200
     )
     cli("make-admin", name, "--revoke")
-    assert _eventually(
+    assert eventually(
         lambda: (
             requests.get(auth_server.api("users/list"), auth=(name, "first-password"), timeout=30).status_code
             == 403
         )
     )
     cli("set-password", name, password="second-password")
-    assert _eventually(lambda: _search(auth_server, auth=(name, "first-password")).status_code == 401)
+    assert eventually(lambda: _search(auth_server, auth=(name, "first-password")).status_code == 401)
     assert _search(auth_server, auth=(name, "second-password")).status_code == 200
     cli("delete", name)
     assert name not in cli("list")

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from harness.server import ServerProcess, run_cli
 
-from .conftest import ADMIN, ADMIN_PASSWORD, CLIENT_ENV, start_auth_server
+from .conftest import ADMIN, ADMIN_PASSWORD, CLIENT_ENV, eventually, start_auth_server
 from .test_permissions import grant
 
 IAP_HEADER = "x-goog-iap-jwt-assertion"
@@ -38,7 +38,6 @@ ALB_ARN = (
 )
 OTHER_ARN = ALB_ARN.replace("50dc6c495c0c9188", "0123456789abcdef")
 ALB_KID = str(uuid.uuid4())
-SETTLE_S = 6.0  # an admin change reaches the edge's cache within this (versions are re-read every 2 s)
 
 
 def _key() -> ec.EllipticCurvePrivateKey:
@@ -252,15 +251,6 @@ def refused(server: ServerProcess, header: str, token: str, username: str) -> No
     assert token not in log and token.split(".")[2] not in log
 
 
-def _eventually(check: Any, timeout: float = SETTLE_S) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 # -- settings ---------------------------------------------------------------------------------------------
 
 
@@ -408,22 +398,17 @@ def _dashboard_shows(
 ) -> None:
     """A real browser whose every request carries the proxy's header, as behind IAP: no login prompt, the
     signed-in user in the page header, and only the experiments the user may read."""
-    from playwright.sync_api import expect, sync_playwright
+    from dashboard.conftest import launched_chromium
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            context = browser.new_context(extra_http_headers=headers)
-            page = context.new_page()
-            response = page.goto(server.url + "/")
-            assert response is not None and response.status == 200
-            expect(page.locator("header .account .who strong")).to_have_text(person, timeout=20_000)
-            expect(page.get_by_role("link", name=shown, exact=True)).to_be_visible(timeout=20_000)
-            expect(page.get_by_role("link", name=hidden, exact=True)).to_have_count(0)
-        finally:
-            browser.close()
+    for browser in launched_chromium():
+        context = browser.new_context(extra_http_headers=headers)
+        page = context.new_page()
+        response = page.goto(server.url + "/")
+        assert response is not None and response.status == 200
+        expect(page.locator("header .account .who strong")).to_have_text(person, timeout=20_000)
+        expect(page.get_by_role("link", name=shown, exact=True)).to_be_visible(timeout=20_000)
+        expect(page.get_by_role("link", name=hidden, exact=True)).to_have_count(0)
 
 
 def test_admin_changes_reach_a_signed_in_proxy_user(
@@ -441,7 +426,7 @@ def test_admin_changes_reach_a_signed_in_proxy_user(
     assert username_of(whoami(iap_server, headers)) == person
     assert not lists_users()
     get_app_client("basic-auth", tracking_uri=iap_server.url).update_user_admin(person, True)
-    assert _eventually(lists_users)
+    assert eventually(lists_users)
 
 
 # -- AWS ALB ----------------------------------------------------------------------------------------------

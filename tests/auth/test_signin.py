@@ -8,7 +8,7 @@ import hashlib
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,9 @@ from harness.identity_provider import IdentityProvider, identity_provider
 from harness.server import ServerProcess
 from sqlalchemy import create_engine, text
 
-from .conftest import ADMIN, ADMIN_PASSWORD, new_user, start_auth_server
+from .conftest import ADMIN, ADMIN_PASSWORD, eventually, new_user, start_auth_server
 
 SESSION = "tracklight_session"
-SETTLE_S = 15.0  # a change reaches every replica within seconds (auth_version re-read every 2 s)
 PROVIDER_NAME = "Example IdP"
 ADMINS, STAFF = "tl-admins", "tl-staff"
 
@@ -140,15 +139,6 @@ def user_record(server: ServerProcess, username: str) -> dict[str, Any] | None:
         return None
     assert got.status_code == 200, got.text
     return got.json()["user"]
-
-
-def eventually(check: Callable[[], bool], timeout: float = SETTLE_S) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def session_rows(auth_db: str, secret: str) -> int:
@@ -546,15 +536,9 @@ def test_tampered_or_replayed_callbacks_are_refused(
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    from dashboard.conftest import CHROMIUM, CHROMIUM_ARGS
-    from playwright.sync_api import sync_playwright
+    from dashboard.conftest import launched_chromium
 
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    yield from launched_chromium()
 
 
 def test_sign_in_in_a_browser(

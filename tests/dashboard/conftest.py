@@ -55,8 +55,8 @@ def dashboard(tracking_server: ServerProcess, session_backend: Any) -> Dashboard
     return Dashboard(tracking_server, client, data, session_backend.backend)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def launched_chromium() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (which cannot download its own browser here), for a fixture."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does it)")
     from playwright.sync_api import sync_playwright
@@ -67,6 +67,11 @@ def browser() -> Iterator[Any]:
             yield instance
         finally:
             instance.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    yield from launched_chromium()
 
 
 @dataclass
