@@ -7,11 +7,15 @@ so load from elsewhere on the machine falls on each alike; on PostgreSQL the tab
 analyzed for the first round, and a second round follows an ANALYZE.
 
     python bench/search_fresh.py --backend postgresql --servers tracklight,fml
+    python bench/search_fresh.py --backend postgresql --baseline-src /tmp/base/src   # before/after
     python bench/search_fresh.py --backend postgresql --keep          # keep the loaded databases
     python bench/search_fresh.py --backend postgresql --reuse tracklight=DB,fml=DB
 
---reuse (PostgreSQL) starts each server on a copy (CREATE DATABASE ... TEMPLATE) of a database kept
-by --keep, so the copy is as unanalyzed as the original and a run takes seconds instead of minutes.
+--baseline-src adds a second Tracklight, "baseline", run from another source tree (for instance
+`git archive <commit> src | tar -x -C /tmp/base`) on a copy of Tracklight's loaded database.
+--reuse starts each server on a copy of a database kept by --keep (PostgreSQL: CREATE DATABASE ...
+TEMPLATE, so the copy is as unanalyzed as the original; SQLite: the file), so a run takes seconds
+instead of minutes.
 """
 
 from __future__ import annotations
@@ -44,17 +48,34 @@ def log(msg: str) -> None:
 class CopiedPostgresDb(PostgresDb):
     """A fresh PostgreSQL database copied from a loaded one (never analyzed if the original wasn't)."""
 
-    def __init__(self, server: str, template: str) -> None:  # noqa: D107 - no super(): it creates empty
+    def __init__(self, server: str, template: str) -> None:
+        # Not PostgresDb.__init__, which creates the database empty.
         self.name = f"tlbench_{server}_{os.getpid()}_{int(time.time())}"
         _psql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
         _psql(f"CREATE DATABASE {self.name} TEMPLATE {template}")
 
 
+class CopiedSqliteDb(SqliteDb):
+    """A SQLite file copied from a loaded one."""
+
+    def __init__(self, workdir: Path, server: str, source: Path) -> None:
+        super().__init__(workdir, server)
+        copy_sqlite(source, self.path)
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    for suffix in ("", "-wal"):
+        if Path(f"{source}{suffix}").exists():
+            shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
+
+
 @dataclass
 class Subject:
-    name: str
+    name: str  # as reported
+    server_name: str  # which server (SPECS)
     db: Database
     workdir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
     server: ServerProcess | None = None
     port: int = 0
     experiment: str = ""
@@ -62,12 +83,19 @@ class Subject:
     hits: int | None = None
 
     def start(self) -> None:
-        spec = SPECS[self.name]
+        spec = SPECS[self.server_name]
         self.port = free_port()
-        argv = spec.command(self.db.uri_for(self.name), self.workdir / "artifacts", self.port)
-        self.server = ServerProcess(spec, argv, self.workdir, self.workdir / "server.log")
+        argv = spec.command(self.db.uri_for(self.server_name), self.workdir / "artifacts", self.port)
+        self.server = ServerProcess(
+            spec, argv, self.workdir, self.workdir / "server.log", extra_env=self.extra_env
+        )
         self.server.start()
         self.server.wait_healthy(self.port)
+
+    def prepare(self, backend: str) -> None:
+        prep = SPECS[self.server_name].prepare(self.db.uri_for(self.server_name), backend)
+        if prep:
+            run_prepare(prep, self.workdir, self.workdir / "server.log")
 
     def stop(self) -> None:
         if self.server is not None:
@@ -118,6 +146,46 @@ def measure(subjects: list[Subject], label: str, rounds: int, block: int) -> Non
             c.close()
 
 
+def _subject(
+    name: str,
+    server_name: str,
+    workroot: Path,
+    backend: str,
+    reuse: str | None,
+    copy_of: Database | None = None,
+) -> Subject:
+    workdir = workroot / name
+    (workdir / "artifacts").mkdir(parents=True)
+    db: Database
+    if isinstance(copy_of, PostgresDb):
+        db = CopiedPostgresDb(name, copy_of.name)
+    elif isinstance(copy_of, SqliteDb):
+        db = CopiedSqliteDb(workdir, server_name, copy_of.path)
+    elif copy_of is not None:
+        raise SystemExit(f"--baseline-src needs PostgreSQL or SQLite, not {backend}")
+    elif reuse and backend == "postgresql":
+        db = CopiedPostgresDb(name, reuse)
+    elif reuse and backend == "sqlite":
+        db = CopiedSqliteDb(workdir, server_name, Path(reuse))
+    elif reuse:
+        raise SystemExit(f"--reuse needs PostgreSQL or SQLite, not {backend}")
+    else:
+        db = create_database(backend, server_name, workdir)
+    return Subject(name, server_name, db, workdir)
+
+
+def _keep(db: Database, name: str) -> str:
+    """A copy of the loaded database that outlives this run (for --reuse)."""
+    if isinstance(db, PostgresDb):
+        kept = f"{db.name}_kept"
+        _psql(f"CREATE DATABASE {kept} TEMPLATE {db.name}")
+        return kept
+    assert isinstance(db, SqliteDb)
+    kept_path = Path(tempfile.gettempdir()) / f"{name}-{os.getpid()}-kept.db"
+    copy_sqlite(db.path, kept_path)
+    return str(kept_path)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", default="postgresql", choices=("sqlite", "postgresql", "mysql"))
@@ -129,8 +197,9 @@ def main() -> int:
     ap.add_argument(
         "--keep", action="store_true", help="keep a copy of the loaded databases (PostgreSQL, SQLite)"
     )
-    ap.add_argument("--reuse", default="", help="server=database,... kept by --keep (PostgreSQL)")
+    ap.add_argument("--reuse", default="", help="server=database (or SQLite file),... kept by --keep")
     ap.add_argument("--no-analyze", action="store_true", help="skip the round after ANALYZE")
+    ap.add_argument("--baseline-src", default="", help="also run Tracklight from this src directory")
     args = ap.parse_args()
 
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
@@ -140,34 +209,27 @@ def main() -> int:
     kept: dict[str, str] = {}
     try:
         for name in names:
-            workdir = workroot / name
-            (workdir / "artifacts").mkdir(parents=True)
-            if name in reuse:
-                db: Database = CopiedPostgresDb(name, reuse[name])
-            else:
-                db = create_database(args.backend, name, workdir)
-            s = Subject(name, db, workdir)
+            s = _subject(name, name, workroot, args.backend, reuse.get(name))
             subjects.append(s)
-            prep = SPECS[name].prepare(db.uri_for(name), args.backend)
-            if prep:
-                run_prepare(prep, workdir, workdir / "server.log")
+            s.prepare(args.backend)
             s.start()
             if name in reuse:
                 s.experiment = experiment_of(s.port)
-            else:
-                load(s, args.ingest_runs, args.total_runs)
-                if args.keep and isinstance(db, (PostgresDb, SqliteDb)):
-                    # A copy now, before any read could be followed by an ANALYZE.
-                    s.stop()
-                    if isinstance(db, PostgresDb):
-                        kept[name] = f"{db.name}_kept"
-                        _psql(f"CREATE DATABASE {kept[name]} TEMPLATE {db.name}")
-                    else:
-                        kept[name] = str(Path(tempfile.gettempdir()) / f"{name}-{os.getpid()}-kept.db")
-                        for suffix in ("", "-wal"):
-                            if Path(f"{db.path}{suffix}").exists():
-                                shutil.copyfile(f"{db.path}{suffix}", f"{kept[name]}{suffix}")
-                    s.start()
+                continue
+            load(s, args.ingest_runs, args.total_runs)
+            if args.keep and isinstance(s.db, (PostgresDb, SqliteDb)):
+                s.stop()  # a copy now, before any read could be followed by an ANALYZE
+                kept[name] = _keep(s.db, name)
+                s.start()
+        if args.baseline_src and "tracklight" in names:
+            own = next(s for s in subjects if s.name == "tracklight")
+            own.stop()  # PostgreSQL copies only a database nobody is connected to
+            base = _subject("baseline", "tracklight", workroot, args.backend, None, copy_of=own.db)
+            base.extra_env = {"PYTHONPATH": str(Path(args.baseline_src).resolve())}
+            subjects.insert(subjects.index(own), base)
+            own.start()
+            base.start()
+            base.experiment = own.experiment
         measure(subjects, "fresh", args.rounds, args.block)
         if args.backend == "postgresql" and not args.no_analyze:
             for s in subjects:
@@ -186,13 +248,15 @@ def main() -> int:
         result[s.name]["hits"] = s.hits or 0
     print(json.dumps({"backend": args.backend, "p50_ms": result, "kept": kept}, indent=1))
     base = "fml" if "fml" in result else ("mlflow" if "mlflow" in result else None)
-    if base and "tracklight" in result:
-        for label in subjects[0].times:
-            ratio = result["tracklight"][label] / result[base][label]
-            print(
-                f"{label:9s} tracklight {result['tracklight'][label]:7.2f} ms   {base} "
-                f"{result[base][label]:7.2f} ms   ratio {ratio:.2f}"
-            )
+    for s in subjects:
+        if base is None or s.name == base:
+            continue
+        for label, p50 in result[s.name].items():
+            if label != "hits":
+                ratio = p50 / result[base][label]
+                print(
+                    f"{label:9s} {s.name:10s} {p50:7.2f} ms   {base} {result[base][label]:7.2f} ms   ratio {ratio:.2f}"
+                )
     return 0
 
 

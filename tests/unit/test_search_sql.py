@@ -8,7 +8,7 @@ import itertools
 import json
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -653,8 +653,8 @@ def _finite(v: float | None) -> bool:
     return v is not None and not math.isnan(v)
 
 
-# Filters on other tables than runs, which PostgreSQL tests on the sorted candidates (EXISTS probes
-# after the sort) rather than joining them in: the pages must not change.
+# Filters on params, tags and metrics (joined, or tested with EXISTS for IS NULL), alone and with a
+# condition on the runs' own columns: filtered pages follow the same order, ties and NULL placement.
 FILTERED = [
     ("params.p LIKE 'x%'", lambda r: r["p"] is not None and r["p"].startswith("x")),
     ("tags.t IS NULL and metrics.m > 0", lambda r: r["t"] is None and _finite(r["m"]) and r["m"] > 0),
@@ -668,7 +668,9 @@ FILTERED = [
 
 @pytest.mark.parametrize("order_by", PAGED_ORDERS[:5], ids=lambda o: ",".join(o) or "default")
 @pytest.mark.parametrize(("filter_string", "keep"), FILTERED, ids=[f for f, _ in FILTERED])
-def test_filtered_keyset_pages(db: Database, order_by: list[str], filter_string: str, keep: Any) -> None:
+def test_filtered_keyset_pages(
+    db: Database, order_by: list[str], filter_string: str, keep: Callable[[dict[str, Any]], bool]
+) -> None:
     exp_id = next(_ids)
     rng = random.Random(exp_id)
     with db.engine.begin() as conn:

@@ -108,27 +108,14 @@ def paged(stmt: sa.Select[Any], columns: Sequence[SortColumn], *, after_token: b
     The page bounds stay parameters, so the statement can be compiled once per shape: "limit"
     (max_results + 1) and, when `after_token`, the token's values (see page_params).
     """
-    return ordered(stmt, columns, after_token=after_token).limit(page_limit())
-
-
-def ordered(stmt: sa.Select[Any], columns: Sequence[SortColumn], *, after_token: bool) -> sa.Select[Any]:
-    """paged() without the limit: every row after the token, with the sort values labelled k0, k1, ..."""
     if after_token:
         stmt = stmt.where(after(columns))
     labels = [c.expr.label(f"k{i}") for i, c in enumerate(columns)]
-    return stmt.add_columns(*labels).order_by(*order_terms(labels, columns))
-
-
-def order_terms(
-    keys: Sequence[ColumnElement[Any]], columns: Sequence[SortColumn]
-) -> list[ColumnElement[Any]]:
-    """ORDER BY terms for `keys`, the sort values of `columns` as selected (k0, k1, ...)."""
-    return [k.asc() if c.ascending else k.desc() for k, c in zip(keys, columns, strict=True)]
-
-
-def page_limit() -> ColumnElement[int]:
-    """The "limit" parameter page_params binds: one row more than the page, to tell if another follows."""
-    return sa.bindparam("limit", None, type_=sa.Integer())
+    return (
+        stmt.add_columns(*labels)
+        .order_by(*(lab.asc() if c.ascending else lab.desc() for lab, c in zip(labels, columns, strict=True)))
+        .limit(sa.bindparam("limit", None, type_=sa.Integer()))
+    )
 
 
 def page_params(

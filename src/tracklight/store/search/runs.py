@@ -35,16 +35,7 @@ from tracklight.store.search.grammar import (
     parse_filter,
     parse_order_by_list,
 )
-from tracklight.store.search.keyset import (
-    SortColumn,
-    fingerprint,
-    order_terms,
-    ordered,
-    page_limit,
-    page_params,
-    paged,
-    split_page,
-)
+from tracklight.store.search.keyset import SortColumn, fingerprint, page_params, paged, split_page
 
 _STR = KeyRule(ValueType.STRING, STRING_OPS)
 _NUM = KeyRule(ValueType.NUMBER, NUMERIC_OPS)
@@ -211,11 +202,7 @@ def _plan(
     columns.append(SortColumn(runs.c.run_uuid, True, str))
 
     conditions: list[ColumnElement[bool]] = []
-    later: list[Comparison] = []  # tested on the ordered candidates (PostgreSQL), see _probed_later
     for c in comparisons:
-        if dialect == "postgresql" and _needs_probe(c, joined):
-            later.append(c)
-            continue
         from_clause, condition = _condition(dialect, c, joined, from_clause)
         if condition is not None:
             conditions.append(condition)
@@ -226,11 +213,11 @@ def _plan(
         *conditions,
     )
     late = dialect == "postgresql" and any(col is not runs.c.id for col in selected)
-    stmt = sa.select(*((runs.c.id,) if late or later else selected)).select_from(from_clause).where(*where)
-    if later:
-        stmt = _probed_later(dialect, stmt, columns, later, after_token=after_token)
-    else:
-        stmt = paged(stmt, columns, after_token=after_token)
+    stmt = paged(
+        sa.select(*((runs.c.id,) if late else selected)).select_from(from_clause).where(*where),
+        columns,
+        after_token=after_token,
+    )
     if late:
         stmt = _with_run_columns(stmt, selected, columns)
     fp = fingerprint("runs", [(k.kind, k.key, k.ascending) for k in order_keys])
@@ -241,66 +228,24 @@ def _plan(
 def _with_run_columns(
     page_stmt: sa.Select[Any], selected: tuple[ColumnElement[Any], ...], columns: list[SortColumn]
 ) -> sa.Select[Any]:
-    """The `selected` columns of the runs of a page (a statement of runs.id and its sort values), in
+    """The `selected` columns of the runs of a page (a statement of runs.id and the sort values), in
     the page's order.
 
     PostgreSQL sorts narrow rows (id and sort keys) faster, then fetches the page's runs by id;
-    SQLite is faster sorting the wide rows it already has. Each run is fetched by a LATERAL
-    subquery that OFFSET 0 keeps from being merged into a join, so it is one primary-key probe per
-    page row whatever the statistics say (a hash join instead would read every run in the database,
-    and lose the page's order, so sort it again).
+    SQLite is faster sorting the wide rows it already has. Each run is fetched by a LATERAL subquery
+    that OFFSET 0 keeps from being merged into a join: one primary-key probe per page row whatever
+    the statistics say. As a join, the planner may hash every run in the database to meet a page of
+    a thousand (and sort the page again, as a hash join loses its order).
     """
     page = page_stmt.subquery("page")
     run = sa.select(runs).where(runs.c.id == page.c.id).offset(0).lateral("run")
     keys = [page.c[f"k{i}"] for i in range(len(columns))]
-    as_run = ClauseAdapter(run)
+    as_run = ClauseAdapter(run)  # the selected columns (and subqueries correlated to runs) read `run`
     return (
         sa.select(*(as_run.traverse(col) for col in selected), *keys)
         .select_from(page)
         .join(run, sa.true())
-        .order_by(*order_terms(keys, columns))
-    )
-
-
-def _needs_probe(c: Comparison, joined: dict[str, sa.Alias]) -> bool:
-    """Whether testing `c` looks up another table for each run (everything but the runs' own columns
-    and a metric already joined for ordering)."""
-    if c.kind == "attribute":
-        return False
-    return not (c.kind == "metric" and c.key in joined and c.op not in (IS_NULL, IS_NOT_NULL))
-
-
-def _probed_later(
-    dialect: str,
-    stmt: sa.Select[Any],
-    columns: list[SortColumn],
-    later: list[Comparison],
-    *,
-    after_token: bool,
-) -> sa.Select[Any]:
-    """One page of `stmt` (which selects runs.id) whose rows also pass `later`, tested in result order
-    until the page is full rather than on every run before sorting.
-
-    The candidates (the experiments' runs that pass the conditions on their own columns and on the
-    metrics joined for ordering, with their sort values) are sorted in a subquery that OFFSET 0
-    keeps whole, so its order reaches the outer query and `later` cannot be pushed down into it. On tables never analyzed, PostgreSQL plans the search
-    as a loop over the experiments' runs with an index probe per run and condition; this way the
-    filter's probes stop once the page is full (a filter that keeps half the runs costs about two
-    probes per result row, not one per run), whatever the plan, and with statistics the planner
-    may still test the conditions by hashing.
-    """
-    candidates = ordered(stmt, columns, after_token=after_token).offset(0).subquery("candidates")
-    keys = [candidates.c[f"k{i}"] for i in range(len(columns))]
-    # "IS TRUE" keeps each test a filter on the sorted candidates, evaluated row by row (or by a hashed
-    # subplan, when the planner has statistics to prefer one): as a bare EXISTS it would become a
-    # semi-join, whose output PostgreSQL no longer treats as ordered, and the candidates would be
-    # sorted again after testing them all.
-    tests = [_where(dialect, c, {}, candidates.c.id).is_(sa.true()) for c in later]
-    return (
-        sa.select(candidates.c.id, *keys)
-        .where(*tests)
-        .order_by(*order_terms(keys, columns))
-        .limit(page_limit())
+        .order_by(*(k.asc() if c.ascending else k.desc() for k, c in zip(keys, columns, strict=True)))
     )
 
 
@@ -325,10 +270,7 @@ def _condition(
     return from_clause, _where(dialect, c, joined)
 
 
-def _where(
-    dialect: str, c: Comparison, joined: dict[str, sa.Alias], run_id: ColumnElement[int] = runs.c.id
-) -> ColumnElement[bool]:
-    """`c` as a condition on the run whose id is `run_id` (other tables are tested with EXISTS)."""
+def _where(dialect: str, c: Comparison, joined: dict[str, sa.Alias]) -> ColumnElement[bool]:
     if c.kind == "attribute":
         col = _ATTRIBUTE_COLUMNS[c.key]
         if c.key in _NUMERIC_ATTRIBUTES:
@@ -340,23 +282,18 @@ def _where(
         return (
             sa.select(sa.literal(1))
             .select_from(run_inputs.join(datasets, datasets.c.id == run_inputs.c.dataset_id))
-            .where(run_inputs.c.run_id == run_id, cond)
+            .where(run_inputs.c.run_id == runs.c.id, cond)
             .exists()
         )
     if c.kind == "metric" and c.key in joined and c.op not in (IS_NULL, IS_NOT_NULL):
         # The series is already outer-joined for ordering: test it there rather than probe it again.
         # A run without the metric has NULLs there, which no comparison below accepts, as with a join.
         return _metric_test(joined[c.key], c)
+    # IS NULL / IS NOT NULL on a param, tag or metric.
     table = _KEYED_TABLES[c.kind].alias()
-    where = [table.c.run_id == run_id, predicates.string(dialect, table.c.key, EQ, c.key)]
-    if c.op in (IS_NULL, IS_NOT_NULL):
-        exists = sa.select(sa.literal(1)).select_from(table).where(*where).exists()
-        return exists if c.op == IS_NOT_NULL else ~exists
-    if c.kind == "metric":
-        where.append(_metric_test(table, c))
-    else:
-        where.append(predicates.string(dialect, table.c.value, c.op, c.value))
-    return sa.select(sa.literal(1)).select_from(table).where(*where).exists()
+    where = [table.c.run_id == runs.c.id, predicates.string(dialect, table.c.key, EQ, c.key)]
+    exists = sa.select(sa.literal(1)).select_from(table).where(*where).exists()
+    return exists if c.op == IS_NOT_NULL else ~exists
 
 
 def _metric_test(table: sa.FromClause, c: Comparison) -> ColumnElement[bool]:
