@@ -5,12 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
 from tracklight.http.workers import in_worker
 
 WAIT_S = 10.0  # a bound on waiting, never a timing assertion
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """asyncio.run, also after Playwright's sync API (the browser tests, earlier in the same session) has
+    left its event loop marked as running on this thread, where asyncio.run would refuse to start."""
+    held = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        asyncio.run(main())
+    finally:
+        asyncio._set_running_loop(held)
 
 
 def test_calls_arriving_together_run_on_separate_threads_even_when_some_threads_are_idle() -> None:
@@ -34,7 +47,7 @@ def test_calls_arriving_together_run_on_separate_threads_even_when_some_threads_
             assert len(set(names)) == n
             await asyncio.sleep(0.05)  # let the threads go back to waiting
 
-    asyncio.run(main())
+    _run(main)
 
 
 def test_a_call_sees_the_callers_context_and_its_error_reaches_the_caller() -> None:
@@ -46,4 +59,4 @@ def test_a_call_sees_the_callers_context_and_its_error_reaches_the_caller() -> N
         with pytest.raises(KeyError, match="missing"):
             await in_worker({}.__getitem__, "missing")
 
-    asyncio.run(main())
+    _run(main)
