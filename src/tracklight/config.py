@@ -585,6 +585,13 @@ _ALB_ARN = re.compile(
 )
 
 
+def _require_listed(given: tuple[str, ...], pattern: re.Pattern[str], requirement: str) -> None:
+    """At least one value, and every value of the expected form; else `requirement`, naming what was wrong."""
+    bad = [v for v in given if not pattern.fullmatch(v)]
+    if not given or bad:
+        raise ValueError(f"{requirement}, not {','.join(bad) or 'nothing'!r}")
+
+
 def _check_auth_proxy(values: Mapping[str, Any]) -> None:
     """What each proxy mode needs is there and well-formed (the server must not start half-trusting)."""
     import ipaddress
@@ -595,22 +602,20 @@ def _check_auth_proxy(values: Mapping[str, Any]) -> None:
     if not values["auth"]:
         raise ValueError(f"TRACKLIGHT_AUTH_PROXY={mode} needs --auth (TRACKLIGHT_AUTH=true)")
     if mode == "iap":
-        audiences = values["auth_proxy_iap_audience"]
-        bad = [a for a in audiences if not _IAP_AUDIENCE.fullmatch(a)]
-        if not audiences or bad:
-            raise ValueError(
-                "TRACKLIGHT_AUTH_PROXY_IAP_AUDIENCE must name IAP's audience, e.g. "
-                f"/projects/NUMBER/locations/REGION/services/NAME, not {','.join(bad) or 'nothing'!r}"
-            )
+        _require_listed(
+            values["auth_proxy_iap_audience"],
+            _IAP_AUDIENCE,
+            "TRACKLIGHT_AUTH_PROXY_IAP_AUDIENCE must name IAP's audience, e.g. "
+            "/projects/NUMBER/locations/REGION/services/NAME",
+        )
         urls = [("TRACKLIGHT_AUTH_PROXY_IAP_KEYS_URL", values["auth_proxy_iap_keys_url"])]
     elif mode == "alb":
-        arns = values["auth_proxy_alb_arn"]
-        bad = [a for a in arns if not _ALB_ARN.fullmatch(a)]
-        if not arns or bad:
-            raise ValueError(
-                "TRACKLIGHT_AUTH_PROXY_ALB_ARN must be application load balancer ARNs "
-                f"(arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID), not {','.join(bad) or 'nothing'!r}"
-            )
+        _require_listed(
+            values["auth_proxy_alb_arn"],
+            _ALB_ARN,
+            "TRACKLIGHT_AUTH_PROXY_ALB_ARN must be application load balancer ARNs "
+            "(arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID)",
+        )
         if not values["auth_proxy_alb_claim"].strip():
             raise ValueError("TRACKLIGHT_AUTH_PROXY_ALB_CLAIM must name a claim")
         urls = [("TRACKLIGHT_AUTH_PROXY_ALB_KEYS_URL", values["auth_proxy_alb_keys_url"])]

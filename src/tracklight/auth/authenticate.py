@@ -14,11 +14,11 @@ import binascii
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 
 from tracklight.auth import tokens
+from tracklight.auth.memo import Memo
 from tracklight.auth.passwords import verify_password
 from tracklight.auth.principal import Principal
 from tracklight.auth.throttle import Throttle
@@ -71,8 +71,7 @@ class Authenticator:
         self.db = db
         self.versions = versions
         self._key = secrets.token_bytes(32)  # per process: a verdict key means nothing anywhere else
-        self._verdicts: dict[bytes, Verdict] = {}
-        self._lock = threading.Lock()
+        self._verdicts: Memo[bytes, Verdict] = Memo(_MAX_VERDICTS, lambda v: v.expires_at < time.monotonic())
         self.users = Throttle(max_failures=10)
         self.addresses = Throttle(max_failures=50)
 
@@ -110,19 +109,11 @@ class Authenticator:
         return _UNAUTHENTICATED
 
     def _remember(self, key: bytes, verdict: Verdict) -> Principal:
-        with self._lock:
-            if len(self._verdicts) >= _MAX_VERDICTS:
-                now = time.monotonic()
-                for stale in [k for k, v in self._verdicts.items() if v.expires_at < now]:
-                    del self._verdicts[stale]
-                if len(self._verdicts) >= _MAX_VERDICTS:
-                    self._verdicts.clear()
-            self._verdicts[key] = verdict
+        self._verdicts.put(key, verdict)
         return Principal(verdict.user_id, verdict.username, verdict.is_admin, verdict.auth_version)
 
     def _forget(self, key: bytes) -> None:
-        with self._lock:
-            self._verdicts.pop(key, None)
+        self._verdicts.forget(key)
 
     def _revalidate(self, key: bytes, verdict: Verdict) -> Principal | None:
         """A cached verdict whose user's version changed (or was not read lately): still good if what it

@@ -13,12 +13,11 @@ import hashlib
 import hmac
 import logging
 import secrets
-import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from tracklight.auth.authenticate import VERDICT_TTL_S
+from tracklight.auth.memo import Memo
 from tracklight.auth.principal import Principal
 from tracklight.auth.proxy_assertions import (
     AlbAssertions,
@@ -50,13 +49,6 @@ class _Resolved:
         return Principal(self.user_id, self.username, self.is_admin, self.auth_version)
 
 
-def _bounded_put(cache: dict[Any, Any], key: Any, value: Any, lock: threading.Lock) -> None:
-    with lock:
-        if len(cache) >= _MAX_ENTRIES:
-            cache.clear()  # rare; everyone is verified again once
-        cache[key] = value
-
-
 class ProxyIdentity:
     """The configured proxy's assertion turned into a Principal, or None (then credentials decide)."""
 
@@ -67,9 +59,11 @@ class ProxyIdentity:
         self.users = users
         self.versions = versions
         self._key = secrets.token_bytes(32)
-        self._verified: dict[bytes, tuple[str, float]] = {}  # HMAC(assertion) -> (username, epoch expiry)
-        self._resolved: dict[str, _Resolved] = {}  # by verified username
-        self._lock = threading.Lock()
+        # HMAC(assertion) -> (username, its expiry in epoch seconds)
+        self._verified: Memo[bytes, tuple[str, float]] = Memo(_MAX_ENTRIES, lambda e: e[1] < time.time())
+        self._resolved: Memo[str, _Resolved] = Memo(  # by verified username
+            _MAX_ENTRIES, lambda r: r.expires_at < time.monotonic()
+        )
 
     def claim(self, headers: list[tuple[bytes, bytes]], peer: str) -> str | None:
         """The assertion this request carries, if it is one to consider (a plain header only from a
@@ -116,7 +110,7 @@ class ProxyIdentity:
                 log.warning("proxy identity refused (%s from %s): %s", self.assertions.header, peer, exc)
                 return None
             if self.trusted is None:
-                _bounded_put(self._verified, self._digest(claim), (username, expires), self._lock)
+                self._verified.put(self._digest(claim), (username, expires))
         resolved = self._resolved.get(username)
         if (
             resolved is not None
@@ -133,7 +127,7 @@ class ProxyIdentity:
         resolved = _Resolved(
             user.id, user.username, user.is_admin, user.auth_version, time.monotonic() + VERDICT_TTL_S
         )
-        _bounded_put(self._resolved, username, resolved, self._lock)
+        self._resolved.put(username, resolved)
         return resolved.principal()
 
 

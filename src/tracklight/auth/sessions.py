@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from tracklight.auth.memo import Memo
 from tracklight.auth.principal import Principal
+from tracklight.auth.tokens import token_hash
 from tracklight.auth.versions import Versions
 from tracklight.store import auth as auth_store
 from tracklight.store.auth import UserRecord
@@ -35,10 +36,6 @@ _MAX_CHECKED = 100_000
 def new_secret() -> str:
     """256 random bits: the cookie's value. Unguessable, so a plain SHA-256 of it is a safe lookup key."""
     return secrets.token_urlsafe(32)
-
-
-def secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def credential_hash(password_hash: str) -> str:
@@ -73,8 +70,7 @@ class Sessions:
         self.db = db
         self.versions = versions
         self.lifetime_s = lifetime_s
-        self._checked: dict[str, _Checked] = {}
-        self._lock = threading.Lock()
+        self._checked: Memo[str, _Checked] = Memo(_MAX_CHECKED, lambda c: c.recheck_at < time.monotonic())
 
     def start(self, user: UserRecord, method: str) -> tuple[str, int]:
         """A new session for `user` (who signed in by `method`): (cookie secret, expiry in ms)."""
@@ -86,7 +82,7 @@ class Sessions:
             lambda c: auth_store.create_session(
                 c,
                 user.id,
-                secret_hash(secret),
+                token_hash(secret),
                 credential_hash(user.password_hash),
                 user.is_admin,
                 method,
@@ -99,7 +95,7 @@ class Sessions:
 
     def cached(self, secret: str) -> Principal | None:
         """The fast path, without I/O: a recently checked session whose user's version is unchanged."""
-        checked = self._checked.get(secret_hash(secret))
+        checked = self._checked.get(token_hash(secret))
         if checked is None or checked.recheck_at < time.monotonic() or checked.expires_ms <= _now_ms():
             return None
         if self.versions.cached(checked.user_id) != checked.auth_version:
@@ -108,7 +104,7 @@ class Sessions:
 
     def resolve(self, secret: str) -> Principal | None:
         """The slow path (database): run it off the event loop. None: no such session, or it has ended."""
-        key = secret_hash(secret)
+        key = token_hash(secret)
         checked = self._checked.get(key)
         if (
             checked is not None
@@ -144,7 +140,7 @@ class Sessions:
 
     def end(self, secret: str) -> None:
         """Sign out: the row goes, and the user's version moves so other replicas drop their copy."""
-        key = secret_hash(secret)
+        key = token_hash(secret)
 
         def end(c: Connection) -> int | None:
             user_id = auth_store.delete_session(c, key)
@@ -158,15 +154,7 @@ class Sessions:
             self.versions.forget(user_id)
 
     def _remember(self, key: str, checked: _Checked) -> None:
-        with self._lock:
-            if len(self._checked) >= _MAX_CHECKED:
-                now = time.monotonic()
-                for stale in [k for k, v in self._checked.items() if v.recheck_at < now]:
-                    del self._checked[stale]
-                if len(self._checked) >= _MAX_CHECKED:
-                    self._checked.clear()
-            self._checked[key] = checked
+        self._checked.put(key, checked)
 
     def _forget(self, key: str) -> None:
-        with self._lock:
-            self._checked.pop(key, None)
+        self._checked.forget(key)
