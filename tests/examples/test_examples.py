@@ -103,13 +103,8 @@ def examples_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
 
 @pytest.fixture(scope="module")
 def client(examples_server: ServerProcess) -> Iterator[Any]:
-    """An MlflowClient on the module's server; the fluent API (load_model) points there too meanwhile."""
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(examples_server.url)
-    try:
-        yield mlflow.MlflowClient(tracking_uri=examples_server.url)
-    finally:
-        mlflow.set_tracking_uri(previous)
+    """An MlflowClient on the module's server."""
+    yield mlflow.MlflowClient(tracking_uri=examples_server.url)
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +135,15 @@ def trained(examples_server: ServerProcess) -> Trained:
 
 @pytest.fixture(scope="module")
 def local_model(trained: Trained, client: Any) -> Any:
-    """The registered model loaded in this process, through the registry, as a reference for predictions."""
-    return mlflow.pyfunc.load_model(trained.model_uri)
+    """The registered model loaded in this process, through the registry, as a reference for predictions.
+
+    load_model resolves `models:/` through the process-wide tracking URI, which tests/conftest.py forgets after
+    every test, so it is set here for this one call rather than for the module."""
+    mlflow.set_tracking_uri(trained.server.url)
+    try:
+        return mlflow.pyfunc.load_model(trained.model_uri)
+    finally:
+        mlflow.set_tracking_uri(None)
 
 
 def iris_rows(count: int) -> Any:
