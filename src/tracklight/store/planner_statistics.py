@@ -14,9 +14,10 @@ log = logging.getLogger("tracklight.store")
 # What runs/search reads (the runs, their keyed data, their inputs). Not `metrics`, the points: the
 # search never reads it, and it is by far the largest table.
 TABLES = ("experiments", "runs", "params", "run_tags", "metric_series", "run_inputs", "datasets")
-# A search looks again at most this often (per process and database); the look itself is one
-# catalog query, in a thread of its own, never on the request's connection.
-CHECK_EVERY_S = 30.0
+# A search looks again at most this often (per process and database): autovacuum's default naptime,
+# so under heavy writes (every logged metric updates its series' row) tables are analyzed no more
+# often than autovacuum would. The look is one catalog query, in a thread of its own.
+CHECK_EVERY_S = 60.0
 # Autovacuum's default rule (autovacuum_analyze_threshold + autovacuum_analyze_scale_factor x rows),
 # so a database whose autovacuum keeps up sees nothing more from us than a few catalog queries.
 _THRESHOLD_ROWS, _SCALE = 50, 0.1
