@@ -11,6 +11,9 @@ from harness.api import ok, post
 from harness.databases import PG_HOST, PG_PORT, PG_USER, create_database, drop_database, selected_backends
 from harness.plugin import ServerFactory
 
+from tracklight.store.engine import open_database
+from tracklight.store.planner_statistics import due_tables
+
 SEARCH_TABLES = ("runs", "params", "run_tags", "metric_series")
 
 
@@ -33,15 +36,19 @@ def test_a_search_gets_the_search_tables_analyzed(
     try:
         server = server_factory(uri)
         exp = ok(post(server.api("experiments/create"), {"name": "fresh-statistics"}))["experiment_id"]
-        for i in range(60):
-            run = ok(post(server.api("runs/create"), {"experiment_id": exp, "start_time": i}))["run"]
-            batch = {
-                "run_id": run["info"]["run_id"],
-                "params": [{"key": "p", "value": "x" if i % 2 else "y"}],
-                "tags": [{"key": "team", "value": f"t{i % 3}"}],
-                "metrics": [{"key": "m0", "value": i / 60, "timestamp": i, "step": 0}],
-            }
-            ok(post(server.api("runs/log-batch"), batch))
+
+        def log_runs(first: int, count: int) -> None:
+            for i in range(first, first + count):
+                run = ok(post(server.api("runs/create"), {"experiment_id": exp, "start_time": i}))["run"]
+                batch = {
+                    "run_id": run["info"]["run_id"],
+                    "params": [{"key": "p", "value": "x" if i % 2 else "y"}],
+                    "tags": [{"key": "team", "value": f"t{i % 3}"}],
+                    "metrics": [{"key": "m0", "value": i / 60, "timestamp": i, "step": 0}],
+                }
+                ok(post(server.api("runs/log-batch"), batch))
+
+        log_runs(0, 60)
         before = _last_analyze(uri.name)
         assert all(before[t] is None for t in SEARCH_TABLES), before
 
@@ -57,6 +64,18 @@ def test_a_search_gets_the_search_tables_analyzed(
         assert all(after[t] is not None for t in SEARCH_TABLES), after
         # The metric points are not the search's: that table, the largest, is left to autovacuum.
         assert after["metrics"] is None
+
+        # Analyzed again once more rows changed than autovacuum's rule allows (50 + 10 % of 60 runs).
+        engine = open_database(uri.uri).engine
+        try:
+            assert "runs" not in due_tables(engine)
+            log_runs(60, 80)
+            deadline = time.monotonic() + 30  # the server's backends report their counts within seconds
+            while "runs" not in due_tables(engine) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert {"runs", "params", "run_tags", "metric_series"} <= set(due_tables(engine))
+        finally:
+            engine.dispose()
     finally:
         server_factory.stop_all()
         drop_database(uri)
