@@ -12,6 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.util import ClauseAdapter
 
 from tracklight.errors import InvalidParameter
+from tracklight.store import planner_statistics
 from tracklight.store import runs as run_store
 from tracklight.store.records import Run, SearchArgs
 from tracklight.store.schema import datasets, metric_series, params, run_inputs, run_tags, runs
@@ -152,6 +153,9 @@ def _search_rows(
         raise InvalidParameter(
             f"Invalid run_view_type {run_view_type!r}; expected one of {list(_VIEW_STAGES)}"
         )
+    # On PostgreSQL, tables without statistics get the search a plan that probes per run (see
+    # planner_statistics); this starts their ANALYZE in the background when they need one.
+    planner_statistics.keep_fresh(conn.engine)
     plan = _plan(
         conn.dialect,
         columns,
