@@ -153,6 +153,24 @@ class Fields:
 
     def pairs(self, name: str) -> list[tuple[str, str]]:
         """A list of {key, value} objects (tags, params) as pairs; a missing value is ''."""
+        items = self.data.get(name)
+        if type(items) is list and not self.from_query:
+            # What clients send (string keys and values): taken as they are. Anything else, e.g. a
+            # value to refuse, goes through the general path, which names what is wrong.
+            out = []
+            for item in items:
+                if type(item) is not dict:
+                    break
+                key, value = item.get("key"), item.get("value")
+                if type(key) is not str or "\x00" in key:
+                    break
+                if value is None:
+                    value = ""
+                elif type(value) is not str or "\x00" in value:
+                    break
+                out.append((key, value))
+            else:
+                return out
         return [(f.required_str("key"), f.str("value") or "") for f in self.objects(name)]
 
     def run_id(self) -> str:
