@@ -3,6 +3,7 @@ its own outcome, and nothing is acknowledged that the COMMIT did not make durabl
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,10 +15,11 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import IntegrityError
 
 from tracklight.store.engine import open_database
-from tracklight.store.group_commit import GroupCommit
+from tracklight.store.group_commit import GroupCommit, WouldWait, without_waiting
 
 WAIT_S = 20.0  # bounds on waiting, never timing assertions
 FOLLOWERS = 5
+LET_GO_S = 2.0  # inside the engine's 10 s busy timeout
 
 
 @pytest.fixture
@@ -195,3 +197,53 @@ def test_a_write_transaction_inside_another_is_refused(engine: Engine) -> None:
     with pytest.raises(RuntimeError, match="inside another"):
         group.run(nested)
     assert names(engine) == set()
+
+
+def test_a_write_that_must_not_wait_commits_when_nothing_else_writes(engine: Engine) -> None:
+    group, commits = make_group(engine)
+    assert without_waiting(group.run, insert("at-once")) == "at-once"
+    assert names(engine) == {"at-once"}
+    assert len(commits) == 1
+    # The connection it used waits for nobody; ordinary writes still queue and wait as before.
+    assert group.run(insert("after")) == "after"
+    assert names(engine) == {"at-once", "after"}
+
+
+def test_a_write_that_must_not_wait_gives_way_to_a_group_in_progress(engine: Engine) -> None:
+    """The event loop's thread must never wait for a group another thread is running: it is told to
+    go elsewhere, having run none of its work, and the held group is unaffected."""
+    group, _ = make_group(engine)
+    ran: list[str] = []
+
+    def work(conn: Connection) -> None:
+        ran.append("ran")
+        insert("never")(conn)
+
+    with Held(group), pytest.raises(WouldWait):
+        without_waiting(group.run, work)
+    assert ran == []
+    assert names(engine) == {"held"}
+
+
+def test_a_write_that_must_not_wait_gives_way_to_another_process_holding_the_lock(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Another connection (as another server process would) holds SQLite's write lock: the write
+    that must not wait is refused instead of waiting for the lock (which is let go a while later, well
+    inside the busy timeout, so a write that waited would get it and succeed), and writes nothing."""
+    group, _ = make_group(engine)
+    holder = sqlite3.connect(tmp_path / "group.db", isolation_level=None, check_same_thread=False)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        let_go = threading.Timer(LET_GO_S, holder.execute, args=("ROLLBACK",))
+        let_go.start()
+        try:
+            with pytest.raises(WouldWait):
+                without_waiting(group.run, insert("blocked"))
+        finally:
+            let_go.join(WAIT_S)
+        assert names(engine) == set()
+        assert without_waiting(group.run, insert("free")) == "free"
+    finally:
+        holder.close()
+    assert names(engine) == {"free"}

@@ -24,11 +24,21 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 ROUTE_KEY = "tracklight.route"  # set in the ASGI scope by the router: the route template, for metrics
 
 
+class InFlight:
+    """How many HTTP requests this process is serving now (from the edge's start to its end)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 class Edge:
     """Wraps the router; everything here runs once per request, before and after the handler."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, in_flight: InFlight | None = None) -> None:
         self.app = app
+        self.in_flight = in_flight if in_flight is not None else InFlight()
         self.hosts = HostGuard(settings.allowed_hosts, settings.host)
         self.unguarded = unguarded_paths(settings.static_prefix)
         self.inner: ASGIApp = app
@@ -62,6 +72,8 @@ class Edge:
             await send(message)
 
         path: str = scope["path"]
+        in_flight = self.in_flight
+        in_flight.count += 1
         try:
             host = headers.get(b"host", b"").decode("latin-1")
             if path not in self.unguarded and not self.hosts.allows(host):
@@ -75,6 +87,7 @@ class Edge:
             else:
                 await self.inner(scope, receive, send_with_id)
         finally:
+            in_flight.count -= 1
             elapsed = time.perf_counter() - start
             method = scope["method"]
             shown = status or 499  # no response started: the client went away first

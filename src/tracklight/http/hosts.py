@@ -6,6 +6,7 @@ import ipaddress
 
 # Probes from load balancers and orchestrators use whatever Host they like; these routes say nothing.
 PROBE_PATHS = ("/health", "/ready")
+_VERDICTS_LIMIT = 1024
 
 
 def unguarded_paths(static_prefix: str) -> frozenset[str]:
@@ -23,12 +24,24 @@ class HostGuard:
         self.default = not allowed
         if self.default:
             self.exact |= {"localhost", bind_host.lower()}
+        # Verdicts by Host header as sent: clients send the same one with every request, and an IP
+        # address is otherwise parsed anew each time. Bounded, as anyone can send any header.
+        self._verdicts: dict[str, bool] = {}
 
     def allows(self, host_header: str | None) -> bool:
         if self.allow_all:
             return True
         if not host_header:
             return False
+        verdict = self._verdicts.get(host_header)
+        if verdict is None:
+            verdict = self._allows(host_header)
+            if len(self._verdicts) >= _VERDICTS_LIMIT:
+                self._verdicts.clear()
+            self._verdicts[host_header] = verdict
+        return verdict
+
+    def _allows(self, host_header: str) -> bool:
         host = _strip_port(host_header.strip().lower())
         if host in self.exact or (self.suffixes and host.endswith(self.suffixes)):
             return True

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.datastructures import QueryParams
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive, Scope
 
 from tracklight.errors import InvalidParameter
 
@@ -150,6 +153,24 @@ class Fields:
 
     def pairs(self, name: str) -> list[tuple[str, str]]:
         """A list of {key, value} objects (tags, params) as pairs; a missing value is ''."""
+        items = self.data.get(name)
+        if type(items) is list and not self.from_query:
+            # What clients send (string keys and values): taken as they are. Anything else, e.g. a
+            # value to refuse, goes through the general path, which names what is wrong.
+            out = []
+            for item in items:
+                if type(item) is not dict:
+                    break
+                key, value = item.get("key"), item.get("value")
+                if type(key) is not str or "\x00" in key:
+                    break
+                if value is None:
+                    value = ""
+                elif type(value) is not str or "\x00" in value:
+                    break
+                out.append((key, value))
+            else:
+                return out
         return [(f.required_str("key"), f.str("value") or "") for f in self.objects(name)]
 
     def run_id(self) -> str:
@@ -177,24 +198,35 @@ def parse_float(name: str, value: Any) -> float:
 
 async def read_fields(request: Request) -> Fields:
     """Parse the request into Fields: the query string for GET, the JSON body otherwise."""
-    if request.method == "GET":
+    return await _read(request.scope, request.body)
+
+
+async def fields_from(scope: Scope, receive: Receive) -> Fields:
+    """read_fields on the ASGI scope and channel themselves, without a Request object: the JSON API's
+    handlers read nothing else of the request."""
+    return await _read(scope, lambda: _body(receive))
+
+
+async def _read(scope: Scope, body_of: Callable[[], Awaitable[bytes]]) -> Fields:
+    method = scope["method"]
+    if method == "GET":
         data: dict[str, Any] = {}
-        for key, value in request.query_params.multi_items():
+        for key, value in QueryParams(scope["query_string"]).multi_items():
             if key in data:
                 existing = data[key]
                 data[key] = existing + [value] if isinstance(existing, list) else [existing, value]
             else:
                 data[key] = value
         return Fields(data, from_query=True)
-    if request.method in ("POST", "PUT"):
-        content_type = request.headers.get("content-type")
+    if method in ("POST", "PUT"):
+        content_type = _header(scope, b"content-type")
         if not content_type:
             raise InvalidParameter("Bad Request. Content-Type header is missing.")
         if not content_type.split(";")[0].strip().lower() == "application/json":
             raise InvalidParameter(
                 f"Bad Request. Content-Type must be one of ['application/json'], not {content_type}."
             )
-    body = await request.body()
+    body = await body_of()
     if not body.strip():
         return Fields({})
     try:
@@ -204,3 +236,27 @@ async def read_fields(request: Request) -> Fields:
     if not isinstance(data, dict):
         raise InvalidParameter("The request body must be a JSON object.")
     return Fields(data)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a header (the server lowercases names), as Starlette's Headers.get gives it."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _body(receive: Receive) -> bytes:
+    """The whole request body, as Request.body() reads it; ClientDisconnect if the client went away."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -54,6 +54,32 @@ API_2_0: list[tuple[tuple[str, ...], str, Handler, str]] = [
 ]
 API_2_0 += LOGGED_MODEL_ROUTES + REGISTRY_ROUTES
 
+# Handlers whose work is at most one short write transaction (and reads before it), each with what makes
+# a call short: on SQLite these may run on the event loop's thread (http.app.TracklightApp._call).
+# Re-running one from the start is harmless until its write has begun, which the loop's thread relies on.
+_BATCH_ENTRIES_INLINE = 100
+
+
+def _always(_: Any) -> bool:
+    return True
+
+
+def _small_batch(f: Any) -> bool:
+    return sum(len(v) for k in ("metrics", "params", "tags") if isinstance(v := f.data.get(k), list)) <= (
+        _BATCH_ENTRIES_INLINE
+    )
+
+
+SHORT_WRITES: dict[Handler, Callable[[Any], bool]] = {
+    t.create_run: _always,
+    t.update_run: _always,
+    t.set_tag: _always,
+    t.delete_tag: _always,
+    t.log_metric: _always,
+    t.log_param: _always,
+    t.log_batch: _small_batch,
+}
+
 # MLflow 3-only services, served at /api/3.0/mlflow/<path> and /ajax-api/3.0/mlflow/<path> (not under 2.0).
 API_3_0: list[tuple[tuple[str, ...], str, Handler, str]] = list(DATASET_ROUTES)
 

@@ -10,6 +10,10 @@ durable. Whoever arrived meanwhile forms the next group, led by the first of the
 
 A lone writer (nobody waiting) runs on its own thread exactly as it would without this: no savepoint,
 no hand-off.
+
+A caller that must not wait (the event loop's thread, running a short write itself when nothing else
+is in flight: see http.app) runs under `without_waiting`: its write then either starts at once, alone,
+or raises WouldWait having written nothing, and the caller hands the call to a worker thread instead.
 """
 
 from __future__ import annotations
@@ -21,9 +25,26 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 # A group's work runs back to back while its callers wait, so a bound keeps the first one's wait short.
 MAX_GROUP = 32
+
+
+class WouldWait(Exception):  # noqa: N818 - a condition, not a failure: the caller goes the other way
+    """A write under `without_waiting` would have had to wait (for this process's current group, or for
+    SQLite's write lock held by another process); nothing was written."""
+
+
+# Set in a context whose writes must not wait; read by GroupCommit.run.
+_NO_WAITING: contextvars.ContextVar[bool] = contextvars.ContextVar("tracklight_no_waiting", default=False)
+
+
+def without_waiting(fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args) in a copy of the current context in which a write that would wait raises WouldWait."""
+    context = contextvars.copy_context()
+    context.run(_NO_WAITING.set, True)
+    return context.run(fn, *args)
 
 
 class _Pending:
@@ -58,6 +79,9 @@ class GroupCommit:
     def __init__(self, connect: Callable[[], Connection]) -> None:
         self._connect = connect
         self._conn: Connection | None = None
+        # For groups that must not wait (see _run_now): SQLite's busy handler off, so that its BEGIN
+        # IMMEDIATE fails at once instead of waiting out another process's transaction.
+        self._conn_at_once: Connection | None = None
         self._lock = threading.Lock()
         self._queue: list[_Pending] = []
         self._leading = False  # a leader is running a group, or has been woken to run the next one
@@ -70,6 +94,8 @@ class GroupCommit:
             # It would wait for the group its own thread is running.
             raise RuntimeError("a write transaction was started inside another one")
         pending = _Pending(work)
+        if _NO_WAITING.get():
+            return self._run_now(pending)
         with self._lock:
             self._queue.append(pending)
             leads = not self._leading
@@ -81,14 +107,25 @@ class GroupCommit:
         self._lead()
         return pending.outcome()
 
-    def _lead(self) -> None:
-        """Run the queue's head as one group, then wake the next leader, if anyone is waiting."""
+    def _run_now(self, pending: _Pending) -> Any:
+        """Lead a group of `pending` alone if nobody leads one now, taking SQLite's write lock without
+        waiting for it; else WouldWait. Whoever queues meanwhile is handed on as after any group."""
         with self._lock:
-            group = self._queue[:MAX_GROUP]
-            del self._queue[:MAX_GROUP]
+            if self._leading:
+                raise WouldWait("another write transaction is running")
+            self._leading = True
+        self._lead([pending], wait=False)
+        return pending.outcome()
+
+    def _lead(self, group: list[_Pending] | None = None, *, wait: bool = True) -> None:
+        """Run the queue's head (or `group`) as one group, then wake the next leader, if anyone is waiting."""
+        if group is None:
+            with self._lock:
+                group = self._queue[:MAX_GROUP]
+                del self._queue[:MAX_GROUP]
         self._local.writing = True
         try:
-            self._commit(group)
+            self._commit(group, wait)
         finally:
             self._local.writing = False
             with self._lock:
@@ -105,12 +142,12 @@ class GroupCommit:
             if successor is not None:
                 successor.wake.release()
 
-    def _commit(self, group: list[_Pending]) -> None:
-        conn = self._conn
+    def _commit(self, group: list[_Pending], wait: bool = True) -> None:
+        conn = self._conn if wait else self._conn_at_once
         try:
             if conn is None:
-                conn = self._conn = self._connect()
-            with conn.begin():
+                conn = self._open(wait)
+            with conn.begin() if wait else self._begin_at_once(conn):
                 if len(group) == 1:
                     only = group[0]
                     only.result = only.context.run(only.work, conn)
@@ -126,7 +163,7 @@ class GroupCommit:
             if conn is not None and not _idle(conn):
                 # Lost, or still inside a transaction (SQLite keeps it open when COMMIT fails, e.g. on
                 # a deferred constraint, though SQLAlchemy counts it ended): next group, fresh connection.
-                self._discard()
+                self._discard(wait)
             # Nothing of this transaction is kept: every caller sees why (and may retry), even those
             # whose own work went well.
             for pending in group:
@@ -135,20 +172,44 @@ class GroupCommit:
             if not isinstance(exc, Exception):
                 raise
 
-    def _discard(self) -> None:
-        conn, self._conn = self._conn, None
+    def _begin_at_once(self, conn: Connection) -> Any:
+        """conn.begin() on the connection whose busy handler is off: WouldWait if another connection
+        holds SQLite's write lock."""
+        try:
+            return conn.begin()
+        except DBAPIError as exc:
+            if "database is locked" in str(exc.orig):
+                raise WouldWait("another connection holds the write lock") from exc
+            raise
+
+    def _open(self, wait: bool) -> Connection:
+        conn = self._connect()
+        if wait:
+            self._conn = conn
+        else:
+            conn.connection.driver_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+            self._conn_at_once = conn
+        return conn
+
+    def _discard(self, wait: bool) -> None:
+        if wait:
+            conn, self._conn = self._conn, None
+        else:
+            conn, self._conn_at_once = self._conn_at_once, None
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.invalidate()
                 conn.close()
 
     def close(self) -> None:
-        """Return the kept connection to the pool (before the engine is disposed)."""
+        """Return the kept connection to the pool (before the engine is disposed); the one without a
+        busy handler is closed for good rather than handed to anyone else."""
         with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
+        self._discard(wait=False)
 
 
 def _idle(conn: Connection) -> bool:
