@@ -495,8 +495,8 @@ def _notes(src: Connection, target: MlflowTarget) -> list[str]:
         src, s.model_versions, s.model_versions.c.model_id.is_not(None)
     ):
         notes.append(
-            "model versions keep their source (models:/<model_id>) but not a separate model_id: MLflow's SQL "
-            "store has no column for it"
+            "a model version's model_id is kept in its source (models:/<model_id>) only, as in MLflow's SQL store, "
+            "which has no column for it"
         )
     return notes
 
