@@ -130,7 +130,7 @@ def _export_mlflow(args: argparse.Namespace) -> int:
     except (ExportRefused, StoreUriError, SchemaOutOfDate, ArgumentError) as exc:
         return _fail(str(exc))
     except ExportFailed as exc:
-        return _fail(f"{exc}; the export was rolled back, the target holds nothing of it")
+        return _fail(str(exc))
     except DBAPIError as exc:
         return _fail(
             f"cannot reach a database: {_first_line(exc.orig)}; the target holds nothing of the export"

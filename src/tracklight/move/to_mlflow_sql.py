@@ -40,6 +40,9 @@ _STATUS_NUMBERS = {name: int(spellings[-1]) for name, spellings in STATUSES.item
 _RUN_FILLER = {"source_type": "UNKNOWN", "source_name": "", "entry_point_name": "", "source_version": ""}
 
 
+_ROLLED_BACK = "; the export was rolled back, the target is as it was"
+
+
 class ExportRefused(ValueError):
     """The export cannot start (or would leave data out without --allow-loss); nothing was written."""
 
@@ -89,7 +92,7 @@ class _Sink:
         try:
             self.conn.execute(self.target.tables[table].insert(), rows)
         except DBAPIError as exc:
-            raise ExportFailed(f"writing {table} failed: {_first_line(exc.orig)}") from exc
+            raise ExportFailed(f"writing {table} failed: {_first_line(exc.orig)}{_ROLLED_BACK}") from exc
         self.report.written[table] = self.report.written.get(table, 0) + len(rows)
 
 
@@ -132,11 +135,8 @@ def _experiments(src: Connection, sink: _Sink) -> None:
         if row.id == 0:
             # MLflow's own Default experiment may be there already: it becomes ours, tags and all.
             values = {k: v for k, v in values.items() if k in target_exp.c}
-            sink.conn.execute(
-                delete(sink.target.tables["experiment_tags"]).where(
-                    _col(sink, "experiment_tags", "experiment_id") == 0
-                )
-            )
+            target_tags = sink.target.tables["experiment_tags"]
+            sink.conn.execute(delete(target_tags).where(target_tags.c.experiment_id == 0))
             done = sink.conn.execute(update(target_exp).where(target_exp.c.experiment_id == 0).values(values))
             if done.rowcount:
                 sink.report.written["experiments"] = sink.report.written.get("experiments", 0) + 1
@@ -147,10 +147,6 @@ def _experiments(src: Connection, sink: _Sink) -> None:
     for row in _stream(src, select(t.experiment_id, t.key, t.value)):
         sink.add("experiment_tags", {"experiment_id": row.experiment_id, "key": row.key, "value": row.value})
     sink.flush()
-
-
-def _col(sink: _Sink, table: str, column: str) -> Any:
-    return sink.target.tables[table].c[column]
 
 
 def _runs(src: Connection, sink: _Sink) -> None:
@@ -183,8 +179,9 @@ def _runs(src: Connection, sink: _Sink) -> None:
 
 
 def _metrics(src: Connection, sink: _Sink) -> None:
-    """Every point, and per series the latest as MLflow's store keeps it: the largest (step, timestamp,
-    value), NaN counting as 0; on a tie the point MLflow would have kept first (the stream's order)."""
+    """Every point, and per series the latest as MLflow's store keeps it: the largest (step, timestamp, value),
+    NaN counting as 0. MLflow keeps the first logged of tied points; the logging order is not stored, so of a
+    NaN and a 0 at the same step and timestamp the 0 is taken."""
     m, ms, r = s.metrics.c, s.metric_series.c, s.runs.c
     stmt = (
         select(m.series_id, r.run_uuid, ms.key, m.step, m.timestamp, m.value, m.is_nan)
@@ -537,28 +534,58 @@ def export(
                     + "\nExport into a store made by a newer MLflow "
                     "release, or pass --allow-loss to export without them."
                 )
-            with target.engine.connect() as conn, conn.begin():
-                check_fresh(conn, target)
-                sink = _Sink(conn, target, report)
-                ids = _uuid_maker()
-                for label, part in (
-                    ("experiments", lambda: _experiments(src, sink)),
-                    ("runs, params and tags", lambda: _runs(src, sink)),
-                    ("metrics", lambda: _metrics(src, sink)),
-                    ("datasets and run inputs", lambda: _inputs(src, sink, ids)),
-                    ("logged models", lambda: _logged_models(src, sink, ids)),
-                    ("model registry", lambda: _registry(src, sink)),
-                ):
-                    say(f"exporting {label}")
-                    part()
-                advance_sequences(conn, target)
-                say("committing")
+            _write(src, target, report, say)
         return report
     except TargetRefused as exc:
         raise ExportRefused(str(exc)) from None
     finally:
         source.dispose()
         target.engine.dispose()
+
+
+def _write(src: Connection, target: MlflowTarget, report: ExportReport, say: Callable[[str], None]) -> None:
+    """Every part, in one transaction on the target: rolled back whole if any of it fails."""
+    with target.engine.connect() as conn:
+        if conn.dialect.name == "mysql":
+            # Experiment 0 is an explicit 0 in an AUTO_INCREMENT column, which MySQL would otherwise take as
+            # "the next id" (MLflow sets the same mode to create its Default experiment); strict modes stay.
+            conn.exec_driver_sql(
+                "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
+            )
+        transaction = conn.begin()
+        try:
+            check_fresh(conn, target)
+            sink = _Sink(conn, target, report)
+            ids = _uuid_maker()
+            for label, part in (
+                ("experiments", lambda: _experiments(src, sink)),
+                ("runs, params and tags", lambda: _runs(src, sink)),
+                ("metrics", lambda: _metrics(src, sink)),
+                ("datasets and run inputs", lambda: _inputs(src, sink, ids)),
+                ("logged models", lambda: _logged_models(src, sink, ids)),
+                ("model registry", lambda: _registry(src, sink)),
+            ):
+                say(f"exporting {label}")
+                try:
+                    part()
+                except DBAPIError as exc:  # reading the source, or a write outside the batches
+                    raise ExportFailed(
+                        f"exporting {label} failed: {_first_line(exc.orig)}{_ROLLED_BACK}"
+                    ) from exc
+            advance_sequences(conn, target)
+        except BaseException:
+            transaction.rollback()
+            raise
+        say("committing")
+        try:
+            transaction.commit()
+        except DBAPIError as exc:
+            # The one failure after which the target's state is not known for sure: a connection lost during
+            # COMMIT may or may not have committed. Either nothing or everything is there.
+            raise ExportFailed(
+                f"committing failed: {_first_line(exc.orig)}; the target holds either all of the export or "
+                "none of it (check for its experiments)"
+            ) from exc
 
 
 def _uuid_maker() -> Callable[[str], str]:
