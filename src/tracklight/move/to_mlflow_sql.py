@@ -550,7 +550,7 @@ def _write(src: Connection, target: MlflowTarget, report: ExportReport, say: Cal
             # Experiment 0 is an explicit 0 in an AUTO_INCREMENT column, which MySQL would otherwise take as
             # "the next id" (MLflow sets the same mode to create its Default experiment); strict modes stay.
             conn.exec_driver_sql(
-                "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
+                "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_AUTO_VALUE_ON_ZERO')"
             )
         transaction = conn.begin()
         try:
