@@ -546,14 +546,14 @@ def export(
 def _write(src: Connection, target: MlflowTarget, report: ExportReport, say: Callable[[str], None]) -> None:
     """Every part, in one transaction on the target: rolled back whole if any of it fails."""
     with target.engine.connect() as conn:
-        if conn.dialect.name == "mysql":
-            # Experiment 0 is an explicit 0 in an AUTO_INCREMENT column, which MySQL would otherwise take as
-            # "the next id" (MLflow sets the same mode to create its Default experiment); strict modes stay.
-            conn.exec_driver_sql(
-                "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_AUTO_VALUE_ON_ZERO')"
-            )
         transaction = conn.begin()
         try:
+            if conn.dialect.name == "mysql":
+                # Experiment 0 is an explicit 0 in an AUTO_INCREMENT column, which MySQL would otherwise take as
+                # "the next id" (MLflow sets the same mode to create its Default experiment); strict modes stay.
+                conn.exec_driver_sql(
+                    "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_AUTO_VALUE_ON_ZERO')"
+                )
             check_fresh(conn, target)
             sink = _Sink(conn, target, report)
             ids = _uuid_maker()
