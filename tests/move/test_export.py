@@ -105,10 +105,13 @@ def _populate(url: str) -> tuple[Any, Any]:
     failed_model = client.create_logged_model(exp, name="failed-one", source_run_id=trainer.info.run_id)
     client.finalize_logged_model(failed_model.model_id, LoggedModelStatus.FAILED)
     del pending
-    # The registry: version 2 is deleted (its number must not come back), stages, descriptions, tags, aliases.
+    # The registry: versions 2 and 4 are deleted (their numbers must not come back), stages, descriptions, tags,
+    # aliases.
     client.create_model_version(MODEL, info.model_uri, run_id=trainer.info.run_id)
     client.delete_model_version(MODEL, "2")
     client.create_model_version(MODEL, info.model_uri, run_id=trainer.info.run_id, description="third")
+    client.create_model_version(MODEL, info.model_uri, run_id=trainer.info.run_id)
+    client.delete_model_version(MODEL, "4")  # the highest number: MLflow must not hand it out again either
     client.update_registered_model(MODEL, description="iris classifier")
     client.set_registered_model_tag(MODEL, "domain", "flowers")
     client.set_model_version_tag(MODEL, "3", "validated", "yes")
@@ -347,7 +350,7 @@ def test_export_reads_back_the_same_through_mlflow(
         trainer = next(run_id for run_id, run in ours["runs"].items() if run["info"][0] == "trainer")
         source_uri = ours["runs"][trainer]["artifact_uri"] + "/model"
         again = client.create_model_version(MODEL, source_uri, run_id=trainer)
-        assert again.version == "4"
+        assert again.version == "5"
         new_id = client.create_experiment("made-by-mlflow")
         assert new_id not in ours["experiments"]
     finally:

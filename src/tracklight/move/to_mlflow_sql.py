@@ -48,7 +48,8 @@ class ExportRefused(ValueError):
 
 
 class ExportFailed(RuntimeError):
-    """Writing failed part-way; the target's transaction was rolled back, so it holds nothing of ours."""
+    """The export failed part-way; its message says whether the target was rolled back (it always is, unless
+    the connection was lost during the final COMMIT)."""
 
 
 @dataclass
@@ -510,9 +511,9 @@ def export(
 ) -> ExportReport:
     """Copy the Tracklight store at source_uri into the fresh MLflow store at target_uri.
 
-    Raises ExportRefused (TargetRefused is one) before writing anything when the target is not a fresh MLflow
-    store, or when the target cannot hold part of the source and allow_loss is false; ExportFailed when a write
-    fails, after rolling the target back.
+    Raises, before writing anything, ExportRefused when the target is not a fresh MLflow store or cannot hold
+    part of the source (unless allow_loss), SchemaOutOfDate when the source is not a current Tracklight store;
+    ExportFailed when reading or writing fails part-way, after rolling the target back.
     """
     say = progress or (lambda _line: None)
     try:
@@ -521,9 +522,7 @@ def export(
         raise ExportRefused(str(exc)) from None
     source = open_database(source_uri, pool_size=1)
     try:
-        check_current(source)
-        if _same_database(source, target):
-            raise ExportRefused("the target is the source database itself")
+        check_current(source)  # also refuses an MLflow store given as the source
         with _snapshot(source) as src:
             report = ExportReport(target.revision, left_out=_left_out(src, target), notes=_notes(src, target))
             if report.left_out and not allow_loss:
@@ -592,16 +591,6 @@ def _uuid_maker() -> Callable[[str], str]:
     """Stable uuids within one export, for the ids MLflow keeps and Tracklight does not (no map in memory)."""
     namespace = uuid.uuid4()
     return lambda name: uuid.uuid5(namespace, name).hex
-
-
-def _same_database(source: Database, target: MlflowTarget) -> bool:
-    a, b = source.engine.url, target.engine.url
-    return (a.get_backend_name(), a.host, a.port, a.database) == (
-        b.get_backend_name(),
-        b.host,
-        b.port,
-        b.database,
-    )
 
 
 @contextlib.contextmanager
