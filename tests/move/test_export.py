@@ -4,6 +4,7 @@ stores made by MLflow 3.x and 2.22 themselves, looks the same through a stock `m
 from __future__ import annotations
 
 import math
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -431,23 +432,28 @@ def _experiment_names(target: str) -> list[str]:
         engine.dispose()
 
 
-@pytest.mark.skipif(
-    "postgresql" not in selected_backends() and "mariadb" not in selected_backends(),
-    reason="needs a database that enforces MLflow's column lengths",
-)
-def test_a_failed_export_leaves_the_target_as_it_was(tmp_path: Path, server_factory: Any) -> None:
-    """MLflow keeps a run's artifact URI in 200 characters; ours may be longer. Writing such a run fails part-way
-    (experiments are written by then), and the target is rolled back to the empty store it was."""
-    backend = next(b for b in selected_backends() if b != "sqlite")
+@pytest.mark.parametrize("target_backend", selected_backends())
+def test_a_failed_export_leaves_the_target_as_it_was(
+    target_backend: str, tmp_path: Path, server_factory: Any
+) -> None:
+    """MLflow keeps a run's artifact URI in 200 characters; ours may be longer. PostgreSQL and MariaDB refuse such
+    a run, part-way through the export (experiments are written by then), and the target is rolled back to the
+    empty store it was. SQLite enforces no lengths: there a trigger in the target refuses the same insert."""
     ours = create_database("sqlite", tmp_path / "ours")
     server = server_factory(ours)
     client = MlflowClient(server.url)
     long_location = "mlflow-artifacts:/" + "deep/" * 34
     exp = client.create_experiment("long-paths", artifact_location=long_location)
     client.create_run(exp)
-    target = create_database(backend, tmp_path / "target")
+    target = create_database(target_backend, tmp_path / "target")
     try:
         create_mlflow_store("3", target)
+        if target_backend == "sqlite":
+            with sqlite3.connect(str(target.path)) as conn:
+                conn.execute(
+                    "CREATE TRIGGER refuse_long_uri BEFORE INSERT ON runs WHEN length(NEW.artifact_uri) > 200 "
+                    "BEGIN SELECT RAISE(ABORT, 'artifact_uri longer than 200'); END"
+                )
         done = export(ours, target)
         assert done.returncode == 2, done.stdout
         assert "writing runs failed" in done.stderr and "rolled back" in done.stderr
