@@ -1,4 +1,4 @@
-"""The `tracklight` command: `server` and `db upgrade`."""
+"""The `tracklight` command: `server`, `db upgrade`, the admin commands and `export-mlflow`."""
 
 from __future__ import annotations
 
@@ -75,7 +75,69 @@ def _parser() -> argparse.ArgumentParser:
     from tracklight.admin_cli import add_commands
 
     add_commands(sub)
+    _export_mlflow_parser(sub)
     return parser
+
+
+# -- export-mlflow: back to MLflow (tracklight.move.to_mlflow_sql) -----------------------------------------
+
+
+def _export_mlflow_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export-mlflow",
+        help="Write this store into a fresh MLflow SQL store.",
+        description="Write this store into a fresh MLflow SQL store, at the schema of the MLflow release that "
+        "created it (`mlflow db upgrade TARGET_URI` of that release). Nothing is written unless all of it is.",
+    )
+    p.add_argument(
+        "target_uri",
+        metavar="TARGET_URI",
+        help="The MLflow store (sqlite:///…, mysql+pymysql://…, postgresql://…)",
+    )
+    p.add_argument(
+        "--backend-store-uri",
+        dest="source_uri",
+        metavar="URI",
+        help="The Tracklight store to export (default: TRACKLIGHT_BACKEND_STORE_URI, with TRACKLIGHT_DB_USER and "
+        "TRACKLIGHT_DB_PASSWORD applied)",
+    )
+    p.add_argument(
+        "--allow-loss",
+        action="store_true",
+        help="Export even when the target's MLflow release has no place for some of the data (it is listed)",
+    )
+    p.set_defaults(handler=_export_mlflow)
+
+
+def _export_mlflow(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    from tracklight.config import backend_store_uri_from
+    from tracklight.move.to_mlflow_sql import ExportFailed, ExportRefused, export, summary
+    from tracklight.store.engine import StoreUriError
+    from tracklight.store.migrate import SchemaOutOfDate
+
+    def progress(line: str) -> None:
+        print(f"tracklight: {line}", file=sys.stderr, flush=True)
+
+    try:
+        report = export(
+            backend_store_uri_from(args.source_uri),
+            args.target_uri,
+            allow_loss=args.allow_loss,
+            progress=progress,
+        )
+    except (ExportRefused, StoreUriError, SchemaOutOfDate, ArgumentError) as exc:
+        return _fail(str(exc))
+    except ExportFailed as exc:
+        return _fail(str(exc))
+    except DBAPIError as exc:
+        return _fail(
+            f"cannot reach a database: {_first_line(exc.orig)}; the target holds nothing of the export"
+        )
+    for line in summary(report):
+        print(line)
+    return 0
 
 
 def _fail(message: str) -> int:
@@ -170,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(attach_option_strings(sys.argv[1:] if argv is None else argv))
     if args.command == "server":
         return _server(args)
+    if getattr(args, "handler", None) is not None:
+        return args.handler(args)
     if args.command in ("users", "tokens"):
         from tracklight.admin_cli import run
 

@@ -1,0 +1,1 @@
+"""Moving a store between Tracklight and MLflow."""
