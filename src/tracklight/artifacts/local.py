@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,6 +136,26 @@ class LocalArtifactStore(ProxyOnly):
             shutil.rmtree(full)
         elif full.exists() or full.is_symlink():
             full.unlink()
+
+    def sweep_uploads(self, max_age_s: float, *, dry_run: bool = False) -> list[str]:
+        """Delete the hidden files of uploads whose process died before commit or abort: their mtime is
+        the last write, so a live upload (which writes every few seconds) is never older than a day."""
+        cutoff = time.time() - max_age_s
+        swept = []
+        for folder, _, files in os.walk(self.root):
+            for name in files:
+                if not name.startswith(_UPLOAD_PREFIX):
+                    continue
+                path = Path(folder, name)
+                try:
+                    if path.lstat().st_mtime >= cutoff:
+                        continue
+                    if not dry_run:
+                        path.unlink()
+                except FileNotFoundError:
+                    continue  # committed or aborted meanwhile
+                swept.append(f"{path.relative_to(self.root)} (temporary upload file)")
+        return sorted(swept)
 
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):
