@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     from tracklight.admin_cli import add_commands
 
     add_commands(sub)
+    from tracklight.purge_cli import add_command as add_gc
+
+    add_gc(sub)
     return parser
 
 
@@ -174,4 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         from tracklight.admin_cli import run
 
         return run(args)
+    if args.command == "gc":
+        from tracklight.purge_cli import run as run_gc
+
+        return run_gc(args)
     return _db_upgrade(args.uri)

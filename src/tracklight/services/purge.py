@@ -1,0 +1,503 @@
+"""The rules of `tracklight gc`: what is purged for good, in which order, and how that stays safe beside live servers.
+
+Order, for each run: claim it, delete its artifacts, then its rows. The claim is one short transaction that
+re-checks the run is still deleted (as it was when listed) and gives it a tombstone id and the 'purging'
+stage (store.purge.claim_run): from then on no client can find, restore or log to it, and no search lists
+it. Artifacts go before rows so that a crash at any point leaves the run in the database, claimed, with
+whatever artifacts remain: every gc starts by finishing the claimed runs it finds, so nothing is ever left
+in the store with no row to lead back to it. Metric points go in bounded transactions (a run may hold
+millions), the remaining rows in one last one.
+
+Logged models cannot be restored, so they need no claim: artifacts first, then the rows, after re-checking
+in that transaction that the model is still deleted. An experiment goes last, once its runs and models
+are gone: in one transaction that locks its row and re-checks it is still deleted and empty, its folder is
+deleted (only the one the server assigned it, <artifact root>/<id>, when no other experiment's location
+overlaps it), then its rows. The folder goes before the row because ids are handed out as max + 1: once the
+row is gone, a new experiment may get the same id and the same folder.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from sqlalchemy import Connection
+
+from tracklight.artifacts.locations import SERVED_SCHEME, ArtifactRoots, child_uri, split_cloud_uri
+from tracklight.artifacts.store import ArtifactStore
+from tracklight.config import CloudOptions
+from tracklight.errors import InvalidParameter, NotFound, TracklightError
+from tracklight.services.experiments import parse_experiment_id
+from tracklight.store import purge as store
+from tracklight.store.engine import Database
+from tracklight.store.purge import ExperimentRow, ModelRow, RunRow
+from tracklight.store.transactions import in_transaction
+
+# Metric points deleted per transaction: each holds its locks for a few milliseconds.
+POINTS_PER_BATCH = 5000
+# Uploads left this long are abandoned: a live one writes every few seconds, and URLs we sign last an hour.
+STALE_UPLOAD_AGE_S = 86400.0
+
+_AGE = re.compile(
+    r"^(?:(?P<days>[.\d]+)d)?(?:(?P<hours>[.\d]+)h)?(?:(?P<minutes>[.\d]+)m)?(?:(?P<seconds>[.\d]+)s)?$"
+)
+_CLOUD_SCHEMES = ("s3", "gs", "wasbs", "wasb", "abfss")
+_RUN_FOLDER = re.compile(r"/([0-9a-f]{32})/artifacts$")
+_MODEL_FOLDER = re.compile(r"/(m-[0-9a-f]{32})/artifacts$")
+
+
+def parse_age(text: str) -> int:
+    """MLflow's --older-than format (#d#h#m#s, each part optional, decimals allowed) in milliseconds."""
+    match = _AGE.match(text.strip())
+    if not text.strip() or match is None:
+        raise InvalidParameter(
+            f"Could not parse any time information from {text!r}; examples of valid strings: '30d', '8h', '2d8h5m20s'"
+        )
+    try:
+        parts = {name: float(value) for name, value in match.groupdict().items() if value}
+    except ValueError:
+        raise InvalidParameter(f"Could not parse any time information from {text!r}") from None
+    return int(timedelta(**parts).total_seconds() * 1000)
+
+
+def _split_ids(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What to purge, as `mlflow gc` takes it: an age, and optional lists of ids (comma-separated)."""
+
+    older_than: str | None = None
+    run_ids: str | None = None
+    experiment_ids: str | None = None
+    logged_model_ids: str | None = None
+
+    @property
+    def named(self) -> bool:
+        return any(v is not None for v in (self.run_ids, self.experiment_ids, self.logged_model_ids))
+
+
+@dataclass
+class Plan:
+    """What a selection comes to, listed before anything is deleted."""
+
+    claimed: list[RunRow] = field(default_factory=list)  # left half-purged by an earlier gc
+    runs: list[RunRow] = field(default_factory=list)
+    models: list[ModelRow] = field(default_factory=list)
+    experiments: list[ExperimentRow] = field(default_factory=list)
+    # Runs and models that go because their experiment does, whatever their own stage and age (as MLflow).
+    cascade_runs: dict[int, list[RunRow]] = field(default_factory=dict)
+    cascade_models: dict[int, list[ModelRow]] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What a gc did (or, dry, would do)."""
+
+    runs: int = 0
+    models: int = 0
+    experiments: int = 0
+    uploads: int = 0
+    skipped: int = 0  # changed under us (restored, or taken by another gc): left alone
+    failed: int = 0  # errors, each reported; the item stays for the next gc
+
+
+class ArtifactTargets:
+    """Where an artifact URI stored on a run, model or experiment lives: a store and a non-empty path in it."""
+
+    def __init__(self, destination_uri: str, destination: ArtifactStore | None, cloud: CloudOptions) -> None:
+        self.destination = destination
+        self.destination_root = _canonical_root(destination_uri)
+        self.roots = ArtifactRoots(destination, cloud)
+
+    def canonical(self, uri: str) -> str | None:
+        """One spelling per place (served URIs as the destination's), so locations can be compared."""
+        parsed = urlparse(uri)
+        if parsed.scheme == SERVED_SCHEME:
+            return _join(self.destination_root, parsed.path.strip("/"))
+        if parsed.scheme in _CLOUD_SCHEMES:
+            scheme, netloc, key = split_cloud_uri(uri)
+            return _join(f"{scheme}://{netloc}", key)
+        if parsed.scheme in ("", "file"):
+            return _canonical_root(uri)
+        return None
+
+    def target(self, uri: str) -> tuple[ArtifactStore, str] | None:
+        """The store and path to delete for `uri`; None when there is nothing there. Raises
+        InvalidParameter for a URI no store here can reach (the caller reports it and goes on, as MLflow)."""
+        parsed = urlparse(uri)
+        if parsed.scheme == SERVED_SCHEME:
+            if self.destination is None:
+                raise InvalidParameter(f"{uri}: artifact proxying is off here (--no-serve-artifacts)")
+            path = parsed.path.strip("/")
+        elif parsed.scheme in _CLOUD_SCHEMES:
+            store, path = self.roots.resolve(uri)
+            if not path:
+                raise InvalidParameter(f"{uri}: refusing to delete a whole bucket or container")
+            return store, path
+        elif parsed.scheme in ("", "file"):
+            local = Path(unquote(parsed.path) if parsed.scheme == "file" else uri)
+            if not local.is_absolute() or local.parent == local:
+                raise InvalidParameter(f"{uri}: not an absolute path below the filesystem root")
+            if not (local.exists() or local.is_symlink()):
+                return None
+            from tracklight.artifacts.local import LocalArtifactStore
+
+            return LocalArtifactStore(local.parent), local.name
+        else:
+            raise InvalidParameter(f"{uri}: no artifact store here for the {parsed.scheme!r} scheme")
+        if not path:
+            raise InvalidParameter(f"{uri}: refusing to delete the whole artifact destination")
+        assert self.destination is not None
+        return self.destination, path
+
+
+def _canonical_root(location: str) -> str:
+    if "://" in location and not location.startswith("file:"):
+        return location.rstrip("/")
+    path = unquote(urlparse(location).path) if location.startswith("file:") else location
+    return Path(path).expanduser().resolve().as_uri().rstrip("/")
+
+
+def _join(root: str, path: str) -> str:
+    return f"{root}/{path}" if path else root
+
+
+def _overlaps(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def _owned_folder(uri: str, pattern: re.Pattern[str]) -> str:
+    """A run's or model's whole folder (<id>/) when its artifacts sit in <id>/artifacts, as the server lays
+    them out; otherwise the artifact URI alone, as MLflow deletes it."""
+    trimmed = uri.rstrip("/")
+    match = pattern.search(trimmed)
+    return trimmed[: -len("/artifacts")] if match else uri
+
+
+class Purge:
+    """One gc pass over a database and the artifact stores its rows point to."""
+
+    def __init__(
+        self,
+        db: Database,
+        targets: ArtifactTargets,
+        *,
+        artifact_root: str,
+        emit: Callable[[str], None] = print,
+        warn: Callable[[str], None] = print,
+        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.db = db
+        self.targets = targets
+        self.artifact_root = artifact_root  # the root new experiments get folders under (Settings)
+        self.emit = emit
+        self.warn = warn
+        self.now_ms = now_ms
+
+    # -- planning ---------------------------------------------------------------------------------------
+
+    def plan(self, selection: Selection) -> Plan:
+        """What the selection names, checked as MLflow checks it: a named id must exist, be deleted, and be
+        older than --older-than; otherwise nothing at all is deleted. With no ids, everything deleted (and old
+        enough) goes. Unlike MLflow, naming some ids purges only those (MLflow also purges every other deleted
+        run and logged model when only --experiment-ids is given)."""
+        age = parse_age(selection.older_than) if selection.older_than is not None else None
+        cutoff = self.now_ms() - age if age is not None else None
+        return in_transaction(self.db, lambda conn: self._plan(conn, selection, cutoff), write=False)
+
+    def _plan(self, conn: Connection, selection: Selection, cutoff: int | None) -> Plan:
+        plan = Plan(claimed=store.claimed_runs(conn))
+        older = f"older than {selection.older_than}"
+        if not selection.named:
+            plan.runs = store.deleted_runs(conn, cutoff)
+            plan.models = store.deleted_models(conn, cutoff)
+            plan.experiments = store.deleted_experiments(conn, cutoff)
+        run_ids = _split_ids(selection.run_ids) or []
+        found_runs = store.runs_by_uuid(conn, run_ids) if run_ids else {}
+        for run_id in dict.fromkeys(run_ids):
+            run = found_runs.get(run_id)
+            if run is None:
+                raise NotFound(f"Run with id={run_id} not found")
+            if run.lifecycle_stage != "deleted":
+                raise InvalidParameter(
+                    f"Run {run_id} is not in the deleted lifecycle stage; only deleted runs can be purged."
+                )
+            if cutoff is not None and (run.deleted_time is None or run.deleted_time > cutoff):
+                raise InvalidParameter(f"Run {run_id} was not deleted {older}; only such runs can be purged.")
+            plan.runs.append(run)
+        model_ids = _split_ids(selection.logged_model_ids) or []
+        found_models = store.models_by_id(conn, model_ids) if model_ids else {}
+        for model_id in dict.fromkeys(model_ids):
+            model = found_models.get(model_id)
+            if model is None:
+                raise NotFound(f"Logged model with id={model_id} not found")
+            if model.lifecycle_stage != "deleted":
+                raise InvalidParameter(
+                    f"Logged model {model_id} is not in the deleted lifecycle stage; "
+                    "only deleted logged models can be purged."
+                )
+            if cutoff is not None and model.last_updated_time > cutoff:
+                raise InvalidParameter(
+                    f"Logged model {model_id} was not deleted {older}; only such logged models can be purged."
+                )
+            plan.models.append(model)
+        experiment_ids = [parse_experiment_id(e) for e in _split_ids(selection.experiment_ids) or []]
+        found_experiments = store.experiments_by_id(conn, experiment_ids) if experiment_ids else {}
+        for eid in dict.fromkeys(experiment_ids):
+            if eid not in found_experiments:
+                raise NotFound(f"No Experiment with id={eid} exists")
+        active = [
+            e for e in dict.fromkeys(experiment_ids) if found_experiments[e].lifecycle_stage != "deleted"
+        ]
+        if active:
+            raise InvalidParameter(
+                f"Experiments {active} are not in the deleted lifecycle stage; "
+                "only deleted experiments can be purged."
+            )
+        young = [
+            e
+            for e in dict.fromkeys(experiment_ids)
+            if cutoff is not None and found_experiments[e].last_update_time >= cutoff
+        ]
+        if young:
+            raise InvalidParameter(
+                f"Experiments {young} were not deleted {older}; only such experiments can be purged."
+            )
+        plan.experiments += [found_experiments[e] for e in dict.fromkeys(experiment_ids)]
+        if plan.experiments:
+            eids = [e.experiment_id for e in plan.experiments]
+            for run in store.experiment_runs(conn, eids):
+                plan.cascade_runs.setdefault(run.experiment_id, []).append(run)
+            for model in store.experiment_models(conn, eids):
+                plan.cascade_models.setdefault(model.experiment_id, []).append(model)
+            # A run or model listed on its own and through its experiment goes once, with its experiment.
+            cascading = set(eids)
+            plan.runs = [r for r in plan.runs if r.experiment_id not in cascading]
+            plan.models = [m for m in plan.models if m.experiment_id not in cascading]
+        return plan
+
+    # -- doing ------------------------------------------------------------------------------------------
+
+    def run(self, plan: Plan, *, dry_run: bool = False) -> Outcome:
+        outcome = Outcome()
+        for run in plan.claimed:
+            self._run(run, None, outcome, dry_run, claimed=True)
+        for run in plan.runs:
+            self._run(run, None, outcome, dry_run)
+        for model in plan.models:
+            self._model(model, None, outcome, dry_run)
+        for experiment in plan.experiments:
+            eid = experiment.experiment_id
+            for run in plan.cascade_runs.get(eid, []):
+                self._run(run, eid, outcome, dry_run)
+            for model in plan.cascade_models.get(eid, []):
+                self._model(model, eid, outcome, dry_run)
+            self._experiment(experiment, outcome, dry_run)
+        return outcome
+
+    def _run(
+        self, run: RunRow, cascade: int | None, outcome: Outcome, dry_run: bool, *, claimed: bool = False
+    ) -> None:
+        name = (
+            f"run {run.run_uuid}" if not claimed else f"run at {run.artifact_uri} (claimed by an earlier gc)"
+        )
+        if dry_run:
+            self.emit(f"Would purge {name} of experiment {run.experiment_id}.")
+            outcome.runs += 1
+            return
+        try:
+            if not claimed and not in_transaction(self.db, lambda conn: self._claim(conn, run, cascade)):
+                outcome.skipped += 1
+                self.warn(f"Skipped {name}: it was restored, or purged by someone else, since it was listed.")
+                return
+            self._delete_artifacts(_owned_folder(run.artifact_uri, _RUN_FOLDER), name)
+            for series_id in in_transaction(
+                self.db, lambda conn: store.run_series(conn, run.internal_id), write=False
+            ):
+                while not in_transaction(
+                    self.db, lambda conn, sid=series_id: store.delete_points(conn, sid, POINTS_PER_BATCH)
+                ):
+                    pass
+            if in_transaction(self.db, lambda conn: store.delete_run(conn, run.internal_id)):
+                outcome.runs += 1
+                self.emit(
+                    f"Run {run.run_uuid} has been permanently deleted." if not claimed else f"Purged {name}."
+                )
+        except Exception as exc:  # noqa: BLE001 - reported; the claimed run is finished by the next gc
+            outcome.failed += 1
+            self.warn(f"Could not purge {name}: {_describe(exc)}")
+
+    def _claim(self, conn: Connection, listed: RunRow, cascade: int | None) -> bool:
+        """Claim the run if it is still what was listed: deleted by the same deletion (its deleted_time
+        unchanged), or, when its experiment is being purged, in an experiment that is still deleted."""
+        # The experiment's row first, then the run's: the order in which restoring an experiment locks them.
+        if cascade is not None:
+            experiment = store.lock_experiment(conn, cascade)
+            if experiment is None or experiment.lifecycle_stage != "deleted":
+                return False
+        run = store.lock_run(conn, listed.run_uuid)
+        if run is None:
+            return False
+        if cascade is None and (run.lifecycle_stage != "deleted" or run.deleted_time != listed.deleted_time):
+            return False
+        store.claim_run(conn, run)
+        return True
+
+    def _model(self, model: ModelRow, cascade: int | None, outcome: Outcome, dry_run: bool) -> None:
+        name = f"logged model {model.model_id}"
+        if dry_run:
+            self.emit(f"Would purge {name} of experiment {model.experiment_id}.")
+            outcome.models += 1
+            return
+        try:
+            if not in_transaction(
+                self.db, lambda conn: self._model_eligible(conn, model, cascade, lock=False), write=False
+            ):
+                outcome.skipped += 1
+                self.warn(f"Skipped {name}: it changed, or was purged by someone else, since it was listed.")
+                return
+            self._delete_artifacts(_owned_folder(model.artifact_uri, _MODEL_FOLDER), name)
+
+            def finish(conn: Connection) -> bool:
+                return self._model_eligible(conn, model, cascade, lock=True) and store.delete_model(
+                    conn, model.model_id
+                )
+
+            if in_transaction(self.db, finish):
+                outcome.models += 1
+                self.emit(f"Logged model {model.model_id} has been permanently deleted.")
+            else:
+                outcome.skipped += 1
+        except Exception as exc:  # noqa: BLE001 - reported; the model is still deleted and goes next time
+            outcome.failed += 1
+            self.warn(f"Could not purge {name}: {_describe(exc)}")
+
+    def _model_eligible(self, conn: Connection, listed: ModelRow, cascade: int | None, *, lock: bool) -> bool:
+        if cascade is not None:
+            experiment = (
+                store.lock_experiment(conn, cascade)
+                if lock
+                else store.experiments_by_id(conn, [cascade]).get(cascade)
+            )
+            if experiment is None or experiment.lifecycle_stage != "deleted":
+                return False
+        if lock:
+            model = store.lock_model(conn, listed.model_id)
+        else:
+            model = store.models_by_id(conn, [listed.model_id]).get(listed.model_id)
+        return model is not None and (cascade is not None or model.lifecycle_stage == "deleted")
+
+    def _experiment(self, listed: ExperimentRow, outcome: Outcome, dry_run: bool) -> None:
+        eid = listed.experiment_id
+        name = f"experiment {eid} ({listed.name})"
+        if dry_run:
+            self.emit(f"Would purge {name}.")
+            outcome.experiments += 1
+            return
+        notes: list[str] = []
+
+        def finish(conn: Connection) -> str:
+            experiment = store.lock_experiment(conn, eid)
+            if experiment is None:
+                return "gone"
+            if experiment.lifecycle_stage != "deleted":
+                return "restored"
+            if store.has_children(conn, eid):
+                return "busy"
+            notes.clear()
+            folder = self._experiment_folder(conn, experiment, notes)
+            if folder is not None:
+                self._delete_artifacts(folder, name)
+            return "deleted" if store.delete_experiment(conn, eid) else "gone"
+
+        try:
+            result = in_transaction(self.db, finish)
+        except Exception as exc:  # noqa: BLE001 - reported; the experiment is still deleted and goes next time
+            outcome.failed += 1
+            self.warn(f"Could not purge {name}: {_describe(exc)}")
+            return
+        for note in notes:
+            self.warn(note)
+        if result == "deleted":
+            outcome.experiments += 1
+            self.emit(f"Experiment with ID {eid} has been permanently deleted.")
+        elif result == "restored":
+            outcome.skipped += 1
+            self.warn(f"Skipped {name}: it was restored while gc ran.")
+        elif result == "busy":
+            outcome.failed += 1
+            self.warn(
+                f"Could not purge {name}: some of its runs or logged models are still there (see above)."
+            )
+        else:
+            outcome.skipped += 1
+
+    def _experiment_folder(self, conn: Connection, experiment: ExperimentRow, notes: list[str]) -> str | None:
+        """The experiment's folder, if it is safe to delete: the one the server assigned, and no other
+        experiment's location inside it, around it, or the same."""
+        location = experiment.artifact_location
+        mine = self.targets.canonical(location)
+        assigned = {
+            self.targets.canonical(child_uri(self.artifact_root, str(experiment.experiment_id))),
+            _join(self.targets.destination_root, str(experiment.experiment_id)),
+        }
+        if mine is None or mine not in assigned:
+            notes.append(
+                f"Left the artifact location of experiment {experiment.experiment_id} ({location}) alone: "
+                "it is not a folder this server assigned, so it may hold other data."
+            )
+            return None
+        for other_id, other in store.artifact_locations(conn).items():
+            theirs = self.targets.canonical(other)
+            if other_id != experiment.experiment_id and theirs is not None and _overlaps(mine, theirs):
+                notes.append(
+                    f"Left the artifact location of experiment {experiment.experiment_id} ({location}) alone: "
+                    f"experiment {other_id}'s location ({other}) overlaps it."
+                )
+                return None
+        return location
+
+    def _delete_artifacts(self, uri: str, name: str) -> None:
+        try:
+            found = self.targets.target(uri)
+        except InvalidParameter as exc:
+            # As MLflow: an artifact URI that cannot be resolved is reported, and the metadata still goes.
+            self.warn(
+                f"Left the artifacts of {name} alone: {exc.message}. Delete them by hand if they exist."
+            )
+            return
+        if found is not None:
+            store_, path = found
+            store_.delete(path)
+
+    def sweep(
+        self, destination: ArtifactStore | None, max_age_s: float, outcome: Outcome, *, dry_run: bool
+    ) -> None:
+        """Remove what abandoned uploads left in the artifact destination."""
+        if destination is None:
+            return
+        try:
+            swept = destination.sweep_uploads(max_age_s, dry_run=dry_run)
+        except Exception as exc:  # noqa: BLE001 - reported; the next gc sweeps again
+            outcome.failed += 1
+            self.warn(f"Could not sweep abandoned uploads: {_describe(exc)}")
+            return
+        for line in swept:
+            self.emit(f"{'Would remove' if dry_run else 'Removed'} abandoned upload {line}.")
+        outcome.uploads += len(swept)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TracklightError):
+        return exc.message
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
