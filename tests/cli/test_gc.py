@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ import pytest
 from harness.databases import BackendURI
 from harness.object_stores import BUCKET, ObjectStoreEmulator
 from harness.plugin import ServerFactory
-from harness.server import ServerProcess, run_cli
+from harness.server import ServerProcess, run_cli, server_env, tracklight_bin
 from sqlalchemy import Engine, text
 
 from tracklight.services.purge import Purge, Selection
@@ -26,6 +28,7 @@ numpy = pytest.importorskip("numpy")
 
 from mlflow.entities import LoggedModelInput, LoggedModelOutput  # noqa: E402 - after the importorskip
 from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.genai import datasets as genai_datasets  # noqa: E402
 
 DAY_MS = 86_400_000
 
@@ -153,6 +156,7 @@ class World:
     cascaded: Logged  # active run in a deleted experiment: goes with it, as in MLflow
     lone_model: str  # deleted logged model of the kept experiment
     model_name: str  # a registered model whose version comes from the deleted run
+    evaluation_dataset: str  # linked to both experiments: outlives the deleted one
 
 
 def _populate(site: Site, tmp_path: Path) -> World:
@@ -164,6 +168,9 @@ def _populate(site: Site, tmp_path: Path) -> World:
     deleted = _log_run(site, kept_exp, "deleted", tmp_path)
     cascaded = _log_run(site, gone_exp, "cascaded", tmp_path)
     lone = client.create_logged_model(kept_exp, name="lone", params={"q": "2"})
+    evaluation = genai_datasets.create_dataset(
+        name=f"eval-{uuid.uuid4().hex[:8]}", experiment_id=[gone_exp, kept_exp]
+    )
     name = f"reg-{uuid.uuid4().hex[:8]}"
     client.create_registered_model(name)
     client.create_model_version(name, f"runs:/{deleted.run_id}/model", run_id=deleted.run_id)
@@ -181,7 +188,7 @@ def _populate(site: Site, tmp_path: Path) -> World:
     client.delete_run(deleted.run_id)
     client.delete_logged_model(lone.model_id)
     client.delete_experiment(gone_exp)
-    return World(kept_exp, gone_exp, kept, deleted, cascaded, lone.model_id, name)
+    return World(kept_exp, gone_exp, kept, deleted, cascaded, lone.model_id, name, evaluation.dataset_id)
 
 
 def _assert_run_gone(site: Site, run: Logged) -> None:
@@ -260,6 +267,9 @@ def test_gc_purges_deleted_runs_models_and_experiments_and_nothing_else(site: Si
     assert (version.run_id, version.source) == (world.deleted.run_id, f"runs:/{world.deleted.run_id}/model")
     with pytest.raises(MlflowException, match="not found"):
         site.client.get_run(world.deleted.run_id)
+    assert genai_datasets.get_dataset(dataset_id=world.evaluation_dataset).experiment_ids == [
+        world.kept_experiment
+    ]
 
     again = site.gc()
     assert again.returncode == 0, again.stderr
@@ -491,3 +501,38 @@ def test_aborts_abandoned_s3_multipart_uploads_under_the_destination(
         s3.abort_multipart_upload(Bucket=BUCKET, Key=elsewhere, UploadId=theirs)
     finally:
         site.engine.dispose()
+
+
+def test_concurrent_gc_processes_purge_each_run_once(local_site: Site) -> None:
+    site, client = local_site, local_site.client
+    eid = client.create_experiment(f"many-{uuid.uuid4().hex[:8]}")
+    run_ids = []
+    for i in range(12):
+        run_id = client.create_run(eid).info.run_id
+        client.log_batch(run_id, metrics=[mlflow.entities.Metric("m", float(s), 1000, s) for s in range(20)])
+        client.log_param(run_id, "i", str(i))
+        client.log_text(run_id, "x", "f.txt")
+        client.delete_run(run_id)
+        run_ids.append(run_id)
+    keep = client.create_run(eid).info.run_id
+    base = ["gc", "--backend-store-uri", str(site.uri), "--artifacts-destination", site.destination]
+    procs = [
+        subprocess.Popen(
+            [tracklight_bin(), *base],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=server_env(),
+        )
+        for _ in range(3)
+    ]
+    outputs = [proc.communicate(timeout=300) for proc in procs]
+    deleted = 0
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, out + err
+        deleted += int(re.search(r"Deleted (\d+) run", out).group(1))  # type: ignore[union-attr]
+    assert deleted == len(run_ids)
+    assert {r[0] for r in site.rows("SELECT run_uuid FROM runs WHERE experiment_id = :e", e=int(eid))} == {
+        keep
+    }
+    assert _mentions(site.stored(), *run_ids) == []
