@@ -304,6 +304,7 @@ def test_older_than_and_named_ids(local_site: Site) -> None:
         (["--run-ids", young, "--older-than", "1d"], "was not deleted older than 1d"),
         (["--experiment-ids", eid], "not in the deleted lifecycle stage"),
         (["--experiment-ids", "123456789"], "No Experiment with id=123456789"),
+        (["--experiment-ids", "abc"], "Invalid experiment ID: 'abc'"),
         (["--experiment-ids", other, "--older-than", "1d"], "not deleted older than 1d"),
         (["--logged-model-ids", "m-" + "0" * 32], "not found"),
     ]:

@@ -65,10 +65,9 @@ def parse_age(text: str) -> int:
     return int(timedelta(**parts).total_seconds() * 1000)
 
 
-def _split_ids(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    return [part.strip() for part in text.split(",") if part.strip()]
+def _split_ids(text: str | None) -> list[str]:
+    """The distinct ids of a comma-separated list, in order."""
+    return list(dict.fromkeys(part.strip() for part in (text or "").split(",") if part.strip()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +81,8 @@ class Selection:
 
     @property
     def named(self) -> bool:
-        return any(v is not None for v in (self.run_ids, self.experiment_ids, self.logged_model_ids))
+        """Whether any id is named (an empty list, as MLflow takes it, names none)."""
+        return any(_split_ids(v) for v in (self.run_ids, self.experiment_ids, self.logged_model_ids))
 
 
 @dataclass
@@ -183,6 +183,62 @@ def _owned_folder(uri: str, pattern: re.Pattern[str]) -> str:
     return trimmed[: -len("/artifacts")] if match else uri
 
 
+def _named_runs(conn: Connection, run_ids: list[str], cutoff: int | None, older: str) -> list[RunRow]:
+    found = store.runs_by_uuid(conn, run_ids) if run_ids else {}
+    for run_id in run_ids:
+        run = found.get(run_id)
+        if run is None:
+            raise NotFound(f"Run with id={run_id} not found")
+        if run.lifecycle_stage != "deleted":
+            raise InvalidParameter(
+                f"Run {run_id} is not in the deleted lifecycle stage; only deleted runs can be purged."
+            )
+        if cutoff is not None and (run.deleted_time is None or run.deleted_time > cutoff):
+            raise InvalidParameter(f"Run {run_id} was not deleted {older}; only such runs can be purged.")
+    return [found[run_id] for run_id in run_ids]
+
+
+def _named_models(conn: Connection, model_ids: list[str], cutoff: int | None, older: str) -> list[ModelRow]:
+    found = store.models_by_id(conn, model_ids) if model_ids else {}
+    for model_id in model_ids:
+        model = found.get(model_id)
+        if model is None:
+            raise NotFound(f"Logged model with id={model_id} not found")
+        if model.lifecycle_stage != "deleted":
+            raise InvalidParameter(
+                f"Logged model {model_id} is not in the deleted lifecycle stage; "
+                "only deleted logged models can be purged."
+            )
+        if cutoff is not None and model.last_updated_time > cutoff:
+            raise InvalidParameter(
+                f"Logged model {model_id} was not deleted {older}; only such logged models can be purged."
+            )
+    return [found[model_id] for model_id in model_ids]
+
+
+def _named_experiments(
+    conn: Connection, ids: list[str], cutoff: int | None, older: str
+) -> list[ExperimentRow]:
+    """The experiments named, checked together as MLflow checks them (one error lists every offender)."""
+    experiment_ids = list(dict.fromkeys(parse_experiment_id(e) for e in ids))
+    found = store.experiments_by_id(conn, experiment_ids) if experiment_ids else {}
+    for eid in experiment_ids:
+        if eid not in found:
+            raise NotFound(f"No Experiment with id={eid} exists")
+    active = [e for e in experiment_ids if found[e].lifecycle_stage != "deleted"]
+    if active:
+        raise InvalidParameter(
+            f"Experiments {active} are not in the deleted lifecycle stage; only deleted experiments can be purged."
+        )
+    # MLflow's rule for experiments: last_update_time strictly before the cutoff.
+    young = [e for e in experiment_ids if cutoff is not None and found[e].last_update_time >= cutoff]
+    if young:
+        raise InvalidParameter(
+            f"Experiments {young} were not deleted {older}; only such experiments can be purged."
+        )
+    return [found[e] for e in experiment_ids]
+
+
 class Purge:
     """One gc pass over a database and the artifact stores its rows point to."""
 
@@ -221,58 +277,9 @@ class Purge:
             plan.runs = store.deleted_runs(conn, cutoff)
             plan.models = store.deleted_models(conn, cutoff)
             plan.experiments = store.deleted_experiments(conn, cutoff)
-        run_ids = _split_ids(selection.run_ids) or []
-        found_runs = store.runs_by_uuid(conn, run_ids) if run_ids else {}
-        for run_id in dict.fromkeys(run_ids):
-            run = found_runs.get(run_id)
-            if run is None:
-                raise NotFound(f"Run with id={run_id} not found")
-            if run.lifecycle_stage != "deleted":
-                raise InvalidParameter(
-                    f"Run {run_id} is not in the deleted lifecycle stage; only deleted runs can be purged."
-                )
-            if cutoff is not None and (run.deleted_time is None or run.deleted_time > cutoff):
-                raise InvalidParameter(f"Run {run_id} was not deleted {older}; only such runs can be purged.")
-            plan.runs.append(run)
-        model_ids = _split_ids(selection.logged_model_ids) or []
-        found_models = store.models_by_id(conn, model_ids) if model_ids else {}
-        for model_id in dict.fromkeys(model_ids):
-            model = found_models.get(model_id)
-            if model is None:
-                raise NotFound(f"Logged model with id={model_id} not found")
-            if model.lifecycle_stage != "deleted":
-                raise InvalidParameter(
-                    f"Logged model {model_id} is not in the deleted lifecycle stage; "
-                    "only deleted logged models can be purged."
-                )
-            if cutoff is not None and model.last_updated_time > cutoff:
-                raise InvalidParameter(
-                    f"Logged model {model_id} was not deleted {older}; only such logged models can be purged."
-                )
-            plan.models.append(model)
-        experiment_ids = [parse_experiment_id(e) for e in _split_ids(selection.experiment_ids) or []]
-        found_experiments = store.experiments_by_id(conn, experiment_ids) if experiment_ids else {}
-        for eid in dict.fromkeys(experiment_ids):
-            if eid not in found_experiments:
-                raise NotFound(f"No Experiment with id={eid} exists")
-        active = [
-            e for e in dict.fromkeys(experiment_ids) if found_experiments[e].lifecycle_stage != "deleted"
-        ]
-        if active:
-            raise InvalidParameter(
-                f"Experiments {active} are not in the deleted lifecycle stage; "
-                "only deleted experiments can be purged."
-            )
-        young = [
-            e
-            for e in dict.fromkeys(experiment_ids)
-            if cutoff is not None and found_experiments[e].last_update_time >= cutoff
-        ]
-        if young:
-            raise InvalidParameter(
-                f"Experiments {young} were not deleted {older}; only such experiments can be purged."
-            )
-        plan.experiments += [found_experiments[e] for e in dict.fromkeys(experiment_ids)]
+        plan.runs += _named_runs(conn, _split_ids(selection.run_ids), cutoff, older)
+        plan.models += _named_models(conn, _split_ids(selection.logged_model_ids), cutoff, older)
+        plan.experiments += _named_experiments(conn, _split_ids(selection.experiment_ids), cutoff, older)
         if plan.experiments:
             eids = [e.experiment_id for e in plan.experiments]
             for run in store.experiment_runs(conn, eids):
