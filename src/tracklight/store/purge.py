@@ -200,7 +200,9 @@ def delete_points(conn: Connection, series_id: int, limit: int) -> bool:
         conn.execute(delete(s.metrics).where(m.series_id == series_id))
         return True
     step, timestamp = boundary
-    earlier = (m.step < step) | ((m.step == step) & (m.timestamp < timestamp))
+    # (step, timestamp) < the boundary; the leading `step <= ?` gives every database an index range to scan
+    # (the primary key starts with series_id, step), where the bare OR made PostgreSQL read the whole series.
+    earlier = (m.step <= step) & ((m.step < step) | (m.timestamp < timestamp))
     if conn.execute(delete(s.metrics).where(m.series_id == series_id, earlier)).rowcount == 0:
         conn.execute(
             delete(s.metrics).where(m.series_id == series_id, m.step == step, m.timestamp == timestamp)
