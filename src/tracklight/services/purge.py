@@ -55,15 +55,16 @@ _MODEL_FOLDER = re.compile(r"/(m-[0-9a-f]{32})/artifacts$")
 
 def parse_age(text: str) -> int:
     """MLflow's --older-than format (#d#h#m#s, each part optional, decimals allowed) in milliseconds."""
+    wrong = InvalidParameter(
+        f"--older-than {text!r} is not an age: use #d#h#m#s, e.g. 30d, 8h, 1.5d or 1d2h3m4s"
+    )
     match = _AGE.match(text.strip())
     if not text.strip() or match is None:
-        raise InvalidParameter(
-            f"Could not parse any time information from {text!r}; examples of valid strings: '30d', '8h', '2d8h5m20s'"
-        )
+        raise wrong
     try:
         parts = {name: float(value) for name, value in match.groupdict().items() if value}
     except ValueError:
-        raise InvalidParameter(f"Could not parse any time information from {text!r}") from None
+        raise wrong from None
     return int(timedelta(**parts).total_seconds() * 1000)
 
 
@@ -338,9 +339,7 @@ class Purge:
                     pass
             if in_transaction(self.db, lambda conn: store.delete_run(conn, run.internal_id)):
                 outcome.runs += 1
-                self.emit(
-                    f"Run {run.run_uuid} has been permanently deleted." if not claimed else f"Purged {name}."
-                )
+                self.emit(f"Purged {name}.")
         except Exception as exc:  # noqa: BLE001 - reported; the claimed run is finished by the next gc
             outcome.failed += 1
             self.warn(f"Could not purge {name}: {_describe(exc)}")
@@ -383,7 +382,7 @@ class Purge:
 
             if in_transaction(self.db, finish):
                 outcome.models += 1
-                self.emit(f"Logged model {model.model_id} has been permanently deleted.")
+                self.emit(f"Purged {name}.")
             else:
                 outcome.skipped += 1
         except Exception as exc:  # noqa: BLE001 - reported; the model is still deleted and goes next time
@@ -438,7 +437,7 @@ class Purge:
             self.warn(note)
         if result == "deleted":
             outcome.experiments += 1
-            self.emit(f"Experiment with ID {eid} has been permanently deleted.")
+            self.emit(f"Purged {name}.")
         elif result == "restored":
             outcome.skipped += 1
             self.warn(f"Skipped {name}: it was restored while gc ran.")
