@@ -442,9 +442,10 @@ class Purge:
             outcome.skipped += 1
             self.warn(f"Skipped {name}: it was restored while gc ran.")
         elif result == "busy":
-            outcome.failed += 1
+            # Another gc is still purging some of its runs, or one failed here (and was counted above).
+            outcome.skipped += 1
             self.warn(
-                f"Could not purge {name}: some of its runs or logged models are still there (see above)."
+                f"Left {name} for a later gc: some of its runs or logged models are still being purged."
             )
         else:
             outcome.skipped += 1
