@@ -60,6 +60,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _remove_tree(path: Path) -> None:
+    """rmtree that tolerates someone else deleting in the same tree (another gc finishing the same run)."""
+    for _ in range(10):
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            if not path.exists():
+                return
+            # A child vanished under rmtree's walk: go on with what is left.
+    shutil.rmtree(path)
+
+
 class LocalArtifactStore(ProxyOnly):
     """A directory tree; every path is resolved and must stay under the root, symlinks included."""
 
@@ -133,7 +146,7 @@ class LocalArtifactStore(ProxyOnly):
             raise InvalidParameter("Refusing to delete the whole artifact root")
         full = self._path(path)
         if full.is_dir() and not full.is_symlink():
-            shutil.rmtree(full)
+            _remove_tree(full)
         elif full.exists() or full.is_symlink():
             full.unlink()
 
