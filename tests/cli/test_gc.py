@@ -538,3 +538,25 @@ def test_concurrent_gc_processes_purge_each_run_once(local_site: Site) -> None:
         keep
     }
     assert _mentions(site.stored(), *run_ids) == []
+
+
+def test_an_experiment_location_the_server_did_not_assign_is_left_alone(
+    local_site: Site, tmp_path: Path
+) -> None:
+    """A user-chosen location may hold other data: its runs' folders go, the location itself stays."""
+    site, client = local_site, local_site.client
+    chosen = tmp_path / "shared-folder"
+    chosen.mkdir()
+    (chosen / "unrelated.txt").write_text("not tracklight's")
+    eid = client.create_experiment(f"own-{uuid.uuid4().hex[:8]}", artifact_location=str(chosen))
+    with mlflow.start_run(experiment_id=eid) as run:
+        mlflow.log_text("x", "a.txt")
+    assert (chosen / run.info.run_id / "artifacts" / "a.txt").exists()
+    client.delete_experiment(eid)
+
+    result = site.gc("--experiment-ids", eid)
+    assert result.returncode == 0, result.stderr
+    assert "Deleted 1 run, 0 logged models, 1 experiment" in result.stdout
+    assert f"Left the artifact location of experiment {eid}" in result.stderr
+    assert sorted(p.name for p in chosen.iterdir()) == ["unrelated.txt"]
+    assert site.rows("SELECT id FROM experiments WHERE id = :e", e=int(eid)) == []
