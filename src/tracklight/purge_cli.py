@@ -63,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import ArgumentError, DBAPIError
 
     from tracklight.artifacts.locations import ArtifactLocationError, open_store
+    from tracklight.artifacts.targets import ArtifactTargets
     from tracklight.config import load_settings
-    from tracklight.services.purge import STALE_UPLOAD_AGE_S, ArtifactTargets, Outcome, Purge, Selection
+    from tracklight.services.purge import STALE_UPLOAD_AGE_S, Outcome, Purge, Selection
     from tracklight.store.engine import StoreUriError, open_database
     from tracklight.store.migrate import SchemaOutOfDate, check_current
 

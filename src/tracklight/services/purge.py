@@ -23,14 +23,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from sqlalchemy import Connection
 
-from tracklight.artifacts.locations import SERVED_SCHEME, ArtifactRoots, child_uri, split_cloud_uri
+from tracklight.artifacts.locations import child_uri
 from tracklight.artifacts.store import ArtifactStore
-from tracklight.config import CloudOptions
+from tracklight.artifacts.targets import (
+    MODEL_FOLDER,
+    RUN_FOLDER,
+    ArtifactTargets,
+    join,
+    overlaps,
+    owned_folder,
+)
 from tracklight.errors import InvalidParameter, NotFound, TracklightError
 from tracklight.services.experiments import parse_experiment_id
 from tracklight.store import purge as store
@@ -48,9 +53,6 @@ STALE_UPLOAD_AGE_S = 86400.0
 _AGE = re.compile(
     r"^(?:(?P<days>[.\d]+)d)?(?:(?P<hours>[.\d]+)h)?(?:(?P<minutes>[.\d]+)m)?(?:(?P<seconds>[.\d]+)s)?$"
 )
-_CLOUD_SCHEMES = ("s3", "gs", "wasbs", "wasb", "abfss")
-_RUN_FOLDER = re.compile(r"/([0-9a-f]{32})/artifacts$")
-_MODEL_FOLDER = re.compile(r"/(m-[0-9a-f]{32})/artifacts$")
 
 
 def parse_age(text: str) -> int:
@@ -111,79 +113,6 @@ class Outcome:
     uploads: int = 0
     skipped: int = 0  # changed under us (restored, or taken by another gc): left alone
     failed: int = 0  # errors, each reported; the item stays for the next gc
-
-
-class ArtifactTargets:
-    """Where an artifact URI stored on a run, model or experiment lives: a store and a non-empty path in it."""
-
-    def __init__(self, destination_uri: str, destination: ArtifactStore | None, cloud: CloudOptions) -> None:
-        self.destination = destination
-        self.destination_root = _canonical_root(destination_uri)
-        self.roots = ArtifactRoots(destination, cloud)
-
-    def canonical(self, uri: str) -> str | None:
-        """One spelling per place (served URIs as the destination's), so locations can be compared."""
-        parsed = urlparse(uri)
-        if parsed.scheme == SERVED_SCHEME:
-            return _join(self.destination_root, parsed.path.strip("/"))
-        if parsed.scheme in _CLOUD_SCHEMES:
-            scheme, netloc, key = split_cloud_uri(uri)
-            return _join(f"{scheme}://{netloc}", key)
-        if parsed.scheme in ("", "file"):
-            return _canonical_root(uri)
-        return None
-
-    def target(self, uri: str) -> tuple[ArtifactStore, str] | None:
-        """The store and path to delete for `uri`; None when there is nothing there. Raises
-        InvalidParameter for a URI no store here can reach (the caller reports it and goes on, as MLflow)."""
-        parsed = urlparse(uri)
-        if parsed.scheme == SERVED_SCHEME:
-            if self.destination is None:
-                raise InvalidParameter(f"{uri}: artifact proxying is off here (--no-serve-artifacts)")
-            path = parsed.path.strip("/")
-        elif parsed.scheme in _CLOUD_SCHEMES:
-            store, path = self.roots.resolve(uri)
-            if not path:
-                raise InvalidParameter(f"{uri}: refusing to delete a whole bucket or container")
-            return store, path
-        elif parsed.scheme in ("", "file"):
-            local = Path(unquote(parsed.path) if parsed.scheme == "file" else uri)
-            if not local.is_absolute() or local.parent == local:
-                raise InvalidParameter(f"{uri}: not an absolute path below the filesystem root")
-            if not (local.exists() or local.is_symlink()):
-                return None
-            from tracklight.artifacts.local import LocalArtifactStore
-
-            return LocalArtifactStore(local.parent), local.name
-        else:
-            raise InvalidParameter(f"{uri}: no artifact store here for the {parsed.scheme!r} scheme")
-        if not path:
-            raise InvalidParameter(f"{uri}: refusing to delete the whole artifact destination")
-        assert self.destination is not None
-        return self.destination, path
-
-
-def _canonical_root(location: str) -> str:
-    if "://" in location and not location.startswith("file:"):
-        return location.rstrip("/")
-    path = unquote(urlparse(location).path) if location.startswith("file:") else location
-    return Path(path).expanduser().resolve().as_uri().rstrip("/")
-
-
-def _join(root: str, path: str) -> str:
-    return f"{root}/{path}" if path else root
-
-
-def _overlaps(a: str, b: str) -> bool:
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
-
-
-def _owned_folder(uri: str, pattern: re.Pattern[str]) -> str:
-    """A run's or model's whole folder (<id>/) when its artifacts sit in <id>/artifacts, as the server lays
-    them out; otherwise the artifact URI alone, as MLflow deletes it."""
-    trimmed = uri.rstrip("/")
-    match = pattern.search(trimmed)
-    return trimmed[: -len("/artifacts")] if match else uri
 
 
 def _named_runs(conn: Connection, run_ids: list[str], cutoff: int | None, older: str) -> list[RunRow]:
@@ -329,7 +258,7 @@ class Purge:
                 outcome.skipped += 1
                 self.warn(f"Skipped {name}: it was restored, or purged by someone else, since it was listed.")
                 return
-            self._delete_artifacts(_owned_folder(run.artifact_uri, _RUN_FOLDER), name)
+            self._delete_artifacts(owned_folder(run.artifact_uri, RUN_FOLDER), name)
             for series_id in in_transaction(
                 self.db, lambda conn: store.run_series(conn, run.internal_id), write=False
             ):
@@ -373,7 +302,7 @@ class Purge:
                 outcome.skipped += 1
                 self.warn(f"Skipped {name}: it changed, or was purged by someone else, since it was listed.")
                 return
-            self._delete_artifacts(_owned_folder(model.artifact_uri, _MODEL_FOLDER), name)
+            self._delete_artifacts(owned_folder(model.artifact_uri, MODEL_FOLDER), name)
 
             def finish(conn: Connection) -> bool:
                 return self._model_eligible(conn, model, cascade, lock=True) and store.delete_model(
@@ -457,7 +386,7 @@ class Purge:
         mine = self.targets.canonical(location)
         assigned = {
             self.targets.canonical(child_uri(self.artifact_root, str(experiment.experiment_id))),
-            _join(self.targets.destination_root, str(experiment.experiment_id)),
+            join(self.targets.destination_root, str(experiment.experiment_id)),
         }
         if mine is None or mine not in assigned:
             notes.append(
@@ -467,7 +396,7 @@ class Purge:
             return None
         for other_id, other in store.artifact_locations(conn).items():
             theirs = self.targets.canonical(other)
-            if other_id != experiment.experiment_id and theirs is not None and _overlaps(mine, theirs):
+            if other_id != experiment.experiment_id and theirs is not None and overlaps(mine, theirs):
                 notes.append(
                     f"Left the artifact location of experiment {experiment.experiment_id} ({location}) alone: "
                     f"experiment {other_id}'s location ({other}) overlaps it."
