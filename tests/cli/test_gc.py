@@ -19,6 +19,9 @@ from harness.plugin import ServerFactory
 from harness.server import ServerProcess, run_cli, server_env, tracklight_bin
 from sqlalchemy import Engine, text
 
+from tracklight.artifacts.locations import open_store
+from tracklight.artifacts.targets import ArtifactTargets
+from tracklight.config import CloudOptions
 from tracklight.services.purge import Purge, Selection
 from tracklight.store import purge as purge_store
 from tracklight.store.engine import open_database
@@ -359,10 +362,6 @@ def test_a_run_restored_after_listing_is_left_alone(local_site: Site) -> None:
     client.delete_run(run_id)
     db = open_database(str(site.uri))
     try:
-        from tracklight.artifacts.locations import open_store
-        from tracklight.config import CloudOptions
-        from tracklight.services.purge import ArtifactTargets
-
         targets = ArtifactTargets(site.destination, open_store(site.destination), CloudOptions())
         warnings: list[str] = []
         purge = Purge(
