@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
     _export_mlflow_parser(sub)
+    from tracklight.purge_cli import add_command as add_gc
+
+    add_gc(sub)
     return parser
 
 

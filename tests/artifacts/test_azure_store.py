@@ -263,3 +263,17 @@ def test_identity_without_delegation_rights_falls_back_to_the_proxy(monkeypatch:
         caught.value.message == MULTIPART_UNSUPPORTED
     )  # the message the client falls back to a single PUT on
     assert not store.direct_uploads and not store.direct_downloads  # and server-info stops advertising them
+
+
+def test_sweep_has_nothing_to_remove_and_abandoned_blocks_stay_invisible(
+    store: AzureArtifactStore, azurite_emulator: ObjectStoreEmulator, prefix: str
+) -> None:
+    """What `tracklight gc` finds on Azure: an abandoned upload is only uncommitted blocks, which no listing
+    shows and Azure discards by itself, so the sweep reports nothing and touches nothing."""
+    upload_id, _ = _upload_parts(store, "d/left.bin", b"x" * 100, 60)  # staged, never completed
+    _write(store, "kept.txt", b"k")
+    assert store.sweep_uploads(0) == [] and store.sweep_uploads(0, dry_run=True) == []
+    assert azurite_emulator.keys(prefix) == [f"{prefix}/kept.txt"]
+    assert [e.name for e in store.list_dir("")] == ["kept.txt"]
+    store.complete_multipart("d/left.bin", upload_id, [UploadedPart(1, ""), UploadedPart(2, "")])
+    assert azurite_emulator.read(f"{prefix}/d/left.bin") == b"x" * 100

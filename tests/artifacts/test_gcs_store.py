@@ -180,3 +180,26 @@ def test_check(store: GcsArtifactStore, gcs_emulator: ObjectStoreEmulator) -> No
     store.check()
     with pytest.raises(Exception, match="404"):
         GcsArtifactStore("no-such-bucket-here", "x").check()
+
+
+def test_sweep_discards_abandoned_client_direct_uploads(
+    store: GcsArtifactStore, keys: Callable[[], list[str]]
+) -> None:
+    """What `tracklight gc` sweeps: uploads created and never completed or aborted, by their age."""
+    upload_id, _ = _upload_parts(store, "d/left.bin", [b"a" * 10])  # one part sent, never completed
+    store.bucket.blob(f"{store.prefix}/{UPLOADS_DIR}/{'f' * 32}/00001").upload_from_string(b"orphan part")
+    writer = store.open_writer("kept.txt")
+    writer.write(b"k")
+    writer.commit()
+    assert store.sweep_uploads(86400) == []  # seconds old: kept
+    assert len([k for k in keys() if k.startswith(UPLOADS_DIR)]) == 3
+    # fake-gcs-server dates objects when they are made: an age of 0 makes these abandoned.
+    listed = store.sweep_uploads(0, dry_run=True)
+    assert [line.split(" (")[0] for line in listed] == sorted(
+        [f"{UPLOADS_DIR}/{upload_id}", f"{UPLOADS_DIR}/{'f' * 32}"]
+    )
+    assert len([k for k in keys() if k.startswith(UPLOADS_DIR)]) == 3
+    assert len(store.sweep_uploads(0)) == 2
+    assert keys() == ["kept.txt"]
+    with pytest.raises(NotFound):
+        store.complete_multipart("d/left.bin", upload_id, [])

@@ -299,6 +299,11 @@ class AzureArtifactStore:
         sas = self._signed_or_unsupported(blob, BlobSasPermissions(read=True), PRESIGNED_UNSUPPORTED)
         return PresignedDownload(f"{blob.url}?{sas}", size)
 
+    def sweep_uploads(self, max_age_s: float, *, dry_run: bool = False) -> list[str]:
+        """Nothing to sweep: an abandoned upload is only uncommitted blocks, which no listing shows, which cannot
+        be deleted on their own, and which Azure discards by itself a week after they were staged."""
+        return []
+
     def check(self) -> None:
         self.container.get_container_properties()
 

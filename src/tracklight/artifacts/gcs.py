@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -374,6 +374,38 @@ class GcsArtifactStore:
         manifest_name = f"{base}/manifest.json"
         self._delete_names([n for n in existing if n != manifest_name])
         self._delete_one(manifest_name)
+
+    def sweep_uploads(self, max_age_s: float, *, dry_run: bool = False) -> list[str]:
+        """Discard the client-direct uploads (parts and manifest under UPLOADS_DIR) started more than
+        `max_age_s` ago and never completed or aborted. A proxied upload's resumable session stores nothing
+        until its last byte arrives, and GCS expires an abandoned one within a week: nothing to sweep there."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=max_age_s)
+        base = f"{self._key(UPLOADS_DIR)}/"
+        uploads: dict[str, dict[str, storage.Blob]] = {}
+        for blob in self.client.list_blobs(self.bucket, prefix=base, timeout=_TIMEOUT):
+            upload_id, _, name = blob.name[len(base) :].partition("/")
+            uploads.setdefault(upload_id, {})[name] = blob
+        swept = []
+        for upload_id, blobs in sorted(uploads.items()):
+            # The manifest is written when the upload is created; without one (a create that failed half-way),
+            # the oldest part dates it.
+            manifest = blobs.get("manifest.json")
+            started = (
+                manifest.time_created if manifest is not None else min(b.time_created for b in blobs.values())
+            )
+            if started is None or started >= cutoff:
+                continue
+            if not dry_run:
+                if manifest is not None and _UPLOAD_ID.match(upload_id):
+                    try:
+                        parsed = json.loads(manifest.download_as_bytes(timeout=_TIMEOUT))
+                    except gexc.NotFound:
+                        continue  # completed or aborted meanwhile
+                    self._discard(upload_id, parsed, {b.name: int(b.size or 0) for b in blobs.values()})
+                else:
+                    self._delete_names([b.name for b in blobs.values()])
+            swept.append(f"{UPLOADS_DIR}/{upload_id} (multipart upload started {started:%Y-%m-%d %H:%M} UTC)")
+        return swept
 
     # -- downloads ------------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,19 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree that tolerates someone else deleting in the same tree (another gc finishing the same run)."""
+    for _ in range(10):
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            if not path.exists():
+                return
+            # A child vanished under rmtree's walk: go on with what is left.
+    shutil.rmtree(path)
 
 
 class LocalArtifactStore(ProxyOnly):
@@ -132,9 +146,29 @@ class LocalArtifactStore(ProxyOnly):
             raise InvalidParameter("Refusing to delete the whole artifact root")
         full = self._path(path)
         if full.is_dir() and not full.is_symlink():
-            shutil.rmtree(full)
+            _remove_tree(full)
         elif full.exists() or full.is_symlink():
             full.unlink()
+
+    def sweep_uploads(self, max_age_s: float, *, dry_run: bool = False) -> list[str]:
+        """Delete the hidden files of uploads whose process died before commit or abort: their mtime is
+        the last write, so a live upload (which writes every few seconds) is never older than a day."""
+        cutoff = time.time() - max_age_s
+        swept = []
+        for folder, _, files in os.walk(self.root):
+            for name in files:
+                if not name.startswith(_UPLOAD_PREFIX):
+                    continue
+                path = Path(folder, name)
+                try:
+                    if path.lstat().st_mtime >= cutoff:
+                        continue
+                    if not dry_run:
+                        path.unlink()
+                except FileNotFoundError:
+                    continue  # committed or aborted meanwhile
+                swept.append(f"{path.relative_to(self.root)} (temporary upload file)")
+        return sorted(swept)
 
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):

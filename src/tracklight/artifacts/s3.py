@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -220,6 +221,30 @@ class S3ArtifactStore:
             "get_object", Params={"Bucket": self.bucket, "Key": self._key(path)}, ExpiresIn=_URL_TTL_S
         )
         return PresignedDownload(url, size)
+
+    def sweep_uploads(self, max_age_s: float, *, dry_run: bool = False) -> list[str]:
+        """Abort the multipart uploads under the prefix that were started more than `max_age_s` ago: S3 keeps
+        (and bills) their parts until someone does, unless the bucket has a lifecycle rule for them."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=max_age_s)
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        stale = []
+        for page in self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            for upload in page.get("Uploads", []):
+                if upload["Key"].startswith(prefix) and upload["Initiated"] < cutoff:
+                    stale.append((upload["Key"], upload["UploadId"], upload["Initiated"]))
+        swept = []
+        for key, upload_id, initiated in stale:
+            if not dry_run:
+                try:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+                except ClientError as exc:
+                    if not _missing(exc):  # completed or aborted meanwhile
+                        raise
+                    continue
+            swept.append(f"{key[len(prefix) :]} (multipart upload started {initiated:%Y-%m-%d %H:%M} UTC)")
+        return swept
 
     def check(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)

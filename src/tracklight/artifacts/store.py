@@ -101,6 +101,11 @@ class ArtifactStore(Protocol):
 
     def presign_download(self, path: str) -> PresignedDownload: ...
 
+    def sweep_uploads(self, max_age_s: float, *, dry_run: bool = False) -> list[str]:
+        """Remove what uploads abandoned more than `max_age_s` ago left behind (a crash mid-upload, a client
+        that never completed or aborted); return a line describing each (with `dry_run`, what would go)."""
+        ...
+
     def check(self) -> None:
         """Raise if the store cannot be reached (readiness)."""
         ...
