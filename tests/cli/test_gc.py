@@ -399,6 +399,10 @@ def test_gc_finishes_a_run_an_earlier_gc_claimed(local_site: Site) -> None:
     (folder / "artifacts" / "a.txt").unlink()
     with pytest.raises(MlflowException, match="not found"):
         client.restore_run(run_id)  # a claimed run is out of every client's reach
+    client.delete_experiment(eid)
+    client.restore_experiment(eid)  # nor does restoring its experiment bring it back
+    assert site.rows("SELECT lifecycle_stage FROM runs WHERE id = :i", i=internal_id) == [("purging",)]
+    assert client.search_runs([eid]) == []
 
     result = site.gc("--run-ids", uuid.uuid4().hex)  # an error: nothing at all is done
     assert result.returncode == 2

@@ -9,6 +9,7 @@ from tracklight.artifacts.locations import child_uri
 from tracklight.errors import AlreadyExists, NotFound
 from tracklight.store import driver
 from tracklight.store import schema as s
+from tracklight.store.purge import PURGING
 from tracklight.store.records import Experiment
 from tracklight.store.tags import delete_tag, upsert_tags
 
@@ -131,9 +132,10 @@ def set_experiment_lifecycle(conn: Connection, experiment_id: int, stage: str, n
         .where(s.experiments.c.id == experiment_id)
         .values(lifecycle_stage=stage, last_update_time=now)
     )
+    # A run that `tracklight gc` has claimed is on its way out: restoring the experiment leaves it so.
     conn.execute(
         update(s.runs)
-        .where(s.runs.c.experiment_id == experiment_id)
+        .where(s.runs.c.experiment_id == experiment_id, s.runs.c.lifecycle_stage != PURGING)
         .values(lifecycle_stage=stage, deleted_time=now if stage == "deleted" else None)
     )
 
