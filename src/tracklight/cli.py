@@ -75,7 +75,15 @@ def _parser() -> argparse.ArgumentParser:
     from tracklight.admin_cli import add_commands
 
     add_commands(sub)
+    _move_commands(sub)
     return parser
+
+
+def _move_commands(sub: argparse._SubParsersAction) -> None:
+    """Commands that move a store between MLflow and Tracklight (tracklight.move); each sets `handler`."""
+    from tracklight.move.import_cli import add_commands as add_import_mlflow
+
+    add_import_mlflow(sub)
 
 
 def _fail(message: str) -> int:
@@ -168,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     from tracklight.mlflow_flags import attach_option_strings
 
     args = _parser().parse_args(attach_option_strings(sys.argv[1:] if argv is None else argv))
+    if getattr(args, "handler", None) is not None:  # the move commands
+        return args.handler(args)
     if args.command == "server":
         return _server(args)
     if args.command in ("users", "tokens"):
