@@ -115,7 +115,7 @@ class StoreWriter:
                         f"experiment id {exp_id} is named {name!r} in the target but {by_id[exp_id]!r} "
                         "in the source"
                     )
-                elif name in by_name and by_name[name] != exp_id:
+                if name in by_name and by_name[name] != exp_id:
                     found.append(
                         f"experiment {name!r} has id {exp_id} in the target but {by_name[name]} in the source"
                     )
@@ -247,7 +247,7 @@ class StoreWriter:
         found: dict[str, int] = {}
         for start in range(0, len(run_ids), 1000):
             chunk = list(run_ids[start : start + 1000])
-            found.update(conn.execute(select(r.run_uuid, r.id).where(r.run_uuid.in_(chunk))).tuples())
+            found.update(conn.execute(select(r.run_uuid, r.id).where(r.run_uuid.in_(chunk))).all())
         return found
 
     # -- metric points --------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ class StoreWriter:
                     )
                     .where(r.run_uuid.in_(list(source_counts)))
                     .group_by(r.run_uuid)
-                ).tuples()
+                ).all()
             )
         return [run_id for run_id, n in source_counts.items() if here.get(run_id, 0) < n]
 
@@ -357,7 +357,7 @@ class StoreWriter:
         with self.db.write() as conn:
             _insert_ignore(conn, s.registered_models, rows, ["name"])
             ids = dict(
-                conn.execute(select(rm.name, rm.id).where(rm.name.in_([m.name for m in models]))).tuples()
+                conn.execute(select(rm.name, rm.id).where(rm.name.in_([m.name for m in models]))).all()
             )
             for m in models:
                 # Never hand out a number the source already used, nor lower one the target has.
