@@ -277,23 +277,51 @@ class MlflowSqlSource:
         return {run_id: int(n) for run_id, n in self._rows(stmt)}
 
     def metric_points(self, run_ids: Sequence[str]) -> Iterator[list[RunPoint]]:
-        """Every point of the runs given, in batches, through a server-side cursor (no order promised)."""
+        """Every point of the runs given, in batches, through a server-side cursor (no order promised).
+
+        The driver's own cursor, unwrapped: plain tuples instead of row objects, which at millions of
+        points is most of the reading cost. Server-side on PostgreSQL (a named cursor) and MySQL
+        (an unbuffered cursor), so a batch at a time is in memory.
+        """
         if not run_ids or not self.schema.has("metrics"):
             return
-        m = self._t("metrics").c
-        stmt = select(m.run_uuid, m.key, m.step, m.timestamp, m.value, m.is_nan).where(
-            m.run_uuid.in_(list(run_ids))
-        )
         with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=self.batch).execute(stmt)
-            for part in result.partitions():
-                out: list[RunPoint] = []
-                append = out.append
-                for run_id, key, step, ts, value, is_nan in part:
-                    if is_nan or value is None or value != value or value in (math.inf, -math.inf):
-                        value = _value(value, is_nan)
-                    append((run_id, key, step or 0, ts or 0, value))
-                yield out
+            dialect = conn.dialect
+            q = dialect.identifier_preparer.quote
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            sql = (
+                f"SELECT run_uuid, {q('key')}, step, timestamp, value, is_nan FROM metrics "  # noqa: S608
+                f"WHERE run_uuid IN ({','.join([mark] * len(run_ids))})"
+            )
+            raw = conn.connection.dbapi_connection
+            if dialect.name == "postgresql":
+                cursor = raw.cursor(name="tracklight_import_points")  # type: ignore[union-attr]
+                cursor.itersize = self.batch
+            elif dialect.name == "mysql":
+                import pymysql.cursors
+
+                cursor = raw.cursor(pymysql.cursors.SSCursor)  # type: ignore[union-attr]
+            else:
+                cursor = raw.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql, tuple(run_ids))
+                yield from self._point_batches(cursor)
+            finally:
+                cursor.close()
+
+    def _point_batches(self, cursor: Any) -> Iterator[list[RunPoint]]:
+        inf, ninf = math.inf, -math.inf
+        while True:
+            rows = cursor.fetchmany(self.batch)
+            if not rows:
+                return
+            out: list[RunPoint] = []
+            append = out.append
+            for run_id, key, step, ts, value, is_nan in rows:
+                if is_nan or value is None or value in (inf, ninf):
+                    value = _value(value, is_nan)
+                append((run_id, key, step or 0, ts or 0, value))
+            yield out
 
     # -- logged models ----------------------------------------------------------------------------------
 

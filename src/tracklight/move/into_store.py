@@ -34,8 +34,6 @@ from tracklight.store.records import DatasetInput, MetricPoint
 
 # Bound parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
 _MAX_PARAMS = 30_000
-# Points per log_metrics call: five parameters each on SQLite and MySQL.
-_POINT_CHUNK = 5_000
 
 # The tables whose row counts tell what an import added.
 COUNTED = (
@@ -92,6 +90,38 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: li
 
 def _tag_rows(owner: dict[str, Any], tags: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     return [{**owner, "key": k, "value": v} for k, v in dict(tags).items()]
+
+
+def _insert_points(conn: Connection, rows: list[tuple[int, int, int, float, bool]]) -> None:
+    """Insert (series id, step, timestamp, value, is_nan) rows, skipping those already stored."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        # Five array parameters: PostgreSQL parses number arrays far faster than psycopg2 adapts
+        # thousands of separate parameters (as the server's own log-batch does).
+        columns = list(zip(*rows, strict=True))
+        arrays = [",".join(map(str, c)) for c in columns[:3]]
+        arrays.append(",".join(map(repr, columns[3])))
+        arrays.append(",".join("t" if n else "f" for n in columns[4]))
+        conn.exec_driver_sql(
+            "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) SELECT * FROM "
+            "unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::float8[], %s::boolean[]) "
+            "ON CONFLICT DO NOTHING",
+            tuple("{" + a + "}" for a in arrays),
+        )
+    elif dialect == "sqlite":
+        conn.exec_driver_sql(
+            "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES (?,?,?,?,?) "
+            "ON CONFLICT DO NOTHING",
+            rows,
+        )
+    else:  # PyMySQL's executemany sends multi-row INSERTs of up to about a megabyte
+        conn.exec_driver_sql(
+            "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES (%s,%s,%s,%s,%s) "
+            "ON DUPLICATE KEY UPDATE series_id = series_id",
+            rows,
+        )
 
 
 class StoreWriter:
@@ -275,20 +305,38 @@ class StoreWriter:
         self._series.clear()
 
     def write_points(self, points: Sequence[RunPoint]) -> None:
-        """Points of any runs, in one transaction; identical points are stored once, as the server does."""
-        by_run: dict[str, list[MetricPoint]] = defaultdict(list)
-        for run_id, key, step, ts, value in points:
-            by_run[run_id].append(MetricPoint(key, value, ts, step))
+        """Points of any runs, in one transaction; identical points are stored once, as the server does.
+
+        Each run's latest point per key goes through the store's log_metrics, so series rows are created
+        and moved forward by the server's own statements; the bulk of the points is then inserted
+        directly, in one multi-row statement (or executemany) per batch.
+        """
+        by_run: dict[str, list[RunPoint]] = defaultdict(list)
+        for point in points:
+            by_run[point[0]].append(point)
+        rows: list[tuple[int, int, int, float, bool]] = []
         with self.db.write() as conn:
             ids = self._run_ids(conn, list(by_run))
             for run_id, run_points in by_run.items():
                 internal = ids.get(run_id)
                 if internal is None:
                     continue  # points of a run the source no longer has
+                # The largest (step, timestamp, is_nan, value) per key: the write path's "latest".
+                latest: dict[str, tuple[int, int, bool, float]] = {}
+                for _, key, step, ts, value in run_points:
+                    nan = value != value
+                    candidate = (step, ts, nan, 0.0 if nan else value)
+                    best = latest.get(key)
+                    if best is None or candidate > best:
+                        latest[key] = candidate
                 known = self._series.setdefault(internal, {})
-                for start in range(0, len(run_points), _POINT_CHUNK):
-                    found = log_metrics(conn, internal, run_points[start : start + _POINT_CHUNK], known)
-                    known.update(found)
+                newest = [MetricPoint(k, math.nan if c[2] else c[3], c[1], c[0]) for k, c in latest.items()]
+                known.update(log_metrics(conn, internal, newest, known))
+                rows.extend(
+                    (known[key], step, ts, 0.0 if value != value else value, value != value)
+                    for _, key, step, ts, value in run_points
+                )
+            _insert_points(conn, rows)
 
     # -- logged models --------------------------------------------------------------------------------
 
