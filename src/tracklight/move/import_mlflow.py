@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from tracklight.move.from_mlflow_sql import MlflowSqlSource
-from tracklight.move.into_store import ImportCollision, StoreWriter
+from tracklight.move.into_store import ImportCollision, StoreWriter, make_durable, relax_durability
 from tracklight.move.progress import Progress
 from tracklight.store.engine import open_database
 from tracklight.store.migrate import current_revision, upgrade
@@ -70,12 +70,14 @@ def _run(
                     raise ImportCollision(collisions)
             _say(out, "Dry run: nothing was written.")
             return result
+        relax_durability(db)
         upgrade(db)
         collisions = _collisions(source, writer)
         if collisions:
             raise ImportCollision(collisions)
         before = writer.table_counts()
         _copy(source, writer, counts, progress)
+        make_durable(db)
         after = writer.table_counts()
         result.added = {name: after[name] - before[name] for name in after if after[name] != before[name]}
         if result.added:
