@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
+
+from sqlalchemy.engine import make_url
 
 from tracklight.move.from_mlflow_sql import MlflowSqlSource
 from tracklight.move.into_store import ImportCollision, StoreWriter, make_durable, relax_durability
@@ -57,6 +60,11 @@ def _run(
             out, f"Note: the source has several MLflow workspaces ({', '.join(workspaces)}); all are merged."
         )
     result = ImportResult(counts, skipped)
+    if dry_run and _absent_sqlite_file(target_uri):
+        _say(
+            out, "Dry run: nothing was written. The target SQLite file does not exist yet: nothing collides."
+        )
+        return result
 
     db = open_database(target_uri)
     try:
@@ -87,6 +95,12 @@ def _run(
         return result
     finally:
         db.dispose()
+
+
+def _absent_sqlite_file(uri: str) -> bool:
+    """A dry run leaves no trace, not even the empty file that opening an SQLite database creates."""
+    url = make_url(uri)
+    return url.get_backend_name() == "sqlite" and not Path(url.database or "").expanduser().exists()
 
 
 def _collisions(source: MlflowSqlSource, writer: StoreWriter) -> list[str]:
