@@ -8,6 +8,7 @@ import os
 import sys
 from datetime import UTC, datetime
 
+from tracklight.cli_messages import fail
 from tracklight.errors import TracklightError
 
 
@@ -90,24 +91,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         db = open_database(backend_store_uri_from(args.backend_store_uri))
     except (ArgumentError, StoreUriError) as exc:
-        return _error(f"invalid backend store URI: {exc}")
+        return fail(f"invalid backend store URI: {exc}")
     try:
         check_current(db)
         users = Users(db, Versions(db), Permission.READ)  # no principal: the operator acts as admin
         return _dispatch(args, users)
     except TracklightError as exc:
-        return _error(exc.message)
+        return fail(exc.message)
     except SchemaOutOfDate as exc:
-        return _error(str(exc))
+        return fail(str(exc))
     except DBAPIError as exc:
-        return _error(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
+        return fail(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
     finally:
         db.dispose()
-
-
-def _error(message: str) -> int:
-    print(f"tracklight: error: {message}", file=sys.stderr)
-    return 2
 
 
 def _dispatch(args: argparse.Namespace, users: object) -> int:

@@ -8,6 +8,7 @@ import socket
 import sys
 
 from tracklight import __version__
+from tracklight.cli_messages import fail, first_line
 
 
 def _server_parser(sub: argparse._SubParsersAction) -> None:
@@ -75,77 +76,20 @@ def _parser() -> argparse.ArgumentParser:
     from tracklight.admin_cli import add_commands
 
     add_commands(sub)
-    _export_mlflow_parser(sub)
     from tracklight.purge_cli import add_command as add_gc
 
     add_gc(sub)
+    _move_commands(sub)
     return parser
 
 
-# -- export-mlflow: back to MLflow (tracklight.move.to_mlflow_sql) -----------------------------------------
+def _move_commands(sub: argparse._SubParsersAction) -> None:
+    """Commands that move a store between MLflow and Tracklight (tracklight.move); each sets `handler`."""
+    from tracklight.move.export_cli import add_commands as add_export_mlflow
+    from tracklight.move.import_cli import add_commands as add_import_mlflow
 
-
-def _export_mlflow_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "export-mlflow",
-        help="Write this store into a fresh MLflow SQL store.",
-        description="Write this store into a fresh MLflow SQL store, at the schema of the MLflow release that "
-        "created it (`mlflow db upgrade TARGET_URI` of that release). Nothing is written unless all of it is.",
-    )
-    p.add_argument(
-        "target_uri",
-        metavar="TARGET_URI",
-        help="The MLflow store (sqlite:///…, mysql+pymysql://…, postgresql://…)",
-    )
-    p.add_argument(
-        "--backend-store-uri",
-        dest="source_uri",
-        metavar="URI",
-        help="The Tracklight store to export (default: TRACKLIGHT_BACKEND_STORE_URI, with TRACKLIGHT_DB_USER and "
-        "TRACKLIGHT_DB_PASSWORD applied)",
-    )
-    p.add_argument(
-        "--allow-loss",
-        action="store_true",
-        help="Export even when the target's MLflow release has no place for some of the data (it is listed)",
-    )
-    p.set_defaults(handler=_export_mlflow)
-
-
-def _export_mlflow(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import ArgumentError, DBAPIError
-
-    from tracklight.config import backend_store_uri_from
-    from tracklight.move.to_mlflow_sql import ExportFailed, ExportRefused, export, summary
-    from tracklight.store.engine import StoreUriError
-    from tracklight.store.migrate import SchemaOutOfDate
-
-    def progress(line: str) -> None:
-        print(f"tracklight: {line}", file=sys.stderr, flush=True)
-
-    try:
-        report = export(
-            backend_store_uri_from(args.source_uri),
-            args.target_uri,
-            allow_loss=args.allow_loss,
-            progress=progress,
-        )
-    except (ExportRefused, StoreUriError, SchemaOutOfDate, ArgumentError) as exc:
-        return _fail(str(exc))
-    except ExportFailed as exc:
-        return _fail(str(exc))
-    except DBAPIError as exc:
-        return _fail(
-            f"cannot reach a database: {_first_line(exc.orig)}; the target holds nothing of the export"
-        )
-    for line in summary(report):
-        print(line)
-    return 0
-
-
-def _fail(message: str) -> int:
-    print(f"tracklight: error: {message}", file=sys.stderr)
-    return 2
+    add_import_mlflow(sub)
+    add_export_mlflow(sub)
 
 
 def _db_upgrade(uri: str | None) -> int:
@@ -159,20 +103,16 @@ def _db_upgrade(uri: str | None) -> int:
         db = open_database(backend_store_uri_from(uri))
         before, after = upgrade(db)
     except ArgumentError as exc:
-        return _fail(f"invalid backend store URI: {_first_line(exc)}")
+        return fail(f"invalid backend store URI: {first_line(exc)}")
     except StoreUriError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except DBAPIError as exc:
-        return _fail(f"cannot reach the database: {_first_line(exc.orig)}")
+        return fail(f"cannot reach the database: {first_line(exc.orig)}")
     if before == after:
         print(f"Database schema is current (revision {after}).")
     else:
         print(f"Upgraded database schema from {before or 'empty'} to revision {after}.")
     return 0
-
-
-def _first_line(exc: object) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _check_port(host: str, port: int) -> str | None:
@@ -201,12 +141,12 @@ def _server(args: argparse.Namespace) -> int:
         adopted = adopt(args)
         settings = load_settings({**vars(args), **adopted.settings})
     except (ValueError, ArgumentError) as exc:  # RefusedFlag is a ValueError
-        return _fail(str(exc))
+        return fail(str(exc))
     for note in adopted.notes:
         print(f"tracklight: note: {note}", file=sys.stderr)
     problem = _check_port(settings.host, settings.port)
     if problem:
-        return _fail(problem)
+        return fail(problem)
     import logging.config
 
     from tracklight.artifacts.locations import ArtifactLocationError
@@ -219,9 +159,9 @@ def _server(args: argparse.Namespace) -> int:
     try:
         application, app = start(settings)
     except (StoreUriError, ArtifactLocationError, SchemaOutOfDate, RefusedFlag, AuthSetupError) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except DBAPIError as exc:
-        return _fail(f"cannot reach the database: {_first_line(exc.orig)}")
+        return fail(f"cannot reach the database: {first_line(exc.orig)}")
     announce(application)
     from tracklight.serving import serve
 
@@ -233,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     from tracklight.mlflow_flags import attach_option_strings
 
     args = _parser().parse_args(attach_option_strings(sys.argv[1:] if argv is None else argv))
+    if getattr(args, "handler", None) is not None:  # the move commands
+        return args.handler(args)
     if args.command == "server":
         return _server(args)
     if getattr(args, "handler", None) is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tracklight.cli_messages import fail
 from tracklight.errors import TracklightError
 
 _DESCRIPTION = (
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         )
         db = open_database(settings.backend_store_uri)
     except (ValueError, ArgumentError, StoreUriError) as exc:
-        return _error(str(exc))
+        return fail(str(exc))
     if args.tracking_uri:
         print(
             "tracklight: note: --tracking-uri is not needed: gc reaches the artifact stores itself",
@@ -95,11 +96,11 @@ def run(args: argparse.Namespace) -> int:
         age = args.stale_upload_age if args.stale_upload_age is not None else STALE_UPLOAD_AGE_S
         purge.sweep(destination, age, outcome, dry_run=args.dry_run)
     except TracklightError as exc:
-        return _error(exc.message)
+        return fail(exc.message)
     except (SchemaOutOfDate, ArtifactLocationError) as exc:
-        return _error(str(exc))
+        return fail(str(exc))
     except DBAPIError as exc:
-        return _error(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
+        return fail(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
     finally:
         db.dispose()
     verb = "Would delete" if args.dry_run else "Deleted"
@@ -119,8 +120,3 @@ def _count(n: int, noun: str) -> str:
 
 def _warn(message: str) -> None:
     print(f"tracklight: {message}", file=sys.stderr)
-
-
-def _error(message: str) -> int:
-    print(f"tracklight: error: {message}", file=sys.stderr)
-    return 2

@@ -1,1 +1,1 @@
-"""Moving a store between Tracklight and MLflow."""
+"""Moving a store between MLflow and Tracklight: importers, exporters and the records they exchange."""

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
+from tracklight.cli_messages import first_line
 from tracklight.move.mlflow_target import (
     MlflowTarget,
     TargetRefused,
@@ -93,13 +94,8 @@ class _Sink:
         try:
             self.conn.execute(self.target.tables[table].insert(), rows)
         except DBAPIError as exc:
-            raise ExportFailed(f"writing {table} failed: {_first_line(exc.orig)}{_ROLLED_BACK}") from exc
+            raise ExportFailed(f"writing {table} failed: {first_line(exc.orig)}{_ROLLED_BACK}") from exc
         self.report.written[table] = self.report.written.get(table, 0) + len(rows)
-
-
-def _first_line(exc: object) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _stream(conn: Connection, stmt: Select[Any]) -> Iterator[Any]:
@@ -569,7 +565,7 @@ def _write(src: Connection, target: MlflowTarget, report: ExportReport, say: Cal
                     part()
                 except DBAPIError as exc:  # reading the source, or a write outside the batches
                     raise ExportFailed(
-                        f"exporting {label} failed: {_first_line(exc.orig)}{_ROLLED_BACK}"
+                        f"exporting {label} failed: {first_line(exc.orig)}{_ROLLED_BACK}"
                     ) from exc
             advance_sequences(conn, target)
         except BaseException:
@@ -582,7 +578,7 @@ def _write(src: Connection, target: MlflowTarget, report: ExportReport, say: Cal
             # The one failure after which the target's state is not known for sure: a connection lost during
             # COMMIT may or may not have committed. Either nothing or everything is there.
             raise ExportFailed(
-                f"committing failed: {_first_line(exc.orig)}; the target holds either all of the export or "
+                f"committing failed: {first_line(exc.orig)}; the target holds either all of the export or "
                 "none of it (check for its experiments)"
             ) from exc
 
