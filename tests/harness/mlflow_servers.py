@@ -40,7 +40,10 @@ class MlflowServer(ServerProcess):
         artifacts_dir: os.PathLike[str] | str,
         log_path: os.PathLike[str] | str,
     ) -> None:
-        super().__init__(backend_store_uri, artifacts_dir, log_path, name=f"mlflow-{release}")
+        # MLflow 3 starts a job runner and half a dozen task-queue processes with its server; nothing here
+        # submits jobs, and on two cores they slow every other test down.
+        env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        super().__init__(backend_store_uri, artifacts_dir, log_path, name=f"mlflow-{release}", env=env)
         self.release = release
 
     def command(self) -> list[str]:
