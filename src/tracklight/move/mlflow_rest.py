@@ -72,7 +72,7 @@ class MlflowRest:
     def close(self) -> None:
         self.session.close()
 
-    def _send(self, method: str, path: str, *, stream: bool = False, **kwargs: Any) -> requests.Response:
+    def _send(self, method: str, path: str, /, *, stream: bool = False, **kwargs: Any) -> requests.Response:
         """The response of the first attempt that is neither a retryable status nor a connection failure."""
         url = f"{self.url}/{path.lstrip('/')}"
         for attempt in range(_ATTEMPTS):
@@ -94,13 +94,13 @@ class MlflowRest:
             return response
         raise AssertionError("unreachable")
 
-    def get(self, path: str, **params: Any) -> dict[str, Any]:
+    def get(self, path: str, /, **params: Any) -> dict[str, Any]:
         return self._send("GET", path, params=_plain(params)).json()
 
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, path: str, body: dict[str, Any], /) -> dict[str, Any]:
         return self._send("POST", path, json=body).json()
 
-    def pages(self, method: str, path: str, key: str, **fields: Any) -> Iterator[list[dict[str, Any]]]:
+    def pages(self, method: str, path: str, key: str, /, **fields: Any) -> Iterator[list[dict[str, Any]]]:
         """The pages of a listing that follows next_page_token (an empty answer is `{}`)."""
         token = None
         while True:
@@ -113,7 +113,7 @@ class MlflowRest:
             if not token:
                 return
 
-    def download(self, path: str, **params: Any) -> Iterator[bytes]:
+    def download(self, path: str, /, **params: Any) -> Iterator[bytes]:
         """A file's bytes in chunks, never all at once; the connection is released when the caller stops."""
         response = self._send("GET", path, stream=True, params=_plain(params))
         try:
