@@ -50,7 +50,7 @@ def _client_env() -> dict[str, str]:
     return env
 
 
-def _log_extra_artifacts(release: str, url: str, folder: Path) -> str:
+def _log_extra_artifacts(release: str, url: str, folder: Path, env: dict[str, str] | None = None) -> str:
     """One more run, with plain artifacts, logged by the release's own client; returns its id."""
     for name, data in _EXTRA_ARTIFACTS.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +68,7 @@ def _log_extra_artifacts(release: str, url: str, folder: Path) -> str:
         capture_output=True,
         text=True,
         timeout=300,
-        env=_client_env(),
+        env={**_client_env(), **(env or {})},
         check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
@@ -221,3 +221,54 @@ def test_dry_run_counts_and_writes_nothing(served: Served, target: BackendURI, t
     assert "  metric points: (counted while copying)\n" in result.stdout
     assert "Dry run: nothing was written." in result.stdout
     assert not artifacts.exists() or _files(artifacts) == {}
+
+
+class BasicAuthMlflowServer(MlflowServer):
+    """The stock server with MLflow's basic-auth app: every call needs a user's credentials."""
+
+    def __init__(self, workdir: Path, admin_password: str) -> None:
+        super().__init__(
+            "3", f"sqlite:///{workdir / 'mlflow.db'}", workdir / "artifacts", workdir / "mlflow.log"
+        )
+        config = workdir / "basic_auth.ini"
+        config.write_text(
+            "[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+            f"database_uri = sqlite:///{workdir / 'auth.db'}\nadmin_username = admin\n"
+        )
+        self.env.update(
+            {
+                "MLFLOW_AUTH_CONFIG_PATH": str(config),
+                "MLFLOW_AUTH_ADMIN_PASSWORD": admin_password,
+                "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-test-secret",
+            }
+        )
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--app-name", "basic-auth"]
+
+
+def test_a_server_behind_basic_auth_is_read_with_the_clients_credentials(
+    tmp_path: Path, server_factory: Any
+) -> None:
+    password = "a-long-admin-password-1"
+    credentials = {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": password}
+    source = BasicAuthMlflowServer(tmp_path, password)
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    artifacts = tmp_path / "tracklight-artifacts"
+    try:
+        source.start()
+        run_id = _log_extra_artifacts("3", source.url, tmp_path / "files", credentials)
+
+        refused = _import(source.url, target, artifacts)
+        assert refused.returncode == 2
+        assert "401" in refused.stderr
+
+        result = _import(source.url, target, artifacts, env=credentials)
+        assert result.returncode == 0, result.stderr
+        assert "  runs: 1\n" in result.stdout
+    finally:
+        source.stop()
+    server = server_factory(target, artifacts_dir=artifacts)
+    into = tmp_path / "downloaded"
+    _download(server.url, run_id, into)
+    assert _files(into) == _EXTRA_ARTIFACTS
