@@ -21,9 +21,12 @@ from harness.server import run_cli
 
 from move.test_import_mlflow import SCRIPT, _differences, _known_differences, _snapshot
 
-# Both releases on SQLite; the 3.x server also on the first other backend selected (PostgreSQL, MariaDB).
-_OTHER = [b for b in selected_backends() if b != "sqlite"][:1]
-CASES = [("3", "sqlite"), ("2", "sqlite")] + [("3", b) for b in _OTHER]
+# (release, backend, proxied): both releases on SQLite, the 3.x server on every other backend selected, and
+# once with --no-serve-artifacts, where runs name their folder itself and artifacts come through the
+# run-scoped listing and get-artifact, as on a managed server whose runs point at a bucket.
+CASES = [("3", "sqlite", True), ("2", "sqlite", True), ("3", "sqlite", False)] + [
+    ("3", b, True) for b in selected_backends() if b != "sqlite"
+]
 
 # Artifacts beside the models the populate script logs: text, binary (bigger than one read chunk),
 # nested folders and a name with a space.
@@ -32,6 +35,16 @@ _EXTRA_ARTIFACTS = {
     "data/deep/er/blob.bin": hashlib.sha256(b"seed").digest() * 90_000,  # 2.8 MiB
     "with space.json": json.dumps({"a": 1}).encode(),
 }
+
+
+class DirectMlflowServer(MlflowServer):
+    """The stock server without its artifact proxy: new runs get a folder of --default-artifact-root."""
+
+    def command(self) -> list[str]:
+        command = super().command()
+        at = command.index("--artifacts-destination")
+        command[at : at + 2] = ["--no-serve-artifacts", "--default-artifact-root", str(self.artifacts_dir)]
+        return command
 
 
 @dataclass
@@ -87,18 +100,29 @@ def _populate(release: str, url: str) -> None:
     assert result.returncode == 0, f"populate failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[f"mlflow{r}-{b}" for r, b in CASES])
+@pytest.fixture(
+    scope="module",
+    params=CASES,
+    ids=[f"mlflow{r}-{b}" + ("" if proxied else "-unproxied") for r, b, proxied in CASES],
+)
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A running stock MLflow server, filled and described by its own release's client."""
-    release, backend = request.param
+    release, backend, proxied = request.param
     workdir = tmp_path_factory.mktemp(f"served{release}-{backend}")
     db = create_database(backend, workdir / "sqlite")
-    server = MlflowServer(release, db, workdir / "artifacts", workdir / "mlflow.log")
+    kind = MlflowServer if proxied else DirectMlflowServer
+    server = kind(release, db, workdir / "artifacts", workdir / "mlflow.log")
     try:
         server.start()
         _populate(release, server.url)
         run_id = _log_extra_artifacts(release, server.url, workdir / "files")
         snapshot = _snapshot(release, server.url, workdir / "mlflow.json")
+        if not proxied:
+            # Tracklight serves the copies: where MLflow named its folder, Tracklight names its proxy.
+            text = json.dumps(snapshot)
+            for root in (workdir.joinpath("artifacts").as_uri(), str(workdir / "artifacts")):
+                text = text.replace(root, "mlflow-artifacts:")
+            snapshot = json.loads(text)
         yield Served(release, backend, server, workdir / "artifacts", snapshot, run_id)
     finally:
         server.stop()
