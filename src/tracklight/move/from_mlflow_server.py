@@ -90,7 +90,7 @@ class MlflowServerSource:
 
     def describe(self) -> str:
         try:
-            version = self.rest._send("GET", "version").text.strip()
+            version = self.rest.text("version").strip()
         except MlflowServerError:
             version = "unknown"
         return f"MLflow server {self.url} (version {version})"

@@ -97,6 +97,9 @@ class MlflowRest:
     def get(self, path: str, /, **params: Any) -> dict[str, Any]:
         return self._send("GET", path, params=_plain(params)).json()
 
+    def text(self, path: str, /) -> str:
+        return self._send("GET", path).text
+
     def post(self, path: str, body: dict[str, Any], /) -> dict[str, Any]:
         return self._send("POST", path, json=body).json()
 
