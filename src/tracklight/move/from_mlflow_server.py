@@ -40,6 +40,7 @@ _ARTIFACTS_API = "api/2.0/mlflow-artifacts/artifacts"
 _KEPT_POINTS = 500_000
 _HISTORY_PAGE = 25_000  # as the stock client asks
 _PARALLEL = 4  # concurrent calls for per-run and per-key fetches
+_RUNS_AT_ONCE = 16  # runs whose histories are fetched together (bounds what one round holds)
 
 
 def _value(raw: Any) -> float:
@@ -300,29 +301,35 @@ class MlflowServerSource:
         run = self._get_run(run_id)
         return sorted({m["key"] for m in ((run or {}).get("data") or {}).get("metrics") or []})
 
-    def _run_points(self, run_id: str) -> list[RunPoint]:
-        keys = self._keys(run_id)
-        return [p for points in self._pool.map(lambda k: self._history(run_id, k), keys) for p in points]
+    def _points_of(self, run_ids: Sequence[str]) -> dict[str, list[RunPoint]]:
+        """The points of a few runs, every (run, key) history fetched concurrently."""
+        pairs = [(run_id, key) for run_id in run_ids for key in self._keys(run_id)]
+        found: dict[str, list[RunPoint]] = {run_id: [] for run_id in run_ids}
+        for (run_id, _), points in zip(
+            pairs, self._pool.map(lambda p: self._history(*p), pairs), strict=True
+        ):
+            found[run_id].extend(points)
+        return found
 
     def metric_counts(self, run_ids: Sequence[str]) -> dict[str, int]:
         """Points per run. REST has no count, so the histories are fetched, and kept for metric_points."""
         self._kept.clear()
         kept = 0
         counts = {}
-        for run_id in run_ids:
-            points = self._run_points(run_id)
-            if points:
-                counts[run_id] = len(points)
-                if kept + len(points) <= _KEPT_POINTS:
-                    self._kept[run_id] = points
-                    kept += len(points)
+        for start in range(0, len(run_ids), _RUNS_AT_ONCE):
+            for run_id, points in self._points_of(run_ids[start : start + _RUNS_AT_ONCE]).items():
+                if points:
+                    counts[run_id] = len(points)
+                    if kept + len(points) <= _KEPT_POINTS:
+                        self._kept[run_id] = points
+                        kept += len(points)
         return counts
 
     def metric_points(self, run_ids: Sequence[str]) -> Iterator[list[RunPoint]]:
         for run_id in run_ids:
             points = self._kept.pop(run_id, None)
             if points is None:
-                points = self._run_points(run_id)
+                points = self._points_of([run_id])[run_id]
             if points:
                 yield points
         self._kept.clear()
