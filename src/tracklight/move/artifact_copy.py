@@ -13,11 +13,13 @@ from itertools import islice
 
 from tracklight.artifacts.locations import ArtifactRoots
 from tracklight.artifacts.paths import artifact_path, join
-from tracklight.artifacts.store import ArtifactWriter
+from tracklight.artifacts.store import ArtifactStore, ArtifactWriter
 from tracklight.move.from_mlflow_server import ArtifactTree, MlflowServerSource
+from tracklight.move.mlflow_rest import MlflowServerError
 from tracklight.move.progress import Phase, Progress
 
 _PARALLEL = 4  # trees copied at once: the source's latency, not bandwidth, bounds one stream
+_FILE_ATTEMPTS = 3
 _BATCH = 64  # trees handed to the pool at a time (the listing of runs is not held whole)
 
 
@@ -57,10 +59,28 @@ def _copy_tree(
         if size is not None and store.size(target) == size:
             tally.skipped += 1
         else:
-            tally.bytes += _stream(source.artifact_bytes(tree, relative), store.open_writer(target, size))
+            tally.bytes += _copy_file(source, tree, relative, store, target, size)
             tally.files += 1
         phase.advance(1)
     return tally
+
+
+def _copy_file(
+    source: MlflowServerSource,
+    tree: ArtifactTree,
+    relative: str,
+    store: ArtifactStore,
+    target: str,
+    size: int | None,
+) -> int:
+    """Copy one file; a body cut off mid-way (after the request's own retries) is fetched again from the start."""
+    for attempt in range(_FILE_ATTEMPTS):
+        try:
+            return _stream(source.artifact_bytes(tree, relative), store.open_writer(target, size))
+        except MlflowServerError:
+            if attempt == _FILE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _stream(chunks: Iterator[bytes], writer: ArtifactWriter) -> int:

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tracklight.artifacts.locations import ArtifactLocationError
     from tracklight.config import backend_store_uri_from, load_settings
+    from tracklight.errors import TracklightError
     from tracklight.move.import_mlflow import import_mlflow, import_mlflow_server
     from tracklight.move.into_store import ImportCollision
     from tracklight.move.mlflow_rest import MlflowServerError
@@ -75,7 +76,14 @@ def run(args: argparse.Namespace) -> int:
             )
     except ImportCollision as exc:
         return _error(f"{exc}\nNothing was imported. Import into an empty store, or remove what collides.")
-    except (NotAnMlflowStore, StoreUriError, MlflowServerError, ArtifactLocationError, ValueError) as exc:
+    except (
+        NotAnMlflowStore,
+        StoreUriError,
+        MlflowServerError,
+        ArtifactLocationError,
+        TracklightError,  # an artifact path from the source that would leave its folder, or the like
+        ValueError,
+    ) as exc:
         return _error(str(exc))
     except ArgumentError as exc:
         return _error(f"invalid database URI: {exc}")

@@ -121,6 +121,8 @@ class MlflowRest:
         response = self._send("GET", path, stream=True, params=_plain(params))
         try:
             yield from response.iter_content(DOWNLOAD_CHUNK)
+        except requests.RequestException as exc:  # the connection dropped mid-body
+            raise MlflowServerError(f"GET {response.url}: {exc}") from exc
         finally:
             response.close()
 
