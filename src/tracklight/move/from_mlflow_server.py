@@ -239,13 +239,16 @@ class MlflowServerSource:
                 yield found
 
     def _has_logged_models(self) -> bool:
-        """Whether the server knows logged models (MLflow 3); 2.x answers 404 (ENDPOINT_NOT_FOUND)."""
+        """Whether the server knows logged models (MLflow 3): 2.x answers 404 for the route itself (with
+        ENDPOINT_NOT_FOUND, or no MLflow error at all), not a 404 about an experiment."""
         if self._logged_models is None:
+            experiments = self.experiments()
+            probe = [str(experiments[0].experiment_id)] if experiments else ["0"]
             try:
-                self.rest.post(f"{_API}/logged-models/search", {"experiment_ids": ["0"], "max_results": 1})
+                self.rest.post(f"{_API}/logged-models/search", {"experiment_ids": probe, "max_results": 1})
                 self._logged_models = True
             except MlflowServerError as exc:
-                if exc.status not in (404, 405, 501) and exc.code != "ENDPOINT_NOT_FOUND":
+                if exc.status not in (404, 405, 501) or exc.code not in (None, "ENDPOINT_NOT_FOUND"):
                     raise
                 self._logged_models = False
         return self._logged_models
