@@ -214,24 +214,30 @@ def _connect(uri: str) -> Iterator[Connection]:
         engine.dispose()
 
 
+def _key(uri: str) -> str:
+    return "`key`" if uri.startswith("mysql") else "key"
+
+
 def _source_state(uri: str) -> dict[str, Any]:
+    key = _key(uri)
     with _connect(uri) as conn:
         return {
             "runs": set(
                 conn.execute(text("SELECT run_uuid, experiment_id, status, lifecycle_stage FROM runs")).all()
             ),
-            "params": set(conn.execute(text("SELECT run_uuid, key, value FROM params")).all()),
-            "tags": set(conn.execute(text("SELECT run_uuid, key, value FROM tags")).all()),
+            "params": set(conn.execute(text(f"SELECT run_uuid, {key}, value FROM params")).all()),
+            "tags": set(conn.execute(text(f"SELECT run_uuid, {key}, value FROM tags")).all()),
             "points": set(
                 (r[0], r[1], r[2], r[3], float(r[4]), bool(r[5]))
                 for r in conn.execute(
-                    text("SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics")
+                    text(f"SELECT run_uuid, {key}, step, timestamp, value, is_nan FROM metrics")
                 )
             ),
         }
 
 
 def _target_state(uri: str) -> dict[str, Any]:
+    key = _key(uri)
     with _connect(uri) as conn:
         runs = "JOIN runs r ON r.id = x.run_id"
         return {
@@ -239,16 +245,16 @@ def _target_state(uri: str) -> dict[str, Any]:
                 conn.execute(text("SELECT run_uuid, experiment_id, status, lifecycle_stage FROM runs")).all()
             ),
             "params": set(
-                conn.execute(text(f"SELECT r.run_uuid, x.key, x.value FROM params x {runs}")).all()
+                conn.execute(text(f"SELECT r.run_uuid, x.{key}, x.value FROM params x {runs}")).all()
             ),
             "tags": set(
-                conn.execute(text(f"SELECT r.run_uuid, x.key, x.value FROM run_tags x {runs}")).all()
+                conn.execute(text(f"SELECT r.run_uuid, x.{key}, x.value FROM run_tags x {runs}")).all()
             ),
             "points": set(
                 (r[0], r[1], r[2], r[3], float(r[4]), bool(r[5]))
                 for r in conn.execute(
                     text(
-                        "SELECT r.run_uuid, x.key, m.step, m.timestamp, m.value, m.is_nan FROM metrics m "
+                        f"SELECT r.run_uuid, x.{key}, m.step, m.timestamp, m.value, m.is_nan FROM metrics m "
                         f"JOIN metric_series x ON x.id = m.series_id {runs}"
                     )
                 )
@@ -257,7 +263,7 @@ def _target_state(uri: str) -> dict[str, Any]:
                 (r[0], r[1]): (r[2], r[3], bool(r[4]), float(r[5]))
                 for r in conn.execute(
                     text(
-                        f"SELECT r.run_uuid, x.key, x.step, x.timestamp, x.is_nan, x.value FROM metric_series x {runs}"
+                        f"SELECT r.run_uuid, x.{key}, x.step, x.timestamp, x.is_nan, x.value FROM metric_series x {runs}"
                     )
                 )
             },

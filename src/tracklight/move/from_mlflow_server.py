@@ -291,10 +291,13 @@ class MlflowServerSource:
             metric_key=key,
             max_results=_HISTORY_PAGE,
         ):
-            points.extend(
-                (run_id, key, _int(m.get("step")), _int(m.get("timestamp")), _value(m.get("value")))
-                for m in page
-            )
+            for m in page:
+                value = _value(m.get("value"))
+                nan = value != value
+                # As the SQL stores spell a point: NaN is is_nan with a value of 0.
+                points.append(
+                    (run_id, key, _int(m.get("step")), _int(m.get("timestamp")), 0.0 if nan else value, nan)
+                )
         return points
 
     def _keys(self, run_id: str) -> list[str]:

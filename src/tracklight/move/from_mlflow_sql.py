@@ -50,6 +50,17 @@ def _value(value: float | None, is_nan: Any) -> float:
     return float(value)
 
 
+def _clamped(dialect: str) -> str:
+    """The value column with infinities clamped as MLflow clamps them (stores before that kept them on
+    SQLite and PostgreSQL; MySQL never could), so the driver's rows need no per-row work in Python."""
+    if dialect == "mysql":
+        return "value"
+    big = "'Infinity'::float8" if dialect == "postgresql" else "9e999"  # SQLite reads 9e999 as +inf
+    return (
+        f"CASE WHEN value = {big} THEN {MAX_DOUBLE!r} WHEN value = -{big} THEN -{MAX_DOUBLE!r} ELSE value END"
+    )
+
+
 class MlflowSqlSource:
     """An MLflow tracking and registry database, opened for reading."""
 
@@ -147,7 +158,15 @@ class MlflowSqlSource:
     def run_pages(self) -> Iterator[list[RunRecord]]:
         """Runs with their params and tags, a keyset page at a time, in run id order."""
         r = self._t("runs").c
-        wanted = ["run_uuid", "experiment_id", "name", "user_id", "status", "start_time", "end_time"]
+        wanted = [
+            "run_uuid",
+            "experiment_id",
+            "name",
+            "user_id",
+            "status",
+            "start_time",
+            "end_time",
+        ]
         wanted += ["lifecycle_stage", "artifact_uri", "deleted_time"]
         cols = [r[name] for name in wanted if name in r]
         after = None
@@ -196,7 +215,12 @@ class MlflowSqlSource:
         i, d = self._t("inputs").c, self._t("datasets").c
         join = self._t("inputs").join(self._t("datasets"), d.dataset_uuid == i.source_id)
         cols = [i.input_uuid, i.destination_id, d.experiment_id, d.name, d.digest]
-        cols += [d.dataset_source_type, d.dataset_source, d.dataset_schema, d.dataset_profile]
+        cols += [
+            d.dataset_source_type,
+            d.dataset_source,
+            d.dataset_schema,
+            d.dataset_profile,
+        ]
         after = None
         while True:
             stmt = (
@@ -242,13 +266,17 @@ class MlflowSqlSource:
         cols = [i.input_uuid, i.source_type, i.source_id, i.destination_id] + (
             [step] if step is not None else []
         )
-        kinds = {"RUN_INPUT": ("MODEL_INPUT", "input"), "RUN_OUTPUT": ("MODEL_OUTPUT", "output")}
+        kinds = {
+            "RUN_INPUT": ("MODEL_INPUT", "input"),
+            "RUN_OUTPUT": ("MODEL_OUTPUT", "output"),
+        }
         after = None
         while True:
             stmt = (
                 select(*cols)
                 .where(
-                    i.source_type.in_(list(kinds)), i.destination_type.in_(["MODEL_INPUT", "MODEL_OUTPUT"])
+                    i.source_type.in_(list(kinds)),
+                    i.destination_type.in_(["MODEL_INPUT", "MODEL_OUTPUT"]),
                 )
                 .order_by(i.input_uuid)
                 .limit(self.page)
@@ -293,8 +321,8 @@ class MlflowSqlSource:
             q = dialect.identifier_preparer.quote
             mark = "?" if dialect.paramstyle == "qmark" else "%s"
             sql = (
-                f"SELECT run_uuid, {q('key')}, step, timestamp, value, is_nan FROM metrics "  # noqa: S608
-                f"WHERE run_uuid IN ({','.join([mark] * len(run_ids))})"
+                f"SELECT run_uuid, {q('key')}, step, timestamp, {_clamped(dialect.name)}, is_nan "  # noqa: S608
+                f"FROM metrics WHERE run_uuid IN ({','.join([mark] * len(run_ids))})"
             )
             raw = conn.connection.dbapi_connection
             if dialect.name == "postgresql":
@@ -313,18 +341,11 @@ class MlflowSqlSource:
                 cursor.close()
 
     def _point_batches(self, cursor: Any) -> Iterator[list[RunPoint]]:
-        inf, ninf = math.inf, -math.inf
         while True:
             rows = cursor.fetchmany(self.batch)
             if not rows:
                 return
-            out: list[RunPoint] = []
-            append = out.append
-            for run_id, key, step, ts, value, is_nan in rows:
-                if is_nan or value is None or value in (inf, ninf):
-                    value = _value(value, is_nan)
-                append((run_id, key, step or 0, ts or 0, value))
-            yield out
+            yield rows
 
     # -- logged models ----------------------------------------------------------------------------------
 
@@ -385,7 +406,13 @@ class MlflowSqlSource:
             if not ids:
                 return
             after = ids[-1]
-            cols = [mm.model_id, mm.metric_name, mm.metric_step, mm.metric_timestamp_ms, mm.metric_value]
+            cols = [
+                mm.model_id,
+                mm.metric_name,
+                mm.metric_step,
+                mm.metric_timestamp_ms,
+                mm.metric_value,
+            ]
             cols += [mm.run_id, mm.get("dataset_name"), mm.get("dataset_digest")]
             stmt = select(*[c for c in cols if c is not None]).where(mm.model_id.in_(ids))
             rows = [dict(r._mapping) for r in self._rows(stmt)]

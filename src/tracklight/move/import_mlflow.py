@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
+
+from sqlalchemy.engine import make_url
 
 from tracklight.config import Settings
 from tracklight.move.from_mlflow_sql import MlflowSqlSource
-from tracklight.move.into_store import ImportCollision, StoreWriter
+from tracklight.move.into_store import ImportCollision, StoreWriter, make_durable, relax_durability
 from tracklight.move.progress import Progress
 from tracklight.move.source import Source
 from tracklight.store.engine import open_database
@@ -91,6 +94,11 @@ def _run(
             out, f"Note: the source has several MLflow workspaces ({', '.join(workspaces)}); all are merged."
         )
     result = ImportResult(counts, skipped)
+    if dry_run and _absent_sqlite_file(target_uri):
+        _say(
+            out, "Dry run: nothing was written. The target SQLite file does not exist yet: nothing collides."
+        )
+        return result
 
     db = open_database(target_uri)
     try:
@@ -104,12 +112,14 @@ def _run(
                     raise ImportCollision(collisions)
             _say(out, "Dry run: nothing was written.")
             return result
+        relax_durability(db)
         upgrade(db)
         collisions = _collisions(source, writer)
         if collisions:
             raise ImportCollision(collisions)
         before = writer.table_counts()
         _copy(source, writer, counts, progress)
+        make_durable(db)
         after = writer.table_counts()
         if after_copy is not None:
             after_copy()
@@ -121,6 +131,12 @@ def _run(
         return result
     finally:
         db.dispose()
+
+
+def _absent_sqlite_file(uri: str) -> bool:
+    """A dry run leaves no trace, not even the empty file that opening an SQLite database creates."""
+    url = make_url(uri)
+    return url.get_backend_name() == "sqlite" and not Path(url.database or "").expanduser().exists()
 
 
 def _collisions(source: Source, writer: StoreWriter) -> list[str]:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select, update
+from sqlalchemy import Connection, Table, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from tracklight.move.records import (
@@ -59,6 +59,40 @@ COUNTED = (
     s.model_version_tags,
     s.registered_model_aliases,
 )
+
+
+def relax_durability(db: Database) -> None:
+    """Let the import's commits return before the disk has them; call before its first connection.
+
+    An import is resumable, so losing its last commits to a machine crash costs a re-run, not data,
+    while waiting for an fsync per batch cost most of its time on a busy disk. SQLite in WAL mode with
+    synchronous=NORMAL stays consistent and syncs at checkpoints (made rarer here); PostgreSQL's
+    asynchronous commit is durable within a fraction of a second. make_durable() syncs at the end.
+    """
+    if db.dialect == "sqlite":
+
+        @event.listens_for(db.engine, "connect")
+        def _sqlite(dbapi_conn, _record) -> None:  # runs after the store's own PRAGMAs
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA wal_autocheckpoint=20000")
+            cursor.close()
+
+    elif db.dialect == "postgresql":
+
+        @event.listens_for(db.engine, "connect")
+        def _postgresql(dbapi_conn, _record) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SET synchronous_commit = off")
+            cursor.close()
+            dbapi_conn.commit()
+
+
+def make_durable(db: Database) -> None:
+    """Put everything the import committed on disk (SQLite: a checkpoint, which syncs the file)."""
+    if db.dialect == "sqlite":
+        with db.engine.connect() as conn:
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
 
 
 class ImportCollision(RuntimeError):
@@ -275,7 +309,15 @@ class StoreWriter:
                     ids[run_id],
                     items[0].experiment_id,
                     [
-                        DatasetInput(x.name, x.digest, x.source_type, x.source, x.schema, x.profile, x.tags)
+                        DatasetInput(
+                            x.name,
+                            x.digest,
+                            x.source_type,
+                            x.source,
+                            x.schema,
+                            x.profile,
+                            x.tags,
+                        )
                         for x in items
                     ],
                 )
@@ -330,32 +372,36 @@ class StoreWriter:
         and moved forward by the server's own statements; the bulk of the points is then inserted
         directly, in one multi-row statement (or executemany) per batch.
         """
-        by_run: dict[str, list[RunPoint]] = defaultdict(list)
-        for point in points:
-            by_run[point[0]].append(point)
-        rows: list[tuple[int, int, int, float, bool]] = []
+        # The largest (step, timestamp, is_nan, value) per series: the write path's "latest".
+        latest: dict[tuple[str, str], tuple[int, int, bool, float]] = {}
+        get = latest.get
+        for run_id, key, step, ts, value, nan in points:
+            candidate = (step, ts, nan, value)
+            best = get((run_id, key))
+            if best is None or candidate > best:
+                latest[(run_id, key)] = candidate
+        newest: dict[str, list[MetricPoint]] = defaultdict(list)
+        for (run_id, key), (step, ts, nan, value) in latest.items():
+            newest[run_id].append(MetricPoint(key, math.nan if nan else value, ts, step))
         with self.db.write() as conn:
-            ids = self._run_ids(conn, list(by_run))
-            for run_id, run_points in by_run.items():
+            ids = self._run_ids(conn, list(newest))
+            series: dict[tuple[str, str], int] = {}
+            for run_id, run_newest in newest.items():
                 internal = ids.get(run_id)
                 if internal is None:
                     continue  # points of a run the source no longer has
-                # The largest (step, timestamp, is_nan, value) per key: the write path's "latest".
-                latest: dict[str, tuple[int, int, bool, float]] = {}
-                for _, key, step, ts, value in run_points:
-                    nan = value != value
-                    candidate = (step, ts, nan, 0.0 if nan else value)
-                    best = latest.get(key)
-                    if best is None or candidate > best:
-                        latest[key] = candidate
                 known = self._series.setdefault(internal, {})
-                newest = [MetricPoint(k, math.nan if c[2] else c[3], c[1], c[0]) for k, c in latest.items()]
-                known.update(log_metrics(conn, internal, newest, known))
-                rows.extend(
-                    (known[key], step, ts, 0.0 if value != value else value, value != value)
-                    for _, key, step, ts, value in run_points
-                )
-            _insert_points(conn, rows)
+                known.update(log_metrics(conn, internal, run_newest, known))
+                for point in run_newest:
+                    series[(run_id, point.key)] = known[point.key]
+            _insert_points(
+                conn,
+                [
+                    (series[(r, k)], step, ts, value, nan)
+                    for r, k, step, ts, value, nan in points
+                    if (r, k) in series
+                ],
+            )
 
     # -- logged models --------------------------------------------------------------------------------
 
@@ -467,7 +513,10 @@ class StoreWriter:
                     r
                     for m in models
                     for v in m.versions
-                    for r in _tag_rows({"registered_model_id": ids[m.name], "version": v.version}, v.tags)
+                    for r in _tag_rows(
+                        {"registered_model_id": ids[m.name], "version": v.version},
+                        v.tags,
+                    )
                 ],
                 ["registered_model_id", "version", "key"],
             )
@@ -475,7 +524,11 @@ class StoreWriter:
                 conn,
                 s.registered_model_aliases,
                 [
-                    {"registered_model_id": ids[m.name], "alias": alias, "version": version}
+                    {
+                        "registered_model_id": ids[m.name],
+                        "alias": alias,
+                        "version": version,
+                    }
                     for m in models
                     for alias, version in m.aliases
                 ],

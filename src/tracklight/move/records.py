@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 Tags = list[tuple[str, str]]
 
-# One metric point: (run id, key, step, timestamp, value). Plain tuples: a store holds millions of them.
-RunPoint = tuple[str, str, int, int, float]
+# One metric point: (run id, key, step, timestamp, value, is_nan), as MLflow's SQL stores spell it: NaN
+# is is_nan true with value 0.0. Plain tuples, passed on as the driver returns them: a store holds millions.
+RunPoint = tuple[str, str, int, int, float, bool]
 
 
 @dataclass(slots=True)
