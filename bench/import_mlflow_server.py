@@ -50,7 +50,7 @@ def _start_mlflow(store: str, artifacts: Path, log: Path) -> tuple[subprocess.Po
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # MLflow 3 takes a while to start on a busy machine
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
@@ -59,7 +59,7 @@ def _start_mlflow(store: str, artifacts: Path, log: Path) -> tuple[subprocess.Po
         except OSError:
             time.sleep(0.5)
     proc.kill()
-    raise RuntimeError(f"mlflow server did not start; see {log}")
+    raise RuntimeError(f"mlflow server did not start:\n{log.read_text()[-3000:]}")
 
 
 def _import(args: list[str], log: Path, server_pid: int) -> dict[str, float]:
