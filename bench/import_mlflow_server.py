@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -81,6 +82,11 @@ def _import(args: list[str], log: Path, server_pid: int) -> dict[str, float]:
     }
 
 
+def _points_in(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
@@ -94,6 +100,12 @@ def main() -> int:
         source = create_database("sqlite", "mlsrc", work)
         built = build_source(source, args.runs, args.points)
         print(f"source of {args.runs} runs, {args.points:,} points built in {built:.0f} s", flush=True)
+        # runs/search names a run's metric keys from latest_metrics, which that builder leaves empty.
+        with sqlite3.connect(source.path) as conn:  # type: ignore[attr-defined]
+            conn.execute(
+                "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+                "SELECT key, 0, 0, 0, 0, run_uuid FROM metrics GROUP BY run_uuid, key"
+            )
         # The SQL import reads a copy: the running server's connections must not make it wait on locks.
         copy = work / "mlsrc-copy.db"
         shutil.copyfile(source.path, copy)  # type: ignore[attr-defined]
@@ -112,6 +124,9 @@ def main() -> int:
                     result = _import(
                         [*what, "--backend-store-uri", target], work / f"{kind}{n}.log", server.pid
                     )
+                    result["points_copied"] = _points_in(work / f"{kind}{n}.db")
+                    if result["points_copied"] != args.points:
+                        raise RuntimeError(f"{kind} import copied {result['points_copied']} points")
                     rows[kind].append(result)
                     print(kind, json.dumps({k: round(v, 2) for k, v in result.items()}), flush=True)
         finally:
