@@ -74,6 +74,9 @@ class MlflowSqlSource:
     def close(self) -> None:
         self.engine.dispose()
 
+    def describe(self) -> str:
+        return f"MLflow schema revision {self.schema.revision or 'unknown'}"
+
     def _t(self, name: str) -> Table:
         return self.schema.tables[name]
 

@@ -13,16 +13,18 @@ from typing import TextIO
 
 from sqlalchemy.engine import make_url
 
+from tracklight.config import Settings
 from tracklight.move.from_mlflow_sql import MlflowSqlSource
 from tracklight.move.into_store import ImportCollision, StoreWriter, make_durable, relax_durability
 from tracklight.move.progress import Progress
+from tracklight.move.source import Source
 from tracklight.store.engine import open_database
 from tracklight.store.migrate import current_revision, upgrade
 
 
 @dataclass
 class ImportResult:
-    source_counts: dict[str, int]
+    source_counts: dict[str, int | None]
     skipped: dict[str, int]
     added: dict[str, int] = field(default_factory=dict)  # rows added per target table (empty: dry run)
 
@@ -38,19 +40,51 @@ def import_mlflow(
         source.close()
 
 
+def import_mlflow_server(
+    url: str, target_uri: str, settings: Settings, *, dry_run: bool, out: TextIO, progress: Progress
+) -> ImportResult:
+    """Import a live MLflow server over REST, copying its artifacts into `settings`' artifact store."""
+    from tracklight.artifacts.locations import ArtifactRoots, open_store
+    from tracklight.move.artifact_copy import copy_artifacts
+    from tracklight.move.from_mlflow_server import MlflowServerSource
+
+    source = MlflowServerSource(url, artifact_root=settings.artifact_root_for_runs)
+
+    def copy() -> None:
+        destination = (
+            open_store(settings.artifacts_destination, settings.cloud) if settings.serve_artifacts else None
+        )
+        tally = copy_artifacts(source, ArtifactRoots(destination, settings.cloud), progress)
+        _say(
+            out,
+            f"Artifacts: {tally.files:,} files copied ({tally.bytes:,} bytes), {tally.skipped:,} already there",
+        )
+
+    try:
+        return _run(source, target_uri, dry_run=dry_run, out=out, progress=progress, after_copy=copy)
+    finally:
+        source.close()
+
+
 def _say(out: TextIO, text: str) -> None:
     out.write(text + "\n")
     out.flush()
 
 
 def _run(
-    source: MlflowSqlSource, target_uri: str, *, dry_run: bool, out: TextIO, progress: Progress
+    source: Source,
+    target_uri: str,
+    *,
+    dry_run: bool,
+    out: TextIO,
+    progress: Progress,
+    after_copy: Callable[[], None] | None = None,
 ) -> ImportResult:
-    counts = source.counts()
+    counts = dict(source.counts())
     skipped = source.skipped()
-    _say(out, f"Source: MLflow schema revision {source.schema.revision or 'unknown'}")
+    _say(out, f"Source: {source.describe()}")
     for what, n in counts.items():
-        _say(out, f"  {what}: {n:,}")
+        _say(out, f"  {what}: {'(counted while copying)' if n is None else f'{n:,}'}")
     if skipped:
         listed = ", ".join(f"{name} ({n:,} rows)" for name, n in skipped.items())
         _say(out, f"Not imported (not supported yet): {listed}")
@@ -87,6 +121,8 @@ def _run(
         _copy(source, writer, counts, progress)
         make_durable(db)
         after = writer.table_counts()
+        if after_copy is not None:
+            after_copy()
         result.added = {name: after[name] - before[name] for name in after if after[name] != before[name]}
         if result.added:
             _say(out, "Added: " + ", ".join(f"{name} +{n:,}" for name, n in result.added.items()))
@@ -103,7 +139,7 @@ def _absent_sqlite_file(uri: str) -> bool:
     return url.get_backend_name() == "sqlite" and not Path(url.database or "").expanduser().exists()
 
 
-def _collisions(source: MlflowSqlSource, writer: StoreWriter) -> list[str]:
+def _collisions(source: Source, writer: StoreWriter) -> list[str]:
     found = writer.experiment_collisions(source.experiments())
     for page in source.run_pages():
         found += writer.run_collisions(page)
@@ -114,7 +150,7 @@ def _collisions(source: MlflowSqlSource, writer: StoreWriter) -> list[str]:
     return found
 
 
-def _copy(source: MlflowSqlSource, writer: StoreWriter, counts: dict[str, int], progress: Progress) -> None:
+def _copy(source: Source, writer: StoreWriter, counts: dict[str, int | None], progress: Progress) -> None:
     experiments = source.experiments()
     phase = progress.phase("experiments", len(experiments))
     writer.write_experiments(experiments)
@@ -171,7 +207,7 @@ def _copy(source: MlflowSqlSource, writer: StoreWriter, counts: dict[str, int], 
     )
 
 
-def _pages(progress: Progress, name: str, total: int, pages: Callable, write: Callable) -> None:
+def _pages(progress: Progress, name: str, total: int | None, pages: Callable, write: Callable) -> None:
     phase = progress.phase(name, total)
     for page in pages():
         write(page)
