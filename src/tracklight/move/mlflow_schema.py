@@ -6,6 +6,7 @@ same way: a table or column that release lacks is simply absent, and the phase t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Column, Connection, MetaData, Table, func, inspect, select, text
@@ -64,17 +65,24 @@ class MlflowSchema:
         return None if t is None else t.c.get(name)
 
 
-def reflect(conn: Connection) -> MlflowSchema:
+def reflect_store(conn: Connection, wanted: Iterable[str]) -> tuple[set[str], str | None, dict[str, Table]]:
+    """An MLflow store's table names, its Alembic revision (None without one), and those of `wanted` it
+    has, reflected as its release created them. Shared by the importer (source) and the exporter (target)."""
     names = set(inspect(conn).get_table_names())
-    if not {"experiments", "runs"} <= names:
-        raise NotAnMlflowStore("the source database has no MLflow tables (no experiments and runs tables)")
-    metadata = MetaData()
-    metadata.reflect(conn, only=[n for n in READ_TABLES if n in names])
     revision = None
     if "alembic_version" in names:
         revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    metadata = MetaData()
+    metadata.reflect(conn, only=[n for n in wanted if n in names], resolve_fks=False)
+    return names, None if revision is None else str(revision), dict(metadata.tables)
+
+
+def reflect(conn: Connection) -> MlflowSchema:
+    names, revision, tables = reflect_store(conn, READ_TABLES)
+    if not {"experiments", "runs"} <= names:
+        raise NotAnMlflowStore("the source database has no MLflow tables (no experiments and runs tables)")
     others = sorted(names - set(READ_TABLES) - NOT_DATA)
-    return MlflowSchema(revision, dict(metadata.tables), others)
+    return MlflowSchema(revision, tables, others)
 
 
 def skipped_rows(conn: Connection, schema: MlflowSchema) -> dict[str, int]:

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, func, inspect, select, text
+from sqlalchemy import Connection, Engine, Table, create_engine, func, select
 from sqlalchemy.engine import make_url
 
+from tracklight.move.mlflow_schema import READ_TABLES, reflect_store
 from tracklight.store.engine import normalize_uri
 
-# The tables an export may write, whichever of them the target's release has.
-WRITTEN = (
-    "experiments",
-    "experiment_tags",
-    "runs",
-    "params",
-    "tags",
-    "metrics",
-    "latest_metrics",
-    "datasets",
-    "inputs",
-    "input_tags",
-    "logged_models",
-    "logged_model_params",
-    "logged_model_tags",
-    "logged_model_metrics",
-    "registered_models",
-    "registered_model_tags",
-    "model_versions",
-    "model_version_tags",
-    "registered_model_aliases",
-)
+# The tables an export may write, whichever of them the target's release has: what an import reads, and
+# the latest values MLflow keeps beside the points.
+WRITTEN = (*READ_TABLES, "latest_metrics")
 # Every MLflow tracking schema since 1.x has these; a database without them is not an MLflow store.
 _REQUIRED = {
     "experiments": "experiment_id",
@@ -76,15 +58,7 @@ def open_target(uri: str) -> MlflowTarget:
     """Reflect the target; refuse (TargetRefused) a database that is not an MLflow tracking store."""
     engine = target_engine(uri)
     with engine.connect() as conn:
-        names = set(inspect(conn).get_table_names())
-        revision = None
-        if "alembic_version" in names:
-            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        metadata = MetaData()
-        metadata.reflect(
-            bind=conn, only=[n for n in WRITTEN + _MUST_BE_EMPTY if n in names], resolve_fks=False
-        )
-    tables = dict(metadata.tables)
+        names, revision, tables = reflect_store(conn, WRITTEN + _MUST_BE_EMPTY)
     missing = [f"{t}.{c}" for t, c in _REQUIRED.items() if t not in tables or c not in tables[t].c]
     if revision is None or missing:
         engine.dispose()
