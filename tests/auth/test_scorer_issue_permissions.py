@@ -81,7 +81,8 @@ def test_scorer_and_issue_permissions(
     ]["issue_id"]
     username, password = new_user(auth_server)
     if level is not None:
-        _grant(auth_server, username, eid, level)
+        # The 2.x grant API names DENY as NO_PERMISSIONS.
+        _grant(auth_server, username, eid, "NO_PERMISSIONS" if level == "DENY" else level)
     user = Caller(auth_server, (username, password))
     can_read, can_edit = LEVELS[level]
 
