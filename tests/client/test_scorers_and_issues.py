@@ -70,14 +70,14 @@ def test_versions_are_numbered_per_experiment_and_name(tracking: Tracking) -> No
     listed = store.list_scorers(exp)
     assert [(s.scorer_name, s.scorer_version) for s in listed] == [("brevity", 1), ("tone", 2)]
     assert (
-        json.loads(listed[1].serialized_scorer)["instructions_judge_pydantic_data"]["model"]
+        json.loads(listed[1]._serialized_scorer)["instructions_judge_pydantic_data"]["model"]
         == "openai:/gpt-4o"
     )
     assert [s.experiment_id for s in listed] == [exp, exp]
     assert [v.scorer_version for v in store.list_scorer_versions(exp, "tone")] == [1, 2]
     assert store.get_scorer(exp, "tone").scorer_version == 2
     pinned = store.get_scorer(exp, "tone", version=1)
-    assert (pinned.scorer_version, pinned.serialized_scorer) == (1, _judge("tone"))
+    assert (pinned.scorer_version, pinned._serialized_scorer) == (1, _judge("tone"))
     assert pinned.creation_time == first.creation_time
     assert [s.scorer_name for s in store.list_scorers(other)] == ["tone"]
 
