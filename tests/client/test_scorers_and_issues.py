@@ -5,6 +5,7 @@ HTTP, which any client version can drive."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -117,6 +118,23 @@ def test_the_last_version_deleted_alone_leaves_the_scorer(tracking: Tracking) ->
     raises_code(lambda: store.list_scorer_versions(exp, "tone"), "RESOURCE_DOES_NOT_EXIST")
     again = store.register_scorer(exp, "tone", _judge("tone"))
     assert (again.scorer_version, again.scorer_id) == (1, scorer_id)
+
+
+def test_concurrent_registrations_number_versions_without_gaps_or_repeats(tracking: Tracking) -> None:
+    exp = _experiment(tracking)
+    url = tracking.api("scorers/register", "3.0")
+
+    def register(_: int) -> tuple[int, str]:
+        body = ok(post(url, {"experiment_id": exp, "name": "raced", "serialized_scorer": _judge("raced")}))
+        return body["version"], body["scorer_id"]
+
+    # The first registrations race to create the scorer itself as well.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(register, range(24)))
+    assert sorted(v for v, _ in results) == list(range(1, 25))
+    assert len({sid for _, sid in results}) == 1
+    listed = ok(get(tracking.api("scorers/versions", "3.0"), {"experiment_id": exp, "name": "raced"}))
+    assert [s["scorer_version"] for s in listed["scorers"]] == list(range(1, 25))
 
 
 # -- scorers: the genai API ------------------------------------------------------------------------------
