@@ -368,9 +368,9 @@ scorer_versions = Table(
     Column("creation_time", BigInteger, nullable=False),
 )
 
-# At most one per scorer (each upsert replaces it). Tracklight runs no online scoring itself: the
-# configuration is kept for the client and the UI, and only a sample rate of 0 (stopped) is accepted
-# for scorers whose model is not an AI gateway endpoint, of which Tracklight has none.
+# At most one per scorer (each upsert replaces it). Online scoring needs an AI gateway, which Tracklight
+# does not have: the configuration is kept for the client and the UI, and only a stopped one (sample
+# rate 0) is accepted, as the reference accepts for a scorer without a gateway model.
 online_scoring_configs = Table(
     "online_scoring_configs",
     metadata,
