@@ -145,6 +145,7 @@ def test_genai_scorers_register_list_get_delete(tracking: Tracking) -> None:
     from mlflow.genai.judges import make_judge
     from mlflow.genai.scorers import Guidelines, delete_scorer, get_scorer, list_scorers
     from mlflow.genai.scorers.base import ScorerStatus
+    from mlflow.genai.scorers.registry import list_scorer_versions
 
     exp = _experiment(tracking)
     judge = make_judge(name="polite", instructions="Is {{ outputs }} polite?", model="openai:/gpt-4o-mini")
@@ -163,6 +164,8 @@ def test_genai_scorers_register_list_get_delete(tracking: Tracking) -> None:
     assert get_scorer(name="concise", experiment_id=exp).scorer_version == 2
     assert get_scorer(name="concise", experiment_id=exp, version=1).scorer_version == 1
     assert get_scorer(name="concise", experiment_id=exp).guidelines == ["Answer in one sentence."]
+    versions = list_scorer_versions(name="concise", experiment_id=exp)
+    assert [(s.name, number) for s, number in versions] == [("concise", 1), ("concise", 2)]
 
     delete_scorer(name="concise", experiment_id=exp, version=1)
     assert get_scorer(name="concise", experiment_id=exp).scorer_version == 2
