@@ -26,6 +26,7 @@ from tracklight.store.webhooks import WebhookRow
 
 MAX_PAGE, DEFAULT_PAGE = 1000, 100
 MAX_DESCRIPTION = 1000
+MAX_SECRET = 512
 STATUSES = {"ACTIVE": "ACTIVE", "DISABLED": "DISABLED", 1: "ACTIVE", 2: "DISABLED"}
 # 1 to 63 characters: letters, digits, dots, underscores and hyphens, starting and ending alphanumeric.
 _NAME = re.compile(r"(?=.{1,63}\Z)[a-z0-9]([a-z0-9._-]*[a-z0-9])?\Z", re.IGNORECASE)
@@ -51,7 +52,11 @@ def check_name(name: Any) -> str:
 
 
 def check_status(status: Any) -> str:
-    found = STATUSES.get(status.upper() if isinstance(status, str) else status)
+    found = None
+    if isinstance(status, str):
+        found = STATUSES.get(status.upper())
+    elif isinstance(status, int) and not isinstance(status, bool):
+        found = STATUSES.get(status)
     if found is None:
         raise InvalidParameter(f"Invalid webhook status {status!r}. Valid values are: ACTIVE, DISABLED.")
     return found
@@ -63,6 +68,12 @@ def check_description(description: str | None) -> str | None:
             f"Webhook description exceeds the maximum length of {MAX_DESCRIPTION} characters."
         )
     return description
+
+
+def check_secret(secret: str) -> str:
+    if len(secret) > MAX_SECRET:
+        raise InvalidParameter(f"Webhook secret exceeds the maximum length of {MAX_SECRET} characters.")
+    return secret
 
 
 def _encode_position(row: WebhookRow) -> str:
@@ -106,7 +117,7 @@ class Webhooks:
             description=check_description(description or None),
             url=self._url(url),
             status=check_status(status) if status is not None else "ACTIVE",
-            secret=self.secrets.seal(secret) if secret else None,
+            secret=self.secrets.seal(check_secret(secret)) if secret else None,
             creation_time=now,
             last_updated_time=now,
             events=catalogue.parse_events(events),
@@ -154,7 +165,7 @@ class Webhooks:
         if description:
             values["description"] = check_description(description)
         if secret:
-            values["secret"] = self.secrets.seal(secret)
+            values["secret"] = self.secrets.seal(check_secret(secret))
         if status is not None and status != "":
             values["status"] = check_status(status)
         new_events = catalogue.parse_events(events) if events else None
