@@ -14,7 +14,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 from harness.api import assert_error, ok
-from harness.databases import BackendURI
+from harness.databases import BackendURI, selected_backends
 from harness.server import ServerProcess
 
 from tracklight.store import webhooks as outbox_store
@@ -22,6 +22,7 @@ from tracklight.store.engine import open_database
 from tracklight.store.transactions import in_transaction
 from webhooks.receiver import Receiver, signature_is_valid
 
+REPLICA_BACKENDS = [b for b in ("mariadb", "postgresql") if b in selected_backends()]
 KEY = Fernet.generate_key().decode()
 SECRET = "receiver-secret-" + uuid.uuid4().hex[:8]
 FAST = {
@@ -157,6 +158,7 @@ def test_a_delivery_is_given_up_after_the_last_attempt(backend: BackendURI, serv
     assert "503" in error
 
 
+@pytest.mark.parametrize("backend", REPLICA_BACKENDS, indirect=True)
 def test_each_event_is_delivered_once_with_two_replicas_on_one_database(
     backend: BackendURI, server_factory: Any
 ) -> None:
