@@ -333,3 +333,31 @@ def test_prompts_send_prompt_events(backend: BackendURI, server_factory: Any, pr
         registry(server, "registered-models/alias", {"name": name, "alias": "prod", "version": "1"})
         got = receiver.wait_for(1)
     assert [r.json["entity"] for r in got] == ["prompt_alias" if prompt else "model_version_alias"]
+
+
+def test_the_change_is_answered_while_the_receiver_has_not_yet_answered(
+    backend: BackendURI, server_factory: Any
+) -> None:
+    server = start(server_factory, backend)
+    release = threading.Event()
+
+    def held(_r: Any, _i: int) -> int:
+        release.wait(120)
+        return 200
+
+    with Receiver(held) as receiver:
+        create_webhook(
+            server, receiver.url, [("MODEL_VERSION_ALIAS", "CREATED"), ("MODEL_VERSION_ALIAS", "DELETED")]
+        )
+        name = new_model(server, versions=1)
+        # A change that fails changes nothing, and so sends nothing.
+        missing = {"name": name, "alias": "prod", "version": "7"}
+        assert_error(requests.post(server.api("registered-models/alias"), json=missing, timeout=30), 404)
+        assert deliveries(backend) == {}
+
+        registry(server, "registered-models/alias", {"name": name, "alias": "prod", "version": "1"})
+        # Answered; the delivery reaches the receiver afterwards, and it has not answered yet.
+        assert len(receiver.wait_for(1)) == 1
+        assert deliveries(backend) == {"pending": 1}
+        release.set()
+        assert settled(backend, {"delivered": 1}) == {"delivered": 1}
