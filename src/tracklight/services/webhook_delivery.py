@@ -10,7 +10,6 @@ import socket
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tracklight.services import webhook_signing as signing
@@ -24,7 +23,7 @@ from tracklight.store.transactions import in_transaction
 log = logging.getLogger("tracklight.webhooks")
 
 POLL_S = 1.0  # how often an idle worker looks for due rows (other replicas' events, retries that came due)
-SENDERS = 4  # deliveries in flight per process; as many rows are claimed at a time
+SENDERS = 4  # deliveries in flight per process; a row is claimed only when a sender is free for it
 MAX_BACKOFF_S = 3600.0
 KEEP_FINISHED_S = 7 * 24 * 3600  # delivered and failed rows are kept this long, then pruned
 PRUNE_EVERY_S = 3600.0
@@ -66,56 +65,68 @@ class DeliveryWorker:
         self.lease_ms = int((2 * settings.timeout_s * (MAX_REDIRECTS + 1) + 60) * 1000)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._senders: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._in_flight = 0
         self._next_prune = 0.0
 
     def start(self) -> None:
         if self._thread is not None:
             return
         self._stopping.clear()
-        self._senders = ThreadPoolExecutor(SENDERS, thread_name_prefix="tracklight-webhook-send")
         self._thread = threading.Thread(target=self._run, name="tracklight-webhooks", daemon=True)
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop claiming; wait up to timeout_s for sends in flight (an unfinished one is retried by any
-        replica once its lease runs out)."""
+        """Stop claiming. Sends in flight are not waited for: their daemon threads end with the process,
+        and any replica claims their rows again once the lease runs out."""
         thread, self._thread = self._thread, None
         if thread is None:
             return
         self._stopping.set()
         self.outbox.wake()
         thread.join(timeout_s)
-        if self._senders is not None:
-            self._senders.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                sent = self.run_once()
+                claimed = self.claim_and_send()
                 self._prune()
             except Exception as exc:  # noqa: BLE001 - the database may be away for a while; keep trying
                 log.warning("webhook delivery: %s: %s", type(exc).__name__, exc)
-                sent = 0
-            if not sent:
-                self.outbox.wait(POLL_S)
+                claimed = 0
+            if not claimed:
+                self.outbox.wait(POLL_S)  # woken early by a commit here, or by a send finishing
 
-    def run_once(self) -> int:
-        """Claim the due rows (up to SENDERS), send them, record each outcome; how many were claimed."""
+    def claim_and_send(self) -> int:
+        """Claim as many due rows as there are free senders and start sending each on its own thread
+        (one slow receiver does not hold up the others); how many were claimed."""
+        with self._lock:
+            free = SENDERS - self._in_flight
+        if free <= 0:
+            return 0
         now = _now()
         if not in_transaction(self.db, lambda c: store.any_due(c, now), write=False):
             return 0  # a read: idle replicas do not take SQLite's write lock every second
         claimed = in_transaction(
-            self.db, lambda c: store.claim_due(c, self.worker_id, now, self.lease_ms, SENDERS)
+            self.db, lambda c: store.claim_due(c, self.worker_id, now, self.lease_ms, free)
         )
-        senders = self._senders
-        if senders is None:
-            for delivery in claimed:
-                self._deliver(delivery)
-        else:
-            for future in [senders.submit(self._deliver, d) for d in claimed]:
-                future.result()
+        for delivery in claimed:
+            with self._lock:
+                self._in_flight += 1
+            threading.Thread(
+                target=self._send_and_release, args=(delivery,), name="tracklight-webhook-send", daemon=True
+            ).start()
         return len(claimed)
+
+    def _send_and_release(self, delivery: store.Delivery) -> None:
+        try:
+            self._deliver(delivery)
+        except Exception as exc:  # noqa: BLE001 - recording failed; the lease brings the row back
+            log.warning("webhook delivery %s: %s: %s", delivery.delivery_id, type(exc).__name__, exc)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+            self.outbox.wake()
 
     def _deliver(self, delivery: store.Delivery) -> None:
         outcome = self._send(delivery)
