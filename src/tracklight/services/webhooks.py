@@ -131,7 +131,7 @@ class Webhooks:
 
     def list(self, *, max_results: int | None, page_token: str | None) -> tuple[list[WebhookRow], str | None]:
         gate.require_admin()
-        limit = DEFAULT_PAGE if max_results is None else max_results
+        limit = max_results or DEFAULT_PAGE  # 0, the proto's unset value, as MLflow takes it
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidParameter(f"max_results must be between 1 and {MAX_PAGE}.")
         after = _decode_position(page_token) if page_token else None
