@@ -75,13 +75,19 @@
 #   TRACKLIGHT_DB_POOL_SIZE          connections per worker (default 10, plus as many overflow)
 #   TRACKLIGHT_DB_TIMEOUT            seconds to wait for a connection or a lock (default 10)
 #   TRACKLIGHT_DB_QUERY_TIMEOUT      seconds a MySQL/PostgreSQL round trip may take before a 503 (default 30)
+#   TRACKLIGHT_WEBHOOK_SECRET_KEY    Fernet key(s) webhook secrets are encrypted with (a secret: from the orchestrator)
+#   TRACKLIGHT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES  true: webhooks may deliver to private/loopback addresses (default false)
+#   TRACKLIGHT_WEBHOOK_MAX_ATTEMPTS  attempts per webhook delivery (default 5)
+#   TRACKLIGHT_WEBHOOK_RETRY_SECONDS first retry after this many seconds, then doubling (default 10)
+#   TRACKLIGHT_WEBHOOK_TIMEOUT       seconds a webhook receiver has to answer (default 30)
 # Object stores use each SDK's own credential chain; nothing is baked in here:
 #   S3     ECS task role / instance profile / AWS_* variables; MLFLOW_S3_ENDPOINT_URL (or AWS_ENDPOINT_URL) for
 #          MinIO, R2, moto…
 #   GCS    Application Default Credentials (Cloud Run service account, GOOGLE_APPLICATION_CREDENTIALS);
 #          STORAGE_EMULATOR_HOST for an emulator
 #   Azure  AZURE_STORAGE_CONNECTION_STRING, else DefaultAzureCredential (managed / workload identity, AZURE_*)
-# Secrets (TRACKLIGHT_DB_PASSWORD beside a password-less TRACKLIGHT_BACKEND_STORE_URI, TRACKLIGHT_ADMIN_PASSWORD, cloud keys) come from the orchestrator at
+# Secrets (TRACKLIGHT_DB_PASSWORD beside a password-less TRACKLIGHT_BACKEND_STORE_URI, TRACKLIGHT_ADMIN_PASSWORD,
+# TRACKLIGHT_WEBHOOK_SECRET_KEY, cloud keys) come from the orchestrator at
 # run time (ECS secrets, Cloud Run secret env references, compose .env): never put them in this file or the image.
 # ---------------------------------------------------------------------------------------------------------------
 

@@ -26,6 +26,10 @@ from tracklight.services.runs import Runs
 from tracklight.services.scorers import Scorers
 from tracklight.services.signin import GroupRules, SignIn
 from tracklight.services.users import Users
+from tracklight.services.webhook_delivery import DeliverySettings, DeliveryWorker
+from tracklight.services.webhook_outbox import Outbox
+from tracklight.services.webhook_secrets import WebhookSecrets
+from tracklight.services.webhooks import Webhooks, WebhookSettings
 from tracklight.store.engine import Database, open_database
 from tracklight.store.migrate import prepare_for_serving
 
@@ -79,15 +83,34 @@ def assemble(settings: Settings) -> Application:
     db, created = open_metadata_store(settings)
     runs = Runs(db)
     artifacts = Artifacts(ArtifactRoots(destination, settings.cloud), runs, settings.direct_transfers)
+    outbox = Outbox()
+    secrets = WebhookSecrets(settings.webhook_secret_keys)
     services: dict[str, Any] = {
         "experiments": Experiments(db, settings.artifact_root_for_runs),
         "runs": runs,
         "artifacts": artifacts,
         "logged_models": LoggedModels(db, artifacts),
-        "registry": Registry(db, artifacts),
+        "registry": Registry(db, artifacts, outbox),
         "evaluation_datasets": EvaluationDatasets(db),
         "scorers": Scorers(db),
         "issues": Issues(db),
+        "webhooks": Webhooks(
+            db,
+            secrets,
+            WebhookSettings(settings.webhook_allow_private_addresses, settings.webhook_timeout_s),
+        ),
+        # Not a route's service: started and stopped with the app's lifespan (http.app).
+        "webhook_delivery": DeliveryWorker(
+            db,
+            outbox,
+            secrets,
+            DeliverySettings(
+                max_attempts=settings.webhook_max_attempts,
+                retry_s=settings.webhook_retry_seconds,
+                timeout_s=settings.webhook_timeout_s,
+                allow_private=settings.webhook_allow_private_addresses,
+            ),
+        ),
     }
     authenticator, created_admin, proxy = None, None, None
     if settings.auth:

@@ -83,6 +83,14 @@ class Settings:
     auth_oidc_admin_groups: tuple[str, ...] = ()
     auth_oidc_allowed_groups: tuple[str, ...] = ()
     auth_oidc_provider_name: str = "single sign-on"
+    # Registry webhooks (tracklight.services.webhooks): the Fernet keys their secrets are encrypted with
+    # (the first encrypts, every one decrypts), whether deliveries may go to non-public addresses, and
+    # the delivery worker's bounds.
+    webhook_secret_keys: tuple[str, ...] = ()
+    webhook_allow_private_addresses: bool = False
+    webhook_max_attempts: int = 5
+    webhook_retry_seconds: float = 10.0
+    webhook_timeout_s: float = 30.0
 
     @property
     def artifact_root_for_runs(self) -> str:
@@ -517,6 +525,51 @@ SETTINGS: tuple[Setting, ...] = (
         "`30`",
         "Seconds a MySQL/PostgreSQL round trip may take before the request fails with 503",
     ),
+    # -- registry webhooks (tracklight.services.webhooks, webhook_delivery) --
+    Setting(
+        "webhook_secret_keys",
+        "TRACKLIGHT_WEBHOOK_SECRET_KEY",
+        "list",
+        (),
+        "(none)",
+        "Fernet key(s) that webhook secrets are stored encrypted with, comma-separated: the first "
+        "encrypts, each decrypts (to rotate, put the new key first). Without one, a webhook with a "
+        "secret is refused",
+    ),
+    Setting(
+        "webhook_allow_private_addresses",
+        "TRACKLIGHT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES",
+        "bool",
+        False,
+        "`false`",
+        "Let webhooks deliver to loopback, private, link-local and other non-public addresses "
+        "(refused by default, as server-side request forgery)",
+    ),
+    Setting(
+        "webhook_max_attempts",
+        "TRACKLIGHT_WEBHOOK_MAX_ATTEMPTS",
+        "int",
+        5,
+        "`5`",
+        "Attempts at each webhook delivery before it is recorded as failed",
+    ),
+    Setting(
+        "webhook_retry_seconds",
+        "TRACKLIGHT_WEBHOOK_RETRY_SECONDS",
+        "float",
+        10.0,
+        "`10`",
+        "Seconds before a failed webhook delivery's first retry; each further retry waits twice as long "
+        "(at most an hour)",
+    ),
+    Setting(
+        "webhook_timeout_s",
+        "TRACKLIGHT_WEBHOOK_TIMEOUT",
+        "float",
+        30.0,
+        "`30`",
+        "Seconds a webhook receiver has to answer a delivery",
+    ),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 # Folded into backend_store_uri when the settings are loaded; not Settings fields of their own.
@@ -574,6 +627,7 @@ def load_settings(given: Mapping[str, Any] | None = None, **flags: Any) -> Setti
         raise ValueError(f"--workers must be at least 1, not {values['workers']}")
     _check_auth_proxy(values)
     _check_sign_in(values)
+    _check_webhooks(values)
     return Settings(cloud=CloudOptions.from_env(), **values)
 
 
@@ -670,6 +724,26 @@ def _check_sign_in(values: dict[str, Any]) -> None:
     # swapped on the way. Plain http is allowed on this machine only (a test or development provider).
     if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
         raise ValueError(f"TRACKLIGHT_AUTH_OIDC_ISSUER must be an https:// URL, not {issuer!r}")
+
+
+def _check_webhooks(values: Mapping[str, Any]) -> None:
+    """A malformed key or a bound that cannot work stops the server at start, not at the first delivery."""
+    if values["webhook_max_attempts"] < 1:
+        raise ValueError("TRACKLIGHT_WEBHOOK_MAX_ATTEMPTS must be at least 1")
+    if values["webhook_retry_seconds"] < 0 or values["webhook_timeout_s"] <= 0:
+        raise ValueError("TRACKLIGHT_WEBHOOK_RETRY_SECONDS and TRACKLIGHT_WEBHOOK_TIMEOUT must be positive")
+    if values["webhook_secret_keys"]:
+        from cryptography.fernet import Fernet
+
+        for key in values["webhook_secret_keys"]:
+            try:
+                Fernet(key)
+            except ValueError:
+                raise ValueError(
+                    "TRACKLIGHT_WEBHOOK_SECRET_KEY must be Fernet keys (32 url-safe base64-encoded bytes, "
+                    "e.g. from `python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'`)"
+                ) from None
 
 
 def export(settings: Settings) -> None:

@@ -119,6 +119,13 @@ def good(kind: str, w: World) -> st.SearchStrategy[Any]:
     )
     key = st.one_of(_pick(w.keys), st.from_regex(r"\A[a-z][a-z0-9_./ -]{0,20}\Z"), text)
     tag = st.fixed_dictionaries({"key": key}, optional={"value": text})
+    webhook_event = st.fixed_dictionaries(
+        {},
+        optional={
+            "entity": st.sampled_from(["REGISTERED_MODEL", "MODEL_VERSION_ALIAS", "PROMPT", "BOGUS", 2, 0]),
+            "action": st.sampled_from(["CREATED", "DELETED", "SET", "EXCEEDED", "x", 1]),
+        },
+    )
     kinds: dict[str, st.SearchStrategy[Any]] = {
         "text": text,
         "int": ints | ints.map(str),
@@ -494,6 +501,26 @@ def good(kind: str, w: World) -> st.SearchStrategy[Any]:
                 ]
             ),
         ),
+        # Webhook URLs that need no DNS: a public literal (accepted), loopback and metadata addresses
+        # (refused unless private addresses are allowed), and malformed ones.
+        "webhook_url": st.one_of(
+            st.sampled_from(
+                [
+                    "https://8.8.8.8/hook",
+                    "http://127.0.0.1:9/hook",
+                    "http://169.254.169.254/latest",
+                    "ftp://8.8.8.8/x",
+                    "http://[invalid",
+                    "https://",
+                    "   ",
+                ]
+            ),
+            text,
+        ),
+        "webhook_event": webhook_event,
+        "webhook_events": st.lists(webhook_event, max_size=3),
+        "webhook_status": st.sampled_from(["ACTIVE", "DISABLED", "disabled", 1, 2, 0, "PAUSED"]),
+        "webhook_id": st.one_of(st.uuids().map(str), text),
     }
     return kinds[kind]
 

@@ -70,6 +70,8 @@ class TracklightApp:
         self.streamed: dict[str, artifact_routes.ArtifactHandler] = {}
         self.probes = {prefix + "/ready": self._ready}
         self.dashboard: Dashboard | None = None  # the web pages, tried after every API route
+        # The registry webhooks' sender: a background thread for as long as the app is served.
+        self.webhook_delivery: Any = application.services.get("webhook_delivery")
         if self.db is None:
             self.tracking_disabled: Callable[[], Response] | None = _unavailable(
                 "This server runs with --artifacts-only: tracking and registry APIs are disabled."
@@ -254,8 +256,12 @@ class TracklightApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.webhook_delivery is not None:
+                    self.webhook_delivery.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.webhook_delivery is not None:
+                    await in_worker(self.webhook_delivery.stop)
                 if self.db is not None:
                     self.db.dispose()
                 await send({"type": "lifespan.shutdown.complete"})

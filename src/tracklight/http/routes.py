@@ -19,6 +19,7 @@ from tracklight.http.logged_models import LOGGED_MODEL_ROUTES
 from tracklight.http.registry import REGISTRY_ROUTES
 from tracklight.http.scorers import SCORER_ROUTES
 from tracklight.http.ui_artifacts import logged_model_file, upload_run_artifact
+from tracklight.http.webhooks import WEBHOOK_ROUTES
 
 Handler = Callable[[Any, Any], dict[str, Any]]
 
@@ -55,6 +56,7 @@ API_2_0: list[tuple[tuple[str, ...], str, Handler, str]] = [
     (("POST",), "runs/create-promptlab-run", t.create_promptlab_run, "artifacts"),
 ]
 API_2_0 += LOGGED_MODEL_ROUTES + REGISTRY_ROUTES
+API_2_0 += WEBHOOK_ROUTES
 
 # Handlers whose work is at most one short write transaction (and reads before it), each with what makes
 # a call short: on SQLite these may run on the event loop's thread (http.app.TracklightApp._call).

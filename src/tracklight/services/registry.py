@@ -16,8 +16,10 @@ from tracklight.artifacts.store import ArtifactStore
 from tracklight.auth import gate
 from tracklight.auth.permissions import REGISTERED_MODEL, Permission
 from tracklight.errors import InvalidParameter, NotFound
+from tracklight.services import registry_events as events
 from tracklight.services import validation as v
 from tracklight.services.artifacts import Artifacts
+from tracklight.services.webhook_outbox import Outbox
 from tracklight.store import logged_models as logged_model_store
 from tracklight.store import registry as store
 from tracklight.store.engine import Database
@@ -113,17 +115,21 @@ def _check_source(source: str) -> str:
 
 
 class Registry:
-    """Registry rules over the store; `artifacts` resolves version sources for downloads."""
+    """Registry rules over the store; `artifacts` resolves version sources for downloads. Changes that
+    MLflow sends webhooks for write their outbox rows in the same transaction (`outbox`)."""
 
-    def __init__(self, db: Database, artifacts: Artifacts) -> None:
+    def __init__(self, db: Database, artifacts: Artifacts, outbox: Outbox | None = None) -> None:
         self.db = db
         self.artifacts = artifacts
+        self.outbox = outbox if outbox is not None else Outbox()
 
     def _read(self, work):
         return in_transaction(self.db, work, write=False)
 
     def _write(self, work):
-        return in_transaction(self.db, work)
+        result = in_transaction(self.db, work)
+        self.outbox.committed()
+        return result
 
     # -- registered models -----------------------------------------------------------------------
 
@@ -135,6 +141,7 @@ class Registry:
 
         def work(conn: Connection) -> RegisteredModel:
             model_id = store.insert_model(conn, name, description, tags, _now())
+            events.model_created(self.outbox, conn, name, description, tags)
             return store.load_models(conn, [model_id])[0]
 
         model = self._write(work)
@@ -183,13 +190,25 @@ class Registry:
     def set_model_tag(self, name: str, key: str, value: str) -> None:
         validate_model_name(name)
         tag = _tag(key, value)
-        self._write(lambda c: store.set_model_tags(c, store.find_model_id(c, name, for_update=True), [tag]))
+
+        def work(conn: Connection) -> None:
+            model_id = store.find_model_id(conn, name, for_update=True)
+            store.set_model_tags(conn, model_id, [tag])
+            events.model_tag_set(self.outbox, conn, model_id, name, *tag)
+
+        self._write(work)
 
     @gate.requires(Permission.EDIT, REGISTERED_MODEL, "name")
     def delete_model_tag(self, name: str, key: str) -> None:
         validate_model_name(name)
         v.validate_key(key, "key")
-        self._write(lambda c: store.delete_model_tag(c, store.find_model_id(c, name, for_update=True), key))
+
+        def work(conn: Connection) -> None:
+            model_id = store.find_model_id(conn, name, for_update=True)
+            store.delete_model_tag(conn, model_id, key)
+            events.model_tag_deleted(self.outbox, conn, model_id, name, key)
+
+        self._write(work)
 
     @gate.requires(Permission.READ, REGISTERED_MODEL, "name")
     def latest_versions(self, name: str, stages: list[str]) -> list[ModelVersion]:
@@ -262,6 +281,16 @@ class Registry:
             store.insert_version(conn, registered_id, version, new, now)
             if model_id:
                 _link_logged_model(conn, model_id, name, version)
+            events.version_created(
+                self.outbox,
+                conn,
+                name,
+                version,
+                source=source,
+                run_id=run_id,
+                description=description,
+                tags=tags,
+            )
             return store.get_version(conn, registered_id, name, version)
 
         return self._write(work)
@@ -388,6 +417,7 @@ class Registry:
             model_id = store.find_model_id(conn, name, for_update=True)
             store.require_version(conn, model_id, name, number)
             store.set_version_tags(conn, model_id, number, [tag])
+            events.version_tag_set(self.outbox, conn, model_id, name, number, *tag)
 
         self._write(work)
 
@@ -401,6 +431,7 @@ class Registry:
             model_id = store.find_model_id(conn, name, for_update=True)
             store.require_version(conn, model_id, name, number)
             store.delete_version_tag(conn, model_id, number, key)
+            events.version_tag_deleted(self.outbox, conn, model_id, name, number, key)
 
         self._write(work)
 
@@ -446,6 +477,7 @@ class Registry:
             model_id = store.find_model_id(conn, name, for_update=True)
             store.require_version(conn, model_id, name, number)
             store.set_alias(conn, model_id, alias, number)
+            events.alias_set(self.outbox, conn, model_id, name, alias, number)
 
         self._write(work)
 
@@ -453,7 +485,13 @@ class Registry:
     def delete_alias(self, name: str, alias: str) -> None:
         validate_model_name(name)
         validate_alias(alias, reserved_too=False)
-        self._write(lambda c: store.delete_alias(c, store.find_model_id(c, name, for_update=True), alias))
+
+        def work(conn: Connection) -> None:
+            model_id = store.find_model_id(conn, name, for_update=True)
+            store.delete_alias(conn, model_id, alias)
+            events.alias_deleted(self.outbox, conn, model_id, name, alias)
+
+        self._write(work)
 
     @gate.requires(Permission.READ, REGISTERED_MODEL, "name")
     def version_by_alias(self, name: str, alias: str) -> ModelVersion:

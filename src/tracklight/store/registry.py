@@ -332,3 +332,12 @@ def logged_model_location(conn: Connection, model_id: str) -> tuple[str | None, 
     lm = s.logged_models
     row = conn.execute(select(lm.c.source_run_id, lm.c.artifact_uri).where(lm.c.id == model_id)).first()
     return None if row is None else (row[0], row[1])
+
+
+def model_tag_value(conn: Connection, model_id: int, key: str) -> str | None:
+    """One tag of a registered model (e.g. the marker that makes it a prompt); None when it is unset."""
+    t = s.registered_model_tags
+    found = conn.execute(
+        select(t.c.value).where(t.c.registered_model_id == model_id, t.c.key == key)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)

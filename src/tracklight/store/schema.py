@@ -468,6 +468,59 @@ auth_sessions = Table(
     Index("ix_auth_sessions_expires", "expires_time"),  # expired sessions are swept by this
 )
 
+# -- registry webhooks ----------------------------------------------------------------------------
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("webhook_id", String(36), primary_key=True),
+    Column("name", _name(256), nullable=False),
+    Column("description", String(1000), nullable=True),
+    Column("url", String(500), nullable=False),
+    Column("status", String(20), nullable=False),  # ACTIVE | DISABLED
+    # The HMAC secret as a Fernet token (tracklight.services.webhook_secrets); never stored in clear.
+    Column("secret", Text, nullable=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    # The listing pages in (creation_time, webhook_id) order, newest first.
+    Index("ix_webhooks_created", "creation_time", "webhook_id"),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("webhook_id", String(36), ForeignKey("webhooks.webhook_id"), primary_key=True),
+    Column("entity", String(50), primary_key=True),  # as MLflow stores them: registered_model, ...
+    Column("action", String(50), primary_key=True),  # created, set, deleted, ...
+    # A registry change looks up the webhooks subscribed to its event.
+    Index("ix_webhook_events_event", "entity", "action"),
+)
+
+# The outbox: one row per (event, subscribed webhook), written in the transaction of the change itself,
+# sent later by a delivery worker of any replica (tracklight.services.webhook_delivery).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", IntId, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(36), ForeignKey("webhooks.webhook_id"), nullable=False),
+    Column("delivery_id", String(36), nullable=False, unique=True),  # X-MLflow-Delivery-Id, kept on retries
+    Column("entity", String(50), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("payload", _text(65535), nullable=False),  # the event's data object, as JSON
+    Column("event_time", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_time", BigInteger, nullable=False),
+    # Who is sending it now, and until when the claim holds: a crashed replica's claim runs out.
+    Column("claimed_by", String(64), nullable=True),
+    Column("claim_expires_time", BigInteger, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(1000), nullable=True),
+    Column("finished_time", BigInteger, nullable=True),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_time"),
+    Index("ix_webhook_deliveries_webhook", "webhook_id"),
+)
+
 for _table in metadata.tables.values():
     _table.dialect_options["mysql"]["charset"] = "utf8mb4"
     _table.dialect_options["mysql"]["engine"] = "InnoDB"
