@@ -23,6 +23,7 @@ from tracklight.services.logged_models import LoggedModels
 from tracklight.services.registry import Registry
 from tracklight.services.runs import Runs
 from tracklight.services.signin import GroupRules, SignIn
+from tracklight.services.traces import Traces
 from tracklight.services.users import Users
 from tracklight.store.engine import Database, open_database
 from tracklight.store.migrate import prepare_for_serving
@@ -84,6 +85,7 @@ def assemble(settings: Settings) -> Application:
         "logged_models": LoggedModels(db, artifacts),
         "registry": Registry(db, artifacts),
         "evaluation_datasets": EvaluationDatasets(db),
+        "traces": Traces(db),
     }
     authenticator, created_admin, proxy = None, None, None
     if settings.auth:

@@ -13,7 +13,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from tracklight import __version__
 from tracklight.application import Application
 from tracklight.auth.permissions import Permission
 from tracklight.dashboard import Dashboard, dashboard_routes
@@ -37,6 +36,14 @@ RETRY_AFTER_S = "5"
 READY_TIMEOUT_S = 3.0
 _ARTIFACT_APIS = ("/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/")
 _JSON_TYPE = (b"content-type", b"application/json")  # as Starlette's Response writes media_type
+# What /version answers: the MLflow server version whose features the stock client may use here, not
+# Tracklight's own version (that is in the X-Tracklight-Version header, `tracklight --version` and the
+# dashboard's footer). The 3.x client reads /version for one decision only (mlflow 3.17.2,
+# RestStore.log_spans): it sends spans over OTLP (/v1/traces) to a server of 3.4 or later, and drops
+# them with a warning otherwise. Tracklight takes OTLP spans, so it answers 3.4.0, the oldest version
+# that enables them; anything a later client gates on a newer version stays off until it is built here.
+# The 2.x client never reads /version.
+MLFLOW_COMPATIBLE_VERSION = "3.4.0"
 
 
 def _unavailable(message: str) -> Callable[[], Response]:
@@ -62,7 +69,7 @@ class TracklightApp:
         self.plain: dict[str, Callable[[], Response]] = {
             prefix + "/health": lambda: PlainTextResponse("OK"),
             prefix + "/metrics": metrics_response,
-            prefix + "/version": lambda: PlainTextResponse(__version__),
+            prefix + "/version": lambda: PlainTextResponse(MLFLOW_COMPATIBLE_VERSION),
             prefix + "/api/3.0/mlflow/server-info": self._server_info,
             prefix + "/ajax-api/3.0/mlflow/server-info": self._server_info,
         }
