@@ -40,6 +40,7 @@ _STATUS_NAMES = {
 }
 _SHORT_STATUS = {"STATUS_CODE_UNSET": "UNSET", "STATUS_CODE_OK": "OK", "STATUS_CODE_ERROR": "ERROR"}
 _HEX_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+_MAX_NANOS = 2**63 - 1  # the columns are signed 64-bit; OTLP's fixed64 can hold more
 # An OTLP body larger than this, once decompressed, is refused (a gzip bomb would otherwise fill memory).
 MAX_BODY = 256 * 1024 * 1024
 
@@ -72,6 +73,10 @@ def span_record(span: Span) -> SpanIn:
     """One OTLP span as it is stored; ValueError when its ids are missing or malformed."""
     if len(span.trace_id) != 16 or len(span.span_id) != 8:
         raise ValueError("a span needs a 16-byte trace_id and an 8-byte span_id")
+    if span.parent_span_id and len(span.parent_span_id) != 8:
+        raise ValueError("a parent_span_id has 8 bytes")
+    if max(span.start_time_unix_nano, span.end_time_unix_nano) > _MAX_NANOS:
+        raise ValueError("span times must fit in a signed 64-bit integer")
     trace_id = "tr-" + span.trace_id.hex()
     parent = span.parent_span_id.hex() if span.parent_span_id else None
     attributes = {kv.key: _attribute_text(decode_any(kv.value)) for kv in span.attributes}

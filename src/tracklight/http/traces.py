@@ -28,6 +28,8 @@ TRACE_DATA_FILE = "traces.json"
 SPAN_PAGE = 500
 _AGGREGATIONS = ("COUNT", "SUM", "AVG", "PERCENTILE", "MIN", "MAX")  # by enum number - 1
 _VIEW_TYPES = ("TRACES", "SPANS", "ASSESSMENTS")
+# The last millisecond of year 9999, the largest time RFC 3339 (and protobuf's Timestamp) can write.
+MAX_TIMESTAMP_MS = 253_402_300_799_999
 _RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
 _DURATION = re.compile(r"^(-?)(\d+)(?:\.(\d{1,9}))?s$")
 
@@ -37,6 +39,7 @@ _DURATION = re.compile(r"^(-?)(\d+)(?:\.(\d{1,9}))?s$")
 
 def rfc3339(ms: int) -> str:
     """Milliseconds since the epoch as protobuf's JSON Timestamp: UTC, 'Z', fraction only when nonzero."""
+    ms = min(max(ms, 0), MAX_TIMESTAMP_MS)  # stored before the range was checked: shown at its bound
     moment = datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{moment}.{ms % 1000:03d}Z" if ms % 1000 else f"{moment}Z"
 
@@ -50,7 +53,7 @@ def duration(ms: int) -> str:
 def parse_timestamp(name: str, value: Any) -> int:
     """An RFC 3339 timestamp (or milliseconds as a number) as milliseconds since the epoch."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return _in_range(name, value)
     match = _RFC3339.match(value) if isinstance(value, str) else None
     if match is None:
         raise InvalidParameter(f"Invalid value {value!r} for '{name}': expected an RFC 3339 timestamp")
@@ -61,7 +64,13 @@ def parse_timestamp(name: str, value: Any) -> int:
     except ValueError as exc:
         raise InvalidParameter(f"Invalid value {value!r} for '{name}': {exc}") from None
     millis = int((fraction or "0")[:3].ljust(3, "0"))
-    return int(moment.timestamp()) * 1000 + millis
+    return _in_range(name, int(moment.timestamp()) * 1000 + millis)
+
+
+def _in_range(name: str, ms: int) -> int:
+    if not 0 <= ms <= MAX_TIMESTAMP_MS:
+        raise InvalidParameter(f"Invalid value {ms} for '{name}': a time from 1970 to the end of year 9999")
+    return ms
 
 
 def parse_duration(name: str, value: Any) -> int:
@@ -313,7 +322,7 @@ def start_trace_v2(f: Fields, traces: Traces) -> Json:
     timestamp = f.int("timestamp_ms")
     trace = traces.start_v2(
         f.required_str("experiment_id"),
-        timestamp if timestamp is not None else 0,
+        _in_range("timestamp_ms", timestamp) if timestamp is not None else 0,
         _v2_pairs(f, "request_metadata"),
         _v2_pairs(f, "tags"),
     )
@@ -324,7 +333,7 @@ def end_trace_v2(f: Fields, traces: Traces) -> Json:
     status = f.raw("status")
     trace = traces.end_v2(
         f.required_str("request_id"),
-        f.int("timestamp_ms", required=True) or 0,
+        _in_range("timestamp_ms", f.int("timestamp_ms", required=True) or 0),
         parse_state(status if status is not None else "STATE_UNSPECIFIED", "status"),
         _v2_pairs(f, "request_metadata"),
         _v2_pairs(f, "tags"),

@@ -50,6 +50,8 @@ MAX_SEARCH_RESULTS = 500
 MAX_LINKED_TRACES = 100
 MAX_TRACE_ID_LENGTH = 128
 DEFAULT_METRIC_POINTS = 1000
+MAX_METRIC_POINTS = 10_000
+MAX_TIME_INTERVAL_S = 100 * 365 * 24 * 3600
 
 
 def _now() -> int:
@@ -518,8 +520,8 @@ class Traces:
                 raise InvalidParameter(
                     "start_time_ms and end_time_ms are required if time_interval_seconds is set"
                 )
-            if time_interval_seconds < 1:
-                raise InvalidParameter("time_interval_seconds must be positive")
+            if not 1 <= time_interval_seconds <= MAX_TIME_INTERVAL_S:
+                raise InvalidParameter(f"time_interval_seconds must be between 1 and {MAX_TIME_INTERVAL_S}")
             bucket = (time_interval_seconds, start_time_ms, end_time_ms)
         elif start_time_ms is not None or end_time_ms is not None:
             comparisons += trace_search.parse(
@@ -532,7 +534,9 @@ class Traces:
                     if clause
                 )
             )
-        limit = max_results or DEFAULT_METRIC_POINTS
+        limit = DEFAULT_METRIC_POINTS if max_results is None else max_results
+        if not 1 <= limit <= MAX_METRIC_POINTS:
+            raise InvalidParameter(f"max_results must be between 1 and {MAX_METRIC_POINTS}")
 
         return in_transaction(
             self.db,
