@@ -112,12 +112,15 @@ def widen_time_range(conn: Connection, trace_id: str, start_ms: int, end_ms: int
     at the same time by several servers all count (a read-then-write could lose one)."""
     ts, duration = traces.c.timestamp_ms, traces.c.execution_time_ms
     new_start = sa.case((ts > start_ms, start_ms), else_=ts)
-    values: dict[Any, Any] = {ts: new_start}
+    # The duration is assigned first: MySQL evaluates SET left to right with the values already set,
+    # so it must still see the old start (PostgreSQL and SQLite see old values throughout).
+    values: list[tuple[Any, Any]] = []
     if end_ms is not None:
         old_end = ts + sa.func.coalesce(duration, 0)
         new_end = sa.case((old_end > end_ms, old_end), else_=end_ms)
-        values[duration] = new_end - new_start
-    conn.execute(sa.update(traces).where(traces.c.id == trace_id).values(values))
+        values.append((duration, new_end - new_start))
+    values.append((ts, new_start))
+    conn.execute(sa.update(traces).where(traces.c.id == trace_id).ordered_values(*values))
 
 
 def set_pairs(conn: Connection, table: sa.Table, trace_id: str, pairs: Iterable[tuple[str, str]]) -> None:
