@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,8 +42,7 @@ class Aggregation:
     def label(self) -> str:
         if self.kind != "PERCENTILE":
             return self.kind
-        assert self.percentile is not None
-        return f"P{self.percentile:g}"
+        return f"P{self.percentile}"  # "P50.0", as MLflow names it
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ def query(
             raise InvalidParameter(
                 f"Unsupported dimension '{d}' for the TRACES view; use one of {sorted(_DIMENSIONS)}"
             )
-    groups: list[tuple[str, Any]] = [(d, sa.func.coalesce(_DIMENSIONS[d], "")) for d in dimensions]
+    groups: list[tuple[str, Any]] = [(d, _DIMENSIONS[d]) for d in dimensions]
     conditions = trace_search.where(conn.dialect.name, experiment_ids, comparisons)
     if bucket is not None:
         interval_ms = bucket[0] * 1000
@@ -106,7 +106,9 @@ def query(
         stmt = stmt.group_by(*labelled).order_by(*labelled)
     points: list[DataPoint] = []
     for row in conn.execute(stmt.limit(limit)):
-        dims = {name: str(row[i]) for i, (name, _) in enumerate(groups)}
+        if any(row[i] is None for i in range(len(groups))):
+            continue  # a trace without a name has no place in a by-name chart
+        dims = {name: _dimension(name, row[i]) for i, (name, _) in enumerate(groups)}
         values = {
             a.label: float(row[len(groups) + i])
             for i, a in enumerate(sql_aggs)
@@ -115,7 +117,14 @@ def query(
         points.append(DataPoint(dims, values))
     if percentiles and points:
         _add_percentiles(conn, points, groups, conditions, value, percentiles)
-    return points
+    return [p for p in points if p.values]
+
+
+def _dimension(name: str, value: Any) -> str:
+    """A group's value as text; a time bucket as its start in ISO 8601 (UTC)."""
+    if name == TIME_BUCKET:
+        return datetime.fromtimestamp(int(value) / 1000, UTC).isoformat()
+    return str(value)
 
 
 def _add_percentiles(
@@ -128,6 +137,7 @@ def _add_percentiles(
 ) -> None:
     """Percentiles per group, from each group's values read in order (no portable SQL aggregate)."""
     by_group = {tuple(p.dimensions[name] for name, _ in groups): p for p in points}
+    names = [name for name, _ in groups]
     stmt = (
         sa.select(*(expr for _, expr in groups), value)
         .select_from(traces)
@@ -145,7 +155,9 @@ def _add_percentiles(
                 point.values[a.label] = _percentile(collected, a.percentile)
 
     for row in conn.execute(stmt):
-        key = tuple(str(v) for v in row[: len(groups)])
+        if any(v is None for v in row[: len(groups)]):
+            continue
+        key = tuple(_dimension(n, v) for n, v in zip(names, row[: len(groups)], strict=True))
         if key != current:
             flush()
             current, collected = key, []
