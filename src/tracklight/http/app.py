@@ -26,6 +26,7 @@ from tracklight.http.responses import error_response, json_response
 from tracklight.http.routes import API_2_0, API_3_0, RAW_ROUTES, SHORT_WRITES, Handler, RawRoute
 from tracklight.http.telemetry import metrics_response
 from tracklight.http.tokens import TOKEN_API
+from tracklight.http.traces import is_trace_data_path, trace_data_download
 from tracklight.http.users import AUTH_API_2_0, AUTH_API_3_0
 from tracklight.http.workers import in_worker
 from tracklight.store.group_commit import WouldWait, without_waiting
@@ -61,6 +62,9 @@ class TracklightApp:
         self.db = application.db
         self.destination = application.destination
         self.artifacts = application.artifacts
+        # traces.json downloads fall back to the spans stored here (see http.traces.trace_data_download).
+        traces = application.services.get("traces")
+        self.trace_data = trace_data_download(traces) if traces is not None else None
         prefix = settings.static_prefix
         self.routes: dict[str, dict[str, tuple[Handler | RawRoute, Any]]] = {}
         # Routes with {parameters} in the path, tried in order after the exact ones.
@@ -351,6 +355,8 @@ class TracklightApp:
                 if handler is None:
                     return _not_allowed(request.method, request.url.path, by_method)
                 artifacts, path = self.artifacts, rest[len(name) + 1 :]
+                if self.trace_data is not None and request.method == "GET" and is_trace_data_path(path):
+                    handler = self.trace_data
                 if not self.checks_permissions:
                     return lambda: handler(request, artifacts, path)
                 need = _ARTIFACT_NEEDS.get(request.method, Permission.MANAGE)

@@ -12,12 +12,14 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from tracklight.artifacts.paths import artifact_path
 from tracklight.errors import InvalidParameter, NotFound
-from tracklight.http.artifacts import content_disposition, stream_file
+from tracklight.http.artifacts import ArtifactHandler, content_disposition, download, stream_file
 from tracklight.http.encode import wire_float
 from tracklight.http.otlp import otel_span_json
 from tracklight.http.request import Fields, read_fields
 from tracklight.http.workers import in_worker
+from tracklight.services.artifacts import Artifacts
 from tracklight.services.traces import TraceIn, Traces, parse_state
 from tracklight.store.trace_metrics import Aggregation
 from tracklight.store.traces import SpanKey, TraceRecord, span_key
@@ -31,6 +33,8 @@ _VIEW_TYPES = ("TRACES", "SPANS", "ASSESSMENTS")
 # The last millisecond of year 9999, the largest time RFC 3339 (and protobuf's Timestamp) can write.
 MAX_TIMESTAMP_MS = 253_402_300_799_999
 _RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
+# Where a client's artifact repository reads and writes a trace's data, under mlflow-artifacts.
+_TRACE_DATA_PATH = re.compile(r"^(\d+)/traces/([^/]+)/artifacts/traces\.json$")
 _DURATION = re.compile(r"^(-?)(\d+)(?:\.(\d{1,9}))?s$")
 
 
@@ -439,25 +443,12 @@ async def batch_get_traces(request: Request, services: Any, _: dict[str, str]) -
     return StreamingResponse(body(), media_type="application/json")
 
 
-async def get_trace_artifact(request: Request, services: Any, _: dict[str, str]) -> Response:
-    """GET get-trace-artifact?request_id=: the trace's data as traces.json ({"spans": [...]}), from the
-    span rows when they are stored here, else the traces.json the client uploaded."""
-    fields = await read_fields(request)
-    request_id = fields.str("request_id")
-    if not request_id:
-        raise InvalidParameter('Request must include the "request_id" query parameter.')
-    traces: Traces = services["traces"]
-    trace, in_store = await in_worker(traces.open_trace, request_id, allow_partial=True)
-    if not in_store:
-        location = traces.artifact_location(trace)
-        if location is None:
-            raise NotFound(f"Trace with ID '{request_id}' has no trace data")
-        store, base = await in_worker(services["artifacts"].roots.resolve, location)
-        return await stream_file(request, store, f"{base}/{TRACE_DATA_FILE}" if base else TRACE_DATA_FILE)
+def _trace_data(traces: Traces, trace_id: str) -> Response:
+    """A trace's spans as traces.json ({"spans": [...]}, each as the client wrote it), streamed."""
 
     async def body() -> AsyncIterator[bytes]:
         yield b'{"spans":['
-        async for chunk in _span_pages(traces, request_id, _verbatim):
+        async for chunk in _span_pages(traces, trace_id, _verbatim):
             yield chunk
         yield b"]}"
 
@@ -466,6 +457,49 @@ async def get_trace_artifact(request: Request, services: Any, _: dict[str, str])
         "X-Content-Type-Options": "nosniff",
     }
     return StreamingResponse(body(), media_type="application/octet-stream", headers=headers)
+
+
+async def get_trace_artifact(request: Request, services: Any, _: dict[str, str]) -> Response:
+    """GET get-trace-artifact?request_id=: the trace's data as traces.json, from the span rows when they
+    are stored here, else the traces.json the client uploaded."""
+    fields = await read_fields(request)
+    request_id = fields.str("request_id")
+    if not request_id:
+        raise InvalidParameter('Request must include the "request_id" query parameter.')
+    traces: Traces = services["traces"]
+    trace, in_store = await in_worker(traces.open_trace, request_id, allow_partial=True)
+    if in_store:
+        return _trace_data(traces, request_id)
+    location = traces.artifact_location(trace)
+    if location is None:
+        raise NotFound(f"Trace with ID '{request_id}' has no trace data")
+    store, base = await in_worker(services["artifacts"].roots.resolve, location)
+    return await stream_file(request, store, f"{base}/{TRACE_DATA_FILE}" if base else TRACE_DATA_FILE)
+
+
+def is_trace_data_path(path: str) -> bool:
+    return _TRACE_DATA_PATH.match(path) is not None
+
+
+def trace_data_download(traces: Traces) -> ArtifactHandler:
+    """The mlflow-artifacts download of <experiment>/traces/<trace id>/artifacts/traces.json: the file when
+    a client uploaded one, else the spans stored here. A client that reads trace data from its artifact
+    repository (the 2.x client, or a 3.x one handed a trace from an older server) then finds the spans a
+    3.x client sent over OTLP."""
+
+    async def serve(request: Request, artifacts: Artifacts, path: str) -> Response:
+        target = artifact_path(path, allow_root=False)
+        match = _TRACE_DATA_PATH.match(target)
+        if match is not None and await in_worker(artifacts.destination.size, target) is None:
+            try:
+                trace, in_store = await in_worker(traces.open_trace, match.group(2), allow_partial=True)
+            except NotFound:
+                in_store = False
+            if in_store and str(trace.experiment_id) == match.group(1):
+                return _trace_data(traces, trace.trace_id)
+        return await download(request, artifacts, path)
+
+    return serve
 
 
 # (methods, path under /mlflow/, handler, service name), as in tracklight.http.routes.
