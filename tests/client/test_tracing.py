@@ -319,13 +319,19 @@ def test_a_trace_of_thousands_of_spans_over_otlp_comes_back_whole(tracking: Trac
     assert len(data) == 2000
     assert data[0]["name"] == "root" and data[0]["parent_span_id"] is None
 
+    # The same document where a client's artifact repository looks for the trace's data.
+    via_repo = get(
+        f"{tracking.url}/api/2.0/mlflow-artifacts/artifacts/{exp}/traces/{trace_id}/artifacts/traces.json"
+    )
+    assert via_repo.status_code == 200 and via_repo.json()["spans"] == data
+
     info = ok(get(tracking.api(f"traces/{trace_id}", "3.0")))["trace"]["trace_info"]
     assert info["state"] == "OK"
     assert info["tags"]["mlflow.trace.spansLocation"] == "TRACKING_STORE"
     assert info["request_preview"] == '{"i": 0}'
 
     if not is_mlflow3():
-        pytest.skip("the 2.22 client reads span data only from a traces.json artifact")
+        pytest.skip("the 2.22 client reads spans only in its own (v2) traces.json format")
     trace = tracking.client.get_trace(trace_id)
     got = trace.data.spans
     assert len(got) == 2000
