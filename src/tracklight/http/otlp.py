@@ -123,15 +123,21 @@ def span_record(span: Span) -> SpanIn:
         trace_id=trace_id,
         span_id=span.span_id.hex(),
         parent_span_id=parent,
-        name=span.name,
-        span_type=span_type[:500] if span_type else None,
+        name=_column_text(span.name),
+        span_type=_column_text(span_type[:500]) if span_type else None,
         status=_SHORT_STATUS[status],
         start_time_unix_nano=span.start_time_unix_nano,
         end_time_unix_nano=span.end_time_unix_nano or None,
         content=orjson.dumps(content).decode(),
         attributes=attributes,
-        trace_tags=tags,
+        trace_tags={_column_text(k): _column_text(v) for k, v in tags.items()},
     )
+
+
+def _column_text(text: str) -> str:
+    # PostgreSQL text cannot hold U+0000; the span's JSON keeps it (escaped), the searchable columns
+    # get the replacement character.
+    return text.replace("\x00", "\ufffd")
 
 
 def _hex_ids_to_base64(node: Any) -> None:

@@ -140,6 +140,9 @@ def _string_map(name: str, value: Any) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
         raise InvalidParameter(f"Invalid value for '{name}': expected an object of string values")
+    if any("\x00" in k or "\x00" in v for k, v in value.items()):
+        # PostgreSQL text cannot hold U+0000, so no backend takes it (as in http.request).
+        raise InvalidParameter(f"Invalid value for '{name}': the NUL character (U+0000) is not allowed")
     return value
 
 
