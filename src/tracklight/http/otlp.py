@@ -187,7 +187,14 @@ def parse_export(body: bytes, media_type: str) -> list[SpanIn]:
             json_format.ParseDict(data, message, ignore_unknown_fields=True)
         else:
             message.ParseFromString(body)
-    except (DecodeError, json_format.ParseError, orjson.JSONDecodeError, ValueError, TypeError) as exc:
+    except (
+        DecodeError,
+        json_format.ParseError,
+        orjson.JSONDecodeError,
+        ValueError,
+        TypeError,
+        RecursionError,
+    ) as exc:
         raise InvalidParameter(f"Invalid OpenTelemetry format: {str(exc)[:200]}") from exc
     if not message.resource_spans:
         raise InvalidParameter("Invalid OpenTelemetry format - no spans found")
