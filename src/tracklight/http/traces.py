@@ -413,9 +413,7 @@ async def get_trace(request: Request, services: Any, _: dict[str, str]) -> Respo
     fields = await read_fields(request)
     traces: Traces = services["traces"]
     trace_id = fields.required_str("trace_id")
-    trace, in_store = await in_worker(
-        traces.open_trace, trace_id, allow_partial=bool(fields.bool("allow_partial"))
-    )
+    trace, in_store = await in_worker(traces.open_trace, trace_id, bool(fields.bool("allow_partial")))
 
     async def body() -> AsyncIterator[bytes]:
         yield b'{"trace":'
@@ -470,7 +468,7 @@ async def get_trace_artifact(request: Request, services: Any, _: dict[str, str])
     if not request_id:
         raise InvalidParameter('Request must include the "request_id" query parameter.')
     traces: Traces = services["traces"]
-    trace, in_store = await in_worker(traces.open_trace, request_id, allow_partial=True)
+    trace, in_store = await in_worker(traces.open_trace, request_id, True)
     if in_store:
         return _trace_data(traces, request_id)
     location = traces.artifact_location(trace)
@@ -495,7 +493,7 @@ def trace_data_download(traces: Traces) -> ArtifactHandler:
         match = _TRACE_DATA_PATH.match(target)
         if match is not None and await in_worker(artifacts.destination.size, target) is None:
             try:
-                trace, in_store = await in_worker(traces.open_trace, match.group(2), allow_partial=True)
+                trace, in_store = await in_worker(traces.open_trace, match.group(2), True)
             except NotFound:
                 in_store = False
             if in_store and str(trace.experiment_id) == match.group(1):

@@ -337,7 +337,7 @@ class Traces:
 
         in_transaction(self.db, work)
 
-    def open_trace(self, trace_id: str, *, allow_partial: bool = True) -> tuple[TraceRecord, bool]:
+    def open_trace(self, trace_id: str, allow_partial: bool = True) -> tuple[TraceRecord, bool]:
         """The trace, and whether its spans are stored here (else they are in its traces.json artifact).
         Without allow_partial, a trace whose spans have not all arrived is not there yet."""
         self._check_trace(trace_id, Permission.READ)
