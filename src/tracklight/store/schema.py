@@ -404,11 +404,12 @@ spans = Table(
     Index("ix_spans_trace_start", "trace_id", "start_time_unix_nano", "span_id"),
 )
 
-# Traces linked to runs (MLflow's entity associations of type trace -> run).
+# Traces linked to runs (MLflow's entity associations of type trace -> run). No foreign key to traces:
+# the client links a trace as soon as it ends, often before its asynchronous export has reached us.
 trace_run_links = Table(
     "trace_run_links",
     metadata,
-    Column("trace_id", String(128), ForeignKey("traces.id"), primary_key=True),
+    Column("trace_id", String(128), primary_key=True),
     Column("run_id", String(32), primary_key=True),
     Index("ix_trace_run_links_run", "run_id"),
 )

@@ -121,7 +121,6 @@ def upgrade() -> None:
         "trace_run_links",
         sa.Column("trace_id", sa.String(length=128), nullable=False),
         sa.Column("run_id", sa.String(length=32), nullable=False),
-        sa.ForeignKeyConstraint(["trace_id"], ["traces.id"], name=op.f("fk_trace_run_links_trace_id_traces")),
         sa.PrimaryKeyConstraint("trace_id", "run_id", name=op.f("pk_trace_run_links")),
         mysql_charset="utf8mb4",
         mysql_engine="InnoDB",
