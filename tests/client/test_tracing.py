@@ -32,7 +32,13 @@ def _last_trace_id(mlflow: ModuleType) -> str:
     if is_mlflow3():
         trace_id = mlflow.get_last_active_trace_id()
     else:
-        trace_id = mlflow.get_last_active_trace().info.request_id
+        last = mlflow.get_last_active_trace()
+        if last is None:
+            # mlflow 2.22's span processor subclasses OpenTelemetry's without calling its __init__; the
+            # SDK of this venv (1.3x and later) then fails in on_end, and the client exports nothing.
+            # test_legacy_trace_api_of_the_2x_client drives the same legacy calls without it.
+            pytest.skip("the 2.22 client exports no trace with this OpenTelemetry SDK (a client bug)")
+        trace_id = last.info.request_id
     assert trace_id is not None
     _flush(mlflow)
     return trace_id
@@ -258,6 +264,57 @@ def test_full_text_and_span_filters(mlflow: ModuleType, tracking: Tracking) -> N
     assert [t.info.trace_id for t in by_type] == [zebra]
     by_name = _search(tracking, exp, filter_string="span.name = 'plain'")
     assert [t.info.trace_id for t in by_name] == [giraffe]
+
+
+def test_legacy_trace_api_of_the_2x_client(tracking: Tracking) -> None:
+    """What the 2.22 client sends for a trace (StartTrace, the traces.json upload to the trace's artifact
+    location, EndTrace), through its own client code, then read back, searched, tagged and deleted."""
+    if is_mlflow3():
+        pytest.skip("the 3.x client's legacy calls are MLflow's own test_legacy_start_and_end_trace_v2")
+    from mlflow.entities import Span, TraceData
+    from mlflow.entities.trace_status import TraceStatus
+
+    client = tracking.client
+    exp = client.create_experiment(tracking.new_name())
+    start = int(time.time() * 1000)
+    info = client._start_tracked_trace(
+        experiment_id=exp, timestamp_ms=start, request_metadata={"m": "1"}, tags={"team": "a"}
+    )
+    assert TRACE_ID.match(info.request_id) and info.status == TraceStatus.IN_PROGRESS
+    assert info.tags["mlflow.artifactLocation"].endswith(f"{exp}/traces/{info.request_id}/artifacts")
+    span = Span.from_dict(
+        {
+            "name": "legacy",
+            "context": {"trace_id": os.urandom(16).hex(), "span_id": os.urandom(8).hex()},
+            "parent_id": None,
+            "start_time": start * 1_000_000,
+            "end_time": (start + 5) * 1_000_000,
+            "status_code": "OK",
+            "status_message": "",
+            "attributes": {"mlflow.traceRequestId": f'"{info.request_id}"', "mlflow.spanInputs": '{"q": 1}'},
+            "events": [],
+        }
+    )
+    client._upload_trace_data(info, TraceData(spans=[span]))
+    info.status, info.execution_time_ms = TraceStatus.OK, 5
+    info.tags["mlflow.traceName"] = "legacy"
+    ended = client._upload_ended_trace_info(info)
+    assert (ended.status, ended.execution_time_ms, ended.request_metadata) == (TraceStatus.OK, 5, {"m": "1"})
+
+    trace = client.get_trace(info.request_id)
+    assert [s.name for s in trace.data.spans] == ["legacy"] and trace.data.spans[0].inputs == {"q": 1}
+    found = client.search_traces(experiment_ids=[exp], filter_string="tags.team = 'a'")
+    assert [t.info.request_id for t in found] == [info.request_id]
+    assert list(client.search_traces(experiment_ids=[exp], filter_string="trace.status = 'ERROR'")) == []
+    client.set_trace_tag(info.request_id, "k", "v")
+    assert client.get_trace(info.request_id).info.tags["k"] == "v"
+    client.delete_trace_tag(info.request_id, "k")
+    assert "k" not in client.get_trace(info.request_id).info.tags
+    # get-trace-artifact serves the uploaded traces.json when the spans are not in the database.
+    artifact = get(tracking.ajax("get-trace-artifact"), {"request_id": info.request_id})
+    assert artifact.status_code == 200 and artifact.json()["spans"][0]["name"] == "legacy"
+    assert client.delete_traces(exp, request_ids=[info.request_id]) == 1
+    assert list(client.search_traces(experiment_ids=[exp])) == []
 
 
 # -- OTLP -------------------------------------------------------------------------------------------------
