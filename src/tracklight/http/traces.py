@@ -20,7 +20,7 @@ from tracklight.http.otlp import otel_span_json
 from tracklight.http.request import Fields, read_fields
 from tracklight.http.workers import in_worker
 from tracklight.services.artifacts import Artifacts
-from tracklight.services.traces import TraceIn, Traces, parse_state
+from tracklight.services.traces import SPANS_LOCATION_TAG, TRACKING_STORE, TraceIn, Traces, parse_state
 from tracklight.store.trace_metrics import Aggregation
 from tracklight.store.traces import SpanKey, TraceRecord, span_key
 
@@ -436,7 +436,7 @@ async def batch_get_traces(request: Request, services: Any, _: dict[str, str]) -
             if index:
                 yield b","
             async for chunk in _trace_message(
-                traces, trace, trace.tags.get("mlflow.trace.spansLocation") == "TRACKING_STORE"
+                traces, trace, trace.tags.get(SPANS_LOCATION_TAG) == TRACKING_STORE
             ):
                 yield chunk
         yield b"]}"
