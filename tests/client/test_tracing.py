@@ -7,6 +7,7 @@ cannot do (links to runs, OTLP spans read back through the client) is skipped wi
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import re
@@ -315,6 +316,36 @@ def test_legacy_trace_api_of_the_2x_client(tracking: Tracking) -> None:
     assert artifact.status_code == 200 and artifact.json()["spans"][0]["name"] == "legacy"
     assert client.delete_traces(exp, request_ids=[info.request_id]) == 1
     assert list(client.search_traces(experiment_ids=[exp])) == []
+
+
+def test_prompts_linked_to_a_trace(mlflow: ModuleType, tracking: Tracking) -> None:
+    if not is_mlflow3():
+        pytest.skip("the 2.22 client has no traces/link-prompts")
+
+    @mlflow.trace
+    def ask(q: str) -> str:
+        return q
+
+    ask("which prompt?")
+    trace_id = _last_trace_id(mlflow)
+    ask("no prompt")
+    other = _last_trace_id(mlflow)
+    url = tracking.api("traces/link-prompts")
+    for version in ("1", "2", "1"):
+        body = {"trace_id": trace_id, "prompt_versions": [{"name": "qa_prompt", "version": version}]}
+        ok(post(url, body))
+    tags = tracking.client.get_trace(trace_id).info.tags
+    assert json.loads(tags["mlflow.linkedPrompts"]) == [
+        {"name": "qa_prompt", "version": "1"},
+        {"name": "qa_prompt", "version": "2"},
+    ]
+    exp = tracking.experiment_id
+    assert exp is not None
+    found = _search(tracking, exp, filter_string="trace.prompt = 'qa_prompt/2'")
+    assert [t.info.trace_id for t in found] == [trace_id]
+    assert list(_search(tracking, exp, filter_string="trace.prompt = 'qa_prompt/3'")) == []
+    assert {t.info.trace_id for t in _search(tracking, exp)} == {trace_id, other}
+    assert_error(post(url, {"trace_id": trace_id, "prompt_versions": []}), 400, "INVALID_PARAMETER_VALUE")
 
 
 # -- OTLP -------------------------------------------------------------------------------------------------

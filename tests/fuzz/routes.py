@@ -197,6 +197,7 @@ FIELDS: dict[Route, dict[str, str]] = {
         ("POST", f"api/{v}/mlflow/traces/link-to-run"): {"trace_ids": "keys", "run_id": "run_id"}
         for v in ("2.0", "3.0")
     },
+    ("POST", "api/2.0/mlflow/traces/link-prompts"): {"trace_id": "text", "prompt_versions": "model_json"},
     ("POST", "api/3.0/mlflow/traces"): {"trace": "model_json"},
     ("GET", "api/3.0/mlflow/traces/{trace_id}"): {},
     ("GET", "api/3.0/mlflow/traces/get"): {"trace_id": "text", "allow_partial": "bool"},

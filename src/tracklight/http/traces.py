@@ -258,6 +258,23 @@ def link_traces_to_run(f: Fields, traces: Traces) -> Json:
     return {}
 
 
+def link_prompts_to_trace(f: Fields, traces: Traces) -> Json:
+    versions = []
+    for ref in f.objects("prompt_versions"):
+        version = ref.raw("version")
+        if isinstance(version, int) and not isinstance(version, bool):
+            version = str(version)
+        if not isinstance(version, str) or not version:
+            raise InvalidParameter("Each prompt version needs a name and a version")
+        versions.append((ref.required_str("name"), version))
+    if not versions:
+        raise InvalidParameter(
+            "Missing value for required parameter 'prompt_versions'. See the API docs for more information."
+        )
+    traces.link_prompts(f.required_str("trace_id"), versions)
+    return {}
+
+
 def calculate_filter_correlation(f: Fields, traces: Traces) -> Json:
     result = traces.correlation(
         f.strings("experiment_ids"),
@@ -513,6 +530,7 @@ TRACE_ROUTES_2_0: list[tuple[tuple[str, ...], str, Any, str]] = [
     (("DELETE",), "traces/{request_id}/tags", delete_trace_tag, "traces"),
     (("POST",), "traces/delete-traces", delete_traces, "traces"),
     (("POST",), "traces/link-to-run", link_traces_to_run, "traces"),
+    (("POST",), "traces/link-prompts", link_prompts_to_trace, "traces"),
 ]
 TRACE_ROUTES_3_0: list[tuple[tuple[str, ...], str, Any, str]] = [
     (("POST",), "traces", start_trace_v3, "traces"),

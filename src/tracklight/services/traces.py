@@ -39,6 +39,7 @@ STATES = ("STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")  # by their enum nu
 SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
 TRACKING_STORE = "TRACKING_STORE"
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
+LINKED_PROMPTS_TAG = "mlflow.linkedPrompts"
 FINALIZED_METADATA = "mlflow.trace.infoFinalized"
 SIZE_STATS_METADATA = "mlflow.trace.sizeStats"
 SPAN_INPUTS, SPAN_OUTPUTS = "mlflow.spanInputs", "mlflow.spanOutputs"
@@ -466,6 +467,31 @@ class Traces:
             found = store.load_traces(conn, list(trace_ids))
             gate.check_all(EXPERIMENT, sorted({t.experiment_id for t in found}), Permission.EDIT)
             store.link_runs(conn, list(dict.fromkeys(trace_ids)), run_id)
+
+        in_transaction(self.db, work)
+
+    def link_prompts(self, trace_id: str, prompt_versions: Sequence[tuple[str, str]]) -> None:
+        """Record the prompt versions a trace used in its mlflow.linkedPrompts tag (a JSON list of
+        {name, version}), keeping those linked before; `trace.prompt` filters search it."""
+        self._check_trace(trace_id, Permission.EDIT)
+
+        def work(conn: Connection) -> None:
+            trace = self._load(conn, trace_id)
+            try:
+                linked = json.loads(trace.tags.get(LINKED_PROMPTS_TAG) or "[]")
+            except ValueError:
+                linked = []
+            if not isinstance(linked, list):
+                linked = []
+            seen = {(p.get("name"), p.get("version")) for p in linked if isinstance(p, dict)}
+            for name, version in prompt_versions:
+                if (name, version) not in seen:
+                    linked.append({"name": name, "version": version})
+                    seen.add((name, version))
+            value = json.dumps(linked)
+            if len(value) > v.MAX_TAG_VALUE_LENGTH:
+                raise InvalidParameter(f"Too many prompts linked to trace {trace_id}")
+            store.set_pairs(conn, trace_tags, trace_id, [(LINKED_PROMPTS_TAG, value)])
 
         in_transaction(self.db, work)
 

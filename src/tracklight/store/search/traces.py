@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,7 +53,7 @@ _ATTRIBUTE_KEYS: dict[str, KeyRule] = {
     "state": KeyRule(ValueType.STRING, LIST_STRING_OPS, canonical="status"),
     "name": _LIST,  # the trace's name tag
     "run_id": _LIST,  # linked runs, and the run the trace was made in
-    "prompt": KeyRule(ValueType.STRING, STRING_OPS, orderable=False),
+    "prompt": KeyRule(ValueType.STRING, frozenset({EQ}), orderable=False),  # "name/version"
     "text": KeyRule(ValueType.STRING, frozenset({LIKE, ILIKE}), orderable=False),  # any span's content
     "experiment_id": KeyRule(ValueType.STRING, frozenset()),  # order_by only
     **dict.fromkeys(("timestamp_ms", "timestamp"), KeyRule(_NUM, NUMERIC_OPS, canonical="timestamp_ms")),
@@ -134,6 +135,16 @@ def _run_id(dialect: str, op: str, value: Any) -> ColumnElement[bool]:
     return sa.not_(either) if negated else either
 
 
+def _linked_prompt(dialect: str, value: Any) -> ColumnElement[bool]:
+    """`prompt = 'name/version'`: the version is among the trace's linked prompts (the JSON list the
+    server writes, so its spelling of each entry is known). `%` and `_` in a name match loosely."""
+    name, slash, version = str(value).rpartition("/")
+    if not slash or not name or not version:
+        raise InvalidParameter(f"Invalid prompt filter value {value!r}: expected 'name/version'")
+    entry = json.dumps({"name": name, "version": version})
+    return _has_pair(dialect, trace_tags, LINKED_PROMPTS_TAG, LIKE, f"%{entry}%")
+
+
 def _span_match(dialect: str, column: sa.Column[Any], op: str, value: Any) -> ColumnElement[bool]:
     stmt = sa.select(sa.literal(1)).where(
         spans.c.trace_id == _t.id, predicates.string(dialect, column, op, value)
@@ -170,7 +181,7 @@ def condition(dialect: str, c: Comparison) -> ColumnElement[bool]:
     if key == "name":
         return _has_pair(dialect, trace_tags, TRACE_NAME_TAG, c.op, c.value)
     if key == "prompt":
-        return _has_pair(dialect, trace_tags, LINKED_PROMPTS_TAG, c.op, c.value)
+        return _linked_prompt(dialect, c.value)
     if key == "run_id":
         return _run_id(dialect, c.op, c.value)
     if key == "text":
