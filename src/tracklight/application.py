@@ -25,6 +25,7 @@ from tracklight.services.registry import Registry
 from tracklight.services.runs import Runs
 from tracklight.services.scorers import Scorers
 from tracklight.services.signin import GroupRules, SignIn
+from tracklight.services.traces import Traces
 from tracklight.services.users import Users
 from tracklight.services.webhook_delivery import DeliverySettings, DeliveryWorker
 from tracklight.services.webhook_outbox import Outbox
@@ -111,6 +112,7 @@ def assemble(settings: Settings) -> Application:
                 allow_private=settings.webhook_allow_private_addresses,
             ),
         ),
+        "traces": Traces(db),
     }
     authenticator, created_admin, proxy = None, None, None
     if settings.auth:

@@ -610,3 +610,33 @@ def test_an_experiment_location_the_server_did_not_assign_is_left_alone(
     assert f"Left the artifact location of experiment {eid}" in result.stderr
     assert sorted(p.name for p in chosen.iterdir()) == ["unrelated.txt"]
     assert site.rows("SELECT id FROM experiments WHERE id = :e", e=int(eid)) == []
+
+
+def test_an_experiments_traces_are_purged_with_it(local_site: Site) -> None:
+    """Traces, their spans, tags, metadata and run links go with a purged experiment; others' stay."""
+    site, client = local_site, local_site.client
+    doomed = client.create_experiment(f"traced-{uuid.uuid4().hex[:8]}")
+    kept = client.create_experiment(f"traced-kept-{uuid.uuid4().hex[:8]}")
+    trace_ids = {}
+    for eid in (doomed, kept):
+        with mlflow.start_run(experiment_id=eid) as run, mlflow.start_span(name="work") as span:
+            span.set_attributes({"k": "v"})
+        mlflow.flush_trace_async_logging()
+        client.set_trace_tag(span.trace_id, "t", "1")
+        client.link_traces_to_run(trace_ids=[span.trace_id], run_id=run.info.run_id)
+        trace_ids[eid] = span.trace_id
+    client.delete_experiment(doomed)
+
+    result = site.gc("--experiment-ids", doomed)
+    assert result.returncode == 0, result.stderr
+    for table, column in (
+        ("traces", "id"),
+        ("spans", "trace_id"),
+        ("trace_tags", "trace_id"),
+        ("trace_metadata", "trace_id"),
+        ("trace_run_links", "trace_id"),
+    ):
+        assert site.rows(f"SELECT * FROM {table} WHERE {column} = :t", t=trace_ids[doomed]) == [], table  # noqa: S608
+        assert site.rows(f"SELECT * FROM {table} WHERE {column} = :t", t=trace_ids[kept]) != [], table  # noqa: S608
+    _assert_experiment_gone(site, doomed)
+    assert client.get_trace(trace_ids[kept]).info.tags["t"] == "1"

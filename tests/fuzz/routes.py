@@ -160,6 +160,81 @@ FIELDS: dict[Route, dict[str, str]] = {
     },
     ("POST", "api/2.0/mlflow/upload-artifact"): {"run_uuid": "run_id", "path": "artifact_path"},
     ("GET", "api/2.0/mlflow/logged-models/{model_id}/artifacts/files"): {"artifact_file_path": "model_file"},
+    # MLflow traces: the legacy v2 API, the v3 API, the streamed reads and OTLP ingest
+    ("POST", "api/2.0/mlflow/traces"): {
+        "experiment_id": "experiment_id",
+        "timestamp_ms": "int",
+        "request_metadata": "tags",
+        "tags": "tags",
+    },
+    ("GET", "api/2.0/mlflow/traces"): {
+        "experiment_ids": "experiment_ids",
+        "filter": "text",
+        "max_results": "int",
+        "order_by": "order_by",
+        "page_token": "page_token",
+    },
+    ("PATCH", "api/2.0/mlflow/traces/{request_id}"): {
+        "timestamp_ms": "int",
+        "status": "text",
+        "request_metadata": "tags",
+        "tags": "tags",
+    },
+    ("GET", "api/2.0/mlflow/traces/{request_id}/info"): {},
+    ("PATCH", "api/2.0/mlflow/traces/{request_id}/tags"): {"key": "key", "value": "text"},
+    ("DELETE", "api/2.0/mlflow/traces/{request_id}/tags"): {"key": "key"},
+    **{
+        (method, f"api/{v}/mlflow/traces/delete-traces"): {
+            "experiment_id": "experiment_id",
+            "max_timestamp_millis": "int",
+            "max_traces": "int",
+            "request_ids": "keys",
+        }
+        for v in ("2.0", "3.0")
+        for method in ("POST",)
+    },
+    **{
+        ("POST", f"api/{v}/mlflow/traces/link-to-run"): {"trace_ids": "keys", "run_id": "run_id"}
+        for v in ("2.0", "3.0")
+    },
+    ("POST", "api/2.0/mlflow/traces/link-prompts"): {"trace_id": "text", "prompt_versions": "model_json"},
+    ("POST", "api/3.0/mlflow/traces"): {"trace": "model_json"},
+    ("GET", "api/3.0/mlflow/traces/{trace_id}"): {},
+    ("GET", "api/3.0/mlflow/traces/get"): {"trace_id": "text", "allow_partial": "bool"},
+    ("GET", "api/3.0/mlflow/traces/batchGet"): {"trace_ids": "keys"},
+    ("POST", "api/3.0/mlflow/traces/batchGetInfos"): {
+        "trace_ids": "keys",
+        "experiment_ids": "experiment_ids",
+    },
+    ("POST", "api/3.0/mlflow/traces/search"): {
+        "locations": "model_json",
+        "filter": "text",
+        "max_results": "int",
+        "order_by": "order_by",
+        "page_token": "page_token",
+    },
+    ("PATCH", "api/3.0/mlflow/traces/{trace_id}/tags"): {"key": "key", "value": "text"},
+    ("DELETE", "api/3.0/mlflow/traces/{trace_id}/tags"): {"key": "key"},
+    ("POST", "api/3.0/mlflow/traces/metrics"): {
+        "experiment_ids": "experiment_ids",
+        "view_type": "text",
+        "metric_name": "text",
+        "aggregations": "model_json",
+        "dimensions": "keys",
+        "filters": "keys",
+        "time_interval_seconds": "int",
+        "start_time_ms": "int",
+        "end_time_ms": "int",
+        "max_results": "int",
+    },
+    ("POST", "api/3.0/mlflow/traces/calculate-filter-correlation"): {
+        "experiment_ids": "experiment_ids",
+        "filter_string1": "text",
+        "filter_string2": "text",
+        "base_filter": "text",
+    },
+    **{("GET", f"api/{v}/mlflow/get-trace-artifact"): {"request_id": "text"} for v in ("2.0", "3.0")},
+    ("POST", "v1/traces"): {"resourceSpans": "model_json"},
     # MLflow 3 evaluation datasets (API 3.0 only)
     ("POST", "api/3.0/mlflow/datasets/create"): {
         "name": "new_name",

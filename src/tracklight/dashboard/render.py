@@ -13,6 +13,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 
+from tracklight import __version__
 from tracklight.dashboard.context import PageContext
 from tracklight.dashboard.csrf import CSRF_FIELD
 
@@ -93,7 +94,7 @@ _env.filters.update(
     anchor=chart_anchor,
     anchor_pair=_anchor_pair,
 )
-_env.globals.update(duration=format_duration, csrf_input=csrf_input)
+_env.globals.update(duration=format_duration, csrf_input=csrf_input, tracklight_version=__version__)
 
 
 def allow_form_targets(response: Response, origins: list[str]) -> Response:

@@ -13,7 +13,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from tracklight import __version__
 from tracklight.application import Application
 from tracklight.auth.permissions import Permission
 from tracklight.dashboard import Dashboard, dashboard_routes
@@ -27,6 +26,7 @@ from tracklight.http.responses import error_response, json_response
 from tracklight.http.routes import API_2_0, API_3_0, RAW_ROUTES, SHORT_WRITES, Handler, RawRoute
 from tracklight.http.telemetry import metrics_response
 from tracklight.http.tokens import TOKEN_API
+from tracklight.http.traces import is_trace_data_path, trace_data_download
 from tracklight.http.users import AUTH_API_2_0, AUTH_API_3_0
 from tracklight.http.workers import in_worker
 from tracklight.store.group_commit import WouldWait, without_waiting
@@ -37,6 +37,14 @@ RETRY_AFTER_S = "5"
 READY_TIMEOUT_S = 3.0
 _ARTIFACT_APIS = ("/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/")
 _JSON_TYPE = (b"content-type", b"application/json")  # as Starlette's Response writes media_type
+# What /version answers: the MLflow server version whose features the stock client may use here, not
+# Tracklight's own version (that is in the X-Tracklight-Version header, `tracklight --version` and the
+# dashboard's footer). The 3.x client reads /version for one decision only (mlflow 3.17.2,
+# RestStore.log_spans): it sends spans over OTLP (/v1/traces) to a server of 3.4 or later, and drops
+# them with a warning otherwise. Tracklight takes OTLP spans, so it answers 3.4.0, the oldest version
+# that enables them; anything a later client gates on a newer version stays off until it is built here.
+# The 2.x client never reads /version.
+MLFLOW_COMPATIBLE_VERSION = "3.4.0"
 
 
 def _unavailable(message: str) -> Callable[[], Response]:
@@ -54,6 +62,9 @@ class TracklightApp:
         self.db = application.db
         self.destination = application.destination
         self.artifacts = application.artifacts
+        # traces.json downloads fall back to the spans stored here (see http.traces.trace_data_download).
+        traces = application.services.get("traces")
+        self.trace_data = trace_data_download(traces) if traces is not None else None
         prefix = settings.static_prefix
         self.routes: dict[str, dict[str, tuple[Handler | RawRoute, Any]]] = {}
         # Routes with {parameters} in the path, tried in order after the exact ones.
@@ -62,7 +73,7 @@ class TracklightApp:
         self.plain: dict[str, Callable[[], Response]] = {
             prefix + "/health": lambda: PlainTextResponse("OK"),
             prefix + "/metrics": metrics_response,
-            prefix + "/version": lambda: PlainTextResponse(__version__),
+            prefix + "/version": lambda: PlainTextResponse(MLFLOW_COMPATIBLE_VERSION),
             prefix + "/api/3.0/mlflow/server-info": self._server_info,
             prefix + "/ajax-api/3.0/mlflow/server-info": self._server_info,
         }
@@ -350,6 +361,8 @@ class TracklightApp:
                 if handler is None:
                     return _not_allowed(request.method, request.url.path, by_method)
                 artifacts, path = self.artifacts, rest[len(name) + 1 :]
+                if self.trace_data is not None and request.method == "GET" and is_trace_data_path(path):
+                    handler = self.trace_data
                 if not self.checks_permissions:
                     return lambda: handler(request, artifacts, path)
                 need = _ARTIFACT_NEEDS.get(request.method, Permission.MANAGE)

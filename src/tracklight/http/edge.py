@@ -11,6 +11,7 @@ from typing import Any
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tracklight import __version__
 from tracklight.config import Settings
 from tracklight.http.hosts import HostGuard, unguarded_paths
 from tracklight.http.responses import error_response
@@ -21,6 +22,8 @@ access_log = logging.getLogger("tracklight.access")
 
 # A caller's X-Request-ID is kept (so ids follow a request across a load balancer) if it is sane.
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# Tracklight's own version on every response (/version answers the MLflow version it stands in for).
+_VERSION_HEADER = (b"x-tracklight-version", __version__.encode())
 ROUTE_KEY = "tracklight.route"  # set in the ASGI scope by the router: the route template, for metrics
 
 
@@ -49,7 +52,12 @@ class Edge:
                 allow_origins=list(settings.cors_allowed_origins),
                 allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                 allow_headers=["*"],
-                expose_headers=["X-Request-ID", "Content-Disposition", "Content-Range"],
+                expose_headers=[
+                    "X-Request-ID",
+                    "Content-Disposition",
+                    "Content-Range",
+                    "X-Tracklight-Version",
+                ],
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -68,7 +76,11 @@ class Edge:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", rid.encode()),
+                    _VERSION_HEADER,
+                ]
             await send(message)
 
         path: str = scope["path"]

@@ -10,7 +10,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracklight.http import graphql
+from tracklight.http import graphql, otlp
+from tracklight.http import traces as tr
 from tracklight.http import tracking as t
 from tracklight.http.artifacts import list_run_artifacts
 from tracklight.http.datasets import DATASET_ROUTES
@@ -57,6 +58,7 @@ API_2_0: list[tuple[tuple[str, ...], str, Handler, str]] = [
 ]
 API_2_0 += LOGGED_MODEL_ROUTES + REGISTRY_ROUTES
 API_2_0 += WEBHOOK_ROUTES
+API_2_0 += tr.TRACE_ROUTES_2_0
 
 # Handlers whose work is at most one short write transaction (and reads before it), each with what makes
 # a call short: on SQLite these may run on the event loop's thread (http.app.TracklightApp._call).
@@ -87,6 +89,7 @@ SHORT_WRITES: dict[Handler, Callable[[Any], bool]] = {
 # MLflow 3-only services, served at /api/3.0/mlflow/<path> and /ajax-api/3.0/mlflow/<path> (not under 2.0).
 API_3_0: list[tuple[tuple[str, ...], str, Handler, str]] = list(DATASET_ROUTES)
 API_3_0 += SCORER_ROUTES + ISSUE_ROUTES
+API_3_0 += tr.TRACE_ROUTES_3_0
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,15 @@ def _ui_routes() -> list[tuple[tuple[str, ...], str, RawRoute]]:
             (("POST",), api + "upload-artifact", RawRoute(upload_run_artifact)),
             (("GET",), api + "logged-models/{model_id}/artifacts/files", RawRoute(logged_model_file)),
         ]
+    # Traces: the reads whose spans are streamed from the database, and OTLP span ingest (no /api prefix).
+    for api in ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/", "/api/3.0/mlflow/", "/ajax-api/3.0/mlflow/"):
+        routes.append((("GET",), api + "get-trace-artifact", RawRoute(tr.get_trace_artifact)))
+    for api in ("/api/3.0/mlflow/", "/ajax-api/3.0/mlflow/"):
+        routes += [
+            (("GET",), api + "traces/get", RawRoute(tr.get_trace)),
+            (("GET",), api + "traces/batchGet", RawRoute(tr.batch_get_traces)),
+        ]
+    routes.append((("POST",), "/v1/traces", RawRoute(otlp.export_traces)))
     return routes
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from tracklight.auth.permissions import EXPERIMENT
 from tracklight.store import auth as auth_store
 from tracklight.store import schema as s
+from tracklight.store import traces as trace_store
 
 # A claimed run's run_uuid starts with this character, which no run id has (they are hex): from the claim on,
 # no client call can find the run by its id, so nobody can restore it or log to it while gc removes it.
@@ -248,6 +249,8 @@ def delete_experiment(conn: Connection, experiment_id: int) -> bool:
     """Delete an experiment without runs or models left; its grants go too, since its id may be handed out
     again (ids are max + 1). True if the experiment row was there to delete."""
     ede = s.evaluation_dataset_experiments
+    # Its traces, spans and all, go with it (one transaction: a trace-heavy experiment makes a long one).
+    trace_store.delete_traces(conn, trace_store.trace_ids_of_experiments(conn, [experiment_id]))
     for table, column in (
         (s.experiment_tags, s.experiment_tags.c.experiment_id),
         (s.datasets, s.datasets.c.experiment_id),

@@ -406,6 +406,75 @@ issues = Table(
     Index("ix_issues_source_run", "source_run_id"),
 )
 
+# -- MLflow 3 traces ------------------------------------------------------------------------------------
+
+# One row per trace (MLflow's trace_info). The state is the v3 name (OK, ERROR, IN_PROGRESS,
+# STATE_UNSPECIFIED); the v2 API's status names are the same words. Previews are what the client
+# sent, or the root span's inputs and outputs cut short when only spans arrived.
+traces = Table(
+    "traces",
+    metadata,
+    Column("id", String(128), primary_key=True),  # "tr-<32 hex>" from the client, or any id it chose
+    Column("experiment_id", BigInteger, ForeignKey("experiments.id"), nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("execution_time_ms", BigInteger, nullable=True),
+    Column("state", String(32), nullable=False),
+    Column("client_request_id", _name(250), nullable=True),
+    Column("request_preview", _text(65535), nullable=True),
+    Column("response_preview", _text(65535), nullable=True),
+    # Searches list an experiment's traces newest first, with the id as the tie-break.
+    Index("ix_traces_experiment_timestamp", "experiment_id", "timestamp_ms", "id"),
+)
+
+trace_tags = Table(
+    "trace_tags",
+    metadata,
+    Column("trace_id", String(128), ForeignKey("traces.id"), primary_key=True),
+    Column("key", Key, primary_key=True),
+    Column("value", _text(8000), nullable=False),
+)
+
+trace_metadata = Table(
+    "trace_metadata",
+    metadata,
+    Column("trace_id", String(128), ForeignKey("traces.id"), primary_key=True),
+    Column("key", Key, primary_key=True),
+    Column("value", _text(8000), nullable=False),
+)
+
+# Spans as MLflow 3.4+ keeps them in the tracking store: the columns searches filter on, and the span
+# itself as JSON (`content`, in the form of the client's traces.json entries) served verbatim.
+spans = Table(
+    "spans",
+    metadata,
+    Column("trace_id", String(128), ForeignKey("traces.id"), primary_key=True),
+    Column("span_id", String(16), primary_key=True),  # 16 hex digits
+    Column("parent_span_id", String(16), nullable=True),
+    Column("name", _text(65535), nullable=True),
+    Column("type", _name(500), nullable=True),
+    Column("status", String(32), nullable=False),  # OK, ERROR or UNSET
+    Column("start_time_unix_nano", BigInteger, nullable=False),
+    Column("end_time_unix_nano", BigInteger, nullable=True),
+    # LONGTEXT on MySQL: one span's inputs and outputs can pass MEDIUMTEXT's 16 MiB.
+    Column(
+        "content",
+        Text().with_variant(mysql.LONGTEXT(charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"),
+        nullable=False,
+    ),
+    # A trace's spans are read root first, then by start time (see store.traces.span_page).
+    Index("ix_spans_trace_start", "trace_id", "start_time_unix_nano", "span_id"),
+)
+
+# Traces linked to runs (MLflow's entity associations of type trace -> run). No foreign key to traces:
+# the client links a trace as soon as it ends, often before its asynchronous export has reached us.
+trace_run_links = Table(
+    "trace_run_links",
+    metadata,
+    Column("trace_id", String(128), primary_key=True),
+    Column("run_id", String(32), primary_key=True),
+    Index("ix_trace_run_links_run", "run_id"),
+)
+
 # -- authentication and permissions ------------------------------------------------------------------
 
 auth_users = Table(

@@ -1,0 +1,242 @@
+"""traces/search: compile MLflow's trace filter grammar and order_by into one keyset-paginated SELECT."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from tracklight.errors import InvalidParameter
+from tracklight.store.records import SearchArgs
+from tracklight.store.schema import spans, trace_metadata, trace_run_links, trace_tags, traces
+from tracklight.store.search import predicates
+from tracklight.store.search.grammar import (
+    EQ,
+    ILIKE,
+    IN,
+    IS_NOT_NULL,
+    IS_NULL,
+    LIKE,
+    LIST_STRING_OPS,
+    NE,
+    NOT_IN,
+    NULLABLE_STRING_OPS,
+    NUMERIC_OPS,
+    STRING_OPS,
+    Comparison,
+    EntityRule,
+    KeyRule,
+    OrderKey,
+    SearchSpec,
+    ValueType,
+    parse_filter,
+    parse_order_by_list,
+)
+from tracklight.store.search.keyset import SortColumn, fetch_page, fingerprint
+
+TRACE_NAME_TAG = "mlflow.traceName"
+LINKED_PROMPTS_TAG = "mlflow.linkedPrompts"
+SOURCE_RUN_METADATA = "mlflow.sourceRun"
+
+_LIST = KeyRule(ValueType.STRING, LIST_STRING_OPS)
+_STR = KeyRule(ValueType.STRING, STRING_OPS)
+_NUM = ValueType.NUMBER
+_ATTRIBUTE_KEYS: dict[str, KeyRule] = {
+    "request_id": _LIST,
+    "trace_id": KeyRule(ValueType.STRING, LIST_STRING_OPS, canonical="request_id"),
+    "client_request_id": _LIST,
+    "status": _LIST,
+    "state": KeyRule(ValueType.STRING, LIST_STRING_OPS, canonical="status"),
+    "name": _LIST,  # the trace's name tag
+    "run_id": _LIST,  # linked runs, and the run the trace was made in
+    "prompt": KeyRule(ValueType.STRING, frozenset({EQ}), orderable=False),  # "name/version"
+    "text": KeyRule(ValueType.STRING, frozenset({LIKE, ILIKE}), orderable=False),  # any span's content
+    "experiment_id": KeyRule(ValueType.STRING, frozenset()),  # order_by only
+    **dict.fromkeys(("timestamp_ms", "timestamp"), KeyRule(_NUM, NUMERIC_OPS, canonical="timestamp_ms")),
+    **dict.fromkeys(
+        ("execution_time_ms", "execution_time"), KeyRule(_NUM, NUMERIC_OPS, canonical="execution_time_ms")
+    ),
+    **dict.fromkeys(("end_time_ms", "end_time"), KeyRule(_NUM, NUMERIC_OPS, canonical="end_time_ms")),
+}
+_ATTRIBUTES = EntityRule("attribute", keys=_ATTRIBUTE_KEYS)
+_SPAN_KEYS = {
+    "name": _LIST,
+    "type": _LIST,
+    "status": _LIST,
+    "content": KeyRule(ValueType.STRING, frozenset({LIKE, ILIKE})),
+}
+# Assessments and issues are not stored yet: a filter on them is refused rather than matching nothing.
+_UNSUPPORTED = frozenset({"feedback", "expectation", "issue"})
+
+TRACES_SPEC = SearchSpec(
+    entities={
+        **dict.fromkeys(("attribute", "attributes", "trace"), _ATTRIBUTES),
+        **dict.fromkeys(
+            ("tag", "tags"),
+            EntityRule("tag", any_key=KeyRule(ValueType.STRING, NULLABLE_STRING_OPS), orderable=False),
+        ),
+        **dict.fromkeys(
+            ("metadata", "request_metadata"),
+            EntityRule("metadata", any_key=KeyRule(ValueType.STRING, NULLABLE_STRING_OPS), orderable=False),
+        ),
+        "span": EntityRule("span", keys=_SPAN_KEYS, orderable=False),
+        **{kind: EntityRule(kind, any_key=_STR, orderable=False) for kind in _UNSUPPORTED},
+    },
+    default=_ATTRIBUTES,
+)
+
+_t = traces.c
+_END_TIME = _t.timestamp_ms + sa.func.coalesce(_t.execution_time_ms, 0)
+
+
+def parse(filter_string: str | None) -> list[Comparison]:
+    comparisons = parse_filter(filter_string, TRACES_SPEC)
+    for c in comparisons:
+        if c.kind in _UNSUPPORTED:
+            raise InvalidParameter(
+                f"Filtering traces by {c.kind} ('{c.kind}.{c.key}') is not supported by this server yet"
+            )
+    return comparisons
+
+
+def parse_order(order_by: Sequence[str] | None) -> list[OrderKey]:
+    return parse_order_by_list(list(order_by or []), TRACES_SPEC)
+
+
+def pair_value(table: sa.Table, key: str) -> sa.ScalarSelect[Any]:
+    """A tag's or metadata entry's value for the trace in the outer query (NULL when absent)."""
+    stmt = sa.select(table.c.value).where(table.c.trace_id == _t.id, table.c.key == key)
+    return stmt.scalar_subquery()
+
+
+def _has_pair(dialect: str, table: sa.Table, key: str, op: str, value: Any) -> ColumnElement[bool]:
+    base = sa.select(sa.literal(1)).where(table.c.trace_id == _t.id, table.c.key == key)
+    if op == IS_NULL:
+        return ~base.exists()
+    if op == IS_NOT_NULL:
+        return base.exists()
+    return base.where(predicates.string(dialect, table.c.value, op, value)).exists()
+
+
+def _run_id(dialect: str, op: str, value: Any) -> ColumnElement[bool]:
+    """A trace belongs to a run if it is linked to it or was made in it (its mlflow.sourceRun)."""
+    negated = {NE: EQ, NOT_IN: IN}.get(op)
+    positive = negated or op
+    linked = sa.select(sa.literal(1)).where(
+        trace_run_links.c.trace_id == _t.id,
+        predicates.string(dialect, trace_run_links.c.run_id, positive, value),
+    )
+    made_in = _has_pair(dialect, trace_metadata, SOURCE_RUN_METADATA, positive, value)
+    either = sa.or_(linked.exists(), made_in)
+    return sa.not_(either) if negated else either
+
+
+def _linked_prompt(dialect: str, value: Any) -> ColumnElement[bool]:
+    """`prompt = 'name/version'`: the version is among the trace's linked prompts (the JSON list the
+    server writes, so its spelling of each entry is known). `%` and `_` in a name match loosely."""
+    name, slash, version = str(value).rpartition("/")
+    if not slash or not name or not version:
+        raise InvalidParameter(f"Invalid prompt filter value {value!r}: expected 'name/version'")
+    entry = json.dumps({"name": name, "version": version})
+    return _has_pair(dialect, trace_tags, LINKED_PROMPTS_TAG, LIKE, f"%{entry}%")
+
+
+def _span_match(dialect: str, column: sa.Column[Any], op: str, value: Any) -> ColumnElement[bool]:
+    stmt = sa.select(sa.literal(1)).where(
+        spans.c.trace_id == _t.id, predicates.string(dialect, column, op, value)
+    )
+    return stmt.exists()
+
+
+def condition(dialect: str, c: Comparison) -> ColumnElement[bool]:
+    if c.kind == "tag":
+        return _has_pair(dialect, trace_tags, c.key, c.op, c.value)
+    if c.kind == "metadata":
+        return _has_pair(dialect, trace_metadata, c.key, c.op, c.value)
+    if c.kind == "span":
+        column = {
+            "name": spans.c.name,
+            "type": spans.c.type,
+            "status": spans.c.status,
+            "content": spans.c.content,
+        }
+        return _span_match(dialect, column[c.key], c.op, c.value)
+    key = c.key
+    if key == "timestamp_ms":
+        return predicates.numeric(_t.timestamp_ms, c.op, c.value)
+    if key == "execution_time_ms":
+        return predicates.numeric(_t.execution_time_ms, c.op, c.value)
+    if key == "end_time_ms":
+        return predicates.numeric(_END_TIME, c.op, c.value)
+    if key == "request_id":
+        return predicates.string(dialect, _t.id, c.op, c.value)
+    if key == "client_request_id":
+        return predicates.string(dialect, _t.client_request_id, c.op, c.value)
+    if key == "status":
+        return predicates.string(dialect, _t.state, c.op, c.value)
+    if key == "name":
+        return _has_pair(dialect, trace_tags, TRACE_NAME_TAG, c.op, c.value)
+    if key == "prompt":
+        return _linked_prompt(dialect, c.value)
+    if key == "run_id":
+        return _run_id(dialect, c.op, c.value)
+    if key == "text":
+        return _span_match(dialect, spans.c.content, c.op, c.value)
+    raise InvalidParameter(f"Invalid attribute key '{key}' in a trace filter")
+
+
+def where(
+    dialect: str, experiment_ids: Sequence[int], comparisons: Sequence[Comparison]
+) -> list[ColumnElement[bool]]:
+    return [_t.experiment_id.in_(list(experiment_ids)), *(condition(dialect, c) for c in comparisons)]
+
+
+def _sort_column(key: OrderKey) -> SortColumn:
+    exprs: dict[str, tuple[Any, type[int] | type[str]]] = {
+        "timestamp_ms": (_t.timestamp_ms, int),
+        "execution_time_ms": (sa.func.coalesce(_t.execution_time_ms, 0), int),
+        "end_time_ms": (_END_TIME, int),
+        "status": (_t.state, str),
+        "request_id": (_t.id, str),
+        "client_request_id": (sa.func.coalesce(_t.client_request_id, ""), str),
+        "experiment_id": (_t.experiment_id, int),
+        "name": (sa.func.coalesce(pair_value(trace_tags, TRACE_NAME_TAG), ""), str),
+        "run_id": (sa.func.coalesce(pair_value(trace_metadata, SOURCE_RUN_METADATA), ""), str),
+    }
+    if key.key not in exprs:
+        raise InvalidParameter(f"Invalid order_by key '{key.key}' for traces")
+    expr, pytype = exprs[key.key]
+    return SortColumn(expr, key.ascending, pytype)
+
+
+def search_trace_ids(
+    conn: Connection,
+    experiment_ids: Sequence[int],
+    comparisons: Sequence[Comparison],
+    order: Sequence[OrderKey],
+    args: SearchArgs[str],
+) -> tuple[list[str], str | None]:
+    """One page of matching trace ids, newest first unless ordered otherwise, and the next page's token."""
+    columns = [_sort_column(k) for k in order]
+    keys = {k.key for k in order}
+    if "timestamp_ms" not in keys and not order:
+        columns.append(SortColumn(_t.timestamp_ms, False, int))
+    if "request_id" not in keys:
+        columns.append(SortColumn(_t.id, True, str))  # unique: the keyset's tie-break
+    stmt = sa.select(_t.id).where(*where(conn.dialect.name, experiment_ids, comparisons))
+    fp = fingerprint("traces", [(k.kind, k.key, k.ascending) for k in order], args.filter_string or "")
+    rows, token = fetch_page(conn, stmt, columns, fp=fp, args=args)
+    return [r[0] for r in rows], token
+
+
+def count_matching(conn: Connection, experiment_ids: Sequence[int], comparisons: Sequence[Comparison]) -> int:
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(traces)
+        .where(*where(conn.dialect.name, experiment_ids, comparisons))
+    )
+    return int(conn.execute(stmt).scalar() or 0)

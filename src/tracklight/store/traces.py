@@ -1,0 +1,226 @@
+"""SQL for traces: their rows, tags, metadata, spans and run links, read in pages so nothing is held whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from tracklight.store.dialect import insert_ignore, upsert
+from tracklight.store.schema import spans, trace_metadata, trace_run_links, trace_tags, traces
+
+# Rows per statement when writing many spans, or deleting many traces, at once.
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRecord:
+    trace_id: str
+    experiment_id: int
+    timestamp_ms: int
+    execution_time_ms: int | None
+    state: str
+    client_request_id: str | None
+    request_preview: str | None
+    response_preview: str | None
+    tags: dict[str, str]
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRow:
+    span_id: str
+    parent_span_id: str | None
+    start_time_unix_nano: int
+    content: str
+
+
+_TRACE_COLUMNS = (
+    traces.c.id,
+    traces.c.experiment_id,
+    traces.c.timestamp_ms,
+    traces.c.execution_time_ms,
+    traces.c.state,
+    traces.c.client_request_id,
+    traces.c.request_preview,
+    traces.c.response_preview,
+)
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def ensure_trace(conn: Connection, row: dict[str, Any]) -> None:
+    """Create the trace row unless one with its id exists (spans and the trace info race to be first)."""
+    insert_ignore(conn, traces, [row], ["id"])
+
+
+def load_traces(conn: Connection, trace_ids: Sequence[str]) -> list[TraceRecord]:
+    """The traces of these ids that exist, with tags and metadata, in the order the ids were given."""
+    if not trace_ids:
+        return []
+    rows: dict[str, Any] = {}
+    tags: dict[str, dict[str, str]] = {}
+    meta: dict[str, dict[str, str]] = {}
+    for chunk in _chunks(list(dict.fromkeys(trace_ids))):
+        for r in conn.execute(sa.select(*_TRACE_COLUMNS).where(traces.c.id.in_(chunk))):
+            rows[r.id] = r
+        for table, out in ((trace_tags, tags), (trace_metadata, meta)):
+            stmt = sa.select(table.c.trace_id, table.c.key, table.c.value).where(table.c.trace_id.in_(chunk))
+            for trace_id, key, value in conn.execute(stmt):
+                out.setdefault(trace_id, {})[key] = value
+    return [
+        TraceRecord(
+            trace_id=r.id,
+            experiment_id=int(r.experiment_id),
+            timestamp_ms=int(r.timestamp_ms),
+            execution_time_ms=None if r.execution_time_ms is None else int(r.execution_time_ms),
+            state=r.state,
+            client_request_id=r.client_request_id,
+            request_preview=r.request_preview,
+            response_preview=r.response_preview,
+            tags=tags.get(r.id, {}),
+            metadata=meta.get(r.id, {}),
+        )
+        for trace_id in dict.fromkeys(trace_ids)
+        if (r := rows.get(trace_id)) is not None
+    ]
+
+
+def load_trace(conn: Connection, trace_id: str) -> TraceRecord | None:
+    found = load_traces(conn, [trace_id])
+    return found[0] if found else None
+
+
+def experiment_of(conn: Connection, trace_id: str) -> int | None:
+    found = conn.execute(sa.select(traces.c.experiment_id).where(traces.c.id == trace_id)).scalar()
+    return None if found is None else int(found)
+
+
+def update_trace(conn: Connection, trace_id: str, values: dict[Any, Any]) -> None:
+    if values:
+        conn.execute(sa.update(traces).where(traces.c.id == trace_id).values(values))
+
+
+def widen_time_range(conn: Connection, trace_id: str, start_ms: int, end_ms: int | None) -> None:
+    """Stretch the trace's start and duration to cover a span batch, in SQL, so that batches written
+    at the same time by several servers all count (a read-then-write could lose one)."""
+    ts, duration = traces.c.timestamp_ms, traces.c.execution_time_ms
+    new_start = sa.case((ts > start_ms, start_ms), else_=ts)
+    # The duration is assigned first: MySQL evaluates SET left to right with the values already set,
+    # so it must still see the old start (PostgreSQL and SQLite see old values throughout).
+    values: list[tuple[Any, Any]] = []
+    if end_ms is not None:
+        old_end = ts + sa.func.coalesce(duration, 0)
+        new_end = sa.case((old_end > end_ms, old_end), else_=end_ms)
+        values.append((duration, new_end - new_start))
+    values.append((ts, new_start))
+    conn.execute(sa.update(traces).where(traces.c.id == trace_id).ordered_values(*values))
+
+
+def set_pairs(conn: Connection, table: sa.Table, trace_id: str, pairs: Iterable[tuple[str, str]]) -> None:
+    """Set tags (trace_tags) or metadata (trace_metadata) of a trace, overwriting keys it has."""
+    rows = [{"trace_id": trace_id, "key": k, "value": v} for k, v in pairs]
+    upsert(conn, table, rows, ["trace_id", "key"], ["value"])
+
+
+def add_missing_pairs(
+    conn: Connection, table: sa.Table, trace_id: str, pairs: Iterable[tuple[str, str]]
+) -> None:
+    """Set the keys the trace does not have yet, leaving the others as they are."""
+    rows = [{"trace_id": trace_id, "key": k, "value": v} for k, v in pairs]
+    insert_ignore(conn, table, rows, ["trace_id", "key"])
+
+
+def delete_tag(conn: Connection, trace_id: str, key: str) -> bool:
+    stmt = sa.delete(trace_tags).where(trace_tags.c.trace_id == trace_id, trace_tags.c.key == key)
+    return conn.execute(stmt).rowcount > 0
+
+
+def write_spans(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert spans, replacing any with the same (trace_id, span_id): a client may send one again."""
+    columns = [c.name for c in spans.c if c.name not in ("trace_id", "span_id")]
+    for chunk in _chunks(rows):
+        upsert(conn, spans, chunk, ["trace_id", "span_id"], columns)
+
+
+def count_spans(conn: Connection, trace_id: str) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).where(spans.c.trace_id == trace_id)).scalar() or 0)
+
+
+# A trace's spans are served root first, then by start time, with the span id as the tie-break.
+_root_rank = sa.case((spans.c.parent_span_id.is_(None), 0), else_=1)
+SpanKey = tuple[int, int, str]
+
+
+def span_page(conn: Connection, trace_id: str, after: SpanKey | None, limit: int) -> list[SpanRow]:
+    """Up to `limit` spans of a trace in serving order, after the span whose sort key is `after`."""
+    stmt = sa.select(spans.c.span_id, spans.c.parent_span_id, spans.c.start_time_unix_nano, spans.c.content)
+    stmt = stmt.where(spans.c.trace_id == trace_id)
+    if after is not None:
+        rank, start, span_id = after
+        stmt = stmt.where(
+            sa.or_(
+                _root_rank > rank,
+                sa.and_(_root_rank == rank, spans.c.start_time_unix_nano > start),
+                sa.and_(_root_rank == rank, spans.c.start_time_unix_nano == start, spans.c.span_id > span_id),
+            )
+        )
+    stmt = stmt.order_by(_root_rank, spans.c.start_time_unix_nano, spans.c.span_id).limit(limit)
+    return [SpanRow(r[0], r[1], int(r[2]), r[3]) for r in conn.execute(stmt)]
+
+
+def span_key(row: SpanRow) -> SpanKey:
+    return (0 if row.parent_span_id is None else 1, row.start_time_unix_nano, row.span_id)
+
+
+def link_runs(conn: Connection, trace_ids: Sequence[str], run_id: str) -> None:
+    insert_ignore(
+        conn, trace_run_links, [{"trace_id": t, "run_id": run_id} for t in trace_ids], ["trace_id", "run_id"]
+    )
+
+
+def ids_to_delete(
+    conn: Connection,
+    experiment_id: int,
+    *,
+    max_timestamp_ms: int | None,
+    max_traces: int | None,
+    trace_ids: Sequence[str],
+) -> list[str]:
+    """The traces a delete-traces call removes: the given ids in the experiment, or its traces up to a
+    time, oldest first and at most max_traces of them."""
+    stmt = sa.select(traces.c.id).where(traces.c.experiment_id == experiment_id)
+    if trace_ids:
+        found: list[str] = []
+        for chunk in _chunks(list(trace_ids)):
+            found += conn.execute(stmt.where(traces.c.id.in_(chunk))).scalars().all()
+        return found
+    if max_timestamp_ms is not None:
+        stmt = stmt.where(traces.c.timestamp_ms <= max_timestamp_ms)
+    stmt = stmt.order_by(traces.c.timestamp_ms, traces.c.id)
+    if max_traces is not None:
+        stmt = stmt.limit(max_traces)
+    return list(conn.execute(stmt).scalars().all())
+
+
+def delete_traces(conn: Connection, trace_ids: Sequence[str]) -> int:
+    deleted = 0
+    for chunk in _chunks(list(trace_ids)):
+        for table in (spans, trace_tags, trace_metadata, trace_run_links):
+            conn.execute(sa.delete(table).where(table.c.trace_id.in_(chunk)))
+        deleted += conn.execute(sa.delete(traces).where(traces.c.id.in_(chunk))).rowcount
+    return deleted
+
+
+def trace_ids_of_experiments(conn: Connection, experiment_ids: Sequence[int]) -> list[str]:
+    """Every trace of these experiments (for purging them with their experiments)."""
+    if not experiment_ids:
+        return []
+    stmt = sa.select(traces.c.id).where(traces.c.experiment_id.in_(list(experiment_ids)))
+    return list(conn.execute(stmt).scalars().all())
