@@ -7,6 +7,7 @@ and peak RSS. Two sizes are imported, the small one first, so peak RSS can be co
 larger store; a second import of the big one measures the "nothing new" pass.
 
     .venv/bin/python bench/import_mlflow.py --backends sqlite,postgresql --runs 1000 --points 10000000
+    .venv/bin/python bench/import_mlflow.py --tracklight-src /tmp/base/src   # an older tree, for before/after
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from procfs import machine_info
 ROOT = Path(__file__).resolve().parents[1]
 TRACKLIGHT = ROOT / ".venv" / "bin" / "tracklight"
 MLFLOW = ROOT / ".venv-bench" / "bin" / "mlflow"
+SRC = ROOT / "src"  # the tracklight tree that imports (--tracklight-src)
 KEYS = 10  # metric keys per run
 PARAMS = 5  # params per run
 
@@ -158,7 +160,7 @@ def run_import(source: str, target: str, log: Path) -> dict[str, float]:
 
     Peak RSS is VmHWM polled every 0.1 s (rusage's maxrss would count the pages this benchmark's own
     process held when it forked the import)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
     started = time.monotonic()
     peak = 0
     with open(log, "w") as out:
@@ -228,6 +230,7 @@ def bench_backend(
 
 
 def main() -> int:
+    global SRC  # noqa: PLW0603 - one setting for the whole run
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--runs", type=int, default=1000)
@@ -241,7 +244,14 @@ def main() -> int:
         default=None,
         help="an SQLite MLflow store built by an earlier run for the big size (building 10M points takes minutes)",
     )
+    parser.add_argument(
+        "--tracklight-src",
+        type=Path,
+        default=SRC,
+        help="the tracklight source tree to import with (e.g. an older commit's: git archive C src | tar -x)",
+    )
     args = parser.parse_args()
+    SRC = args.tracklight_src.resolve()
     sizes = [args.points // 10, args.points]
     results = []
     with tempfile.TemporaryDirectory(prefix="tl-import-bench-") as tmp:

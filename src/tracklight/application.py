@@ -19,9 +19,11 @@ from tracklight.config import Settings
 from tracklight.services.artifacts import Artifacts
 from tracklight.services.evaluation_datasets import EvaluationDatasets
 from tracklight.services.experiments import Experiments
+from tracklight.services.issues import Issues
 from tracklight.services.logged_models import LoggedModels
 from tracklight.services.registry import Registry
 from tracklight.services.runs import Runs
+from tracklight.services.scorers import Scorers
 from tracklight.services.signin import GroupRules, SignIn
 from tracklight.services.traces import Traces
 from tracklight.services.users import Users
@@ -86,6 +88,8 @@ def assemble(settings: Settings) -> Application:
         "registry": Registry(db, artifacts),
         "evaluation_datasets": EvaluationDatasets(db),
         "traces": Traces(db),
+        "scorers": Scorers(db),
+        "issues": Issues(db),
     }
     authenticator, created_admin, proxy = None, None, None
     if settings.auth:

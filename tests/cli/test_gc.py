@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from harness.databases import BackendURI
 from harness.object_stores import BUCKET, ObjectStoreEmulator
 from harness.plugin import ServerFactory
@@ -160,6 +161,7 @@ class World:
     lone_model: str  # deleted logged model of the kept experiment
     model_name: str  # a registered model whose version comes from the deleted run
     evaluation_dataset: str  # linked to both experiments: outlives the deleted one
+    kept_issue: str = ""  # found by the deleted run: outlives it, without the link
 
 
 def _populate(site: Site, tmp_path: Path) -> World:
@@ -188,10 +190,36 @@ def _populate(site: Site, tmp_path: Path) -> World:
         "SELECT id, 'experiment', :e, 'READ' FROM auth_users WHERE username = 'grantee'",
         e=gone_exp,
     )
+    kept_issue = _scorers_and_issues(site, gone_exp, kept_exp, deleted.run_id)
     client.delete_run(deleted.run_id)
     client.delete_logged_model(lone.model_id)
     client.delete_experiment(gone_exp)
-    return World(kept_exp, gone_exp, kept, deleted, cascaded, lone.model_id, name, evaluation.dataset_id)
+    return World(
+        kept_exp, gone_exp, kept, deleted, cascaded, lone.model_id, name, evaluation.dataset_id, kept_issue
+    )
+
+
+def _scorers_and_issues(site: Site, gone_exp: str, kept_exp: str, run_id: str) -> str:
+    """A scorer with two versions and an online configuration, and an issue, in the doomed experiment; a
+    scorer and an issue found by `run_id` in the kept one. Returns the kept issue's id."""
+    api = site.server.api
+
+    def call(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        got = requests.request(method, api(path, version="3.0"), json=body, timeout=60)
+        assert got.status_code == 200, got.text
+        return got.json()
+
+    serialized = '{"name": "tone", "instructions_judge_pydantic_data": {"model": "openai:/gpt-4o"}}'
+    for exp in (gone_exp, gone_exp, kept_exp):
+        call(
+            "POST",
+            "scorers/register",
+            {"experiment_id": exp, "name": "tone", "serialized_scorer": serialized},
+        )
+    call("PUT", "scorers/online-config", {"experiment_id": gone_exp, "name": "tone", "sample_rate": 0})
+    call("POST", "issues", {"experiment_id": gone_exp, "name": "doomed", "description": "d"})
+    body = {"experiment_id": kept_exp, "name": "kept", "description": "d", "source_run_id": run_id}
+    return call("POST", "issues", body)["issue"]["issue_id"]
 
 
 def _assert_run_gone(site: Site, run: Logged) -> None:
@@ -213,7 +241,16 @@ def _assert_model_gone(site: Site, model_id: str) -> None:
 
 def _assert_experiment_gone(site: Site, experiment_id: str) -> None:
     eid = int(experiment_id)
-    for table in ("runs", "logged_models", "experiment_tags", "datasets", "evaluation_dataset_experiments"):
+    for table in (
+        "runs",
+        "logged_models",
+        "experiment_tags",
+        "datasets",
+        "evaluation_dataset_experiments",
+        "scorers",
+        "online_scoring_configs",
+        "issues",
+    ):
         assert site.rows(f"SELECT * FROM {table} WHERE experiment_id = :e", e=eid) == [], table  # noqa: S608
     assert site.rows("SELECT id FROM experiments WHERE id = :e", e=eid) == []
     assert site.rows("SELECT id FROM auth_permissions WHERE resource_id = :e", e=experiment_id) == []
@@ -273,6 +310,16 @@ def test_gc_purges_deleted_runs_models_and_experiments_and_nothing_else(site: Si
     assert genai_datasets.get_dataset(dataset_id=world.evaluation_dataset).experiment_ids == [
         world.kept_experiment
     ]
+    # Scorer versions go with their scorers; the kept experiment's scorer and issue stay, the issue
+    # without the purged run that found it.
+    assert site.rows("SELECT * FROM scorer_versions WHERE scorer_id NOT IN (SELECT id FROM scorers)") == []
+    assert site.rows("SELECT name FROM scorers WHERE experiment_id = :e", e=int(world.kept_experiment)) == [
+        ("tone",)
+    ]
+    kept_issue = requests.get(site.server.api(f"issues/{world.kept_issue}", version="3.0"), timeout=60)
+    assert kept_issue.status_code == 200 and "source_run_id" not in kept_issue.json()["issue"], (
+        kept_issue.text
+    )
 
     again = site.gc()
     assert again.returncode == 0, again.stderr

@@ -154,6 +154,7 @@ def seed(server: ServerProcess, http: requests.Session) -> World:
         },
     )
     dataset_id, record_id = seed_dataset(server, http, eid)
+    scorer_id, issue_id = seed_scorer_and_issue(server, http, eid)
     registered = f"fuzz-model-{tag}"
     post("registered-models/create", {"name": registered, "tags": [{"key": "team", "value": "a"}]})
     post(
@@ -175,10 +176,41 @@ def seed(server: ServerProcess, http: requests.Session) -> World:
         dataset_ids=[dataset_id],
         record_ids=[record_id],
         model_files=[MODEL_FILE],
+        scorer_names=[SCORER_NAME],
+        scorer_ids=[scorer_id],
+        issue_ids=[issue_id],
     )
 
 
 MODEL_FILE = "MLmodel"
+SCORER_NAME = "fuzz-scorer"
+
+
+def seed_scorer_and_issue(
+    server: ServerProcess, http: requests.Session, experiment_id: str
+) -> tuple[str, str]:
+    """A registered scorer (if there is none of its name) and an issue in the experiment: their ids."""
+    serialized = json.dumps({"name": SCORER_NAME, "instructions_judge_pydantic_data": {"model": "openai:/x"}})
+    scorer_id = _ok(
+        http.post(
+            server.api("scorers/register", version="3.0"),
+            json={"experiment_id": experiment_id, "name": SCORER_NAME, "serialized_scorer": serialized},
+            timeout=TIMEOUT,
+        )
+    )["scorer_id"]
+    issue = _ok(
+        http.post(
+            server.api("issues", version="3.0"),
+            json={
+                "experiment_id": experiment_id,
+                "name": "fuzz-issue",
+                "description": "seeded",
+                "severity": "low",
+            },
+            timeout=TIMEOUT,
+        )
+    )["issue"]
+    return scorer_id, issue["issue_id"]
 
 
 def put_model_file(server: ServerProcess, http: requests.Session, model: dict[str, Any]) -> None:
@@ -274,6 +306,13 @@ def refresh(f: Fuzzed) -> None:
     dataset = http.get(server.api(f"datasets/{w.dataset_ids[0]}", version="3.0"), timeout=TIMEOUT)
     kept = w.dataset_ids[0] if dataset.status_code == 200 else None
     w.dataset_ids[0], w.record_ids[0] = seed_dataset(server, http, eid, kept)
+    scorer = http.get(
+        server.api("scorers/get", version="3.0"),
+        params={"experiment_id": eid, "name": SCORER_NAME},
+        timeout=TIMEOUT,
+    )
+    if scorer.status_code != 200:
+        w.scorer_ids[0] = seed_scorer_and_issue(server, http, eid)[0]
     _ok(
         call("POST", "registered-models/alias", {"name": name, "alias": "champion", "version": w.versions[0]})
     )

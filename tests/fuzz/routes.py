@@ -263,6 +263,56 @@ FIELDS: dict[Route, dict[str, str]] = {
     ("GET", "api/3.0/mlflow/datasets/{dataset_id}/experiment-ids"): {},
     ("POST", "api/3.0/mlflow/datasets/{dataset_id}/add-experiments"): {"experiment_ids": "experiment_ids"},
     ("POST", "api/3.0/mlflow/datasets/{dataset_id}/remove-experiments"): {"experiment_ids": "experiment_ids"},
+    # MLflow 3 registered scorers and issues (API 3.0 only)
+    ("POST", "api/3.0/mlflow/scorers/register"): {
+        "experiment_id": "experiment_id",
+        "name": "scorer_name",
+        "serialized_scorer": "serialized_scorer",
+    },
+    ("GET", "api/3.0/mlflow/scorers/list"): {"experiment_id": "experiment_id"},
+    ("GET", "api/3.0/mlflow/scorers/versions"): {"experiment_id": "experiment_id", "name": "scorer_name"},
+    ("GET", "api/3.0/mlflow/scorers/get"): {
+        "experiment_id": "experiment_id",
+        "name": "scorer_name",
+        "version": "version",
+    },
+    ("DELETE", "api/3.0/mlflow/scorers/delete"): {
+        "experiment_id": "experiment_id",
+        "name": "scorer_name",
+        "version": "version",
+    },
+    ("PUT", "api/3.0/mlflow/scorers/online-config"): {
+        "experiment_id": "experiment_id",
+        "name": "scorer_name",
+        "sample_rate": "number",
+        "filter_string": "text",
+    },
+    ("GET", "api/3.0/mlflow/scorers/online-configs"): {"scorer_ids": "scorer_ids"},
+    ("POST", "api/3.0/mlflow/issues"): {
+        "experiment_id": "experiment_id",
+        "name": "text",
+        "description": "text",
+        "status": "issue_status",
+        "severity": "issue_severity",
+        "root_causes": "keys",
+        "categories": "keys",
+        "source_run_id": "run_id",
+        "created_by": "text",
+    },
+    ("POST", "api/3.0/mlflow/issues/search"): {
+        "experiment_id": "experiment_id",
+        "filter_string": "issue_filter",
+        "max_results": "int",
+        "page_token": "page_token",
+        "include_trace_count": "bool",
+    },
+    ("GET", "api/3.0/mlflow/issues/{issue_id}"): {},
+    ("PATCH", "api/3.0/mlflow/issues/{issue_id}"): {
+        "name": "text",
+        "description": "text",
+        "status": "issue_status",
+        "severity": "issue_severity",
+    },
     # MLflow 3 logged models
     ("POST", "api/2.0/mlflow/logged-models"): {
         "experiment_id": "experiment_id",

@@ -34,6 +34,7 @@ _PATH_PARAM_KINDS = {
     "tag_key": "key",
     "key": "key",
     "dataset_id": "dataset_id",
+    "issue_id": "issue_id",
     "experiment_id": "experiment_id",
     "run_id": "run_id",
     "name": "model_name",

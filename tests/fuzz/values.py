@@ -97,6 +97,9 @@ class World:
     dataset_ids: list[str] = field(default_factory=list)
     record_ids: list[str] = field(default_factory=list)
     model_files: list[str] = field(default_factory=list)  # paths inside the logged model's artifacts
+    scorer_names: list[str] = field(default_factory=list)
+    scorer_ids: list[str] = field(default_factory=list)
+    issue_ids: list[str] = field(default_factory=list)
 
 
 def _json(value: Any) -> str:
@@ -454,6 +457,42 @@ def good(kind: str, w: World) -> st.SearchStrategy[Any]:
         "keys": st.lists(key, max_size=3),
         "parts": st.lists(
             st.fixed_dictionaries({"part_number": ints}, optional={"etag": text, "url": text}), max_size=2
+        ),
+        "scorer_name": st.one_of(_pick(w.scorer_names), text),
+        "serialized_scorer": st.one_of(
+            text,
+            st.dictionaries(key, JSON_VALUES, max_size=3).map(_json),
+            st.sampled_from(
+                [
+                    "{}",
+                    "[]",
+                    "{",
+                    '{"name": "s", "instructions_judge_pydantic_data": {"model": "openai:/gpt-4o"}}',
+                    '{"name": "s", "instructions_judge_pydantic_data": {"model": "gateway:/e"}}',
+                    '{"name": "s", "builtin_scorer_pydantic_data": {"model": 1}}',
+                    '{"name": "s", "call_source": "return 1"}',
+                    '{"memory_augmented_judge_data": {"base_judge": {"third_party_scorer_data": {"model": ""}}}}',
+                ]
+            ),
+        ),
+        "scorer_ids": st.lists(st.one_of(_pick(w.scorer_ids), text), max_size=3),
+        "issue_id": st.one_of(_pick(w.issue_ids), st.sampled_from(["iss-" + "0" * 32, "iss-x", "0"])),
+        "issue_status": st.sampled_from(["pending", "rejected", "resolved", "PENDING", "open", ""]),
+        "issue_severity": st.sampled_from(["not_an_issue", "low", "medium", "high", "HIGH", "critical", ""]),
+        "issue_filter": st.one_of(
+            text,
+            st.sampled_from(
+                [
+                    "status = 'pending'",
+                    "source_run_id != 'x'",
+                    "status = 'resolved' AND source_run_id = 'y'",
+                    "attributes.status != 'rejected'",
+                    "severity = 'high'",
+                    "status > 'a'",
+                    "status IN ('pending')",
+                    "status =",
+                ]
+            ),
         ),
     }
     return kinds[kind]

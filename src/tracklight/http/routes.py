@@ -15,8 +15,10 @@ from tracklight.http import traces as tr
 from tracklight.http import tracking as t
 from tracklight.http.artifacts import list_run_artifacts
 from tracklight.http.datasets import DATASET_ROUTES
+from tracklight.http.issues import ISSUE_ROUTES
 from tracklight.http.logged_models import LOGGED_MODEL_ROUTES
 from tracklight.http.registry import REGISTRY_ROUTES
+from tracklight.http.scorers import SCORER_ROUTES
 from tracklight.http.ui_artifacts import logged_model_file, upload_run_artifact
 
 Handler = Callable[[Any, Any], dict[str, Any]]
@@ -83,6 +85,7 @@ SHORT_WRITES: dict[Handler, Callable[[Any], bool]] = {
 
 # MLflow 3-only services, served at /api/3.0/mlflow/<path> and /ajax-api/3.0/mlflow/<path> (not under 2.0).
 API_3_0: list[tuple[tuple[str, ...], str, Handler, str]] = list(DATASET_ROUTES) + tr.TRACE_ROUTES_3_0
+API_3_0 += SCORER_ROUTES + ISSUE_ROUTES
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,20 @@ class MlflowSqlSource:
         with self.engine.connect() as conn:
             return list(conn.execute(stmt).all())
 
+    def _keyset_pages(self, stmt: Select, key: Any) -> Iterator[list[Any]]:
+        """The rows of `stmt`, a page at a time in the order of `key` (unique), each page after the last one's key.
+
+        Keyset paging rather than OFFSET: every page is an index range scan, however deep the listing.
+        """
+        after = None
+        while True:
+            page = stmt.order_by(key).limit(self.page)
+            rows = self._rows(page if after is None else page.where(key > after))
+            if not rows:
+                return
+            after = rows[-1]._mapping[key]
+            yield rows
+
     def _count(self, table: str, *where: Any) -> int:
         if not self.schema.has(table):
             return 0
@@ -169,15 +183,7 @@ class MlflowSqlSource:
         ]
         wanted += ["lifecycle_stage", "artifact_uri", "deleted_time"]
         cols = [r[name] for name in wanted if name in r]
-        after = None
-        while True:
-            stmt = select(*cols).order_by(r.run_uuid).limit(self.page)
-            if after is not None:
-                stmt = stmt.where(r.run_uuid > after)
-            rows = self._rows(stmt)
-            if not rows:
-                return
-            after = rows[-1].run_uuid
+        for rows in self._keyset_pages(select(*cols), r.run_uuid):
             runs = {}
             for row in rows:
                 d = dict(row._mapping)
@@ -221,21 +227,10 @@ class MlflowSqlSource:
             d.dataset_schema,
             d.dataset_profile,
         ]
-        after = None
-        while True:
-            stmt = (
-                select(*cols)
-                .select_from(join)
-                .where(i.source_type == "DATASET", i.destination_type == "RUN")
-                .order_by(i.input_uuid)
-                .limit(self.page)
-            )
-            if after is not None:
-                stmt = stmt.where(i.input_uuid > after)
-            rows = self._rows(stmt)
-            if not rows:
-                return
-            after = rows[-1][0]
+        runs_datasets = (
+            select(*cols).select_from(join).where(i.source_type == "DATASET", i.destination_type == "RUN")
+        )
+        for rows in self._keyset_pages(runs_datasets, i.input_uuid):
             tags: dict[str, list[tuple[str, str]]] = defaultdict(list)
             if self.schema.has("input_tags"):
                 t = self._t("input_tags").c
@@ -270,23 +265,10 @@ class MlflowSqlSource:
             "RUN_INPUT": ("MODEL_INPUT", "input"),
             "RUN_OUTPUT": ("MODEL_OUTPUT", "output"),
         }
-        after = None
-        while True:
-            stmt = (
-                select(*cols)
-                .where(
-                    i.source_type.in_(list(kinds)),
-                    i.destination_type.in_(["MODEL_INPUT", "MODEL_OUTPUT"]),
-                )
-                .order_by(i.input_uuid)
-                .limit(self.page)
-            )
-            if after is not None:
-                stmt = stmt.where(i.input_uuid > after)
-            rows = self._rows(stmt)
-            if not rows:
-                return
-            after = rows[-1][0]
+        links = select(*cols).where(
+            i.source_type.in_(list(kinds)), i.destination_type.in_(["MODEL_INPUT", "MODEL_OUTPUT"])
+        )
+        for rows in self._keyset_pages(links, i.input_uuid):
             yield [
                 ModelLinkRecord(
                     run_id=r[2],
@@ -353,15 +335,7 @@ class MlflowSqlSource:
         if not self.schema.has("logged_models"):
             return
         lm = self._t("logged_models").c
-        after = None
-        while True:
-            stmt = select(self._t("logged_models")).order_by(lm.model_id).limit(self.page)
-            if after is not None:
-                stmt = stmt.where(lm.model_id > after)
-            rows = self._rows(stmt)
-            if not rows:
-                return
-            after = rows[-1].model_id
+        for rows in self._keyset_pages(select(self._t("logged_models")), lm.model_id):
             models = {}
             for row in rows:
                 d = dict(row._mapping)
@@ -397,15 +371,8 @@ class MlflowSqlSource:
         if not (self.schema.has("logged_model_metrics") and self.schema.has("logged_models")):
             return
         lm, mm = self._t("logged_models").c, self._t("logged_model_metrics").c
-        after = None
-        while True:
-            stmt = select(lm.model_id).order_by(lm.model_id).limit(self.page)
-            if after is not None:
-                stmt = stmt.where(lm.model_id > after)
-            ids = [r[0] for r in self._rows(stmt)]
-            if not ids:
-                return
-            after = ids[-1]
+        for page in self._keyset_pages(select(lm.model_id), lm.model_id):
+            ids = [r[0] for r in page]
             cols = [
                 mm.model_id,
                 mm.metric_name,
@@ -438,16 +405,8 @@ class MlflowSqlSource:
         if not self.schema.has("registered_models"):
             return
         rm = self._t("registered_models").c
-        after = None
-        while True:
-            stmt = select(rm.name, rm.description, rm.creation_time, rm.last_updated_time)
-            stmt = stmt.order_by(rm.name).limit(self.page)
-            if after is not None:
-                stmt = stmt.where(rm.name > after)
-            rows = self._rows(stmt)
-            if not rows:
-                return
-            after = rows[-1][0]
+        names = select(rm.name, rm.description, rm.creation_time, rm.last_updated_time)
+        for rows in self._keyset_pages(names, rm.name):
             models = {
                 name: RegisteredModelRecord(name, description, created or 0, updated or created or 0, 0)
                 for name, description, created, updated in rows

@@ -17,7 +17,6 @@ from tracklight.config import Settings
 from tracklight.move.from_mlflow_sql import MlflowSqlSource
 from tracklight.move.into_store import ImportCollision, StoreWriter, make_durable, relax_durability
 from tracklight.move.progress import Progress
-from tracklight.move.read_ahead import read_ahead
 from tracklight.move.source import Source
 from tracklight.store.engine import open_database
 from tracklight.store.migrate import current_revision, upgrade
@@ -187,7 +186,7 @@ def _copy(source: Source, writer: StoreWriter, counts: dict[str, int | None], pr
         short = writer.runs_short_of(wanted)
         phase.advance(sum(n for run_id, n in wanted.items() if run_id not in short))  # already here
         writer.start_points()
-        for batch in read_ahead(source.metric_points(short)):
+        for batch in source.metric_points(short):
             writer.write_points(batch)
             phase.advance(len(batch))
     phase.finish()

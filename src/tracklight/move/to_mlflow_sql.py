@@ -474,6 +474,12 @@ def _left_out(src: Connection, target: MlflowTarget) -> list[str]:
     evaluation = _count(src, s.evaluation_datasets)
     if evaluation:
         losses.append(f"{evaluation} evaluation datasets with their records: this export does not carry them")
+    scorers = _count(src, s.scorers)
+    if scorers:
+        losses.append(f"{scorers} registered scorers with their versions: this export does not carry them")
+    issues = _count(src, s.issues)
+    if issues:
+        losses.append(f"{issues} issues: this export does not carry them")
     return losses
 
 

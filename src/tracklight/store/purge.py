@@ -178,6 +178,8 @@ def claim_run(conn: Connection, run: RunRow) -> None:
         update(s.runs).where(_r.id == run.internal_id).values(run_uuid=tombstone, lifecycle_stage=PURGING)
     )
     conn.execute(delete(s.logged_model_metrics).where(s.logged_model_metrics.c.run_id == run.run_uuid))
+    # Issues found by the run outlive it, without the link (the reference's ON DELETE SET NULL).
+    conn.execute(update(s.issues).where(s.issues.c.source_run_id == run.run_uuid).values(source_run_id=None))
 
 
 # -- deleting -----------------------------------------------------------------------------------------
@@ -255,5 +257,15 @@ def delete_experiment(conn: Connection, experiment_id: int) -> bool:
         (ede, ede.c.experiment_id),
     ):
         conn.execute(delete(table).where(column == experiment_id))
+    delete_scorers_and_issues(conn, experiment_id)
     auth_store.forget_resource(conn, EXPERIMENT, str(experiment_id))
     return conn.execute(delete(s.experiments).where(_e.id == experiment_id)).rowcount == 1
+
+
+def delete_scorers_and_issues(conn: Connection, experiment_id: int) -> None:
+    """Delete the experiment's registered scorers (versions and online configurations too) and issues."""
+    scorer_ids = select(s.scorers.c.id).where(s.scorers.c.experiment_id == experiment_id).scalar_subquery()
+    for table in (s.online_scoring_configs, s.scorer_versions):
+        conn.execute(delete(table).where(table.c.scorer_id.in_(scorer_ids)))
+    conn.execute(delete(s.scorers).where(s.scorers.c.experiment_id == experiment_id))
+    conn.execute(delete(s.issues).where(s.issues.c.experiment_id == experiment_id))

@@ -412,6 +412,65 @@ trace_run_links = Table(
     Column("trace_id", String(128), primary_key=True),
     Column("run_id", String(32), primary_key=True),
     Index("ix_trace_run_links_run", "run_id"),
+# -- MLflow 3 registered scorers -------------------------------------------------------------------------
+
+# One row per (experiment, name); the row stays when its versions are deleted one by one, so the scorer
+# keeps its id (and online configuration), as in the reference. Deleting all versions at once removes it.
+scorers = Table(
+    "scorers",
+    metadata,
+    Column("id", String(36), primary_key=True),  # a UUID string, as the client expects
+    Column("experiment_id", BigInteger, ForeignKey("experiments.id"), nullable=False),
+    Column("name", _name(256), nullable=False),
+    Index("uq_scorers_experiment_name", "experiment_id", "name", unique=True),
+)
+
+scorer_versions = Table(
+    "scorer_versions",
+    metadata,
+    Column("scorer_id", String(36), ForeignKey("scorers.id"), primary_key=True),
+    # The highest existing version + 1, computed under the scorer row's lock.
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("serialized_scorer", _text(16777215), nullable=False),  # the client's JSON, kept verbatim
+    Column("creation_time", BigInteger, nullable=False),
+)
+
+# At most one per scorer (each upsert replaces it). Online scoring needs an AI gateway, which Tracklight
+# does not have: the configuration is kept for the client and the UI, and only a stopped one (sample
+# rate 0) is accepted, as the reference accepts for a scorer without a gateway model.
+online_scoring_configs = Table(
+    "online_scoring_configs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("scorer_id", String(36), ForeignKey("scorers.id"), nullable=False),
+    Column("experiment_id", BigInteger, ForeignKey("experiments.id"), nullable=False),
+    Column("sample_rate", Double, nullable=False),
+    Column("filter_string", _text(65535), nullable=True),
+    Index("uq_online_scoring_configs_scorer", "scorer_id", unique=True),
+)
+
+# -- MLflow 3 issues ---------------------------------------------------------------------------------------
+
+issues = Table(
+    "issues",
+    metadata,
+    Column("id", String(36), primary_key=True),  # "iss-<32 hex>"
+    Column("experiment_id", BigInteger, ForeignKey("experiments.id"), nullable=False),
+    Column("name", _name(250), nullable=False),
+    Column("description", _text(65535), nullable=False),
+    Column("status", String(50), nullable=False),
+    Column("severity", String(50), nullable=True),
+    # The severity's rank (-1 when unset), which searches order by first: highest severity first.
+    Column("severity_rank", Integer, nullable=False),
+    Column("root_causes", _text(65535), nullable=True),  # JSON list of strings; NULL when empty
+    Column("categories", _text(65535), nullable=True),  # JSON list of strings; NULL when empty
+    Column("source_run_id", String(32), nullable=True),
+    Column("created_by", _name(255), nullable=True),
+    Column("created_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    # A search pages through one experiment in (severity, creation time, id) order, newest first.
+    Index("ix_issues_experiment_order", "experiment_id", "severity_rank", "created_timestamp", "id"),
+    Index("ix_issues_source_run", "source_run_id"),
 )
 
 # -- authentication and permissions ------------------------------------------------------------------
