@@ -412,6 +412,8 @@ trace_run_links = Table(
     Column("trace_id", String(128), primary_key=True),
     Column("run_id", String(32), primary_key=True),
     Index("ix_trace_run_links_run", "run_id"),
+)
+
 # -- MLflow 3 registered scorers -------------------------------------------------------------------------
 
 # One row per (experiment, name); the row stays when its versions are deleted one by one, so the scorer
