@@ -5,6 +5,7 @@ The 2.22 client has no assessments API (mlflow.log_feedback and the rest are MLf
 
 from __future__ import annotations
 
+import json
 from types import ModuleType
 from typing import Any
 
@@ -179,6 +180,12 @@ def test_wire_shape_and_errors(mlflow: ModuleType, tracking: Tracking) -> None:
     assert made["source"] == {"source_type": "CODE", "source_id": "judge.py"}
     assert made["span_id"] == "0123456789abcdef" and made["valid"] is True
     assert made["create_time"].endswith("Z") and made["create_time"] == made["last_update_time"]
+
+    # An expectation that is not a plain value comes back as JSON text, as MLflow's clients read it.
+    expected = {"assessment": {**body["assessment"], "feedback": None, "expectation": {"value": {"n": [1]}}}}
+    serialized = ok(post(url, expected))["assessment"]["expectation"]["serialized_value"]
+    assert serialized["serialization_format"] == "JSON_FORMAT"
+    assert json.loads(serialized["value"]) == {"n": [1]}
 
     # An update mask as protobuf writes it in JSON: lowerCamelCase paths joined by commas.
     one = f"{url}/{made['assessment_id']}"

@@ -21,6 +21,7 @@ from tracklight.store.assessments import AssessmentRecord
 Json = dict[str, Any]
 # The paths an update mask may name, as MLflow's server takes them (other paths are ignored, as there).
 _MASKABLE = ("assessment_name", "expectation", "feedback", "rationale", "metadata", "valid")
+JSON_FORMAT = "JSON_FORMAT"
 _CAMEL = re.compile(r"(?<!^)([A-Z])")
 
 
@@ -76,6 +77,11 @@ def _kind_and_body(raw: Json) -> tuple[str, Json] | None:
         raise InvalidParameter("Missing value for required parameter 'assessment.issue.issue_name'.")
     if kind == "expectation" and body.get("serialized_value") is not None:
         _object(body["serialized_value"], "assessment.expectation.serialized_value")
+    elif kind == "expectation" and isinstance(body.get("value"), dict | list):
+        # Kept as MLflow keeps an expectation that is not a plain value: as JSON text, which is how its
+        # clients expect to read it back.
+        serialized = {"serialization_format": JSON_FORMAT, "value": json.dumps(body["value"])}
+        body = {"serialized_value": serialized}
     if kind == "feedback" and body.get("error") is not None:
         _object(body["error"], "assessment.feedback.error")
     return kind, body
