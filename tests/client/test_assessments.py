@@ -215,3 +215,31 @@ def test_wire_shape_and_errors(mlflow: ModuleType, tracking: Tracking) -> None:
         400,
         "INVALID_PARAMETER_VALUE",
     )
+
+
+def test_issue_search_counts_the_traces_that_reference_an_issue(
+    mlflow: ModuleType, tracking: Tracking
+) -> None:
+    first, second = _traced(mlflow), _traced(mlflow)
+    issues = tracking.api("issues", "3.0")
+    made = [
+        ok(post(issues, {"experiment_id": tracking.experiment_id, "name": n, "description": "d"}))["issue"]
+        for n in ("slow", "rude")
+    ]
+    slow = made[0]["issue_id"]
+    for trace_id in (first, second, second):  # the second trace twice: traces are counted, not assessments
+        reference = {
+            "assessment": {
+                "assessment_name": slow,
+                "source": {"source_type": "LLM_JUDGE", "source_id": "judge"},
+                "issue": {"issue_name": "slow"},
+            }
+        }
+        assert ok(post(tracking.api(f"traces/{trace_id}/assessments", "3.0"), reference))["assessment"][
+            "issue"
+        ]
+    search = {"experiment_id": tracking.experiment_id, "include_trace_count": True}
+    counts = {i["issue_id"]: i["trace_count"] for i in ok(post(f"{issues}/search", search))["issues"]}
+    assert counts == {slow: 2, made[1]["issue_id"]: 0}
+    plain = ok(post(f"{issues}/search", {"experiment_id": tracking.experiment_id}))["issues"]
+    assert all("trace_count" not in i for i in plain)
