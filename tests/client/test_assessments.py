@@ -161,7 +161,7 @@ def test_deleting_the_trace_removes_its_assessments(mlflow: ModuleType, tracking
     assert_error(get(url), 404, "RESOURCE_DOES_NOT_EXIST")
 
 
-# -- the wire -------------------------------------------------------------------------------------------------
+# -- the wire ---------------------------------------------------------------------------------------------
 
 
 def test_wire_shape_and_errors(mlflow: ModuleType, tracking: Tracking) -> None:

@@ -84,7 +84,7 @@ def _json(value: Any) -> str:
 
 
 class Assessments:
-    """Assessment rules over the store; every call checks the caller's permission on the trace's experiment."""
+    """Assessment rules over the store; each call checks the caller's permission on the trace's experiment."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -168,7 +168,8 @@ class Assessments:
         return in_transaction(self.db, work)
 
     def delete(self, trace_id: str, assessment_id: str) -> None:
-        """Delete the assessment (nothing happens if it is gone already); the one it overrode is valid again."""
+        """Delete the assessment (nothing happens if it is gone already); the one it overrode is valid
+        again."""
         self._check_trace(trace_id, Permission.EDIT)
 
         def work(conn: Connection) -> None:

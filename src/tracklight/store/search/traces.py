@@ -68,7 +68,8 @@ _SPAN_KEYS = {
     "status": _LIST,
     "content": KeyRule(ValueType.STRING, frozenset({LIKE, ILIKE})),
 }
-# Filters on assessments (feedback., expectation., issue.) are not compiled yet: refused rather than matching nothing.
+# Filters on assessments (feedback., expectation., issue.) are not compiled yet: refused rather than
+# matching nothing.
 _UNSUPPORTED = frozenset({"feedback", "expectation", "issue"})
 
 TRACES_SPEC = SearchSpec(
