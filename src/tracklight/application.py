@@ -17,6 +17,7 @@ from tracklight.auth.sessions import Sessions
 from tracklight.auth.versions import Versions
 from tracklight.config import Settings
 from tracklight.services.artifacts import Artifacts
+from tracklight.services.assessments import Assessments
 from tracklight.services.evaluation_datasets import EvaluationDatasets
 from tracklight.services.experiments import Experiments
 from tracklight.services.issues import Issues
@@ -113,6 +114,7 @@ def assemble(settings: Settings) -> Application:
             ),
         ),
         "traces": Traces(db),
+        "assessments": Assessments(db),
     }
     authenticator, created_admin, proxy = None, None, None
     if settings.auth:

@@ -1,5 +1,6 @@
 """Traces with auth on: a trace takes its experiment's permission. READ reads it (info, spans, search,
-traces.json), EDIT writes it (spans over OTLP, the trace info, tags, links, deletes), DENY hides it."""
+traces.json, its assessments), EDIT writes it (spans over OTLP, the trace info, tags, links, assessments,
+deletes), DENY hides it."""
 
 from __future__ import annotations
 
@@ -91,6 +92,24 @@ def test_trace_permission(auth_server: ServerProcess, creds: Credentials, level:
     _status(call("POST", "traces/search", json={"locations": location}), can_read)
     _status(call("GET", "get-trace-artifact", "2.0", params={"request_id": trace_id}), can_read)
     _status(call("GET", f"traces/{trace_id}/info", "2.0"), can_read)
+
+    # Assessments follow the trace: READ gets one, EDIT creates, updates and deletes.
+    judged = {"assessment_name": "ok", "source": {"source_type": "HUMAN"}, "feedback": {"value": 1}}
+    seed = requests.post(
+        auth_server.api(f"traces/{trace_id}/assessments", "3.0"),
+        json={"assessment": judged},
+        auth=admin,
+        timeout=30,
+    ).json()["assessment"]["assessment_id"]
+    one = f"traces/{trace_id}/assessments/{seed}"
+    _status(call("GET", one), can_read)
+    _status(call("POST", f"traces/{trace_id}/assessments", json={"assessment": judged}), can_edit)
+    renamed = {"assessment": {"assessment_name": "renamed"}, "update_mask": "assessmentName"}
+    _status(call("PATCH", one, json=renamed), can_edit)
+    _status(call("DELETE", one), can_edit)
+    if not can_edit:
+        kept = requests.get(auth_server.api(one, "3.0"), auth=admin, timeout=30)
+        assert kept.json()["assessment"]["assessment_name"] == "ok"
 
     _status(call("PATCH", f"traces/{trace_id}/tags", "2.0", json={"key": "k", "value": "v"}), can_edit)
     _status(

@@ -218,6 +218,13 @@ def _scorers_and_issues(site: Site, gone_exp: str, kept_exp: str, run_id: str) -
         )
     call("PUT", "scorers/online-config", {"experiment_id": gone_exp, "name": "tone", "sample_rate": 0})
     call("POST", "issues", {"experiment_id": gone_exp, "name": "doomed", "description": "d"})
+    # A trace with an assessment in the doomed experiment: both go with it.
+    trace_id = f"tr-{uuid.uuid4().hex}"
+    location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": gone_exp}}
+    info = {"trace_id": trace_id, "trace_location": location, "request_time": "2026-01-01T00:00:00Z"}
+    call("POST", "traces", {"trace": {"trace_info": {**info, "state": "OK"}}})
+    feedback = {"assessment_name": "ok", "source": {"source_type": "HUMAN"}, "feedback": {"value": True}}
+    call("POST", f"traces/{trace_id}/assessments", {"assessment": feedback})
     body = {"experiment_id": kept_exp, "name": "kept", "description": "d", "source_run_id": run_id}
     return call("POST", "issues", body)["issue"]["issue_id"]
 
@@ -250,8 +257,10 @@ def _assert_experiment_gone(site: Site, experiment_id: str) -> None:
         "scorers",
         "online_scoring_configs",
         "issues",
+        "traces",
     ):
         assert site.rows(f"SELECT * FROM {table} WHERE experiment_id = :e", e=eid) == [], table  # noqa: S608
+    assert site.rows("SELECT id FROM assessments") == []  # the only one was on the doomed experiment's trace
     assert site.rows("SELECT id FROM experiments WHERE id = :e", e=eid) == []
     assert site.rows("SELECT id FROM auth_permissions WHERE resource_id = :e", e=experiment_id) == []
 

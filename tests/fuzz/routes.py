@@ -233,6 +233,13 @@ FIELDS: dict[Route, dict[str, str]] = {
         "filter_string2": "text",
         "base_filter": "text",
     },
+    ("POST", "api/3.0/mlflow/traces/{trace_id}/assessments"): {"assessment": "model_json"},
+    ("GET", "api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}"): {},
+    ("PATCH", "api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}"): {
+        "assessment": "model_json",
+        "update_mask": "text",
+    },
+    ("DELETE", "api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}"): {},
     **{("GET", f"api/{v}/mlflow/get-trace-artifact"): {"request_id": "text"} for v in ("2.0", "3.0")},
     ("POST", "v1/traces"): {"resourceSpans": "model_json"},
     # MLflow 3 evaluation datasets (API 3.0 only)

@@ -45,6 +45,7 @@ _PATH_PARAM_KINDS = {
     "webhook_id": "webhook_id",
     "trace_id": "text",
     "request_id": "text",
+    "assessment_id": "text",
 }
 _RAW_BODY = {("PUT", "api/2.0/mlflow-artifacts/artifacts"), ("POST", "api/2.0/mlflow/upload-artifact")}
 _HOSTILE_ORIGINS = ["http://evil.example", "null", "", "http://127.0.0.1", "https://127.0.0.1:1", "\u00ff"]

@@ -75,14 +75,19 @@ def update_issue(f: Fields, issues: Issues) -> Json:
 
 
 def search_issues(f: Fields, issues: Issues) -> Json:
-    f.bool("include_trace_count")  # checked, not used: trace counts need assessments (not stored yet)
+    with_counts = bool(f.bool("include_trace_count"))
     found, token = issues.search(
         experiment_id=f.str("experiment_id"),
         filter_string=f.str("filter_string"),
         max_results=f.int("max_results"),
         page_token=f.str("page_token"),
     )
-    out: Json = {"issues": [encode_issue(i) for i in found]} if found else {}
+    counts = issues.trace_counts(found) if with_counts and found else {}
+    encoded = [encode_issue(i) for i in found]
+    if with_counts:
+        for issue, out_issue in zip(found, encoded, strict=True):
+            out_issue["trace_count"] = counts.get(issue.issue_id, 0)
+    out: Json = {"issues": encoded} if found else {}
     # Always present, empty on the last page: the reference sets it explicitly, and clients test for "".
     out["next_page_token"] = token or ""
     return out

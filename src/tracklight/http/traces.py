@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from tracklight.artifacts.paths import artifact_path
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.http.artifacts import ArtifactHandler, content_disposition, download, stream_file
+from tracklight.http.assessments import assessment_json
 from tracklight.http.encode import wire_float
 from tracklight.http.otlp import otel_span_json
 from tracklight.http.request import Fields, read_fields
@@ -100,7 +101,7 @@ def trace_info_v3(t: TraceRecord) -> Json:
         "state": t.state,
         "trace_metadata": t.metadata,
         "tags": t.tags,
-        "assessments": [],  # assessments are not stored yet
+        "assessments": [assessment_json(a) for a in t.assessments],
     }
     if t.execution_time_ms is not None:
         out["execution_duration"] = duration(t.execution_time_ms)

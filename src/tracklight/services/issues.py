@@ -18,6 +18,7 @@ from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
 from tracklight.services.experiments import parse_experiment_id
+from tracklight.store import assessments as assessment_store
 from tracklight.store import issues as store
 from tracklight.store.engine import Database
 from tracklight.store.experiments import experiment_state
@@ -204,3 +205,9 @@ class Issues:
             lambda c: search_issues(c, args, experiment_id=eid, readable=readable),
             write=False,
         )
+
+    def trace_counts(self, issues: Sequence[Issue]) -> dict[str, int]:
+        """How many traces each issue (from a search, which checked the caller may read them) is found in,
+        through the issue assessments that reference it."""
+        ids = [i.issue_id for i in issues]
+        return in_transaction(self.db, lambda c: assessment_store.trace_counts_of_issues(c, ids), write=False)

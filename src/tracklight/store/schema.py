@@ -475,6 +475,32 @@ trace_run_links = Table(
     Index("ix_trace_run_links_run", "run_id"),
 )
 
+# Feedback, expectations and issue references attached to a trace (MLflow's assessments). `kind` says
+# which of the three `body` holds: the JSON of that part of the wire message, kept as the client sent it.
+# An assessment that overrides another points at it, and the other is then no longer valid.
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("id", String(64), primary_key=True),  # "a-<32 hex>", made here
+    Column("trace_id", String(128), ForeignKey("traces.id"), nullable=False),
+    Column("name", Key, nullable=False),
+    Column("kind", String(16), nullable=False),  # feedback, expectation or issue
+    Column("body", _text(65535), nullable=False),
+    Column("source_type", String(32), nullable=False),
+    Column("source_id", _name(250), nullable=True),
+    Column("span_id", String(16), nullable=True),
+    Column("rationale", _text(65535), nullable=True),
+    Column("metadata", _text(65535), nullable=True),  # a JSON object of strings
+    Column("overrides", String(64), nullable=True),
+    Column("valid", Boolean, nullable=False),
+    Column("create_time_ms", BigInteger, nullable=False),
+    Column("last_update_time_ms", BigInteger, nullable=False),
+    # A trace's assessments are read in the order they were made.
+    Index("ix_assessments_trace_created", "trace_id", "create_time_ms", "id"),
+    # Issues count their traces through the assessments that reference them.
+    Index("ix_assessments_kind_name", "kind", "name"),
+)
+
 # -- authentication and permissions ------------------------------------------------------------------
 
 auth_users = Table(

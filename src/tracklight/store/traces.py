@@ -9,6 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from tracklight.store import assessments as assessment_store
+from tracklight.store.assessments import AssessmentRecord
 from tracklight.store.dialect import insert_ignore, upsert
 from tracklight.store.schema import spans, trace_metadata, trace_run_links, trace_tags, traces
 
@@ -28,6 +30,7 @@ class TraceRecord:
     response_preview: str | None
     tags: dict[str, str]
     metadata: dict[str, str]
+    assessments: tuple[AssessmentRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +64,8 @@ def ensure_trace(conn: Connection, row: dict[str, Any]) -> None:
 
 
 def load_traces(conn: Connection, trace_ids: Sequence[str]) -> list[TraceRecord]:
-    """The traces of these ids that exist, with tags and metadata, in the order the ids were given."""
+    """The traces of these ids that exist, with tags, metadata and assessments, in the order the ids were
+    given."""
     if not trace_ids:
         return []
     rows: dict[str, Any] = {}
@@ -74,6 +78,7 @@ def load_traces(conn: Connection, trace_ids: Sequence[str]) -> list[TraceRecord]
             stmt = sa.select(table.c.trace_id, table.c.key, table.c.value).where(table.c.trace_id.in_(chunk))
             for trace_id, key, value in conn.execute(stmt):
                 out.setdefault(trace_id, {})[key] = value
+    judged = assessment_store.of_traces(conn, list(rows))
     return [
         TraceRecord(
             trace_id=r.id,
@@ -86,6 +91,7 @@ def load_traces(conn: Connection, trace_ids: Sequence[str]) -> list[TraceRecord]
             response_preview=r.response_preview,
             tags=tags.get(r.id, {}),
             metadata=meta.get(r.id, {}),
+            assessments=tuple(judged.get(r.id, ())),
         )
         for trace_id in dict.fromkeys(trace_ids)
         if (r := rows.get(trace_id)) is not None
@@ -211,6 +217,7 @@ def ids_to_delete(
 
 def delete_traces(conn: Connection, trace_ids: Sequence[str]) -> int:
     deleted = 0
+    assessment_store.delete_of_traces(conn, trace_ids)
     for chunk in _chunks(list(trace_ids)):
         for table in (spans, trace_tags, trace_metadata, trace_run_links):
             conn.execute(sa.delete(table).where(table.c.trace_id.in_(chunk)))

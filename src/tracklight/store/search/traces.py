@@ -69,7 +69,8 @@ _SPAN_KEYS = {
     "status": _LIST,
     "content": KeyRule(ValueType.STRING, frozenset({LIKE, ILIKE})),
 }
-# Assessments and issues are not stored yet: a filter on them is refused rather than matching nothing.
+# Filters on assessments (feedback., expectation., issue.) are not compiled yet: refused rather than
+# matching nothing.
 _UNSUPPORTED = frozenset({"feedback", "expectation", "issue"})
 
 TRACES_SPEC = SearchSpec(
