@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import signal
 import subprocess
@@ -195,13 +194,34 @@ def _add_big_experiment(uri: str) -> None:
     exp = client.create_experiment("move-big")
     for r in range(_BIG_RUNS):
         run = client.create_run(exp, run_name=f"big-{r}")
-        points = [
-            Metric(f"k{k}", math.nan if s % 997 == 0 else s * 0.5 + k, 1_700_000_000_000 + s, s)
+        # One point per key through the client (so MLflow's own rows for a metric exist); the bulk goes
+        # straight into its metrics table, in its own spelling of NaN (value 0, is_nan true), which is
+        # what log_batch would have written, in a fraction of the time.
+        client.log_batch(
+            run.info.run_id, metrics=[Metric(f"k{k}", k, 1_700_000_000_000, 0) for k in range(_BIG_KEYS)]
+        )
+        rows = [
+            {
+                "key": f"k{k}",
+                "value": 0.0 if s % 997 == 0 else s * 0.5 + k,
+                "timestamp": 1_700_000_000_000 + s,
+                "run_uuid": run.info.run_id,
+                "step": s,
+                "is_nan": s % 997 == 0,
+            }
             for k in range(_BIG_KEYS)
-            for s in range(_BIG_STEPS)
+            for s in range(1, _BIG_STEPS)
         ]
-        for start in range(0, len(points), 1000):
-            client.log_batch(run.info.run_id, metrics=points[start : start + 1000])
+        with _connect(uri) as conn:
+            key = _key(uri)
+            conn.execute(
+                text(
+                    f"INSERT INTO metrics ({key}, value, timestamp, run_uuid, step, is_nan) "
+                    "VALUES (:key, :value, :timestamp, :run_uuid, :step, :is_nan)"
+                ),
+                rows,
+            )
+            conn.commit()
 
 
 @contextlib.contextmanager
