@@ -210,8 +210,15 @@ def _locations(f: Fields) -> list[str]:
 
 
 def search_traces_v3(f: Fields, traces: Traces) -> Json:
+    return _search_page(f, traces, _locations(f), trace_info_v3)
+
+
+def _search_page(
+    f: Fields, traces: Traces, experiment_ids: list[str], encode: Callable[[TraceRecord], Json]
+) -> Json:
+    """One page of a trace search, each trace in the API version's shape (v2 and v3 differ only there)."""
     found, token = traces.search(
-        _locations(f),
+        experiment_ids,
         f.str("filter"),
         f.int("max_results"),
         f.strings("order_by"),
@@ -219,7 +226,7 @@ def search_traces_v3(f: Fields, traces: Traces) -> Json:
     )
     out: Json = {}
     if found:
-        out["traces"] = [trace_info_v3(t) for t in found]
+        out["traces"] = [encode(t) for t in found]
     if token:
         out["next_page_token"] = token
     return out
@@ -371,19 +378,7 @@ def get_trace_info_v2(f: Fields, traces: Traces) -> Json:
 
 
 def search_traces_v2(f: Fields, traces: Traces) -> Json:
-    found, token = traces.search(
-        f.strings("experiment_ids"),
-        f.str("filter"),
-        f.int("max_results"),
-        f.strings("order_by"),
-        f.str("page_token") or None,
-    )
-    out: Json = {}
-    if found:
-        out["traces"] = [trace_info_v2(t) for t in found]
-    if token:
-        out["next_page_token"] = token
-    return out
+    return _search_page(f, traces, f.strings("experiment_ids"), trace_info_v2)
 
 
 # -- streamed reads --------------------------------------------------------------------------------------------
