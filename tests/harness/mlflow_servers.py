@@ -11,6 +11,16 @@ from harness.server import REPO_ROOT, ServerProcess
 # 3.x client the whole suite uses; scripts/test builds .venv-mlflow2 for the 2.22 client pass.
 MLFLOW_RELEASES = {"3": REPO_ROOT / ".venv", "2": REPO_ROOT / ".venv-mlflow2"}
 
+# The moves to and from MLflow run MLflow 3.x on every backend and 2.22 on SQLite only, unless
+# TRACKLIGHT_TEST_FULL_MOVE=1 asks for 2.22 on every backend too: the full release x backend matrix
+# passed when the importer and exporter landed, and CI runs the cheaper cut to stay inside its hour.
+FULL_MOVE_MATRIX = os.environ.get("TRACKLIGHT_TEST_FULL_MOVE", "") in ("1", "true")
+
+
+def in_move_matrix(release: str, backend: str) -> bool:
+    """Whether a move test runs for this MLflow release on this backend (see FULL_MOVE_MATRIX)."""
+    return release == "3" or backend == "sqlite" or FULL_MOVE_MATRIX
+
 
 def mlflow_bin(release: str) -> Path:
     """The `mlflow` executable of a release ("3" or "2")."""
