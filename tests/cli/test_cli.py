@@ -16,6 +16,7 @@ from harness.databases import BackendURI, create_database, drop_database, list_t
 from harness.plugin import ServerFactory
 from harness.server import ServerProcess, free_port, run_cli, server_env, tracklight_bin
 
+from tracklight.store.engine import Database
 from tracklight.store.migrate import HEAD_REVISION
 
 NETWORK_BACKENDS = [b for b in selected_backends() if b != "sqlite"]
@@ -147,14 +148,7 @@ def test_replicas_create_the_schema_of_an_empty_database_together(
     """Two servers started at the same moment on one empty database: both come up, the schema exists once."""
     servers = [server_factory(network_db, upgrade=False, start=False, name=f"first-{i}") for i in range(2)]
     errors: list[BaseException] = []
-
-    def start(server: ServerProcess) -> None:
-        try:
-            server.start(timeout=120)
-        except BaseException as exc:  # reported below, with the server's log
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(server,)) for server in servers]
+    threads = [threading.Thread(target=_start_reporting, args=(server, errors)) for server in servers]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -170,21 +164,73 @@ def test_replicas_create_the_schema_of_an_empty_database_together(
     assert default.status_code == 200 and default.json()["experiment"]["name"] == "Default"
 
 
-def test_server_refuses_an_older_schema(network_db: BackendURI) -> None:
-    """Upgrading an existing schema stays an explicit `tracklight db upgrade`; the server leaves it alone."""
-    from alembic import command
-    from alembic.config import Config
-
+def test_a_replica_waits_out_a_schema_creation_in_progress(
+    network_db: BackendURI, server_factory: ServerFactory
+) -> None:
+    """MySQL shows a schema being created at its intermediate revisions; a starting replica waits, not refuses."""
     from tracklight.store import migrate
     from tracklight.store.engine import open_database
 
     db = open_database(network_db)
+    server = server_factory(network_db, upgrade=False, start=False, name="waiter")
+    errors: list[BaseException] = []
     try:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(Path(migrate.__file__).with_name("migrations")))
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0001")
+        with migrate._migration_lock(db):
+            _upgrade_to(db, "0002")
+            thread = threading.Thread(target=lambda: _start_reporting(server, errors))
+            thread.start()
+            deadline = time.monotonic() + 60
+            while not _someone_waits_for_the_migration_lock(db):
+                assert time.monotonic() < deadline, "the server never asked for the migration lock"
+                assert server.proc is None or server.proc.poll() is None, server.log_tail()
+                time.sleep(0.1)
+            _upgrade_to(db, "head")
+        thread.join(180)
+    finally:
+        db.engine.dispose()
+    assert not errors, "\n\n".join(str(e) for e in errors)
+    assert "created the schema" not in server.log_text()
+    assert _create_experiment(server.url, "after-the-wait")
+
+
+def _upgrade_to(db: Database, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from tracklight.store import migrate
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(migrate.__file__).with_name("migrations")))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def _start_reporting(server: ServerProcess, errors: list[BaseException]) -> None:
+    try:
+        server.start(timeout=120)
+    except BaseException as exc:  # reported by the caller, with the server's log
+        errors.append(exc)
+
+
+def _someone_waits_for_the_migration_lock(db: Database) -> bool:
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        if db.dialect == "postgresql":
+            query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        else:
+            query = "SELECT count(*) FROM information_schema.processlist WHERE info LIKE 'SELECT GET_LOCK(%'"
+        return bool(conn.execute(text(query)).scalar())
+
+
+def test_server_refuses_an_older_schema(network_db: BackendURI) -> None:
+    """Upgrading an existing schema stays an explicit `tracklight db upgrade`; the server leaves it alone."""
+    from tracklight.store.engine import open_database
+
+    db = open_database(network_db)
+    try:
+        _upgrade_to(db, "0001")
     finally:
         db.engine.dispose()
     tables = list_tables(network_db)

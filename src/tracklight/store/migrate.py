@@ -66,8 +66,8 @@ def prepare_for_serving(db: Database) -> str | None:
         revision = current_revision(conn)
     if revision == HEAD_REVISION:
         return None
-    if revision is not None:
-        raise SchemaOutOfDate(_out_of_date(revision))
+    # An older revision is judged again under the lock: MySQL runs DDL outside transactions, so a replica
+    # that is creating the schema right now shows its intermediate revisions to everyone else.
     before, after = upgrade(db, only_empty=True)
     return after if before != after else None
 
