@@ -243,3 +243,81 @@ def test_issue_search_counts_the_traces_that_reference_an_issue(
     assert counts == {slow: 2, made[1]["issue_id"]: 0}
     plain = ok(post(f"{issues}/search", {"experiment_id": tracking.experiment_id}))["issues"]
     assert all("trace_count" not in i for i in plain)
+
+
+def test_search_traces_by_feedback_expectation_and_issue(mlflow: ModuleType, tracking: Tracking) -> None:
+    @mlflow.trace
+    def step(i: int, session: str | None = None) -> int:
+        if session is not None:
+            mlflow.update_current_trace(metadata={"mlflow.trace.session": session})
+        return i
+
+    ids = {}
+    for name, session in (("yes", None), ("no", None), ("none", None), ("overridden", None), ("s1", "s1")):
+        step(len(ids), session)
+        ids[name] = mlflow.get_last_active_trace_id()
+    step(len(ids), "s1")
+    ids["s1-sibling"] = mlflow.get_last_active_trace_id()
+    mlflow.flush_trace_async_logging()
+
+    def feedback(trace: str, name: str, value: Any, **kw: Any) -> Any:
+        return mlflow.log_feedback(trace_id=ids[trace], name=name, value=value, source=_human(mlflow), **kw)
+
+    feedback("yes", "quality", "yes")
+    feedback("yes", "score", 5)
+    feedback("yes", "ok", True)
+    feedback("no", "quality", "no")
+    old = feedback("overridden", "quality", "yes")
+    mlflow.override_feedback(
+        trace_id=ids["overridden"], assessment_id=old.assessment_id, value="no", source=_human(mlflow)
+    )
+    mlflow.log_expectation(trace_id=ids["no"], name="answer", value="WHY?")
+    # A session-level judgement covers every trace of the session.
+    feedback("s1", "session_rating", "good", metadata={"mlflow.trace.session": "s1"})
+    issue = ok(
+        post(
+            tracking.api("issues", "3.0"),
+            {"experiment_id": tracking.experiment_id, "name": "slow", "description": "d"},
+        )
+    )["issue"]["issue_id"]
+    reference = {
+        "assessment": {
+            "assessment_name": issue,
+            "source": {"source_type": "LLM_JUDGE", "source_id": "judge"},
+            "issue": {"issue_name": "slow"},
+        }
+    }
+    ok(post(tracking.api(f"traces/{ids['none']}/assessments", "3.0"), reference))
+
+    names = {v: k for k, v in ids.items()}
+
+    def found(filter_string: str) -> set[str]:
+        traces = mlflow.search_traces(
+            locations=[tracking.experiment_id], filter_string=filter_string, return_type="list"
+        )
+        return {names[t.info.trace_id] for t in traces}
+
+    assert found("feedback.quality = 'yes'") == {"yes"}  # the overridden "yes" is no longer valid
+    assert found("feedback.quality != 'yes'") == {"no", "overridden"}
+    assert found("feedback.score = '5.0'") == {"yes"}  # the wire carries numbers as doubles
+    assert found("feedback.ok = 'true'") == {"yes"}
+    assert found("feedback.quality IS NULL") == {"none", "s1", "s1-sibling"}
+    assert found("feedback.quality IS NOT NULL") == {"yes", "no", "overridden"}
+    assert found("feedback.quality LIKE '%ye%'") == {"yes"}
+    assert found("feedback.quality RLIKE '^\"n'") == {"no", "overridden"}
+    assert found("expectation.answer = 'WHY?'") == {"no"}
+    assert found("expectation.answer = 'why?'") == set()
+    assert found("feedback.session_rating = 'good'") == {"s1", "s1-sibling"}
+    assert found("feedback.session_rating = 'good' AND feedback.quality IS NULL") == {"s1", "s1-sibling"}
+    assert found(f"issue.id = '{issue}'") == {"none"}
+    assert found("metadata.`mlflow.trace.session` RLIKE '^s[0-9]$'") == {"s1", "s1-sibling"}
+
+    search = tracking.api("traces/search", "3.0")
+    location = [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": tracking.experiment_id}}]
+    for bad in (
+        "issue.id != 'x'",
+        "issue.name = 'x'",
+        "feedback.quality RLIKE '('",
+        "feedback.quality > '1'",
+    ):
+        assert_error(post(search, {"locations": location, "filter": bad}), 400, "INVALID_PARAMETER_VALUE")

@@ -83,6 +83,20 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def searchable_value(kind: str, body: dict[str, Any]) -> str | None:
+    """The value trace searches compare, as JSON spelled the way MLflow stores it (`"yes"`, `5`, `true`)."""
+    if kind == "issue":
+        return None
+    value = body.get("value")
+    serialized = body.get("serialized_value")
+    if isinstance(serialized, dict) and isinstance(serialized.get("value"), str):
+        try:
+            value = json.loads(serialized["value"])
+        except ValueError:
+            value = serialized["value"]
+    return json.dumps(value, ensure_ascii=False)
+
+
 class Assessments:
     """Assessment rules over the store; each call checks the caller's permission on the trace's experiment."""
 
@@ -115,6 +129,7 @@ class Assessments:
             "name": _name(a.name),
             "kind": a.kind,
             "body": _json(a.body),
+            "value": searchable_value(a.kind, a.body),
             "source_type": source_type,
             "source_id": source_id,
             "span_id": a.span_id or None,
@@ -154,6 +169,7 @@ class Assessments:
                         f"Cannot update the {change.kind} value of a {existing.kind} assessment."
                     )
                 values["body"] = _json(change.body)
+                values["value"] = searchable_value(existing.kind, change.body)
             if change.rationale is not None:
                 values["rationale"] = change.rationale
             if change.metadata is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -210,6 +211,17 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(str(exc)) from exc
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp_search(pattern: str | None, value: str | None) -> bool | None:
+    if pattern is None or value is None:
+        return None
+    return _compiled(pattern).search(value) is not None
+
+
 def _open_sqlite(url, pool_size: int, timeout_s: float) -> Database:
     engine = create_engine(
         url,
@@ -228,6 +240,8 @@ def _open_sqlite(url, pool_size: int, timeout_s: float) -> Database:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
         cur.close()
+        # SQLite parses `x REGEXP p` but ships no function behind it; trace searches' RLIKE needs one.
+        dbapi_conn.create_function("regexp", 2, _regexp_search, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

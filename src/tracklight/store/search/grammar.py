@@ -12,6 +12,7 @@ from tracklight.errors import InvalidParameter
 
 EQ, NE, LT, LE, GT, GE = "=", "!=", "<", "<=", ">", ">="
 LIKE, ILIKE, IN, NOT_IN, IS_NULL, IS_NOT_NULL = "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL"
+RLIKE = "RLIKE"  # a regular expression, matched anywhere in the value (trace searches only, as in MLflow)
 
 NUMERIC_OPS = frozenset({EQ, NE, LT, LE, GT, GE})
 STRING_OPS = frozenset({EQ, NE, LIKE, ILIKE})
@@ -83,7 +84,7 @@ _WORD = re.compile(r"[A-Za-z_][\w\-/:]*(?:\.[\w\-/:]+)*")
 # Anything else word-like (a key starting with a digit, a malformed number) so messages can quote it.
 _LOOSE = re.compile(r"[\w\-/:][\w\-/:.]*")
 _OP = re.compile(r"[=!<>]+")
-_KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE"})
+_KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE", "RLIKE"})
 
 
 def _quoted(text: str, start: int, what: str) -> tuple[str, int]:
@@ -200,7 +201,7 @@ class _Parser:
             if tok.text not in NUMERIC_OPS:
                 raise InvalidParameter(f"Invalid comparator '{tok.text}'")
             return tok.text
-        if _is_kw(tok, "LIKE", "ILIKE", "IN"):
+        if _is_kw(tok, "LIKE", "ILIKE", "RLIKE", "IN"):
             return tok.text.upper()
         if _is_kw(tok, "IS"):
             if _is_kw(self.peek(), "NULL"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from tracklight.store.search.grammar import (
     LT,
     NE,
     NOT_IN,
+    RLIKE,
     Value,
 )
 
@@ -56,6 +58,21 @@ def _glob_pattern(pattern: str) -> str:
     return "".join(_GLOB_SPECIAL.get(ch, ch) for ch in pattern)
 
 
+def _regexp(dialect: str, col: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
+    """RLIKE: the pattern found anywhere in the value, case-sensitively (SQLite gets Python's `re`)."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        # Checked here so a bad pattern is a 400 on every backend, not a database error.
+        raise InvalidParameter(f"Invalid regular expression {pattern!r} for RLIKE: {exc}") from None
+    bound = sa.bindparam(None, pattern, type_=sa.String(), unique=True)
+    if dialect == "postgresql":
+        return col.op("~")(bound)
+    if is_mysql(dialect):
+        return col.collate("utf8mb4_bin").op("REGEXP")(bound)
+    return col.op("REGEXP")(bound)
+
+
 def string(dialect: str, col: ColumnElement[Any], op: str, value: Value) -> ColumnElement[bool]:
     """A case-sensitive comparison (ILIKE aside) of a string column with bound values."""
     if op in (IN, NOT_IN):
@@ -81,6 +98,8 @@ def string(dialect: str, col: ColumnElement[Any], op: str, value: Value) -> Colu
         return col.like(_like_pattern(value), escape=_ESC)
     if op == ILIKE:
         return col.ilike(_like_pattern(value), escape=_ESC)
+    if op == RLIKE:
+        return _regexp(dialect, col, value)
     # Typed explicitly, or comparing with CAST(... AS BINARY) would coerce the value to bytes.
     bound = sa.bindparam(None, value, type_=sa.String(), unique=True)
     if op == EQ:

@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import InvalidParameter
 from tracklight.store.records import SearchArgs
-from tracklight.store.schema import spans, trace_metadata, trace_run_links, trace_tags, traces
+from tracklight.store.schema import assessments, spans, trace_metadata, trace_run_links, trace_tags, traces
 from tracklight.store.search import predicates
 from tracklight.store.search.grammar import (
     EQ,
@@ -26,7 +26,7 @@ from tracklight.store.search.grammar import (
     NOT_IN,
     NULLABLE_STRING_OPS,
     NUMERIC_OPS,
-    STRING_OPS,
+    RLIKE,
     Comparison,
     EntityRule,
     KeyRule,
@@ -42,8 +42,10 @@ TRACE_NAME_TAG = "mlflow.traceName"
 LINKED_PROMPTS_TAG = "mlflow.linkedPrompts"
 SOURCE_RUN_METADATA = "mlflow.sourceRun"
 
-_LIST = KeyRule(ValueType.STRING, LIST_STRING_OPS)
-_STR = KeyRule(ValueType.STRING, STRING_OPS)
+SESSION_METADATA = "mlflow.trace.session"
+
+_LIST = KeyRule(ValueType.STRING, LIST_STRING_OPS | {RLIKE})
+_PAIR = KeyRule(ValueType.STRING, NULLABLE_STRING_OPS | {RLIKE})
 _NUM = ValueType.NUMBER
 _ATTRIBUTE_KEYS: dict[str, KeyRule] = {
     "request_id": _LIST,
@@ -69,23 +71,21 @@ _SPAN_KEYS = {
     "status": _LIST,
     "content": KeyRule(ValueType.STRING, frozenset({LIKE, ILIKE})),
 }
-# Filters on assessments (feedback., expectation., issue.) are not compiled yet: refused rather than
-# matching nothing.
-_UNSUPPORTED = frozenset({"feedback", "expectation", "issue"})
 
 TRACES_SPEC = SearchSpec(
     entities={
         **dict.fromkeys(("attribute", "attributes", "trace"), _ATTRIBUTES),
+        **dict.fromkeys(("tag", "tags"), EntityRule("tag", any_key=_PAIR, orderable=False)),
         **dict.fromkeys(
-            ("tag", "tags"),
-            EntityRule("tag", any_key=KeyRule(ValueType.STRING, NULLABLE_STRING_OPS), orderable=False),
-        ),
-        **dict.fromkeys(
-            ("metadata", "request_metadata"),
-            EntityRule("metadata", any_key=KeyRule(ValueType.STRING, NULLABLE_STRING_OPS), orderable=False),
+            ("metadata", "request_metadata"), EntityRule("metadata", any_key=_PAIR, orderable=False)
         ),
         "span": EntityRule("span", keys=_SPAN_KEYS, orderable=False),
-        **{kind: EntityRule(kind, any_key=_STR, orderable=False) for kind in _UNSUPPORTED},
+        # An assessment's name is free; its value is compared as the JSON MLflow stores.
+        **{kind: EntityRule(kind, any_key=_PAIR, orderable=False) for kind in ("feedback", "expectation")},
+        # `issue.id = '…'`: the trace was tagged with that issue (an issue-reference assessment).
+        "issue": EntityRule(
+            "issue", keys={"id": KeyRule(ValueType.STRING, frozenset({EQ}))}, orderable=False
+        ),
     },
     default=_ATTRIBUTES,
 )
@@ -95,13 +95,7 @@ _END_TIME = _t.timestamp_ms + sa.func.coalesce(_t.execution_time_ms, 0)
 
 
 def parse(filter_string: str | None) -> list[Comparison]:
-    comparisons = parse_filter(filter_string, TRACES_SPEC)
-    for c in comparisons:
-        if c.kind in _UNSUPPORTED:
-            raise InvalidParameter(
-                f"Filtering traces by {c.kind} ('{c.kind}.{c.key}') is not supported by this server yet"
-            )
-    return comparisons
+    return parse_filter(filter_string, TRACES_SPEC)
 
 
 def parse_order(order_by: Sequence[str] | None) -> list[OrderKey]:
@@ -153,7 +147,51 @@ def _span_match(dialect: str, column: sa.Column[Any], op: str, value: Any) -> Co
     return stmt.exists()
 
 
+def _assessment(dialect: str, c: Comparison) -> ColumnElement[bool]:
+    """A valid feedback or expectation of that name on the trace, or on its session, whose value matches.
+
+    An assessment whose metadata names a session judges every trace of that session, as in MLflow.
+    """
+    a = assessments.c
+    matching = [a.kind == c.kind, a.name == c.key, a.valid == sa.true()]
+    if c.op in (EQ, NE):
+        # `= 'yes'` matches the JSON string "yes"; `= '5'` or `= 'true'` the JSON number or boolean.
+        value = str(c.value)
+        either = sa.or_(
+            predicates.string(dialect, a.value, EQ, value),
+            predicates.string(dialect, a.value, EQ, json.dumps(value, ensure_ascii=False)),
+        )
+        # `!=` asks for an assessment of that name with another value, not for the absence of one.
+        matching.append(either if c.op == EQ else sa.not_(either))
+    elif c.op not in (IS_NULL, IS_NOT_NULL):
+        matching.append(predicates.string(dialect, a.value, c.op, c.value))
+    on_trace = sa.select(sa.literal(1)).where(a.trace_id == _t.id, *matching).exists()
+    # Uncorrelated, so it runs once: the sessions judged, then their traces.
+    judged = trace_metadata.alias("judged")
+    judged_sessions = (
+        sa.select(judged.c.value)
+        .select_from(assessments.join(judged, judged.c.trace_id == a.trace_id))
+        .where(judged.c.key == SESSION_METADATA, a.metadata.like(f'%"{SESSION_METADATA}":%'), *matching)
+    )
+    m = trace_metadata.c
+    on_session = _t.id.in_(
+        sa.select(m.trace_id).where(m.key == SESSION_METADATA, m.value.in_(judged_sessions))
+    )
+    found = sa.or_(on_trace, on_session)
+    return sa.not_(found) if c.op == IS_NULL else found
+
+
+def _issue(c: Comparison) -> ColumnElement[bool]:
+    a = assessments.c
+    stmt = sa.select(sa.literal(1)).where(a.trace_id == _t.id, a.kind == "issue", a.name == c.value)
+    return stmt.exists()
+
+
 def condition(dialect: str, c: Comparison) -> ColumnElement[bool]:
+    if c.kind in ("feedback", "expectation"):
+        return _assessment(dialect, c)
+    if c.kind == "issue":
+        return _issue(c)
     if c.kind == "tag":
         return _has_pair(dialect, trace_tags, c.key, c.op, c.value)
     if c.kind == "metadata":

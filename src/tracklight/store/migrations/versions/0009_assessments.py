@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("name", _name(250), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("body", _text(), nullable=False),
+        sa.Column("value", _text(), nullable=True),
         sa.Column("source_type", sa.String(length=32), nullable=False),
         sa.Column("source_id", _name(250), nullable=True),
         sa.Column("span_id", sa.String(length=16), nullable=True),
