@@ -522,3 +522,36 @@ def test_search_validation_and_errors(tracking: Tracking) -> None:
     delete = tracking.api("traces/delete-traces", "3.0")
     assert_error(post(delete, {"experiment_id": exp}), 400, "INVALID_PARAMETER_VALUE")
     assert ok(post(delete, {"experiment_id": exp, "max_timestamp_millis": 1})) == {"traces_deleted": 0}
+
+
+def test_get_without_allow_partial_waits_for_spans_still_on_their_way(tracking: Tracking) -> None:
+    """The client sends a trace's info and its spans apart; a read that wants the whole trace waits a little
+    for spans its size stats still miss, as MLflow's server does, then answers 404."""
+    exp = tracking.client.create_experiment(tracking.new_name())
+
+    def started(spans: list[dict[str, Any]]) -> str:
+        trace_hex = spans[0]["traceId"]
+        assert _export_json(tracking, exp, spans[1:]).status_code == 200  # the root is still to come
+        info = {
+            "trace_id": "tr-" + trace_hex,
+            "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}},
+            "request_time": "2026-01-01T00:00:00Z",
+            "state": "OK",
+            "trace_metadata": {"mlflow.trace.sizeStats": json.dumps({"num_spans": len(spans)})},
+        }
+        ok(post(tracking.api("traces", "3.0"), {"trace": {"trace_info": info}}))
+        return "tr-" + trace_hex
+
+    spans, _ = _otlp_json_spans(os.urandom(16).hex(), 3)
+    trace_id = started(spans)
+    partial = ok(get(tracking.api("traces/get", "3.0"), {"trace_id": trace_id, "allow_partial": "true"}))
+    assert len(partial["trace"]["spans"]) == 2
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        late_root = pool.submit(lambda: (time.sleep(0.5), _export_json(tracking, exp, spans[:1]))[1])
+        whole = ok(get(tracking.api("traces/get", "3.0"), {"trace_id": trace_id}))
+        assert late_root.result().status_code == 200
+    assert len(whole["trace"]["spans"]) == 3
+
+    never = started(_otlp_json_spans(os.urandom(16).hex(), 2)[0])
+    assert_error(get(tracking.api("traces/get", "3.0"), {"trace_id": never}), 404, "RESOURCE_DOES_NOT_EXIST")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -21,7 +22,14 @@ from tracklight.http.otlp import otel_span_json
 from tracklight.http.request import Fields, read_fields
 from tracklight.http.workers import in_worker
 from tracklight.services.artifacts import Artifacts
-from tracklight.services.traces import SPANS_LOCATION_TAG, TRACKING_STORE, TraceIn, Traces, parse_state
+from tracklight.services.traces import (
+    SPANS_LOCATION_TAG,
+    TRACKING_STORE,
+    TraceIn,
+    TraceNotExported,
+    Traces,
+    parse_state,
+)
 from tracklight.store.trace_metrics import Aggregation
 from tracklight.store.traces import SpanKey, TraceRecord, span_key
 
@@ -29,6 +37,7 @@ Json = dict[str, Any]
 TRACE_DATA_FILE = "traces.json"
 # Spans read per database round trip while streaming a trace out.
 SPAN_PAGE = 500
+_EXPORT_WAITS = (1.0, 2.0)  # seconds; MLflow's server waits as long for a trace's spans
 _AGGREGATIONS = ("COUNT", "SUM", "AVG", "PERCENTILE", "MIN", "MAX")  # by enum number - 1
 _VIEW_TYPES = ("TRACES", "SPANS", "ASSESSMENTS")
 # The last millisecond of year 9999, the largest time RFC 3339 (and protobuf's Timestamp) can write.
@@ -426,7 +435,17 @@ async def get_trace(request: Request, services: Any, _: dict[str, str]) -> Respo
     fields = await read_fields(request)
     traces: Traces = services["traces"]
     trace_id = fields.required_str("trace_id")
-    trace, in_store = await in_worker(traces.open_trace, trace_id, bool(fields.bool("allow_partial")))
+    allow_partial = bool(fields.bool("allow_partial"))
+    # As MLflow does, a trace whose spans are still on their way is waited for, 1 s then 2 s, before
+    # the 404; the waits hold no worker thread.
+    for pause in (*_EXPORT_WAITS, None):
+        try:
+            trace, in_store = await in_worker(traces.open_trace, trace_id, allow_partial)
+            break
+        except TraceNotExported:
+            if pause is None:
+                raise
+            await asyncio.sleep(pause)
 
     async def body() -> AsyncIterator[bytes]:
         yield b'{"trace":'

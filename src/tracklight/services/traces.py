@@ -8,6 +8,7 @@ TRACKING_STORE, which tells the client not to upload traces.json as well.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -137,6 +138,10 @@ def _preview(raw_json: str | None) -> str | None:
 
 def _tag(key: str, value: str) -> tuple[str, str]:
     return v.validate_key(key, "key"), v.truncate(value, v.MAX_TAG_VALUE_LENGTH)
+
+
+class TraceNotExported(NotFound):
+    """A trace whose spans have not all arrived; asked again shortly, it may be whole."""
 
 
 class Traces:
@@ -340,19 +345,22 @@ class Traces:
 
     def open_trace(self, trace_id: str, allow_partial: bool = True) -> tuple[TraceRecord, bool]:
         """The trace, and whether its spans are stored here (else they are in its traces.json artifact).
-        Without allow_partial, a trace whose spans have not all arrived is not there yet."""
+
+        Without allow_partial, a trace stored here with no spans yet, or fewer than its size stats
+        count, is not there yet (TraceNotExported): the client exports spans apart from the trace.
+        """
         self._check_trace(trace_id, Permission.READ)
 
         def work(conn: Connection) -> tuple[TraceRecord, bool]:
             trace = self._load(conn, trace_id)
             in_store = trace.tags.get(SPANS_LOCATION_TAG) == TRACKING_STORE
-            if in_store and not allow_partial and (stats := trace.metadata.get(SIZE_STATS_METADATA)):
-                try:
-                    expected = int(json.loads(stats).get("num_spans", 0))
-                except (ValueError, TypeError, AttributeError):
-                    expected = 0
+            if in_store and not allow_partial:
+                expected = 1
+                if stats := trace.metadata.get(SIZE_STATS_METADATA):
+                    with contextlib.suppress(ValueError, TypeError, AttributeError):
+                        expected = max(1, int(json.loads(stats).get("num_spans", 0)))
                 if store.count_spans(conn, trace_id) < expected:
-                    raise NotFound(
+                    raise TraceNotExported(
                         f"Trace with ID {trace_id} is not fully exported yet, please try again later."
                     )
             return trace, in_store
