@@ -35,11 +35,8 @@ def _last_trace_id(mlflow: ModuleType) -> str:
         trace_id = mlflow.get_last_active_trace_id()
     else:
         last = mlflow.get_last_active_trace()
-        if last is None:
-            # mlflow 2.22's span processor subclasses OpenTelemetry's without calling its __init__; the
-            # SDK of this venv (1.3x and later) then fails in on_end, and the client exports nothing.
-            # test_legacy_trace_api_of_the_2x_client drives the same legacy calls without it.
-            pytest.skip("the 2.22 client exports no trace with this OpenTelemetry SDK (a client bug)")
+        # None if the OpenTelemetry SDK is too new for mlflow 2.22 (requirements/mlflow2.txt pins it).
+        assert last is not None, "the 2.22 client exported no trace"
         trace_id = last.info.request_id
     assert trace_id is not None
     _flush(mlflow)
@@ -123,11 +120,12 @@ def test_trace_a_nested_call_tree(mlflow: ModuleType, tracking: Tracking) -> Non
     by_id = {s.span_id: s for s in spans}
     root = next(s for s in spans if s.parent_id is None)
     assert root.name == "pipeline" and root.outputs == [1, 11, 21]
-    steps = [s for s in spans if s.name == "step"]
-    leaves = [s for s in spans if s.name == "leaf"]
+    # The 2.22 client numbers repeated span names itself (step_1, step_2, ...); the 3.x client does not.
+    steps = [s for s in spans if re.fullmatch(r"step(_\d+)?", s.name)]
+    leaves = [s for s in spans if re.fullmatch(r"leaf(_\d+)?", s.name)]
     assert len(steps) == 3 and len(leaves) == 3
     assert all(s.parent_id == root.span_id for s in steps)
-    assert all(by_id[s.parent_id].name == "step" for s in leaves)
+    assert all(by_id[s.parent_id] in steps for s in leaves)
     assert sorted(s.inputs["i"] for s in leaves) == [0, 1, 2]
     assert {s.span_type for s in leaves} == {"TOOL"}
     # The root comes first, the rest in start order.
