@@ -249,6 +249,7 @@ def test_full_text_and_span_filters(mlflow: ModuleType, tracking: Tracking) -> N
 
     @mlflow.trace(span_type="RETRIEVER")
     def retrieve(q: str) -> str:
+        mlflow.get_current_active_span().set_attribute("model", "gpt-4o")
         return "documents about " + q
 
     @mlflow.trace
@@ -267,6 +268,21 @@ def test_full_text_and_span_filters(mlflow: ModuleType, tracking: Tracking) -> N
     assert [t.info.trace_id for t in by_type] == [zebra]
     by_name = _search(tracking, exp, filter_string="span.name = 'plain'")
     assert [t.info.trace_id for t in by_name] == [giraffe]
+    for by_attribute, expected in (
+        ("span.attributes.model LIKE '%gpt%'", [zebra]),
+        ("span.attributes.model ILIKE '%GPT-4O%'", [zebra]),
+        ("span.attributes.model RLIKE '^gpt-4'", [zebra]),
+        ("span.attributes.model RLIKE '^4o'", []),
+        ("span.attributes.model RLIKE '4o$'", [zebra]),
+        ("span.attributes.`mlflow.spanType` RLIKE 'RETRIEVER$'", [zebra]),
+        ("span.status RLIKE '^O'", [zebra, giraffe]),
+    ):
+        found = _search(tracking, exp, filter_string=by_attribute)
+        assert sorted(t.info.trace_id for t in found) == sorted(expected), by_attribute
+    location = [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}}]
+    search = tracking.api("traces/search", "3.0")
+    for bad in ("span.attributes.model = 'x'", "span.attributes. LIKE 'x'", "span.nope.model LIKE 'x'"):
+        assert_error(post(search, {"locations": location, "filter": bad}), 400, "INVALID_PARAMETER_VALUE")
 
 
 def test_legacy_trace_api_of_the_2x_client(tracking: Tracking) -> None:

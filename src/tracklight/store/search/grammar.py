@@ -46,6 +46,8 @@ class EntityRule:
     keys: Mapping[str, KeyRule] = field(default_factory=dict)
     any_key: KeyRule | None = None
     orderable: bool = True
+    # Free-form keys under a fixed name, such as `span.attributes.<name>`: the name -> their rule.
+    nested: Mapping[str, KeyRule] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,13 @@ class _Parser:
         if len(parts) == 1 and not parts[0][1] and "." in parts[0][0]:
             entity, key = parts[0][0].split(".", 1)
             parts = [(entity, False), (key, False)]
+        if len(parts) == 2 and not parts[0][1] and parts[0][0].count(".") == 1:
+            entity, sub = parts[0][0].split(".")
+            parts = [(entity, False), (sub, False), parts[1]]
+        if len(parts) == 3 and not parts[1][1]:
+            rule = self.spec.entities.get(parts[0][0])
+            if rule is not None and parts[1][0] in rule.nested and parts[2][0]:
+                return rule, f"{parts[1][0]}.{parts[2][0]}", rule.nested[parts[1][0]]
         if len(parts) > 2 or (len(parts) == 2 and not parts[0][1] and "." in parts[0][0]):
             shown = ".".join(p for p, _ in parts)
             raise InvalidParameter(
@@ -187,6 +196,9 @@ class _Parser:
         if not key:
             raise InvalidParameter(f"Empty key for entity '{rule.kind}' in {self.text!r}")
         key_rule = rule.keys.get(key, rule.any_key)
+        sub, dot, rest = key.partition(".")
+        if key_rule is None and dot and rest and sub in rule.nested:
+            key_rule = rule.nested[sub]
         if key_rule is None:
             valid = sorted(rule.keys)
             raise InvalidParameter(f"Invalid {rule.kind} key '{key}' specified. Valid keys are {valid}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,7 +80,12 @@ TRACES_SPEC = SearchSpec(
         **dict.fromkeys(
             ("metadata", "request_metadata"), EntityRule("metadata", any_key=_PAIR, orderable=False)
         ),
-        "span": EntityRule("span", keys=_SPAN_KEYS, orderable=False),
+        "span": EntityRule(
+            "span",
+            keys=_SPAN_KEYS,
+            orderable=False,
+            nested={"attributes": KeyRule(ValueType.STRING, frozenset({LIKE, ILIKE, RLIKE}))},
+        ),
         # An assessment's name is free; its value is compared as the JSON MLflow stores.
         **{kind: EntityRule(kind, any_key=_PAIR, orderable=False) for kind in ("feedback", "expectation")},
         # `issue.id = '…'`: the trace was tagged with that issue (an issue-reference assessment).
@@ -140,6 +146,19 @@ def _linked_prompt(dialect: str, value: Any) -> ColumnElement[bool]:
     return _has_pair(dialect, trace_tags, LINKED_PROMPTS_TAG, LIKE, f"%{entry}%")
 
 
+def _span_attribute_pattern(c: Comparison) -> str:
+    """`span.attributes.<name>` matches in the span's stored JSON, where an attribute is `"<name>":"<its
+    value as JSON>"`: LIKE and ILIKE look for the name followed by the pattern, as MLflow does; RLIKE's
+    `^` and `$` anchor at the value's own (escaped) quotes."""
+    name, value = c.key.split(".", 1)[1], str(c.value)
+    if c.op != RLIKE:
+        return f'%"{name}"{value}%'
+    head = '"\\\\"' if value.startswith("^") else '"\\\\".*'
+    tail = '\\\\"' if value.endswith("$") else ""
+    core = value[1 if value.startswith("^") else 0 : len(value) - 1 if value.endswith("$") else len(value)]
+    return f'"{re.escape(name)}": ?{head}{core}{tail}'
+
+
 def _span_match(dialect: str, column: sa.Column[Any], op: str, value: Any) -> ColumnElement[bool]:
     stmt = sa.select(sa.literal(1)).where(
         spans.c.trace_id == _t.id, predicates.string(dialect, column, op, value)
@@ -196,6 +215,8 @@ def condition(dialect: str, c: Comparison) -> ColumnElement[bool]:
         return _has_pair(dialect, trace_tags, c.key, c.op, c.value)
     if c.kind == "metadata":
         return _has_pair(dialect, trace_metadata, c.key, c.op, c.value)
+    if c.kind == "span" and c.key.startswith("attributes."):
+        return _span_match(dialect, spans.c.content, c.op, _span_attribute_pattern(c))
     if c.kind == "span":
         column = {
             "name": spans.c.name,
