@@ -4,8 +4,6 @@ tree, timeline, assessments, tags), one span's details, and a trace of 10,000 sp
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from html import unescape
 
 import pytest
@@ -14,23 +12,13 @@ from harness.api import is_mlflow3
 from harness.server import ServerProcess
 
 from dashboard.seed import XSS_IMG
-from dashboard.traces_seed import PLAIN_TRACES, SeededTraces, seed_traces, send_wide_trace
+from dashboard.traces_seed import PLAIN_TRACES, send_wide_trace
 
 pytestmark = pytest.mark.skipif(not is_mlflow3(), reason="seeded with MLflow 3's tracing and assessments")
 
 PAYLOAD_MARKUP = re.compile(r"<script>window\.__xss|<img src=x onerror")
 WIDE_SPANS = 10_000
 WIDE_PAGE_BYTES = 600_000  # the page of a 10,000-span trace; its spans' inputs alone are over 2 MB
-
-
-@pytest.fixture(scope="module")
-def traced(tracking_server: ServerProcess) -> Iterator[tuple[ServerProcess, SeededTraces]]:
-    import mlflow
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", tracking_server.url)
-        seeded = seed_traces(mlflow, tracking_server.url, f"traces-{uuid.uuid4().hex[:8]}")
-        yield tracking_server, seeded
 
 
 def get(server: ServerProcess, path: str, **kwargs) -> requests.Response:

@@ -206,6 +206,8 @@ def format_ms(ms: float | None) -> str:
     """A span's or trace's duration: ms below a second, else seconds."""
     if ms is None:
         return ""
+    if ms == 0:
+        return "0ms"
     if ms < 1:
         return f"{ms:.2f}ms"
     if ms < 1000:
