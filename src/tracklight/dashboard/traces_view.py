@@ -51,7 +51,10 @@ class TracesView:
         return view
 
     def order_by(self) -> list[str]:
-        return [f"{self.sort} {'DESC' if self.descending else 'ASC'}"]
+        # The id breaks ties in the same direction, so newest first reads the (experiment, time, id)
+        # index backwards with no sort (MySQL cannot mix directions within one index scan).
+        direction = "DESC" if self.descending else "ASC"
+        return [f"{self.sort} {direction}", f"request_id {direction}"]
 
     def query(self, back: Sequence[str] = (), **changes: object) -> list[tuple[str, object]]:
         """This view's query pairs with some changed; changing anything but the page starts from the first."""
@@ -93,6 +96,18 @@ def short(text: str | None, limit: int = PREVIEW_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def unwrapped(text: str | None) -> str:
+    """A preview as a person reads it: JSON that an OTel string attribute carried arrives as a JSON string
+    of JSON, shown here as the JSON inside."""
+    if not text or not text.startswith('"'):
+        return text or ""
+    try:
+        inner = json.loads(text)
+    except ValueError:
+        return text
+    return inner if isinstance(inner, str) and inner[:1] in ("{", "[") else text
+
+
 def _shown(value: Any) -> str:
     """An assessment value as a cell shows it: strings bare, anything else as compact JSON."""
     if isinstance(value, str):
@@ -127,8 +142,10 @@ class TraceRow:
 
     trace: TraceRecord
     name: str
-    request: str
+    request: str  # the previews, unwrapped and shortened for a list row
     response: str
+    request_full: str  # unwrapped, as the server keeps them (up to 1000 characters)
+    response_full: str
     tags: list[tuple[str, str]]
     assessments: list[tuple[str, str]]  # (name, value) of the valid ones
 
@@ -137,8 +154,10 @@ def trace_row(trace: TraceRecord) -> TraceRow:
     return TraceRow(
         trace=trace,
         name=trace.tags.get(TRACE_NAME_TAG, ""),
-        request=short(trace.request_preview),
-        response=short(trace.response_preview),
+        request=short(unwrapped(trace.request_preview)),
+        response=short(unwrapped(trace.response_preview)),
+        request_full=unwrapped(trace.request_preview),
+        response_full=unwrapped(trace.response_preview),
         tags=sorted((k, short(v, 60)) for k, v in trace.tags.items() if not k.startswith("mlflow.")),
         assessments=[(a.name, short(assessment_value(a), 40)) for a in trace.assessments if a.valid],
     )
