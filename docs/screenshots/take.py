@@ -77,6 +77,13 @@ def main() -> int:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 720})
+                page.goto(f"{url}/experiments/{traced.experiment_id}/traces")
+                page.screenshot(path=str(OUT / "traces-list.png"))
+                page.goto(f"{url}/experiments/{traced.experiment_id}/traces/{traced.pipeline}")
+                page.locator("#span-tree a", has_text="retrieve").click()
+                page.wait_for_selector("#span-detail h3:has-text('retrieve')")
+                page.evaluate("document.getElementById('request-heading').scrollIntoView()")
+                page.screenshot(path=str(OUT / "trace-page.png"))
                 page.goto(f"{url}/experiments/{data.experiment_id}")
                 page.screenshot(path=str(OUT / "runs-table.png"))
 
@@ -92,12 +99,6 @@ def main() -> int:
                 page.wait_for_selector("figure.chart[data-drawn='true']")
                 page.screenshot(path=str(OUT / "compare.png"))
 
-                page.goto(f"{url}/experiments/{traced.experiment_id}/traces")
-                page.screenshot(path=str(OUT / "traces-list.png"))
-                page.goto(f"{url}/experiments/{traced.experiment_id}/traces/{traced.pipeline}")
-                page.locator("#span-tree a", has_text="retrieve").click()
-                page.wait_for_selector("#span-detail h3:has-text('retrieve')")
-                page.screenshot(path=str(OUT / "trace-page.png"))
                 browser.close()
         finally:
             os.killpg(server.pid, signal.SIGTERM)
