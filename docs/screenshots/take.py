@@ -20,6 +20,7 @@ OUT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from dashboard.seed import seed  # noqa: E402
+from dashboard.traces_seed import seed_traces  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -72,9 +73,17 @@ def main() -> int:
         try:
             wait_healthy(url, time.monotonic() + 60)
             data = seed(mlflow.MlflowClient(tracking_uri=url), "image-classifier")
+            traced = seed_traces(mlflow, url, "support-bot")
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 720})
+                page.goto(f"{url}/experiments/{traced.experiment_id}/traces")
+                page.screenshot(path=str(OUT / "traces-list.png"))
+                page.goto(f"{url}/experiments/{traced.experiment_id}/traces/{traced.pipeline}")
+                page.locator("#span-tree a", has_text="retrieve").click()
+                page.wait_for_selector("#span-detail h3:has-text('retrieve')")
+                page.evaluate("document.getElementById('request-heading').scrollIntoView()")
+                page.screenshot(path=str(OUT / "trace-page.png"))
                 page.goto(f"{url}/experiments/{data.experiment_id}")
                 page.screenshot(path=str(OUT / "runs-table.png"))
 
@@ -89,11 +98,12 @@ def main() -> int:
                 page.goto(f"{url}/compare?{runs}")
                 page.wait_for_selector("figure.chart[data-drawn='true']")
                 page.screenshot(path=str(OUT / "compare.png"))
+
                 browser.close()
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-    for name in ("runs-table", "run-charts", "compare"):
+    for name in ("runs-table", "run-charts", "compare", "traces-list", "trace-page"):
         print(OUT / f"{name}.png")
     return 0
 

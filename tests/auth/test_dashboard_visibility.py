@@ -42,6 +42,9 @@ class World:
     hidden_model: str  # registered; its version 1 comes from the shown run, aliased
     shown_logged_model: str  # in the shown experiment, from the hidden run
     hidden_logged_model: str  # in the hidden experiment; the shown run lists it as an input
+    shown_trace: str  # in the shown experiment
+    hidden_trace: str  # in the hidden experiment, its input the secret
+    hidden_span: str  # the hidden trace's root span
 
     def get(self, path: str, *, as_admin: bool = False, **kwargs: Any) -> requests.Response:
         auth = (ADMIN, ADMIN_PASSWORD) if as_admin else self.user
@@ -105,6 +108,9 @@ def _seed(server: ServerProcess, tmp: Path) -> World:
     client.finalize_logged_model(shown_lm.model_id, "READY")
     client.log_inputs(shown_run, models=[LoggedModelInput(hidden_lm.model_id)])
 
+    shown_trace, _ = _trace(server, shown_eid, "plain")
+    hidden_trace, hidden_span = _trace(server, hidden_eid, f"input-{secret}")
+
     username, password = new_user(server, "viewer")
     admin = get_app_client("basic-auth", tracking_uri=server.url)
     admin.grant_user_permission(username, "experiment", hidden_eid, "DENY")
@@ -124,7 +130,28 @@ def _seed(server: ServerProcess, tmp: Path) -> World:
         hidden_model=hidden_model,
         shown_logged_model=shown_lm.model_id,
         hidden_logged_model=hidden_lm.model_id,
+        shown_trace=shown_trace,
+        hidden_trace=hidden_trace,
+        hidden_span=hidden_span,
     )
+
+
+def _trace(server: ServerProcess, experiment_id: str, text: str) -> tuple[str, str]:
+    """A trace made with @mlflow.trace in the experiment: its id and its root span's id."""
+    import mlflow
+
+    mlflow.set_tracking_uri(server.url)
+    mlflow.set_experiment(experiment_id=experiment_id)
+
+    @mlflow.trace(name="answer")
+    def answer(question: str) -> str:
+        return question.upper()
+
+    answer(text)
+    trace_id = mlflow.get_last_active_trace_id()
+    mlflow.flush_trace_async_logging()
+    span = mlflow.get_trace(trace_id).data.spans[0]
+    return trace_id, span.span_id
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +186,11 @@ def _hidden_paths(w: World) -> list[str]:
         f"/dashboard-data/run-keys?experiment={w.shown_experiment}&experiment={he}",
         f"/dashboard-data/metric-series?key=metric_{w.secret}&run={hr}",
         f"/dashboard-data/metric-series?key=metric_{w.secret}&run={w.shown_run}&run={hr}",
+        f"/experiments/{he}/traces",
+        f"/experiments/{he}/traces?filter=status%20%3D%20%27OK%27",
+        f"/experiments/{he}/traces/{w.hidden_trace}",
+        f"/experiments/{w.shown_experiment}/traces/{w.hidden_trace}",
+        f"/experiments/{he}/traces/{w.hidden_trace}/spans/{w.hidden_span}",
         f"/models/{hm}",
         f"/models/{hm}/versions/1",
         f"/logged-models/{hl}",
@@ -214,6 +246,9 @@ def test_lists_show_only_what_the_user_may_read(world: World) -> None:
     assert runs.status_code == 200 and world.shown_run in runs.text
     assert world.hidden_run not in runs.text.replace(f'title="parent run {world.hidden_run}', "")
     assert world.secret not in runs.text
+    traces = world.get(f"/experiments/{world.shown_experiment}/traces")
+    assert traces.status_code == 200 and world.shown_trace in traces.text
+    assert world.hidden_trace not in traces.text and world.secret not in traces.text
     keys = world.get(f"/dashboard-data/run-keys?experiment={world.shown_experiment}").json()
     assert "p" in keys["params"] and world.secret not in str(keys)
 
@@ -226,6 +261,15 @@ def test_urls_of_hidden_things_are_refused(world: World) -> None:
         if "text/html" in got.headers.get("content-type", ""):
             assert got.status_code == 403, path  # a page that exists says it is refused, not missing
             assert "Permission denied" in got.text, path
+
+
+def test_a_hidden_traces_span_details_are_refused(world: World) -> None:
+    """The fragment a click on the span tree loads answers 403 too, and says nothing of the span."""
+    path = f"/experiments/{world.hidden_experiment}/traces/{world.hidden_trace}/spans/{world.hidden_span}"
+    headers = {"HX-Request": "true"}
+    assert world.secret in world.get(path, headers=headers, as_admin=True).text
+    got = world.get(path, headers=headers)
+    assert got.status_code == 403 and world.secret not in got.text
 
 
 def test_pages_of_readable_things_name_hidden_ones_at_most(world: World) -> None:

@@ -100,6 +100,9 @@ def test_the_route_table_is_complete_enough_to_mean_something(
         "/admin/users",
         "/admin/users/1/grants",
         "/experiments/1/rename",
+        "/experiments/1/traces",
+        "/experiments/1/traces/1",
+        "/experiments/1/traces/1/spans/1",
         "/logout",
     ):
         assert expected in paths, expected

@@ -12,6 +12,7 @@ from harness.server import ServerProcess
 from playwright.sync_api import expect
 
 from dashboard.seed import Seeded, seed, seed_xss
+from dashboard.traces_seed import SeededTraces, seed_traces
 
 # Playwright's assertions wait 5 s by default; on a loaded 2-core CI machine, with servers and chromium
 # sharing it, a page can take longer than that to settle, and a slow pass is not a failure.
@@ -53,6 +54,18 @@ def dashboard(tracking_server: ServerProcess, session_backend: Any) -> Dashboard
     data = seed(client, f"dash-{suffix}")
     data.xss_experiment_id, data.xss_run_id = seed_xss(client, f"xss-{suffix}")
     return Dashboard(tracking_server, client, data, session_backend.backend)
+
+
+@pytest.fixture(scope="module")
+def traced(tracking_server: ServerProcess) -> Iterator[tuple[ServerProcess, SeededTraces]]:
+    """The server and an experiment of traces made through the mlflow client (see traces_seed)."""
+    import uuid
+
+    import mlflow
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", tracking_server.url)
+        yield tracking_server, seed_traces(mlflow, tracking_server.url, f"traces-{uuid.uuid4().hex[:8]}")
 
 
 def launched_chromium() -> Iterator[Any]:

@@ -13,6 +13,7 @@ from tracklight.services.logged_models import LoggedModels
 from tracklight.services.registry import Registry
 from tracklight.services.runs import Runs
 from tracklight.services.signin import SignIn
+from tracklight.services.traces import Traces
 from tracklight.services.users import Users
 
 
@@ -25,6 +26,7 @@ class Services:
     artifacts: Artifacts
     logged_models: LoggedModels
     registry: Registry
+    traces: Traces
     users: Users | None = None  # None: the server runs without authentication
     signin: SignIn | None = None  # the login page's ways in; None with auth off
 

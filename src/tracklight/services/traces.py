@@ -33,7 +33,7 @@ from tracklight.store.engine import Database
 from tracklight.store.records import SearchArgs
 from tracklight.store.schema import trace_metadata, trace_tags
 from tracklight.store.search import traces as trace_search
-from tracklight.store.traces import SpanKey, SpanRow, TraceRecord
+from tracklight.store.traces import SpanKey, SpanOutline, SpanRow, TraceRecord
 from tracklight.store.transactions import in_transaction
 
 STATES = ("STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")  # by their enum numbers
@@ -370,6 +370,29 @@ class Traces:
     def span_page(self, trace_id: str, after: SpanKey | None, limit: int) -> list[SpanRow]:
         """A page of a trace opened with open_trace (which checked the caller may read it)."""
         return in_transaction(self.db, lambda c: store.span_page(c, trace_id, after, limit), write=False)
+
+    def outline(self, trace_id: str, limit: int) -> tuple[TraceRecord, bool, list[SpanOutline]]:
+        """The trace, whether its spans are stored here, and up to `limit` of them without payloads."""
+        self._check_trace(trace_id, Permission.READ)
+
+        def work(conn: Connection) -> tuple[TraceRecord, bool, list[SpanOutline]]:
+            trace = self._load(conn, trace_id)
+            return (
+                trace,
+                trace.tags.get(SPANS_LOCATION_TAG) == TRACKING_STORE,
+                store.span_outline(conn, trace_id, limit),
+            )
+
+        return in_transaction(self.db, work, write=False)
+
+    def span(self, trace_id: str, span_id: str) -> dict[str, Any]:
+        """One span of a trace as stored (MLflow's span JSON); RESOURCE_DOES_NOT_EXIST if there is none."""
+        self._check_trace(trace_id, Permission.READ)
+        content = in_transaction(self.db, lambda c: store.span_content(c, trace_id, span_id), write=False)
+        if content is None:
+            raise NotFound(f"Span '{span_id}' of trace '{trace_id}' not found.")
+        found = json.loads(content)
+        return found if isinstance(found, dict) else {}
 
     def artifact_location(self, trace: TraceRecord) -> str | None:
         return trace.tags.get(ARTIFACT_LOCATION_TAG)

@@ -181,6 +181,48 @@ def span_page(conn: Connection, trace_id: str, after: SpanKey | None, limit: int
     return [SpanRow(r[0], r[1], int(r[2]), r[3]) for r in conn.execute(stmt)]
 
 
+@dataclass(frozen=True, slots=True)
+class SpanOutline:
+    """A span without its payload: enough to draw it in a tree and on a timeline."""
+
+    span_id: str
+    parent_span_id: str | None
+    name: str | None
+    span_type: str | None
+    status: str
+    start_time_unix_nano: int
+    end_time_unix_nano: int | None
+
+
+def span_outline(conn: Connection, trace_id: str, limit: int) -> list[SpanOutline]:
+    """Up to `limit` spans of a trace by start time, without their content (which can be megabytes each)."""
+    c = spans.c
+    stmt = (
+        sa.select(
+            c.span_id,
+            c.parent_span_id,
+            c.name,
+            c.type,
+            c.status,
+            c.start_time_unix_nano,
+            c.end_time_unix_nano,
+        )
+        .where(c.trace_id == trace_id)
+        .order_by(c.start_time_unix_nano, c.span_id)
+        .limit(limit)
+    )
+    return [
+        SpanOutline(r[0], r[1], r[2], r[3], r[4], int(r[5]), None if r[6] is None else int(r[6]))
+        for r in conn.execute(stmt)
+    ]
+
+
+def span_content(conn: Connection, trace_id: str, span_id: str) -> str | None:
+    """One span's stored JSON, or None when the trace has no such span."""
+    stmt = sa.select(spans.c.content).where(spans.c.trace_id == trace_id, spans.c.span_id == span_id)
+    return conn.execute(stmt).scalar()
+
+
 def span_key(row: SpanRow) -> SpanKey:
     return (0 if row.parent_span_id is None else 1, row.start_time_unix_nano, row.span_id)
 

@@ -19,12 +19,14 @@ from tracklight.dashboard.pages import (
     models,
     run,
     runs,
+    traces,
 )
 
 ROUTES: list[tuple[str, str, Callable[..., Response]]] = [
     *experiments.ROUTES,
     *runs.ROUTES,
     *run.ROUTES,
+    *traces.ROUTES,
     *artifacts.ROUTES,
     *charts.ROUTES,
     *compare.ROUTES,

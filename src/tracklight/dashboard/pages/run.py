@@ -92,6 +92,8 @@ def run_page(
     outputs = [m for m, _ in run.model_outputs]
     # MLflow 3 models logged from the run name it as their source without a recorded output link.
     outputs += [m for m in _models_from_run(ctx, run) if m not in outputs]
+    # Traces linked to the run, or made in it; the link appears when there is at least one.
+    linked, _ = ctx.services.traces.search([str(run.experiment_id)], f"run_id = '{run.run_id}'", 1, [], None)
     return render(
         ctx,
         "run.html",
@@ -113,6 +115,7 @@ def run_page(
         history_models=_history_models(run.tags),
         base=f"/experiments/{run.experiment_id}/runs/{run.run_id}",
         poll_seconds=POLL_SECONDS,
+        traces_filter=f"run_id = '{run.run_id}'" if linked else "",
     )
 
 
