@@ -138,6 +138,35 @@ def test_follow_links_the_client_printed(dashboard: Dashboard, page: Watched, ca
     page.clean()
 
 
+def test_follow_the_evaluation_and_trace_links_of_mlflow_3(
+    dashboard: Dashboard, page: Watched, capsys, caplog
+) -> None:
+    import mlflow
+    from mlflow.genai.scorers import scorer
+
+    @scorer
+    def short(outputs: str) -> bool:
+        return len(outputs) < 10
+
+    mlflow.set_tracking_uri(dashboard.url)
+    experiment = mlflow.set_experiment(f"evaluated-{uuid.uuid4().hex[:8]}")
+    result = mlflow.genai.evaluate(
+        data=[{"inputs": {"question": "why"}}], predict_fn=lambda question: question.upper(), scorers=[short]
+    )
+    printed = capsys.readouterr().out + capsys.readouterr().err + caplog.text
+    link = re.search(r"https?://\S+/#/experiments/\S+selectedRunUuid=\w+", printed)
+    assert link is not None, printed
+    p = page.page
+    p.goto(link.group())
+    p.wait_for_url(re.compile(rf"/experiments/{experiment.experiment_id}/runs/{result.run_id}$"))
+    trace_id = mlflow.search_traces(run_id=result.run_id, return_type="list")[0].info.trace_id
+    p.goto(f"{dashboard.url}/#/experiments/{experiment.experiment_id}/traces?selectedTraceId={trace_id}")
+    p.wait_for_url(re.compile(rf"/experiments/{experiment.experiment_id}/traces/{trace_id}$"))
+    p.goto(f"{dashboard.url}/#/experiments/{experiment.experiment_id}/traces")
+    p.wait_for_url(re.compile(rf"/experiments/{experiment.experiment_id}/traces$"))
+    page.clean()
+
+
 def test_payloads_never_execute(dashboard: Dashboard, page: Watched) -> None:
     p = page.page
     d = dashboard.data

@@ -221,6 +221,11 @@ def span_tree(outline: Sequence[SpanOutline]) -> list[SpanNode]:
     return nodes
 
 
+def format_trace_ms(ms: int | None) -> str:
+    """A trace's execution time, which the store keeps in whole milliseconds: 0 means under one."""
+    return "< 1ms" if ms == 0 else format_ms(ms)
+
+
 def format_ms(ms: float | None) -> str:
     """A span's or trace's duration: ms below a second, else seconds."""
     if ms is None:

@@ -16,6 +16,7 @@ from tracklight.dashboard.traces_view import (
     TracesView,
     assessment_value,
     format_ms,
+    format_trace_ms,
     span_tree,
     trace_row,
 )
@@ -55,6 +56,7 @@ def traces_page(ctx: PageContext, experiment_id: str) -> Response:
         error=error,
         base=f"/experiments/{experiment.experiment_id}/traces",
         format_ms=format_ms,
+        format_trace_ms=format_trace_ms,
     )
 
 
@@ -150,6 +152,7 @@ def trace_page(ctx: PageContext, experiment_id: str, trace_id: str, span_id: str
         system_tags=sorted((k, v) for k, v in trace.tags.items() if k.startswith("mlflow.")),
         base=base,
         format_ms=format_ms,
+        format_trace_ms=format_trace_ms,
     )
 
 

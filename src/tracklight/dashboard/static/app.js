@@ -7,7 +7,20 @@
   // The client prints http://host/#/experiments/<id>/runs/<run_id>: send it to the real page.
   function followHashRoute() {
     var hash = window.location.hash || "";
-    var m = hash.match(/^#\/experiments\/(\d+)(?:\/runs\/([0-9A-Za-z]+))?/);
+    // mlflow.genai.evaluate prints #/experiments/<id>/evaluation-runs?selectedRunUuid=<run_id>, and
+    // trace links carry ?selectedTraceId= (or selectedEvaluationId=) on #/experiments/<id>/traces.
+    var m = hash.match(/^#\/experiments\/(\d+)\/[\w-]*\?(?:.*&)?selectedRunUuid=([0-9A-Za-z]+)/);
+    if (m) {
+      window.location.replace(prefix + "/experiments/" + m[1] + "/runs/" + m[2]);
+      return true;
+    }
+    m = hash.match(/^#\/experiments\/(\d+)\/traces(?:\?(?:.*&)?selected(?:Trace|Evaluation)Id=([\w-]+))?/);
+    if (m) {
+      var trace = m[2] ? "/" + encodeURIComponent(m[2]) : "";
+      window.location.replace(prefix + "/experiments/" + m[1] + "/traces" + trace);
+      return true;
+    }
+    m = hash.match(/^#\/experiments\/(\d+)(?:\/runs\/([0-9A-Za-z]+))?/);
     if (m) {
       var target = prefix + "/experiments/" + m[1] + (m[2] ? "/runs/" + m[2] : "");
       window.location.replace(target);
