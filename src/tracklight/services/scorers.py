@@ -12,7 +12,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -85,7 +85,7 @@ def _provider(model: str) -> str | None:
     return provider if sep and provider and rest.lstrip("/") else None
 
 
-def _check_serialized(serialized: str) -> dict[str, Any]:
+def _check_serialized(serialized: str, endpoint_exists: Callable[[str], bool]) -> dict[str, Any]:
     try:
         data = json.loads(serialized)
     except ValueError:
@@ -106,11 +106,19 @@ def _check_serialized(serialized: str) -> dict[str, Any]:
         if not model.strip():
             raise InvalidParameter("Scorer model cannot be empty or contain only whitespace.")
         if _provider(model) == GATEWAY_PROVIDER:
-            # The reference resolves the endpoint by name in its AI gateway; Tracklight has no gateway,
-            # so no endpoint name resolves.
+            # The judge calls an AI gateway endpoint by name: one must exist (the reference resolves
+            # it the same way, and refuses a name it does not know).
             endpoint = model.partition(":/")[2].lstrip("/")
-            raise NotFound(f"AI gateway endpoint '{endpoint}' not found: this server has no AI gateway.")
+            if not endpoint_exists(endpoint):
+                raise NotFound(
+                    f"GatewayEndpoint not found (name='{endpoint}'): no AI gateway endpoint has this name"
+                )
     return data
+
+
+def _uses_gateway(serialized: str) -> bool:
+    model = judge_model(json.loads(serialized))
+    return isinstance(model, str) and _provider(model) == GATEWAY_PROVIDER
 
 
 def _check_sample_rate(value: float) -> float:
@@ -122,8 +130,9 @@ def _check_sample_rate(value: float) -> float:
 class Scorers:
     """Registered-scorer rules over the store."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, endpoint_exists: Callable[[str], bool]) -> None:
         self.db = db
+        self.endpoint_exists = endpoint_exists  # whether an AI gateway endpoint has this name
 
     def _scorer_id(self, conn: Connection, experiment_id: int, name: str, *, lock: bool = False) -> str:
         found = store.scorer_id(conn, experiment_id, name, lock=lock)
@@ -137,7 +146,7 @@ class Scorers:
         more than its highest version, or 1."""
         eid = parse_experiment_id(experiment_id)
         _check_name(name)
-        _check_serialized(serialized_scorer)
+        _check_serialized(serialized_scorer, self.endpoint_exists)
         new_id = str(uuid.uuid4())
 
         def work(conn: Connection) -> ScorerVersion:
@@ -208,19 +217,20 @@ class Scorers:
     def configure_online(
         self, experiment_id: str, name: str, sample_rate: float, filter_string: str | None
     ) -> OnlineScoringConfig:
-        """Replace the scorer's online scoring configuration. Online scoring runs on AI gateway
-        endpoints, which Tracklight does not have: as for a scorer without a gateway model in the
-        reference, only a sample rate of 0 (scoring stopped) is accepted."""
+        """Replace the scorer's online scoring configuration. As in the reference, a scorer samples traces
+        (a rate above 0) only if its latest version's judge calls an AI gateway endpoint. Tracklight
+        keeps the configuration; it runs no judge itself."""
         eid = parse_experiment_id(experiment_id)
         rate = _check_sample_rate(sample_rate)
 
         def work(conn: Connection) -> OnlineScoringConfig:
             _active_experiment(conn, eid)
             sid = self._scorer_id(conn, eid, name, lock=True)
-            if rate > 0 and store.version(conn, sid, None) is not None:
+            latest = store.version(conn, sid, None) if rate > 0 else None
+            if latest is not None and not _uses_gateway(latest.serialized_scorer):
                 raise InvalidParameter(
-                    f"Scorer '{name}' does not use an AI gateway model. Automatic evaluation is only "
-                    "supported for scorers that use gateway models, and this server has no AI gateway."
+                    f"Scorer '{name}' does not use a gateway model. Automatic evaluation is only "
+                    "supported for scorers that use gateway models."
                 )
             config = OnlineScoringConfig(uuid.uuid4().hex, sid, eid, rate, filter_string)
             store.replace_config(conn, config)
