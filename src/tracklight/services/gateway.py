@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from tracklight.auth import gate
 from tracklight.auth.permissions import EXPERIMENT
 from tracklight.errors import InvalidParameter, NotFound, TracklightError
+from tracklight.services.experiments import parse_experiment_id
 from tracklight.services.sealed_secrets import SealedSecrets
 from tracklight.store import experiments as experiment_store
 from tracklight.store import gateway as store
@@ -388,12 +389,7 @@ class Gateway:
 
     @staticmethod
     def _experiment_id(conn: Connection, experiment_id: str) -> int:
-        try:
-            eid = int(experiment_id)
-        except ValueError:
-            raise InvalidParameter(
-                f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
-            ) from None
+        eid = parse_experiment_id(experiment_id)
         experiment_store.experiment_state(conn, eid)  # NotFound when there is none
         return eid
 
