@@ -496,3 +496,34 @@ def test_usage_experiment_is_reused_by_name(
     )
     second = ok(post(_api(keyed_server, "endpoints/create"), body))["endpoint"]
     assert second["experiment_id"] == first["experiment_id"]
+
+
+def test_an_endpoints_models_keep_the_order_given(keyed_server: ServerProcess, tracking: Tracking) -> None:
+    secret = ok(
+        post(_api(keyed_server, "secrets/create"), {"secret_name": _name("k"), "secret_value": {"a": "b"}})
+    )
+    definitions = [
+        ok(
+            post(
+                _api(keyed_server, "model-definitions/create"),
+                {
+                    "name": _name(f"d{i}"),
+                    "secret_id": secret["secret"]["secret_id"],
+                    "provider": "openai",
+                    "model_name": f"model-{i}",
+                },
+            )
+        )["model_definition"]["model_definition_id"]
+        for i in range(4)
+    ]
+    configs = [{"model_definition_id": d, "linkage_type": "PRIMARY"} for d in definitions[2::-1]]
+    body = {"name": _name("ep"), "model_configs": configs, "usage_tracking": False}
+    endpoint = ok(post(_api(keyed_server, "endpoints/create"), body))["endpoint"]
+    assert [m["model_definition_id"] for m in endpoint["model_mappings"]] == definitions[2::-1]
+    attach = {
+        "endpoint_id": endpoint["endpoint_id"],
+        "model_config": configs[0] | {"model_definition_id": definitions[3]},
+    }
+    ok(post(_api(keyed_server, "endpoints/models/attach"), attach))
+    got = ok(get(_api(keyed_server, "endpoints/get"), {"endpoint_id": endpoint["endpoint_id"]}))["endpoint"]
+    assert [m["model_definition_id"] for m in got["model_mappings"]] == [*definitions[2::-1], definitions[3]]

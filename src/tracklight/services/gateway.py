@@ -400,8 +400,8 @@ class Gateway:
         ids = sorted({c.model_definition_id for c in configs})
         if missing := [i for i in ids if i not in store.existing_model_definitions(conn, ids)]:
             raise NotFound(f"Model definitions not found: {', '.join(missing)}")
-        for config in configs:
-            store.insert_mapping(conn, _mapping(endpoint_id, config, who, now))
+        for position, config in enumerate(configs):
+            store.insert_mapping(conn, _mapping(endpoint_id, config, position, who, now))
 
     def create_endpoint(
         self,
@@ -558,7 +558,7 @@ class Gateway:
             before = store.get_endpoint(conn, endpoint_id=endpoint_id, for_update=True)
             definition = store.get_model_definition(conn, config.model_definition_id)
             now = max(_now(), before.last_updated_at + 1)
-            mapping = _mapping(endpoint_id, config, who, now)
+            mapping = _mapping(endpoint_id, config, store.next_position(conn, endpoint_id), who, now)
             store.insert_mapping(conn, mapping)
             changes: dict[str, object] = {"last_updated_at": now}
             if who:
@@ -673,12 +673,13 @@ def _check_resource_type(value: str) -> str:
     return value
 
 
-def _mapping(endpoint_id: str, config: ModelConfig, who: str | None, now: int) -> MappingRow:
+def _mapping(endpoint_id: str, config: ModelConfig, position: int, who: str | None, now: int) -> MappingRow:
     return MappingRow(
         mapping_id=_new_id("m"),
         endpoint_id=endpoint_id,
         model_definition_id=config.model_definition_id,
         linkage_type=config.linkage_type,
+        position=position,
         weight=config.weight,
         fallback_order=config.fallback_order,
         created_by=who,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tracklight.errors import AlreadyExists, NotFound
@@ -50,6 +50,7 @@ class MappingRow:
     endpoint_id: str
     model_definition_id: str
     linkage_type: str
+    position: int
     weight: float
     fallback_order: int | None
     created_by: str | None
@@ -85,8 +86,8 @@ class BindingRow:
     last_updated_at: int
 
 
-def _insert_unique(conn: Connection, stmt: object, clash: Exception) -> None:
-    """Insert in a savepoint: a unique key taken (by anyone, even concurrently) is `clash`."""
+def _unique(conn: Connection, stmt: object, clash: Exception) -> None:
+    """Run an insert or update in a savepoint: a unique key taken (by anyone, even concurrently) is `clash`."""
     try:
         with conn.begin_nested():
             conn.execute(stmt)  # type: ignore[arg-type]
@@ -102,7 +103,7 @@ def insert_secret(conn: Connection, row: SecretRow) -> None:
     if conn.execute(select(_sec.c.secret_id).where(_sec.c.name == row.name)).first():
         raise clash
     values = {name: getattr(row, name) for name in SecretRow.__slots__}
-    _insert_unique(conn, insert(_sec).values(**values), clash)
+    _unique(conn, insert(_sec).values(**values), clash)
 
 
 def get_secret(
@@ -153,7 +154,7 @@ def insert_model_definition(conn: Connection, row: ModelDefinitionRow) -> None:
     if conn.execute(select(_md.c.model_definition_id).where(_md.c.name == row.name)).first():
         raise clash
     values = {name: getattr(row, name) for name in ModelDefinitionRow.__slots__ if name != "secret_name"}
-    _insert_unique(conn, insert(_md).values(**values), clash)
+    _unique(conn, insert(_md).values(**values), clash)
 
 
 def get_model_definition(
@@ -197,7 +198,7 @@ def update_model_definition(conn: Connection, model_definition_id: str, **values
         if conn.execute(taken).first():
             raise clash
         stmt = update(_md).where(_md.c.model_definition_id == model_definition_id).values(**values)
-        _insert_unique(conn, stmt, clash)
+        _unique(conn, stmt, clash)
         return
     conn.execute(update(_md).where(_md.c.model_definition_id == model_definition_id).values(**values))
 
@@ -220,7 +221,7 @@ def insert_endpoint(conn: Connection, row: EndpointRow) -> None:
     clash = AlreadyExists(f"Endpoint with name '{row.name}' already exists")
     if conn.execute(select(_ep.c.endpoint_id).where(_ep.c.name == row.name)).first():
         raise clash
-    _insert_unique(conn, insert(_ep).values(**{n: getattr(row, n) for n in _ENDPOINT_COLUMNS}), clash)
+    _unique(conn, insert(_ep).values(**{n: getattr(row, n) for n in _ENDPOINT_COLUMNS}), clash)
 
 
 def endpoint_name_taken(conn: Connection, name: str, endpoint_id: str) -> bool:
@@ -231,7 +232,7 @@ def endpoint_name_taken(conn: Connection, name: str, endpoint_id: str) -> bool:
 def update_endpoint(conn: Connection, endpoint_id: str, **values: object) -> None:
     stmt = update(_ep).where(_ep.c.endpoint_id == endpoint_id).values(**values)
     if "name" in values:
-        _insert_unique(conn, stmt, AlreadyExists(f"Endpoint with name '{values['name']}' already exists"))
+        _unique(conn, stmt, AlreadyExists(f"Endpoint with name '{values['name']}' already exists"))
         return
     conn.execute(stmt)
 
@@ -296,7 +297,7 @@ def mappings(conn: Connection, endpoint_ids: list[str]) -> list[MappingRow]:
         select(_map, definitions)
         .select_from(_map.join(definitions, definitions.c.model_definition_id == _map.c.model_definition_id))
         .where(_map.c.endpoint_id.in_(endpoint_ids))
-        .order_by(_map.c.created_at, _map.c.linkage_type.desc(), _map.c.fallback_order, _map.c.mapping_id)
+        .order_by(_map.c.endpoint_id, _map.c.position)
     )
     out = []
     for r in conn.execute(stmt):
@@ -310,6 +311,7 @@ def mappings(conn: Connection, endpoint_ids: list[str]) -> list[MappingRow]:
                 m[_map.c.endpoint_id],
                 m[_map.c.model_definition_id],
                 m[_map.c.linkage_type],
+                m[_map.c.position],
                 float(m[_map.c.weight]),
                 m[_map.c.fallback_order],
                 m[_map.c.created_by],
@@ -325,7 +327,12 @@ def insert_mapping(conn: Connection, row: MappingRow) -> None:
     clash = AlreadyExists(
         f"Model definition '{row.model_definition_id}' is already attached to endpoint '{row.endpoint_id}'"
     )
-    _insert_unique(conn, insert(_map).values(**values), clash)
+    _unique(conn, insert(_map).values(**values), clash)
+
+
+def next_position(conn: Connection, endpoint_id: str) -> int:
+    last = conn.execute(select(func.max(_map.c.position)).where(_map.c.endpoint_id == endpoint_id)).scalar()
+    return 0 if last is None else int(last) + 1
 
 
 def delete_mappings(conn: Connection, endpoint_id: str, model_definition_id: str | None = None) -> int:
@@ -342,7 +349,7 @@ def insert_binding(conn: Connection, row: BindingRow) -> None:
     clash = AlreadyExists(
         f"Binding of endpoint '{row.endpoint_id}' to {row.resource_type} '{row.resource_id}' already exists"
     )
-    _insert_unique(conn, insert(_bind).values(**{n: getattr(row, n) for n in BindingRow.__slots__}), clash)
+    _unique(conn, insert(_bind).values(**{n: getattr(row, n) for n in BindingRow.__slots__}), clash)
 
 
 def delete_binding(conn: Connection, endpoint_id: str, resource_type: str, resource_id: str) -> bool:

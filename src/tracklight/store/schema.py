@@ -680,6 +680,7 @@ gateway_endpoint_models = Table(
         nullable=False,
     ),
     Column("linkage_type", String(16), nullable=False),  # PRIMARY | FALLBACK
+    Column("position", Integer, nullable=False),  # the order the endpoint's models were given in
     Column("weight", Double, nullable=False),
     Column("fallback_order", Integer, nullable=True),
     Column("created_by", String(255), nullable=True),

@@ -102,6 +102,7 @@ def upgrade() -> None:
         sa.Column("endpoint_id", sa.String(length=64), nullable=False),
         sa.Column("model_definition_id", sa.String(length=64), nullable=False),
         sa.Column("linkage_type", sa.String(length=16), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("weight", _double(), nullable=False),
         sa.Column("fallback_order", sa.Integer(), nullable=True),
         sa.Column("created_by", sa.String(length=255), nullable=True),
