@@ -99,7 +99,7 @@ def assemble(settings: Settings) -> Application:
         "logged_models": LoggedModels(db, artifacts),
         "registry": Registry(db, artifacts, outbox),
         "evaluation_datasets": EvaluationDatasets(db),
-        "scorers": Scorers(db, gateway.endpoint_exists),
+        "scorers": Scorers(db),
         "issues": Issues(db),
         "webhooks": Webhooks(
             db,

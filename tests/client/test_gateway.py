@@ -450,6 +450,12 @@ def test_online_scoring_on_a_gateway_endpoint(store: Any, keyed_server: ServerPr
         experiment_id=experiment_id, scorer_name="judge", sample_rate=0.5, filter_string=None
     )
     assert config.scorer_id == version.scorer_id and config.sample_rate == 0.5
+    # The scorer is bound to the endpoint it calls; a new version replaces the binding, not adds one.
+    store.register_scorer(experiment_id, "judge", judge)
+    bindings = store.list_endpoint_bindings(endpoint_id=endpoint.endpoint_id)
+    assert [(b.resource_type.value, b.resource_id, b.display_name) for b in bindings] == [
+        ("scorer", version.scorer_id, "judge")
+    ]
     unknown = json.dumps({"instructions_judge_pydantic_data": {"model": "gateway:/no-such-endpoint"}})
     assert raises_code(
         lambda: store.register_scorer(experiment_id, "other", unknown), "RESOURCE_DOES_NOT_EXIST"

@@ -463,15 +463,6 @@ class Gateway:
             write=False,
         )
 
-    def endpoint_exists(self, name: str) -> bool:
-        """Whether an endpoint has this name (for scorers that name one as their judge's model); no
-        permission is asked, as it tells nothing the scorer's author did not write."""
-        try:
-            in_transaction(self.db, lambda c: store.get_endpoint(c, name=name), write=False)
-        except NotFound:
-            return False
-        return True
-
     def list_endpoints(self, provider: str | None, secret_id: str | None) -> list[EndpointRow]:
         gate.require_admin()
         return in_transaction(

@@ -12,7 +12,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -21,9 +21,11 @@ from tracklight.auth import gate
 from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services.experiments import parse_experiment_id
+from tracklight.store import gateway as gateway_store
 from tracklight.store import scorers as store
 from tracklight.store.engine import Database
 from tracklight.store.experiments import experiment_state
+from tracklight.store.gateway import BindingRow
 from tracklight.store.scorers import OnlineScoringConfig, ScorerVersion
 from tracklight.store.transactions import in_transaction
 
@@ -85,7 +87,7 @@ def _provider(model: str) -> str | None:
     return provider if sep and provider and rest.lstrip("/") else None
 
 
-def _check_serialized(serialized: str, endpoint_exists: Callable[[str], bool]) -> dict[str, Any]:
+def _check_serialized(serialized: str) -> dict[str, Any]:
     try:
         data = json.loads(serialized)
     except ValueError:
@@ -105,20 +107,34 @@ def _check_serialized(serialized: str, endpoint_exists: Callable[[str], bool]) -
             raise InvalidParameter(f"Scorer model must be a string, got {type(model).__name__}.")
         if not model.strip():
             raise InvalidParameter("Scorer model cannot be empty or contain only whitespace.")
-        if _provider(model) == GATEWAY_PROVIDER:
-            # The judge calls an AI gateway endpoint by name: one must exist (the reference resolves
-            # it the same way, and refuses a name it does not know).
-            endpoint = model.partition(":/")[2].lstrip("/")
-            if not endpoint_exists(endpoint):
-                raise NotFound(
-                    f"GatewayEndpoint not found (name='{endpoint}'): no AI gateway endpoint has this name"
-                )
     return data
 
 
+def _gateway_endpoint(data: dict[str, Any]) -> str | None:
+    """The name of the AI gateway endpoint the scorer's judge calls (`gateway:/<name>`), if it calls one."""
+    model = judge_model(data)
+    if isinstance(model, str) and _provider(model) == GATEWAY_PROVIDER:
+        return model.partition(":/")[2].lstrip("/")
+    return None
+
+
+def _bind_endpoint(conn: Connection, endpoint_name: str, scorer_id: str, scorer_name: str, now: int) -> None:
+    """Record that the scorer uses the endpoint (replacing what an earlier version used), as the reference
+    does; the endpoint must exist."""
+    try:
+        endpoint = gateway_store.get_endpoint(conn, name=endpoint_name)
+    except NotFound:
+        raise NotFound(
+            f"GatewayEndpoint not found (name='{endpoint_name}'): no AI gateway endpoint has this name"
+        ) from None
+    gateway_store.delete_resource_bindings(conn, "scorer", scorer_id)
+    gateway_store.insert_binding(
+        conn, BindingRow(endpoint.endpoint_id, "scorer", scorer_id, scorer_name, None, None, now, now)
+    )
+
+
 def _uses_gateway(serialized: str) -> bool:
-    model = judge_model(json.loads(serialized))
-    return isinstance(model, str) and _provider(model) == GATEWAY_PROVIDER
+    return _gateway_endpoint(json.loads(serialized)) is not None
 
 
 def _check_sample_rate(value: float) -> float:
@@ -130,9 +146,8 @@ def _check_sample_rate(value: float) -> float:
 class Scorers:
     """Registered-scorer rules over the store."""
 
-    def __init__(self, db: Database, endpoint_exists: Callable[[str], bool]) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.endpoint_exists = endpoint_exists  # whether an AI gateway endpoint has this name
 
     def _scorer_id(self, conn: Connection, experiment_id: int, name: str, *, lock: bool = False) -> str:
         found = store.scorer_id(conn, experiment_id, name, lock=lock)
@@ -146,7 +161,7 @@ class Scorers:
         more than its highest version, or 1."""
         eid = parse_experiment_id(experiment_id)
         _check_name(name)
-        _check_serialized(serialized_scorer, self.endpoint_exists)
+        endpoint = _gateway_endpoint(_check_serialized(serialized_scorer))
         new_id = str(uuid.uuid4())
 
         def work(conn: Connection) -> ScorerVersion:
@@ -155,6 +170,8 @@ class Scorers:
             highest = store.highest_version(conn, sid)
             created = ScorerVersion(sid, eid, name, (highest or 0) + 1, serialized_scorer, _now())
             store.insert_version(conn, created)
+            if endpoint is not None:
+                _bind_endpoint(conn, endpoint, sid, name, created.creation_time)
             return created
 
         return in_transaction(self.db, work)

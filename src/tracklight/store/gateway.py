@@ -361,6 +361,12 @@ def delete_binding(conn: Connection, endpoint_id: str, resource_type: str, resou
     return bool(conn.execute(stmt).rowcount)
 
 
+def delete_resource_bindings(conn: Connection, resource_type: str, resource_id: str) -> None:
+    conn.execute(
+        delete(_bind).where(_bind.c.resource_type == resource_type, _bind.c.resource_id == resource_id)
+    )
+
+
 def list_bindings(
     conn: Connection, endpoint_id: str | None, resource_type: str | None, resource_id: str | None
 ) -> list[BindingRow]:
