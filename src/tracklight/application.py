@@ -20,17 +20,18 @@ from tracklight.services.artifacts import Artifacts
 from tracklight.services.assessments import Assessments
 from tracklight.services.evaluation_datasets import EvaluationDatasets
 from tracklight.services.experiments import Experiments
+from tracklight.services.gateway import Gateway
 from tracklight.services.issues import Issues
 from tracklight.services.logged_models import LoggedModels
 from tracklight.services.registry import Registry
 from tracklight.services.runs import Runs
 from tracklight.services.scorers import Scorers
+from tracklight.services.sealed_secrets import SealedSecrets
 from tracklight.services.signin import GroupRules, SignIn
 from tracklight.services.traces import Traces
 from tracklight.services.users import Users
 from tracklight.services.webhook_delivery import DeliverySettings, DeliveryWorker
 from tracklight.services.webhook_outbox import Outbox
-from tracklight.services.webhook_secrets import WebhookSecrets
 from tracklight.services.webhooks import Webhooks, WebhookSettings
 from tracklight.store.engine import Database, open_database
 from tracklight.store.migrate import prepare_for_serving
@@ -86,7 +87,11 @@ def assemble(settings: Settings) -> Application:
     runs = Runs(db)
     artifacts = Artifacts(ArtifactRoots(destination, settings.cloud), runs, settings.direct_transfers)
     outbox = Outbox()
-    secrets = WebhookSecrets(settings.webhook_secret_keys)
+    secrets = SealedSecrets(settings.webhook_secret_keys)
+    # The same keys as webhooks': one setting seals every secret the server keeps.
+    gateway = Gateway(
+        db, SealedSecrets(settings.webhook_secret_keys, "AI gateway"), settings.artifact_root_for_runs
+    )
     services: dict[str, Any] = {
         "experiments": Experiments(db, settings.artifact_root_for_runs),
         "runs": runs,
@@ -115,6 +120,7 @@ def assemble(settings: Settings) -> Application:
         ),
         "traces": Traces(db),
         "assessments": Assessments(db),
+        "gateway": gateway,
     }
     authenticator, created_admin, proxy = None, None, None
     if settings.auth:

@@ -84,7 +84,7 @@ class Settings:
     auth_oidc_allowed_groups: tuple[str, ...] = ()
     auth_oidc_provider_name: str = "single sign-on"
     # Registry webhooks (tracklight.services.webhooks): the Fernet keys their secrets are encrypted with
-    # (the first encrypts, every one decrypts), whether deliveries may go to non-public addresses, and
+    # (the first encrypts, every one decrypts; AI gateway credentials are sealed with the same keys), whether deliveries may go to non-public addresses, and
     # the delivery worker's bounds.
     webhook_secret_keys: tuple[str, ...] = ()
     webhook_allow_private_addresses: bool = False
@@ -532,9 +532,9 @@ SETTINGS: tuple[Setting, ...] = (
         "list",
         (),
         "(none)",
-        "Fernet key(s) that webhook secrets are stored encrypted with, comma-separated: the first "
-        "encrypts, each decrypts (to rotate, put the new key first). Without one, a webhook with a "
-        "secret is refused",
+        "Fernet key(s) that webhook secrets and AI gateway credentials are stored encrypted with, "
+        "comma-separated: the first encrypts, each decrypts (to rotate, put the new key first). Without "
+        "one, a webhook with a secret and every gateway secret are refused",
     ),
     Setting(
         "webhook_allow_private_addresses",

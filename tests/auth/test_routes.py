@@ -96,6 +96,8 @@ def test_the_route_table_is_complete_enough_to_mean_something(
         "/version",
         "/api/2.0/mlflow-artifacts/artifacts",
         "/api/2.0/tracklight/tokens/create",
+        "/api/3.0/mlflow/gateway/secrets/create",
+        "/ajax-api/3.0/mlflow/gateway/supported-providers",
         "/account",
         "/admin/users",
         "/admin/users/1/grants",

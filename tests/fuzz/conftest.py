@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from harness.databases import BackendURI, create_database, drop_database, selected_backends
 from harness.server import ServerProcess, db_upgrade
 from hypothesis import HealthCheck, settings
@@ -156,6 +157,7 @@ def seed(server: ServerProcess, http: requests.Session) -> World:
     )
     dataset_id, record_id = seed_dataset(server, http, eid)
     scorer_id, issue_id = seed_scorer_and_issue(server, http, eid)
+    gateway = seed_gateway(server, http)
     registered = f"fuzz-model-{tag}"
     post("registered-models/create", {"name": registered, "tags": [{"key": "team", "value": "a"}]})
     post(
@@ -180,10 +182,53 @@ def seed(server: ServerProcess, http: requests.Session) -> World:
         scorer_names=[SCORER_NAME],
         scorer_ids=[scorer_id],
         issue_ids=[issue_id],
+        **gateway,
     )
 
 
 MODEL_FILE = "MLmodel"
+GATEWAY_KEY = Fernet.generate_key().decode()  # the fuzzed server seals gateway secrets with it
+
+
+def seed_gateway(server: ServerProcess, http: requests.Session) -> dict[str, list[str]]:
+    """A gateway secret, a model definition on it, and an endpoint using that (with a binding and a tag),
+    under fresh names: the World's gateway fields."""
+
+    def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return _ok(http.post(server.api("gateway/" + path, version="3.0"), json=body, timeout=TIMEOUT))
+
+    tag = uuid.uuid4().hex[:8]
+    secret = call(
+        "secrets/create",
+        {
+            "secret_name": f"fuzz-key-{tag}",
+            "secret_value": {"api_key": "sk-0123456789"},
+            "provider": "openai",
+        },
+    )["secret"]
+    definition = call(
+        "model-definitions/create",
+        {
+            "name": f"fuzz-def-{tag}",
+            "secret_id": secret["secret_id"],
+            "provider": "openai",
+            "model_name": "gpt-4o",
+        },
+    )["model_definition"]
+    configs = [{"model_definition_id": definition["model_definition_id"], "linkage_type": "PRIMARY"}]
+    endpoint = call("endpoints/create", {"name": f"fuzz-ep-{tag}", "model_configs": configs})["endpoint"]
+    binding = {"endpoint_id": endpoint["endpoint_id"], "resource_type": "scorer", "resource_id": "fuzz-job"}
+    call("endpoints/bindings/create", binding)
+    call("endpoints/set-tag", {"endpoint_id": endpoint["endpoint_id"], "key": "team", "value": "a"})
+    return {
+        "secret_ids": [secret["secret_id"]],
+        "secret_names": [secret["secret_name"]],
+        "model_definition_ids": [definition["model_definition_id"]],
+        "endpoint_ids": [endpoint["endpoint_id"]],
+        "endpoint_names": [endpoint["name"]],
+    }
+
+
 SCORER_NAME = "fuzz-scorer"
 
 
@@ -317,6 +362,17 @@ def refresh(f: Fuzzed) -> None:
     _ok(
         call("POST", "registered-models/alias", {"name": name, "alias": "champion", "version": w.versions[0]})
     )
+    seeded = (
+        ("secrets/get", {"secret_id": w.secret_ids[0]}),
+        ("model-definitions/get", {"model_definition_id": w.model_definition_ids[0]}),
+        ("endpoints/get", {"endpoint_id": w.endpoint_ids[0]}),
+    )
+    gateway = [
+        http.get(server.api("gateway/" + p, version="3.0"), params=q, timeout=TIMEOUT) for p, q in seeded
+    ]
+    if any(g.status_code != 200 for g in gateway):
+        for field_name, values in seed_gateway(server, http).items():
+            setattr(w, field_name, values)
 
 
 @contextlib.contextmanager
@@ -329,7 +385,13 @@ def seeded_server(backend: str, workdir: Path) -> Iterator[Fuzzed]:
     try:
         if db.needs_upgrade:
             db_upgrade(db)
-        server = ServerProcess(db, workdir / "artifacts", workdir / "server.log", name=f"fuzz-{db.backend}")
+        server = ServerProcess(
+            db,
+            workdir / "artifacts",
+            workdir / "server.log",
+            name=f"fuzz-{db.backend}",
+            env={"TRACKLIGHT_WEBHOOK_SECRET_KEY": GATEWAY_KEY},
+        )
         server.start(timeout=90)
         world = seed(server, http)
         store = StoreDigest(db)

@@ -100,6 +100,11 @@ class World:
     scorer_names: list[str] = field(default_factory=list)
     scorer_ids: list[str] = field(default_factory=list)
     issue_ids: list[str] = field(default_factory=list)
+    secret_ids: list[str] = field(default_factory=list)
+    secret_names: list[str] = field(default_factory=list)
+    model_definition_ids: list[str] = field(default_factory=list)
+    endpoint_ids: list[str] = field(default_factory=list)
+    endpoint_names: list[str] = field(default_factory=list)
 
 
 def _json(value: Any) -> str:
@@ -124,6 +129,17 @@ def good(kind: str, w: World) -> st.SearchStrategy[Any]:
         optional={
             "entity": st.sampled_from(["REGISTERED_MODEL", "MODEL_VERSION_ALIAS", "PROMPT", "BOGUS", 2, 0]),
             "action": st.sampled_from(["CREATED", "DELETED", "SET", "EXCEEDED", "x", 1]),
+        },
+    )
+    model_config = st.fixed_dictionaries(
+        {},
+        optional={
+            "model_definition_id": st.one_of(_pick(w.model_definition_ids), text),
+            "linkage_type": st.sampled_from(
+                ["PRIMARY", "FALLBACK", "LINKAGE_TYPE_UNSPECIFIED", 1, 2, 0, "x"]
+            ),
+            "weight": numbers,
+            "fallback_order": ints,
         },
     )
     kinds: dict[str, st.SearchStrategy[Any]] = {
@@ -521,6 +537,47 @@ def good(kind: str, w: World) -> st.SearchStrategy[Any]:
         "webhook_events": st.lists(webhook_event, max_size=3),
         "webhook_status": st.sampled_from(["ACTIVE", "DISABLED", "disabled", 1, 2, 0, "PAUSED"]),
         "webhook_id": st.one_of(st.uuids().map(str), text),
+        "secret_id": st.one_of(_pick(w.secret_ids), st.sampled_from(["s-" + "0" * 32, "", "s-x"])),
+        "secret_name": st.one_of(_pick(w.secret_names), text),
+        "model_definition_id": st.one_of(
+            _pick(w.model_definition_ids), st.sampled_from(["d-" + "0" * 32, "d-"])
+        ),
+        "endpoint_id": st.one_of(_pick(w.endpoint_ids), st.sampled_from(["e-" + "0" * 32, "e-"])),
+        "endpoint_name": st.one_of(
+            _pick(w.endpoint_names), st.uuids().map(lambda u: f"fuzz-ep-{u.hex[:8]}"), text
+        ),
+        "provider": st.sampled_from(["openai", "anthropic", "bedrock", "azure", "unknown", "", "OPENAI"]),
+        "secret_value": st.one_of(
+            st.dictionaries(key, text, max_size=3),
+            st.sampled_from(
+                [{"api_key": "sk-0123456789"}, {"api_base": "https://x"}, {"api_key": 1}, "sk-x"]
+            ),
+        ),
+        "auth_config": st.one_of(
+            st.dictionaries(key, text, max_size=3),
+            st.sampled_from(
+                [
+                    {"api_base": "https://llm.example/v1"},
+                    {"api_base": "   "},
+                    {"api_base": "file:///etc/passwd"},
+                    {"base_url": "https://x"},
+                    {"auth_mode": "access_keys", "aws_region_name": "us-east-1"},
+                ]
+            ),
+        ),
+        "model_config": model_config,
+        "model_configs": st.lists(model_config, max_size=3),
+        "routing_strategy": st.sampled_from(
+            ["REQUEST_BASED_TRAFFIC_SPLIT", "ROUTING_STRATEGY_UNSPECIFIED", 1, 0, 2, "FALLBACK"]
+        ),
+        "fallback_config": st.fixed_dictionaries(
+            {},
+            optional={
+                "strategy": st.sampled_from(["SEQUENTIAL", "FALLBACK_STRATEGY_UNSPECIFIED", 1, 0, 7, "X"]),
+                "max_attempts": ints,
+            },
+        ),
+        "resource_type": st.sampled_from(["scorer", "SCORER", "experiment", ""]),
     }
     return kinds[kind]
 

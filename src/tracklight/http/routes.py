@@ -16,6 +16,7 @@ from tracklight.http import tracking as t
 from tracklight.http.artifacts import list_run_artifacts
 from tracklight.http.assessments import ASSESSMENT_ROUTES
 from tracklight.http.datasets import DATASET_ROUTES
+from tracklight.http.gateway import GATEWAY_ROUTES
 from tracklight.http.issues import ISSUE_ROUTES
 from tracklight.http.logged_models import LOGGED_MODEL_ROUTES
 from tracklight.http.registry import REGISTRY_ROUTES
@@ -92,6 +93,7 @@ API_3_0: list[tuple[tuple[str, ...], str, Handler, str]] = list(DATASET_ROUTES)
 API_3_0 += SCORER_ROUTES + ISSUE_ROUTES
 API_3_0 += tr.TRACE_ROUTES_3_0
 API_3_0 += ASSESSMENT_ROUTES
+API_3_0 += GATEWAY_ROUTES
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,11 @@ from tracklight.auth import gate
 from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services.experiments import parse_experiment_id
+from tracklight.store import gateway as gateway_store
 from tracklight.store import scorers as store
 from tracklight.store.engine import Database
 from tracklight.store.experiments import experiment_state
+from tracklight.store.gateway import BindingRow
 from tracklight.store.scorers import OnlineScoringConfig, ScorerVersion
 from tracklight.store.transactions import in_transaction
 
@@ -105,12 +107,34 @@ def _check_serialized(serialized: str) -> dict[str, Any]:
             raise InvalidParameter(f"Scorer model must be a string, got {type(model).__name__}.")
         if not model.strip():
             raise InvalidParameter("Scorer model cannot be empty or contain only whitespace.")
-        if _provider(model) == GATEWAY_PROVIDER:
-            # The reference resolves the endpoint by name in its AI gateway; Tracklight has no gateway,
-            # so no endpoint name resolves.
-            endpoint = model.partition(":/")[2].lstrip("/")
-            raise NotFound(f"AI gateway endpoint '{endpoint}' not found: this server has no AI gateway.")
     return data
+
+
+def _gateway_endpoint(data: dict[str, Any]) -> str | None:
+    """The name of the AI gateway endpoint the scorer's judge calls (`gateway:/<name>`), if it calls one."""
+    model = judge_model(data)
+    if isinstance(model, str) and _provider(model) == GATEWAY_PROVIDER:
+        return model.partition(":/")[2].lstrip("/")
+    return None
+
+
+def _bind_endpoint(conn: Connection, endpoint_name: str, scorer_id: str, scorer_name: str, now: int) -> None:
+    """Record that the scorer uses the endpoint (replacing what an earlier version used), as the reference
+    does; the endpoint must exist."""
+    try:
+        endpoint = gateway_store.get_endpoint(conn, name=endpoint_name)
+    except NotFound:
+        raise NotFound(
+            f"GatewayEndpoint not found (name='{endpoint_name}'): no AI gateway endpoint has this name"
+        ) from None
+    gateway_store.delete_resource_bindings(conn, "scorer", scorer_id)
+    gateway_store.insert_binding(
+        conn, BindingRow(endpoint.endpoint_id, "scorer", scorer_id, scorer_name, None, None, now, now)
+    )
+
+
+def _uses_gateway(serialized: str) -> bool:
+    return _gateway_endpoint(json.loads(serialized)) is not None
 
 
 def _check_sample_rate(value: float) -> float:
@@ -137,7 +161,7 @@ class Scorers:
         more than its highest version, or 1."""
         eid = parse_experiment_id(experiment_id)
         _check_name(name)
-        _check_serialized(serialized_scorer)
+        endpoint = _gateway_endpoint(_check_serialized(serialized_scorer))
         new_id = str(uuid.uuid4())
 
         def work(conn: Connection) -> ScorerVersion:
@@ -146,6 +170,8 @@ class Scorers:
             highest = store.highest_version(conn, sid)
             created = ScorerVersion(sid, eid, name, (highest or 0) + 1, serialized_scorer, _now())
             store.insert_version(conn, created)
+            if endpoint is not None:
+                _bind_endpoint(conn, endpoint, sid, name, created.creation_time)
             return created
 
         return in_transaction(self.db, work)
@@ -208,19 +234,20 @@ class Scorers:
     def configure_online(
         self, experiment_id: str, name: str, sample_rate: float, filter_string: str | None
     ) -> OnlineScoringConfig:
-        """Replace the scorer's online scoring configuration. Online scoring runs on AI gateway
-        endpoints, which Tracklight does not have: as for a scorer without a gateway model in the
-        reference, only a sample rate of 0 (scoring stopped) is accepted."""
+        """Replace the scorer's online scoring configuration. As in the reference, a scorer samples traces
+        (a rate above 0) only if its latest version's judge calls an AI gateway endpoint. Tracklight
+        keeps the configuration; it runs no judge itself."""
         eid = parse_experiment_id(experiment_id)
         rate = _check_sample_rate(sample_rate)
 
         def work(conn: Connection) -> OnlineScoringConfig:
             _active_experiment(conn, eid)
             sid = self._scorer_id(conn, eid, name, lock=True)
-            if rate > 0 and store.version(conn, sid, None) is not None:
+            latest = store.version(conn, sid, None) if rate > 0 else None
+            if latest is not None and not _uses_gateway(latest.serialized_scorer):
                 raise InvalidParameter(
-                    f"Scorer '{name}' does not use an AI gateway model. Automatic evaluation is only "
-                    "supported for scorers that use gateway models, and this server has no AI gateway."
+                    f"Scorer '{name}' does not use a gateway model. Automatic evaluation is only "
+                    "supported for scorers that use gateway models."
                 )
             config = OnlineScoringConfig(uuid.uuid4().hex, sid, eid, rate, filter_string)
             store.replace_config(conn, config)

@@ -13,9 +13,9 @@ import uuid
 from dataclasses import dataclass
 
 from tracklight.services import webhook_signing as signing
+from tracklight.services.sealed_secrets import SealedSecrets, SecretUnreadable
 from tracklight.services.webhook_outbox import Outbox
 from tracklight.services.webhook_requests import MAX_REDIRECTS, Outcome, post
-from tracklight.services.webhook_secrets import SecretUnreadable, WebhookSecrets
 from tracklight.store import webhooks as store
 from tracklight.store.engine import Database
 from tracklight.store.transactions import in_transaction
@@ -54,7 +54,7 @@ class DeliveryWorker:
     dies mid-send leaves its rows to be claimed again once the lease runs out."""
 
     def __init__(
-        self, db: Database, outbox: Outbox, secrets: WebhookSecrets, settings: DeliverySettings
+        self, db: Database, outbox: Outbox, secrets: SealedSecrets, settings: DeliverySettings
     ) -> None:
         self.db = db
         self.outbox = outbox

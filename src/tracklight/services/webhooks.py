@@ -16,9 +16,9 @@ from tracklight.auth import gate
 from tracklight.errors import InvalidParameter
 from tracklight.services import webhook_events as catalogue
 from tracklight.services import webhook_signing as signing
+from tracklight.services.sealed_secrets import SealedSecrets, SecretUnreadable
 from tracklight.services.webhook_addresses import check_url
 from tracklight.services.webhook_requests import Outcome, post
-from tracklight.services.webhook_secrets import SecretUnreadable, WebhookSecrets
 from tracklight.store import webhooks as store
 from tracklight.store.engine import Database
 from tracklight.store.transactions import in_transaction
@@ -91,7 +91,7 @@ def _decode_position(token: str) -> tuple[int, str]:
 class Webhooks:
     """Webhook rules over the store. Secrets go in sealed and never come back out on the wire."""
 
-    def __init__(self, db: Database, secrets: WebhookSecrets, settings: WebhookSettings) -> None:
+    def __init__(self, db: Database, secrets: SealedSecrets, settings: WebhookSettings) -> None:
         self.db = db
         self.secrets = secrets
         self.settings = settings

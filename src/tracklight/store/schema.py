@@ -575,7 +575,7 @@ webhooks = Table(
     Column("description", String(1000), nullable=True),
     Column("url", String(500), nullable=False),
     Column("status", String(20), nullable=False),  # ACTIVE | DISABLED
-    # The HMAC secret as a Fernet token (tracklight.services.webhook_secrets); never stored in clear.
+    # The HMAC secret as a Fernet token (tracklight.services.sealed_secrets); never stored in clear.
     Column("secret", Text, nullable=True),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_updated_time", BigInteger, nullable=False),
@@ -616,6 +616,110 @@ webhook_deliveries = Table(
     Column("finished_time", BigInteger, nullable=True),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_time"),
     Index("ix_webhook_deliveries_webhook", "webhook_id"),
+)
+
+# -- AI gateway configuration (stored only: Tracklight does not proxy LLM calls) --------------------
+
+gateway_secrets = Table(
+    "gateway_secrets",
+    metadata,
+    Column("secret_id", String(64), primary_key=True),  # "s-<32 hex>", made here
+    Column("name", _name(255), nullable=False, unique=True),
+    # The credentials (a JSON object of strings) as a Fernet token (tracklight.services.sealed_secrets);
+    # never stored in clear. What answers show instead is the masked form beside it.
+    Column("sealed_value", Text, nullable=False),
+    Column("masked_value", _text(65535), nullable=False),  # JSON object: key -> "abc...wxyz"
+    Column("provider", String(64), nullable=True),
+    Column("auth_config", _text(65535), nullable=True),  # JSON object, not secret (region, api_base)
+    Column("created_by", String(255), nullable=True),
+    Column("last_updated_by", String(255), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_updated_at", BigInteger, nullable=False),
+)
+
+gateway_model_definitions = Table(
+    "gateway_model_definitions",
+    metadata,
+    Column("model_definition_id", String(64), primary_key=True),  # "d-<32 hex>"
+    Column("name", _name(255), nullable=False, unique=True),
+    # NULL once its secret is deleted: the definition stays, orphaned, as in MLflow.
+    Column("secret_id", String(64), ForeignKey("gateway_secrets.secret_id"), nullable=True),
+    Column("provider", String(64), nullable=False),
+    Column("model_name", _name(256), nullable=False),
+    Column("created_by", String(255), nullable=True),
+    Column("last_updated_by", String(255), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_updated_at", BigInteger, nullable=False),
+    Index("ix_gateway_model_definitions_secret_id", "secret_id"),
+)
+
+gateway_endpoints = Table(
+    "gateway_endpoints",
+    metadata,
+    Column("endpoint_id", String(64), primary_key=True),  # "e-<32 hex>"
+    Column("name", _name(255), nullable=False, unique=True),
+    Column("routing_strategy", String(64), nullable=True),
+    Column("fallback_config", Text, nullable=True),  # JSON {"strategy", "max_attempts"}; NULL: none
+    # Where the gateway would log traces; not a foreign key, so purging an experiment leaves it dangling
+    # as MLflow's SET NULL would leave it empty.
+    Column("experiment_id", BigInteger, nullable=True),
+    Column("usage_tracking", Boolean, nullable=False),
+    Column("created_by", String(255), nullable=True),
+    Column("last_updated_by", String(255), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_updated_at", BigInteger, nullable=False),
+)
+
+gateway_endpoint_models = Table(
+    "gateway_endpoint_models",
+    metadata,
+    Column("mapping_id", String(64), primary_key=True),  # "m-<32 hex>"
+    Column("endpoint_id", String(64), ForeignKey("gateway_endpoints.endpoint_id"), nullable=False),
+    Column(
+        "model_definition_id",
+        String(64),
+        ForeignKey("gateway_model_definitions.model_definition_id"),
+        nullable=False,
+    ),
+    Column("linkage_type", String(16), nullable=False),  # PRIMARY | FALLBACK
+    Column("position", Integer, nullable=False),  # the order the endpoint's models were given in
+    Column("weight", Double, nullable=False),
+    Column("fallback_order", Integer, nullable=True),
+    Column("created_by", String(255), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    # A model definition is attached to an endpoint once per kind of linkage.
+    Index(
+        "ix_gateway_endpoint_models_linkage",
+        "endpoint_id",
+        "model_definition_id",
+        "linkage_type",
+        unique=True,
+    ),
+    # Deleting a model definition asks whether an endpoint still uses it.
+    Index("ix_gateway_endpoint_models_model_definition_id", "model_definition_id"),
+)
+
+gateway_endpoint_bindings = Table(
+    "gateway_endpoint_bindings",
+    metadata,
+    Column("endpoint_id", String(64), ForeignKey("gateway_endpoints.endpoint_id"), primary_key=True),
+    Column("resource_type", String(50), primary_key=True),
+    Column("resource_id", _name(255), primary_key=True),
+    Column("display_name", _name(255), nullable=True),
+    Column("created_by", String(255), nullable=True),
+    Column("last_updated_by", String(255), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_updated_at", BigInteger, nullable=False),
+    # Bindings are listed by resource as well as by endpoint.
+    Index("ix_gateway_endpoint_bindings_resource", "resource_type", "resource_id"),
+)
+
+gateway_endpoint_tags = Table(
+    "gateway_endpoint_tags",
+    metadata,
+    Column("endpoint_id", String(64), ForeignKey("gateway_endpoints.endpoint_id"), primary_key=True),
+    Column("key", Key, primary_key=True),
+    Column("value", _text(5000), nullable=True),
 )
 
 for _table in metadata.tables.values():
