@@ -330,9 +330,11 @@ def search_once(conn: Conn, body: bytes) -> tuple[float, int]:
 class Subject:
     """One server under test, on its own fresh database."""
 
-    name: str
+    name: str  # as reported
     db: Database
     workdir: Path
+    spec_name: str = ""  # which server (SPECS): the name, unless this is the baseline tracklight
+    extra_env: dict[str, str] = field(default_factory=dict)
     server: ServerProcess | None = None
     port: int = 0
     idle_rate: float = 0.0
@@ -342,17 +344,19 @@ class Subject:
     details: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> None:
-        spec = SPECS[self.name]
+        spec = SPECS[self.spec_name or self.name]
         self.port = free_port()
-        uri = self.db.uri_for(self.name)
+        uri = self.db.uri_for(spec.name)
         artifacts = self.workdir / "artifacts"
         artifacts.mkdir(parents=True, exist_ok=True)
         prep = spec.prepare(uri, self.db.kind)
         if prep:
-            run_prepare(prep, self.workdir, self.workdir / "server.log", env=spec.env)
+            env = {**spec.env, **self.extra_env}
+            run_prepare(prep, self.workdir, self.workdir / "server.log", env=env)
         argv = spec.command(uri, artifacts, self.port)
         self.details["command"] = " ".join(argv)
-        self.server = ServerProcess(spec, argv, self.workdir, self.workdir / "server.log")
+        log_path = self.workdir / "server.log"
+        self.server = ServerProcess(spec, argv, self.workdir, log_path, extra_env=self.extra_env)
         self.server.start()
         self.details["start_s"] = round(self.server.wait_healthy(self.port), 2)
         self.server.remember_tree()
@@ -404,6 +408,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             s.details["version"] = server_version(name)
             s.details["database"] = s.db.uri_for(name)
             subjects.append(s)
+        if args.baseline_src:
+            (workroot / "baseline").mkdir()
+            db = create_database(args.backend, "baseline", workroot / "baseline")
+            env = {"PYTHONPATH": str(Path(args.baseline_src).resolve())}
+            s = Subject("baseline", db, workroot / "baseline", spec_name="tracklight", extra_env=env)
+            s.details["version"] = f"tracklight from {env['PYTHONPATH']}"
+            subjects.append(s)
+        searched = [s for s in subjects if s.name != "baseline"]
         out["machine_busy_before"] = wait_quiet(args.wait_quiet)
         for s in subjects:
             log(f"{s.name}: starting")
@@ -444,7 +456,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # 2. the search experiment: args.search_traces traces over OTLP, in big batches
         log(f"building {args.search_traces:,} traces for the search experiment")
         seeds = seed_payloads(99, args.search_traces, args.seed_batch)
-        for s in subjects:
+        for s in searched:
             log(f"{s.name}: seeding {args.search_traces:,} traces")
             res = seed(s, seeds, args.seed_senders, args.seed_cap)
             s.details["seed"] = {k: v for k, v in res.items()}
@@ -453,23 +465,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{s.name}: seeded {res['units']:,} traces in {res['seconds']:.0f} s, errors {res['errors']} {res['first_error']}"
             )
             settle(s.pid, s.idle_rate, max_wait=60.0)
-        for s in subjects:
+        for s in searched:
             s.details["analyzed"] = s.db.refresh_statistics()
 
         # 3. searches, interleaved per repetition
-        conns = {s.name: Conn(s.port) for s in subjects}
+        conns = {s.name: Conn(s.port) for s in searched}
         for kind in SEARCHES:
-            bodies = {s.name: search_body(s.search_exp, kind) for s in subjects}
-            times: dict[str, list[float]] = {s.name: [] for s in subjects}
+            bodies = {s.name: search_body(s.search_exp, kind) for s in searched}
+            times: dict[str, list[float]] = {s.name: [] for s in searched}
             hits: dict[str, int] = {}
-            for s in subjects:
+            for s in searched:
                 search_once(conns[s.name], bodies[s.name])  # warm-up
             for rep in range(args.search_reps):
-                for s in subjects if rep % 2 == 0 else subjects[::-1]:
+                for s in searched if rep % 2 == 0 else searched[::-1]:
                     took, n = search_once(conns[s.name], bodies[s.name])
                     times[s.name].append(took)
                     hits[s.name] = n
-            for s in subjects:
+            for s in searched:
                 s.figures[f"search_{kind}_ms"] = statistics.median(times[s.name]) * 1000
                 s.details[f"search_{kind}"] = {
                     "hits": hits[s.name],
@@ -479,7 +491,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log(
                 f"search {kind}: "
                 + ", ".join(
-                    f"{n} {s.figures[f'search_{kind}_ms']:.1f} ms" for n, s in ((s.name, s) for s in subjects)
+                    f"{n} {s.figures[f'search_{kind}_ms']:.1f} ms" for n, s in ((s.name, s) for s in searched)
                 )
             )
         for c in conns.values():
@@ -522,6 +534,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed-senders", type=int, default=2)
     ap.add_argument("--seed-cap", type=float, default=3600.0)
     ap.add_argument("--search-reps", type=int, default=20)
+    ap.add_argument(
+        "--baseline-src",
+        metavar="DIR",
+        help="also run the ingest rounds on a tracklight from another source tree (`git archive <commit> src`)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the databases and the work directory")
     ap.add_argument("--wait-quiet", type=float, default=60.0, metavar="S")
     args = ap.parse_args(argv)
@@ -542,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     doc["started"] = started.isoformat(timespec="seconds")
     doc["elapsed_s"] = round((datetime.now(UTC) - started).total_seconds(), 1)
+    if args.baseline_src:
+        names.append("baseline")
     figures = {n: doc["servers"].get(n, {}).get("figures", {}) for n in names}
     table = report.rows(names, figures, MEASURES, backend=args.backend)
     doc["table"] = [{k: v for k, v in row.items() if k != "cells"} for row in table]
