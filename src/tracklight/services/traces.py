@@ -411,8 +411,8 @@ class Traces:
         args = SearchArgs(filter_string, list(order_by), max_results, page_token)
 
         def work(conn: Connection) -> tuple[list[TraceRecord], str | None]:
-            found, token = trace_search.search_trace_ids(conn, ids, comparisons, order, args)
-            return store.load_traces(conn, found), token
+            rows, token = trace_search.search_page(conn, ids, comparisons, order, args)
+            return store.records_of_rows(conn, rows), token
 
         return in_transaction(self.db, work, write=False)
 

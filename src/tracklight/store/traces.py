@@ -42,7 +42,7 @@ class SpanRow:
     content: str
 
 
-_TRACE_COLUMNS = (
+TRACE_COLUMNS = (  # a trace's own row, as records_of_rows reads it
     traces.c.id,
     traces.c.experiment_id,
     traces.c.timestamp_ms,
@@ -67,19 +67,37 @@ def ensure_trace(conn: Connection, row: dict[str, Any]) -> None:
 def load_traces(conn: Connection, trace_ids: Sequence[str]) -> list[TraceRecord]:
     """The traces of these ids that exist, with tags, metadata and assessments, in the order the ids were
     given."""
-    if not trace_ids:
-        return []
+    unique = list(dict.fromkeys(trace_ids))
     rows: dict[str, Any] = {}
+    for chunk in _chunks(unique):
+        for r in conn.execute(sa.select(*TRACE_COLUMNS).where(traces.c.id.in_(chunk))):
+            rows[r.id] = r
+    return records_of_rows(conn, [r for trace_id in unique if (r := rows.get(trace_id)) is not None])
+
+
+def records_of_rows(conn: Connection, rows: Sequence[Any]) -> list[TraceRecord]:
+    """Trace rows that start with TRACE_COLUMNS as records, with their tags, metadata and assessments."""
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
     tags: dict[str, dict[str, str]] = {}
     meta: dict[str, dict[str, str]] = {}
-    for chunk in _chunks(list(dict.fromkeys(trace_ids))):
-        for r in conn.execute(sa.select(*_TRACE_COLUMNS).where(traces.c.id.in_(chunk))):
-            rows[r.id] = r
-        for table, out in ((trace_tags, tags), (trace_metadata, meta)):
-            stmt = sa.select(table.c.trace_id, table.c.key, table.c.value).where(table.c.trace_id.in_(chunk))
-            for trace_id, key, value in conn.execute(stmt):
-                out.setdefault(trace_id, {})[key] = value
-    judged = assessment_store.of_traces(conn, list(rows))
+    for chunk in _chunks(ids):
+        # Tags and metadata in one round trip: a search page pays for each statement it sends.
+        both = sa.union_all(
+            sa.select(
+                trace_tags.c.trace_id, trace_tags.c.key, trace_tags.c.value, sa.literal_column("0")
+            ).where(trace_tags.c.trace_id.in_(chunk)),
+            sa.select(
+                trace_metadata.c.trace_id,
+                trace_metadata.c.key,
+                trace_metadata.c.value,
+                sa.literal_column("1"),
+            ).where(trace_metadata.c.trace_id.in_(chunk)),
+        )
+        for trace_id, key, value, is_metadata in conn.execute(both):
+            (meta if is_metadata else tags).setdefault(trace_id, {})[key] = value
+    judged = assessment_store.of_traces(conn, ids)
     return [
         TraceRecord(
             trace_id=r.id,
@@ -94,8 +112,7 @@ def load_traces(conn: Connection, trace_ids: Sequence[str]) -> list[TraceRecord]
             metadata=meta.get(r.id, {}),
             assessments=tuple(judged.get(r.id, ())),
         )
-        for trace_id in dict.fromkeys(trace_ids)
-        if (r := rows.get(trace_id)) is not None
+        for r in rows
     ]
 
 
