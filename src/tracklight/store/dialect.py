@@ -51,11 +51,18 @@ def _one_row_per_key(rows: Sequence[dict[str, Any]], keys: list[str]) -> list[di
     return list({tuple(row[k] for k in keys): row for row in rows}.values())
 
 
+# SQLAlchemy batches an executemany INSERT into multi-row statements on PostgreSQL ("insertmanyvalues")
+# only if it has RETURNING once it has an ON CONFLICT clause; without it psycopg2 sends one statement
+# per row, one round trip each. The returned keys are not read.
+
+
 @functools.cache
 def _insert_ignore_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
-    if dialect in ("postgresql", "sqlite"):
-        ins = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-        return ins.on_conflict_do_nothing(index_elements=list(keys))
+    if dialect == "postgresql":
+        ins = postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+        return ins.returning(table.c[keys[0]])
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
     return mysql.insert(table).on_duplicate_key_update({keys[0]: table.c[keys[0]]})
 
 
@@ -63,9 +70,10 @@ def _insert_ignore_statement(dialect: str, table: Table, keys: tuple[str, ...]) 
 def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...], update_cols: tuple[str, ...]) -> Any:
     if dialect in ("postgresql", "sqlite"):
         ins = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-        return ins.on_conflict_do_update(
+        stmt = ins.on_conflict_do_update(
             index_elements=list(keys), set_={c: ins.excluded[c] for c in update_cols}
         )
+        return stmt.returning(table.c[keys[0]]) if dialect == "postgresql" else stmt
     ins = mysql.insert(table)
     return ins.on_duplicate_key_update({c: ins.inserted[c] for c in update_cols})
 
