@@ -447,6 +447,112 @@ def test_a_trace_of_thousands_of_spans_over_otlp_comes_back_whole(tracking: Trac
     assert got[0].name == "root"
 
 
+def _json_span(
+    trace_hex: str, span_id: str, parent: str | None, start_s: int, end_s: int, **extra: Any
+) -> dict[str, Any]:
+    span: dict[str, Any] = {
+        "traceId": trace_hex,
+        "spanId": span_id,
+        "name": extra.pop("name", span_id),
+        "startTimeUnixNano": str(start_s * 1_000_000_000),
+        "endTimeUnixNano": str(end_s * 1_000_000_000),
+        "status": {"code": extra.pop("status", 1)},
+        "attributes": extra.pop("attributes", []),
+    }
+    if parent is not None:
+        span["parentSpanId"] = parent
+    return span
+
+
+def test_one_export_of_several_traces(tracking: Tracking) -> None:
+    """A batching exporter sends spans of many traces in one request: each trace gets its own times,
+    state, previews and tags, whatever else the request carries."""
+    exp = tracking.client.create_experiment(tracking.new_name())
+    done, failed, partial, known = (os.urandom(16).hex() for _ in range(4))
+    # `known` was started by the client (StartTraceV3) before its spans: its times are the client's.
+    ok(
+        post(
+            tracking.api("traces", "3.0"),
+            {
+                "trace": {
+                    "trace_info": {
+                        "trace_id": "tr-" + known,
+                        "trace_location": {
+                            "type": "MLFLOW_EXPERIMENT",
+                            "mlflow_experiment": {"experiment_id": exp},
+                        },
+                        "request_time": "1970-01-01T00:01:40Z",
+                        "execution_duration": "7s",
+                        "state": "OK",
+                    }
+                }
+            },
+        )
+    )
+    q = {"kvlistValue": {"values": [{"key": "q", "value": {"stringValue": "hi"}}]}}
+    inputs = {"key": "mlflow.spanInputs", "value": q}
+    outputs = {"key": "mlflow.spanOutputs", "value": {"stringValue": "hello"}}
+    tag = {"key": "mlflow.traceTag.env", "value": {"stringValue": "prod"}}
+    spans = [
+        _json_span(done, "00000000000000a1", None, 10, 20, attributes=[inputs, outputs, tag]),
+        _json_span(failed, "00000000000000b1", None, 30, 45, status=2, attributes=[inputs]),
+        _json_span(done, "00000000000000a2", "00000000000000a1", 11, 12),
+        _json_span(partial, "00000000000000c2", "00000000000000c1", 50, 52),
+        _json_span(failed, "00000000000000b2", "00000000000000b1", 31, 44),
+        _json_span(partial, "00000000000000c3", "00000000000000c1", 49, 51),
+        _json_span(known, "00000000000000d1", None, 1, 500),
+    ]
+    assert _export_json(tracking, exp, spans).status_code == 200
+    # A span sent again replaces the one stored.
+    again = _json_span(done, "00000000000000a2", "00000000000000a1", 11, 13, name="renamed")
+    assert _export_json(tracking, exp, [again]).status_code == 200
+
+    def info(trace_hex: str) -> dict[str, Any]:
+        return ok(get(tracking.api(f"traces/tr-{trace_hex}", "3.0")))["trace"]["trace_info"]
+
+    got = {
+        name: info(h)
+        for name, h in (("done", done), ("failed", failed), ("partial", partial), ("known", known))
+    }
+    assert [got[n]["state"] for n in ("done", "failed", "partial", "known")] == [
+        "OK",
+        "ERROR",
+        "IN_PROGRESS",
+        "OK",
+    ]
+    assert (got["done"]["request_time"], got["done"]["execution_duration"]) == ("1970-01-01T00:00:10Z", "10s")
+    assert (got["failed"]["request_time"], got["failed"]["execution_duration"]) == (
+        "1970-01-01T00:00:30Z",
+        "15s",
+    )
+    assert (got["partial"]["request_time"], got["partial"]["execution_duration"]) == (
+        "1970-01-01T00:00:49Z",
+        "3s",
+    )
+    assert (got["known"]["request_time"], got["known"]["execution_duration"]) == (
+        "1970-01-01T00:01:40Z",
+        "7s",
+    )
+    assert (got["done"]["request_preview"], got["done"]["response_preview"]) == ('{"q": "hi"}', '"hello"')
+    assert got["failed"]["request_preview"] == '{"q": "hi"}' and not got["failed"].get("response_preview")
+    assert got["done"]["tags"]["env"] == "prod" and "env" not in got["failed"]["tags"]
+    for one in got.values():
+        assert one["tags"]["mlflow.trace.spansLocation"] == "TRACKING_STORE"
+        assert one["tags"]["mlflow.artifactLocation"].endswith("/traces/" + one["trace_id"] + "/artifacts")
+    served = ok(get(tracking.api("traces/get", "3.0"), {"trace_id": "tr-" + done}))["trace"]["spans"]
+    assert sorted(s["name"] for s in served) == ["00000000000000a1", "renamed"]
+    found = ok(
+        post(
+            tracking.api("traces/search", "3.0"),
+            {
+                "locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}}],
+                "filter": "tag.env = 'prod'",
+            },
+        )
+    )["traces"]
+    assert [t["trace_id"] for t in found] == ["tr-" + done]
+
+
 def test_otlp_protobuf_export(tracking: Tracking) -> None:
     pytest.importorskip("opentelemetry.proto", reason="opentelemetry-proto is not installed in this venv")
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest

@@ -283,63 +283,70 @@ class Traces:
             by_trace.setdefault(span.trace_id, []).append(span)
 
         def work(conn: Connection) -> None:
-            experiment = None
+            # One statement per kind of write for the whole export, not per trace: an export often
+            # carries many traces (OpenTelemetry's batch processor) and each statement costs more
+            # in SQLAlchemy and the round trip than in the database.
+            ids = list(by_trace)
+            existing = store.experiments_of(conn, ids)
+            elsewhere = sorted({e for e in existing.values() if e != eid})
+            if elsewhere:
+                gate.check_all(EXPERIMENT, elsewhere, Permission.EDIT)
+            new_rows, artifact_tags, span_rows, tag_rows = [], [], [], []
+            ranges: list[tuple[str, int, int | None]] = []
+            roots: list[tuple[str, str, str | None, str | None]] = []
+            experiment = self._active_experiment(conn, eid) if len(existing) < len(ids) else None
             for trace_id, batch in by_trace.items():
-                existing = store.experiment_of(conn, trace_id)
-                if existing is not None and existing != eid:
-                    gate.check(EXPERIMENT, existing, Permission.EDIT)
                 start_ms = min(s.start_time_unix_nano for s in batch) // 1_000_000
                 ends = [s.end_time_unix_nano for s in batch if s.end_time_unix_nano]
                 end_ms = max(ends) // 1_000_000 if ends else None
-                root = next((s for s in batch if s.parent_span_id is None), None)
-                if existing is None:
-                    experiment = experiment or self._active_experiment(conn, eid)
-                    store.ensure_trace(
-                        conn,
+                ranges.append((trace_id, start_ms, end_ms))
+                if trace_id not in existing:
+                    new_rows.append(
                         {
                             "id": trace_id,
                             "experiment_id": eid,
                             "timestamp_ms": start_ms,
                             "execution_time_ms": None if end_ms is None else end_ms - start_ms,
                             "state": "IN_PROGRESS",
-                        },
-                    )
-                    store.add_missing_pairs(
-                        conn, trace_tags, trace_id, [self._artifact_tag(experiment, trace_id)]
-                    )
-                store.write_spans(
-                    conn,
-                    [
-                        {
-                            "trace_id": trace_id,
-                            "span_id": s.span_id,
-                            "parent_span_id": s.parent_span_id,
-                            "name": s.name,
-                            "type": s.span_type,
-                            "status": s.status,
-                            "start_time_unix_nano": s.start_time_unix_nano,
-                            "end_time_unix_nano": s.end_time_unix_nano,
-                            "content": s.content,
                         }
-                        for s in batch
-                    ],
-                )
-                trace = self._load(conn, trace_id)
-                if FINALIZED_METADATA not in trace.metadata:
-                    store.widen_time_range(conn, trace_id, start_ms, end_ms)
-                update: dict[str, Any] = {}
-                if root is not None:
-                    if trace.state in ("IN_PROGRESS", "STATE_UNSPECIFIED"):
-                        update["state"] = "ERROR" if root.status == "ERROR" else "OK"
-                    if trace.request_preview is None:
-                        update["request_preview"] = _preview(root.attributes.get(SPAN_INPUTS))
-                    if trace.response_preview is None:
-                        update["response_preview"] = _preview(root.attributes.get(SPAN_OUTPUTS))
-                store.update_trace(conn, trace_id, update)
+                    )
+                    key, value = self._artifact_tag(experiment, trace_id)
+                    artifact_tags.append({"trace_id": trace_id, "key": key, "value": value})
+                span_rows += [
+                    {
+                        "trace_id": trace_id,
+                        "span_id": s.span_id,
+                        "parent_span_id": s.parent_span_id,
+                        "name": s.name,
+                        "type": s.span_type,
+                        "status": s.status,
+                        "start_time_unix_nano": s.start_time_unix_nano,
+                        "end_time_unix_nano": s.end_time_unix_nano,
+                        "content": s.content,
+                    }
+                    for s in batch
+                ]
                 tags = [(SPANS_LOCATION_TAG, TRACKING_STORE)]
+                root = next((s for s in batch if s.parent_span_id is None), None)
                 if root is not None:
                     tags += [_tag(k, val) for k, val in root.trace_tags.items()]
-                store.set_pairs(conn, trace_tags, trace_id, tags)
+                    roots.append(
+                        (
+                            trace_id,
+                            "ERROR" if root.status == "ERROR" else "OK",
+                            _preview(root.attributes.get(SPAN_INPUTS)),
+                            _preview(root.attributes.get(SPAN_OUTPUTS)),
+                        )
+                    )
+                tag_rows += [{"trace_id": trace_id, "key": k, "value": val} for k, val in tags]
+            store.ensure_traces(conn, new_rows)
+            store.add_missing_pairs_of(conn, trace_tags, artifact_tags)
+            store.write_spans(conn, span_rows)
+            # A trace whose info the client has sent keeps the times it gave.
+            finalized = store.having_pair(conn, trace_metadata, ids, FINALIZED_METADATA)
+            store.widen_time_ranges(conn, [r for r in ranges if r[0] not in finalized])
+            store.settle_from_roots(conn, roots)
+            store.set_pairs_of(conn, trace_tags, tag_rows)
 
         in_transaction(self.db, work)
 
@@ -435,8 +442,8 @@ class Traces:
         args = SearchArgs(filter_string, list(order_by), max_results, page_token)
 
         def work(conn: Connection) -> tuple[list[TraceRecord], str | None]:
-            found, token = trace_search.search_trace_ids(conn, ids, comparisons, order, args)
-            return store.load_traces(conn, found), token
+            rows, token = trace_search.search_page(conn, ids, comparisons, order, args)
+            return store.records_of_rows(conn, rows), token
 
         return in_transaction(self.db, work, write=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import Connection
 
 from tracklight.store import assessments as assessment_store
 from tracklight.store.assessments import AssessmentRecord
-from tracklight.store.dialect import insert_ignore, upsert
+from tracklight.store.dialect import insert_ignore, insert_ignore_each, upsert, upsert_each
 from tracklight.store.schema import spans, trace_metadata, trace_run_links, trace_tags, traces
 
 # Rows per statement when writing many spans, or deleting many traces, at once.
@@ -41,7 +42,7 @@ class SpanRow:
     content: str
 
 
-_TRACE_COLUMNS = (
+TRACE_COLUMNS = (  # a trace's own row, as records_of_rows reads it
     traces.c.id,
     traces.c.experiment_id,
     traces.c.timestamp_ms,
@@ -66,19 +67,37 @@ def ensure_trace(conn: Connection, row: dict[str, Any]) -> None:
 def load_traces(conn: Connection, trace_ids: Sequence[str]) -> list[TraceRecord]:
     """The traces of these ids that exist, with tags, metadata and assessments, in the order the ids were
     given."""
-    if not trace_ids:
-        return []
+    unique = list(dict.fromkeys(trace_ids))
     rows: dict[str, Any] = {}
+    for chunk in _chunks(unique):
+        for r in conn.execute(sa.select(*TRACE_COLUMNS).where(traces.c.id.in_(chunk))):
+            rows[r.id] = r
+    return records_of_rows(conn, [r for trace_id in unique if (r := rows.get(trace_id)) is not None])
+
+
+def records_of_rows(conn: Connection, rows: Sequence[Any]) -> list[TraceRecord]:
+    """Trace rows that start with TRACE_COLUMNS as records, with their tags, metadata and assessments."""
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
     tags: dict[str, dict[str, str]] = {}
     meta: dict[str, dict[str, str]] = {}
-    for chunk in _chunks(list(dict.fromkeys(trace_ids))):
-        for r in conn.execute(sa.select(*_TRACE_COLUMNS).where(traces.c.id.in_(chunk))):
-            rows[r.id] = r
-        for table, out in ((trace_tags, tags), (trace_metadata, meta)):
-            stmt = sa.select(table.c.trace_id, table.c.key, table.c.value).where(table.c.trace_id.in_(chunk))
-            for trace_id, key, value in conn.execute(stmt):
-                out.setdefault(trace_id, {})[key] = value
-    judged = assessment_store.of_traces(conn, list(rows))
+    for chunk in _chunks(ids):
+        # Tags and metadata in one round trip: a search page pays for each statement it sends.
+        both = sa.union_all(
+            sa.select(
+                trace_tags.c.trace_id, trace_tags.c.key, trace_tags.c.value, sa.literal_column("0")
+            ).where(trace_tags.c.trace_id.in_(chunk)),
+            sa.select(
+                trace_metadata.c.trace_id,
+                trace_metadata.c.key,
+                trace_metadata.c.value,
+                sa.literal_column("1"),
+            ).where(trace_metadata.c.trace_id.in_(chunk)),
+        )
+        for trace_id, key, value, is_metadata in conn.execute(both):
+            (meta if is_metadata else tags).setdefault(trace_id, {})[key] = value
+    judged = assessment_store.of_traces(conn, ids)
     return [
         TraceRecord(
             trace_id=r.id,
@@ -93,8 +112,7 @@ def load_traces(conn: Connection, trace_ids: Sequence[str]) -> list[TraceRecord]
             metadata=meta.get(r.id, {}),
             assessments=tuple(judged.get(r.id, ())),
         )
-        for trace_id in dict.fromkeys(trace_ids)
-        if (r := rows.get(trace_id)) is not None
+        for r in rows
     ]
 
 
@@ -111,22 +129,6 @@ def experiment_of(conn: Connection, trace_id: str) -> int | None:
 def update_trace(conn: Connection, trace_id: str, values: dict[Any, Any]) -> None:
     if values:
         conn.execute(sa.update(traces).where(traces.c.id == trace_id).values(values))
-
-
-def widen_time_range(conn: Connection, trace_id: str, start_ms: int, end_ms: int | None) -> None:
-    """Stretch the trace's start and duration to cover a span batch, in SQL, so that batches written
-    at the same time by several servers all count (a read-then-write could lose one)."""
-    ts, duration = traces.c.timestamp_ms, traces.c.execution_time_ms
-    new_start = sa.case((ts > start_ms, start_ms), else_=ts)
-    # The duration is assigned first: MySQL evaluates SET left to right with the values already set,
-    # so it must still see the old start (PostgreSQL and SQLite see old values throughout).
-    values: list[tuple[Any, Any]] = []
-    if end_ms is not None:
-        old_end = ts + sa.func.coalesce(duration, 0)
-        new_end = sa.case((old_end > end_ms, old_end), else_=end_ms)
-        values.append((duration, new_end - new_start))
-    values.append((ts, new_start))
-    conn.execute(sa.update(traces).where(traces.c.id == trace_id).ordered_values(*values))
 
 
 def set_pairs(conn: Connection, table: sa.Table, trace_id: str, pairs: Iterable[tuple[str, str]]) -> None:
@@ -151,8 +153,100 @@ def delete_tag(conn: Connection, trace_id: str, key: str) -> bool:
 def write_spans(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert spans, replacing any with the same (trace_id, span_id): a client may send one again."""
     columns = [c.name for c in spans.c if c.name not in ("trace_id", "span_id")]
-    for chunk in _chunks(rows):
-        upsert(conn, spans, chunk, ["trace_id", "span_id"], columns)
+    upsert_each(conn, spans, rows, ["trace_id", "span_id"], columns)
+
+
+def experiments_of(conn: Connection, trace_ids: Sequence[str]) -> dict[str, int]:
+    """The experiment of each of these traces that exists."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(list(trace_ids)):
+        stmt = sa.select(traces.c.id, traces.c.experiment_id).where(traces.c.id.in_(chunk))
+        found.update((r[0], int(r[1])) for r in conn.execute(stmt))
+    return found
+
+
+def ensure_traces(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """ensure_trace for many traces (each row with the same columns)."""
+    insert_ignore_each(conn, traces, rows, ["id"])
+
+
+def add_missing_pairs_of(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """add_missing_pairs for several traces: rows of trace_id, key and value."""
+    insert_ignore_each(conn, table, rows, ["trace_id", "key"])
+
+
+def set_pairs_of(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """set_pairs for several traces: rows of trace_id, key and value."""
+    upsert_each(conn, table, rows, ["trace_id", "key"], ["value"])
+
+
+def having_pair(conn: Connection, table: sa.Table, trace_ids: Sequence[str], key: str) -> set[str]:
+    """Those of these traces that have the tag or metadata `key`."""
+    found: set[str] = set()
+    for chunk in _chunks(list(trace_ids)):
+        stmt = sa.select(table.c.trace_id).where(table.c.key == key, table.c.trace_id.in_(chunk))
+        found.update(conn.execute(stmt).scalars())
+    return found
+
+
+@functools.cache
+def _widen_statements() -> tuple[Any, Any]:
+    """(for spans with an end, for spans without), built once: building costs more than running them.
+    They stretch a trace's start and duration in SQL, so that batches written at the same time by
+    several servers all count (a read-then-write could lose one)."""
+    ts, duration = traces.c.timestamp_ms, traces.c.execution_time_ms
+    start = sa.bindparam("b_start", type_=sa.BigInteger)
+    new_start = sa.case((ts > start, start), else_=ts)
+    where = traces.c.id == sa.bindparam("b_id")
+    end = sa.bindparam("b_end", type_=sa.BigInteger)
+    old_end = ts + sa.func.coalesce(duration, 0)
+    new_end = sa.case((old_end > end, old_end), else_=end)
+    # The duration is assigned first: MySQL evaluates SET left to right with the values already set,
+    # so it must still see the old start (PostgreSQL and SQLite see old values throughout).
+    ended = sa.update(traces).where(where).ordered_values((duration, new_end - new_start), (ts, new_start))
+    return ended, sa.update(traces).where(where).values({ts: new_start})
+
+
+def widen_time_ranges(conn: Connection, ranges: Sequence[tuple[str, int, int | None]]) -> None:
+    """Stretch each trace's time range to cover a span batch: (trace id, start ms, end ms or None)."""
+    ended_stmt, open_stmt = _widen_statements()
+    ended = [{"b_id": t, "b_start": s, "b_end": e} for t, s, e in ranges if e is not None]
+    open_ = [{"b_id": t, "b_start": s} for t, s, e in ranges if e is None]
+    if ended:
+        conn.execute(ended_stmt, ended)
+    if open_:
+        conn.execute(open_stmt, open_)
+
+
+@functools.cache
+def _settle_statement() -> Any:
+    state = traces.c.state
+    return (
+        sa.update(traces)
+        .where(traces.c.id == sa.bindparam("b_id"))
+        .values(
+            {
+                state: sa.case(
+                    (sa.or_(state == "IN_PROGRESS", state == "STATE_UNSPECIFIED"), sa.bindparam("b_state")),
+                    else_=state,
+                ),
+                traces.c.request_preview: sa.func.coalesce(
+                    traces.c.request_preview, sa.bindparam("b_request", type_=sa.Text)
+                ),
+                traces.c.response_preview: sa.func.coalesce(
+                    traces.c.response_preview, sa.bindparam("b_response", type_=sa.Text)
+                ),
+            }
+        )
+    )
+
+
+def settle_from_roots(conn: Connection, updates: Sequence[tuple[str, str, str | None, str | None]]) -> None:
+    """What a root span tells about its trace, (trace id, state, request preview, response preview)
+    each: the state where the trace has none final yet, the previews where it has none."""
+    params = [{"b_id": t, "b_state": s, "b_request": q, "b_response": r} for t, s, q, r in updates]
+    if params:
+        conn.execute(_settle_statement(), params)
 
 
 def count_spans(conn: Connection, trace_id: str) -> int:

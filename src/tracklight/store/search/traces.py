@@ -38,6 +38,7 @@ from tracklight.store.search.grammar import (
     parse_order_by_list,
 )
 from tracklight.store.search.keyset import SortColumn, fetch_page, fingerprint
+from tracklight.store.traces import TRACE_COLUMNS
 
 TRACE_NAME_TAG = "mlflow.traceName"
 LINKED_PROMPTS_TAG = "mlflow.linkedPrompts"
@@ -273,24 +274,24 @@ def _sort_column(key: OrderKey) -> SortColumn:
     return SortColumn(expr, key.ascending, pytype)
 
 
-def search_trace_ids(
+def search_page(
     conn: Connection,
     experiment_ids: Sequence[int],
     comparisons: Sequence[Comparison],
     order: Sequence[OrderKey],
     args: SearchArgs[str],
-) -> tuple[list[str], str | None]:
-    """One page of matching trace ids, newest first unless ordered otherwise, and the next page's token."""
+) -> tuple[list[Any], str | None]:
+    """One page of matching traces, newest first unless ordered otherwise, and the next page's token:
+    their rows, each starting with store.traces.TRACE_COLUMNS (so the page needs no second look-up)."""
     columns = [_sort_column(k) for k in order]
     keys = {k.key for k in order}
     if "timestamp_ms" not in keys and not order:
         columns.append(SortColumn(_t.timestamp_ms, False, int))
     if "request_id" not in keys:
         columns.append(SortColumn(_t.id, True, str))  # unique: the keyset's tie-break
-    stmt = sa.select(_t.id).where(*where(conn.dialect.name, experiment_ids, comparisons))
+    stmt = sa.select(*TRACE_COLUMNS).where(*where(conn.dialect.name, experiment_ids, comparisons))
     fp = fingerprint("traces", [(k.kind, k.key, k.ascending) for k in order], args.filter_string or "")
-    rows, token = fetch_page(conn, stmt, columns, fp=fp, args=args)
-    return [r[0] for r in rows], token
+    return fetch_page(conn, stmt, columns, fp=fp, args=args)
 
 
 def count_matching(conn: Connection, experiment_ids: Sequence[int], comparisons: Sequence[Comparison]) -> int:
