@@ -74,7 +74,9 @@ _NEWEST = (
 # Each series' points but its newest, with the target's series id: the series given as arrays (run ids,
 # keys, the newest point's step, timestamp, value, is_nan, the series id), their runs once more first.
 # The join is on one text made of run id and key (the lengths of the run ids make it unambiguous), so
-# that the series, not the points, are hashed.
+# that the series, not the points, are hashed. Only points ranked below the newest are taken: in a
+# store that does not change, all the others; should a newer point arrive meanwhile, it is left out,
+# the run stays short of the source, and the next import adds it by the path that moves the series on.
 _POINTS_BUT_NEWEST = (
     "SELECT n.series_id, m.step, m.timestamp, m.value, m.is_nan FROM "  # noqa: S608 - a constant
     f"(SELECT run_uuid, run_uuid || key AS series, step, timestamp, {_clamped('postgresql')} AS value, "
@@ -83,7 +85,7 @@ _POINTS_BUT_NEWEST = (
     "unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::float8[], %s::boolean[], %s::bigint[]) "
     "AS n(run_uuid, key, step, timestamp, value, is_nan, series_id)) n "
     "ON m.series = n.series AND length(m.run_uuid) = length(n.run_uuid) "
-    "WHERE (m.step, m.timestamp, m.is_nan, m.value) IS DISTINCT FROM (n.step, n.timestamp, n.is_nan, n.value)"
+    "WHERE (m.step, m.timestamp, m.is_nan, m.value) < (n.step, n.timestamp, n.is_nan, n.value)"
 )
 
 
