@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, Select, Table, create_engine, func, select
@@ -59,6 +59,34 @@ def _clamped(dialect: str) -> str:
     return (
         f"CASE WHEN value = {big} THEN {MAX_DOUBLE!r} WHEN value = -{big} THEN -{MAX_DOUBLE!r} ELSE value END"
     )
+
+
+# Each series' newest point, for the runs given (twice).
+_NEWEST = (
+    "SELECT run_uuid, key, step, timestamp, max(value), is_nan FROM "  # noqa: S608 - a constant
+    f"(SELECT run_uuid, key, step, timestamp, {_clamped('postgresql')} AS value, is_nan FROM metrics "
+    "WHERE run_uuid = ANY(%s::text[])) m "
+    "WHERE (run_uuid, key, step, timestamp, is_nan::int) IN (SELECT run_uuid, key, t[1], t[2], t[3] FROM "
+    "(SELECT run_uuid, key, max(ARRAY[step, timestamp, is_nan::int]) AS t FROM metrics "
+    "WHERE run_uuid = ANY(%s::text[]) GROUP BY run_uuid, key) top) "
+    "GROUP BY run_uuid, key, step, timestamp, is_nan"
+)
+# Each series' points but its newest, with the target's series id: the series given as arrays (run ids,
+# keys, the newest point's step, timestamp, value, is_nan, the series id), their runs once more first.
+# The join is on one text made of run id and key (the lengths of the run ids make it unambiguous), so
+# that the series, not the points, are hashed. Only points ranked below the newest are taken: in a
+# store that does not change, all the others; should a newer point arrive meanwhile, it is left out,
+# the run stays short of the source, and the next import adds it by the path that moves the series on.
+_POINTS_BUT_NEWEST = (
+    "SELECT n.series_id, m.step, m.timestamp, m.value, m.is_nan FROM "  # noqa: S608 - a constant
+    f"(SELECT run_uuid, run_uuid || key AS series, step, timestamp, {_clamped('postgresql')} AS value, "
+    "is_nan FROM metrics WHERE run_uuid = ANY(%s::text[])) m "
+    "JOIN (SELECT run_uuid, run_uuid || key AS series, step, timestamp, value, is_nan, series_id FROM "
+    "unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::float8[], %s::boolean[], %s::bigint[]) "
+    "AS n(run_uuid, key, step, timestamp, value, is_nan, series_id)) n "
+    "ON m.series = n.series AND length(m.run_uuid) = length(n.run_uuid) "
+    "WHERE (m.step, m.timestamp, m.is_nan, m.value) < (n.step, n.timestamp, n.is_nan, n.value)"
+)
 
 
 class MlflowSqlSource:
@@ -322,6 +350,64 @@ class MlflowSqlSource:
             finally:
                 cursor.close()
 
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def newest_points(self, run_ids: Sequence[str]) -> list[RunPoint]:
+        """PostgreSQL: each series' newest point, the largest (step, timestamp, is_nan, value) as the
+        write path ranks them (value with infinities clamped), for the runs given.
+
+        Two hashed passes (the largest (step, timestamp, is_nan) per series, then the largest value
+        there) rather than a sort of every point: about a third of the database's time.
+        """
+        if not run_ids or not self.schema.has("metrics"):
+            return []
+        with self.engine.connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(_NEWEST, (list(run_ids), list(run_ids)))
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+
+    def copy_points(
+        self,
+        newest: Sequence[tuple[RunPoint, int]],
+        write: Callable[[bytes], object],
+        *,
+        on_cursor: Callable[[Any], None],
+    ) -> None:
+        """PostgreSQL: every point of the series given but their newest, straight from the database as
+        rows of COPY's text format, (series id, step, timestamp, value, is_nan), handed to `write`.
+
+        `newest` pairs each series' newest point (as newest_points returns it) with the target's id
+        for the series. The database does the per-point work: the join to the series ids, leaving out
+        the newest points, clamping infinities as MLflow does; each value is printed in the shortest
+        form that reads back to the same double. `on_cursor` receives the connection, so that another
+        thread can cancel the copy.
+        """
+        if not newest or not self.schema.has("metrics"):
+            return
+        runs = sorted({p[0] for p, _ in newest})
+        columns = list(zip(*[(*p, series_id) for p, series_id in newest], strict=True))
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            cursor = raw.cursor()  # type: ignore[union-attr]
+            try:
+                # The shortest exact digits on PostgreSQL 12+, 17 significant digits before: exact either way.
+                cursor.execute("SET LOCAL extra_float_digits = 3")
+                # A merge join would sort the points; hashing the few series is what this query wants.
+                cursor.execute("SET LOCAL enable_mergejoin = off")
+                select_points = cursor.mogrify(
+                    _POINTS_BUT_NEWEST,
+                    (runs, *[list(c) for c in columns]),
+                )
+                on_cursor(raw)
+                cursor.copy_expert(b"COPY (" + select_points + b") TO STDOUT", _Sink(write))
+            finally:
+                cursor.close()
+
     def _point_batches(self, cursor: Any) -> Iterator[list[RunPoint]]:
         while True:
             rows = cursor.fetchmany(self.batch)
@@ -463,3 +549,10 @@ class MlflowSqlSource:
                 if record is not None:
                     record.tags.append((key, value or ""))
         return list(models.values())
+
+
+class _Sink:
+    """The file psycopg2 writes a COPY's output to: bytes (not a text file), each row passed on as is."""
+
+    def __init__(self, write: Callable[[bytes], object]) -> None:
+        self.write = write

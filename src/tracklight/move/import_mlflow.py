@@ -14,6 +14,7 @@ from typing import TextIO
 from sqlalchemy.engine import make_url
 
 from tracklight.config import Settings
+from tracklight.move import point_pipe
 from tracklight.move.from_mlflow_sql import MlflowSqlSource
 from tracklight.move.into_store import ImportCollision, StoreWriter, make_durable, relax_durability
 from tracklight.move.progress import Progress
@@ -30,12 +31,23 @@ class ImportResult:
 
 
 def import_mlflow(
-    source_uri: str, target_uri: str, *, dry_run: bool, out: TextIO, progress: Progress
+    source_uri: str,
+    target_uri: str,
+    *,
+    dry_run: bool,
+    out: TextIO,
+    progress: Progress,
+    pipe_points: bool = True,
 ) -> ImportResult:
-    """Import everything the importer knows from `source_uri` into `target_uri` (or, dry, count it)."""
+    """Import everything the importer knows from `source_uri` into `target_uri` (or, dry, count it).
+
+    Between two PostgreSQL databases the points of runs that hold none in the target go COPY to COPY
+    (point_pipe); `pipe_points=False` sends them the batched way every other pair takes, which the
+    tests compare the pipe with.
+    """
     source = MlflowSqlSource(source_uri)
     try:
-        return _run(source, target_uri, dry_run=dry_run, out=out, progress=progress)
+        return _run(source, target_uri, dry_run=dry_run, out=out, progress=progress, pipe_points=pipe_points)
     finally:
         source.close()
 
@@ -79,6 +91,7 @@ def _run(
     out: TextIO,
     progress: Progress,
     after_copy: Callable[[], None] | None = None,
+    pipe_points: bool = True,
 ) -> ImportResult:
     counts = dict(source.counts())
     skipped = source.skipped()
@@ -118,7 +131,7 @@ def _run(
         if collisions:
             raise ImportCollision(collisions)
         before = writer.table_counts()
-        _copy(source, writer, counts, progress)
+        _copy(source, writer, counts, progress, pipe_points=pipe_points)
         make_durable(db)
         after = writer.table_counts()
         if after_copy is not None:
@@ -150,7 +163,14 @@ def _collisions(source: Source, writer: StoreWriter) -> list[str]:
     return found
 
 
-def _copy(source: Source, writer: StoreWriter, counts: dict[str, int | None], progress: Progress) -> None:
+def _copy(
+    source: Source,
+    writer: StoreWriter,
+    counts: dict[str, int | None],
+    progress: Progress,
+    *,
+    pipe_points: bool,
+) -> None:
     experiments = source.experiments()
     phase = progress.phase("experiments", len(experiments))
     writer.write_experiments(experiments)
@@ -186,6 +206,11 @@ def _copy(source: Source, writer: StoreWriter, counts: dict[str, int | None], pr
         short = writer.runs_short_of(wanted)
         phase.advance(sum(n for run_id, n in wanted.items() if run_id not in short))  # already here
         writer.start_points()
+        if pipe_points and point_pipe.applies(source, writer):
+            empty = writer.runs_without_points()
+            held = [run_id for run_id in short if run_id not in empty]
+            piped = [run_id for run_id in short if run_id in empty]
+            short = held + point_pipe.pipe_points(source, writer, piped, wanted, phase.advance)  # type: ignore[arg-type]
         for batch in source.metric_points(short):
             writer.write_points(batch)
             phase.advance(len(batch))

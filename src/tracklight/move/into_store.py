@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, event, func, select, text, update
@@ -210,6 +210,10 @@ def _copy_points(conn: Connection, rows: list[tuple[int, int, int, float, bool]]
         raise DBAPIError.instance("COPY metrics", None, exc, dbapi.Error, dialect=conn.dialect) from exc
     finally:
         cursor.close()
+
+
+class _PointsThere(Exception):
+    """A copied point was already stored (by another writer): the copy's transaction is rolled back."""
 
 
 class StoreWriter:
@@ -418,20 +422,8 @@ class StoreWriter:
             best = get((run_id, key))
             if best is None or candidate > best:
                 latest[(run_id, key)] = candidate
-        newest: dict[str, list[MetricPoint]] = defaultdict(list)
-        for (run_id, key), (step, ts, nan, value) in latest.items():
-            newest[run_id].append(MetricPoint(key, math.nan if nan else value, ts, step))
         with self.db.write() as conn:
-            ids = self._run_ids(conn, list(newest))
-            series: dict[tuple[str, str], int] = {}
-            for run_id, run_newest in newest.items():
-                internal = ids.get(run_id)
-                if internal is None:
-                    continue  # points of a run the source no longer has
-                known = self._series.setdefault(internal, {})
-                known.update(log_metrics(conn, internal, run_newest, known))
-                for point in run_newest:
-                    series[(run_id, point.key)] = known[point.key]
+            series = self._log_newest(conn, latest, self._series)
             into_empty: list[tuple[int, int, int, float, bool]] = []
             into_held: list[tuple[int, int, int, float, bool]] = []
             empty, series_of, stored = self._empty, series.get, latest.get
@@ -445,6 +437,68 @@ class StoreWriter:
                     into_empty.append((series_id, step, ts, value, nan))
             _insert_new_points(conn, into_empty)
             _insert_points(conn, into_held)
+
+    def _log_newest(
+        self,
+        conn: Connection,
+        latest: dict[tuple[str, str], tuple[int, int, bool, float]],
+        known_series: dict[int, dict[str, int]],
+    ) -> dict[tuple[str, str], int]:
+        """Each series' newest point through the store's log_metrics (which creates the series row or
+        moves it forward, and stores the point); returns the series ids by (run id, key).
+
+        `latest` maps (run id, key) to (step, timestamp, is_nan, value); runs the target does not
+        have are left out. `known_series` holds the ids found so far, by internal run id.
+        """
+        newest: dict[str, list[MetricPoint]] = defaultdict(list)
+        for (run_id, key), (step, ts, nan, value) in latest.items():
+            newest[run_id].append(MetricPoint(key, math.nan if nan else value, ts, step))
+        ids = self._run_ids(conn, list(newest))
+        series: dict[tuple[str, str], int] = {}
+        for run_id, run_newest in newest.items():
+            internal = ids.get(run_id)
+            if internal is None:
+                continue  # points of a run the source no longer has
+            known = known_series.setdefault(internal, {})
+            known.update(log_metrics(conn, internal, run_newest, known))
+            for point in run_newest:
+                series[(run_id, point.key)] = known[point.key]
+        return series
+
+    def runs_without_points(self) -> frozenset[str]:
+        """Of the runs runs_short_of was last asked about, those that held no point here."""
+        return frozenset(self._empty)
+
+    def copy_new_points(
+        self, newest: Sequence[RunPoint], copy: Callable[[list[tuple[RunPoint, int]], Any], None]
+    ) -> bool:
+        """PostgreSQL: all points of runs that hold none here, in one transaction, the bulk as a COPY stream.
+
+        `newest` is each series' newest point: they go through log_metrics, which gives the series
+        ids. `copy(pairs, cursor)` is then handed each newest point with its series id and must
+        stream every other point of these series into `cursor` (a COPY into `metrics`). Should a
+        point be there after all (another writer), nothing is written and this returns False.
+        """
+        try:
+            with self.db.write() as conn:
+                latest = {(r, k): (step, ts, nan, value) for r, k, step, ts, value, nan in newest}
+                series = self._log_newest(conn, latest, {})
+                pairs = [(p, series[(p[0], p[1])]) for p in newest if (p[0], p[1]) in series]
+                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                dbapi = conn.dialect.loaded_dbapi
+                try:
+                    copy(pairs, cursor)
+                except dbapi.IntegrityError as exc:
+                    raise _PointsThere from exc  # leaves the transaction, which rolls back
+                except dbapi.Error as exc:
+                    raise DBAPIError.instance(
+                        "COPY metrics", None, exc, dbapi.Error, dialect=conn.dialect
+                    ) from exc
+                finally:
+                    cursor.close()
+        except _PointsThere:
+            return False
+        return True
 
     # -- logged models --------------------------------------------------------------------------------
 
