@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from tracklight.dashboard.context import PageContext
+from tracklight.dashboard.table_view import SortedPagesView
 from tracklight.store.records import Run
 
 PAGE_SIZES = (25, 50, 100, 250)
@@ -40,8 +42,10 @@ def sort_expression(column: str) -> str | None:
 
 
 @dataclass(slots=True)
-class RunsView:
+class RunsView(SortedPagesView):
     """What the URL asks the runs table to show."""
+
+    default_sort: ClassVar[str] = "attributes.start_time"
 
     filter: str = ""
     sort: str = "attributes.start_time"
@@ -100,26 +104,6 @@ class RunsView:
             pairs += [("metric", k) for k in self.metrics]
             pairs += [("tag", k) for k in self.tags]
         return pairs
-
-    def next_query(self, token: str) -> list[tuple[str, object]]:
-        """The next page: this page's token joins the stack the previous link pops."""
-        return self.query(page=token, back=[*self.back, self.page_token] if self.page_token else [])
-
-    def previous_query(self) -> list[tuple[str, object]]:
-        if not self.back:
-            return self.query()
-        return self.query(page=self.back[-1], back=self.back[:-1])
-
-    def sort_query(self, column: str) -> list[tuple[str, object]]:
-        """Clicking a header: sort by it, or flip the direction when it already sorts."""
-        if column == self.sort:
-            return self.query(dir="" if not self.descending else "asc")
-        return self.query(sort=column if column != "attributes.start_time" else "", dir="")
-
-    def aria_sort(self, column: str) -> str:
-        if column != self.sort:
-            return "none"
-        return "descending" if self.descending else "ascending"
 
 
 @dataclass(slots=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from tracklight.dashboard.context import PageContext
+from tracklight.dashboard.table_view import SortedPagesView
 from tracklight.store.assessments import AssessmentRecord
 from tracklight.store.traces import SpanOutline, TraceRecord
 
@@ -29,8 +30,10 @@ MAX_DEPTH_CLASS = 24  # deeper spans are indented as this depth (the CSS has cla
 
 
 @dataclass(slots=True)
-class TracesView:
+class TracesView(SortedPagesView):
     """What the URL asks the traces list to show: filter, order, page size, page and the pages before it."""
+
+    default_sort: ClassVar[str] = DEFAULT_SORT
 
     filter: str = ""
     sort: str = DEFAULT_SORT
@@ -70,24 +73,6 @@ class TracesView:
         if values["page"]:
             pairs += [("back", token) for token in back]
         return pairs
-
-    def next_query(self, token: str) -> list[tuple[str, object]]:
-        return self.query(page=token, back=[*self.back, self.page_token] if self.page_token else [])
-
-    def previous_query(self) -> list[tuple[str, object]]:
-        if not self.back:
-            return self.query()
-        return self.query(page=self.back[-1], back=self.back[:-1])
-
-    def sort_query(self, column: str) -> list[tuple[str, object]]:
-        if column == self.sort:
-            return self.query(dir="" if not self.descending else "asc")
-        return self.query(sort=column if column != DEFAULT_SORT else "", dir="")
-
-    def aria_sort(self, column: str) -> str:
-        if column != self.sort:
-            return "none"
-        return "descending" if self.descending else "ascending"
 
 
 def short(text: str | None, limit: int = PREVIEW_CHARS) -> str:
