@@ -597,6 +597,16 @@ DASHBOARD: dict[Route, dict[str, str]] = {
         "back": "page_token",
     },
     ("GET", "dashboard-data/run-keys"): {"experiment": "experiment_ids"},
+    ("GET", "experiments/{experiment_id}/traces"): {
+        "filter": "text",
+        "sort": "sort_column",
+        "dir": "direction",
+        "size": "page_size",
+        "page": "page_token",
+        "back": "page_token",
+    },
+    ("GET", "experiments/{experiment_id}/traces/{trace_id}"): {"span": "text", "spans": "int"},
+    ("GET", "experiments/{experiment_id}/traces/{trace_id}/spans/{span_id}"): {},
     ("GET", "experiments/{experiment_id}/runs/{run_id}"): {},
     ("GET", "experiments/{experiment_id}/runs/{run_id}/live"): {},
     ("GET", "logged-models/{model_id}"): {},
@@ -655,6 +665,7 @@ SLOW_ROUTES = {
     ("GET", "compare"),
     ("GET", "runs"),
     ("GET", "dashboard-data/run-keys"),
+    ("GET", "experiments/{experiment_id}/traces"),
 }
 
 # Routes whose path goes on past the route's name (an artifact path), and what that suffix is.

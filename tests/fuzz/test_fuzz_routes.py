@@ -46,6 +46,7 @@ _PATH_PARAM_KINDS = {
     "trace_id": "text",
     "request_id": "text",
     "assessment_id": "text",
+    "span_id": "text",
 }
 _RAW_BODY = {("PUT", "api/2.0/mlflow-artifacts/artifacts"), ("POST", "api/2.0/mlflow/upload-artifact")}
 _HOSTILE_ORIGINS = ["http://evil.example", "null", "", "http://127.0.0.1", "https://127.0.0.1:1", "\u00ff"]
