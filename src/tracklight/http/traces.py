@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -54,8 +55,10 @@ _DURATION = re.compile(r"^(-?)(\d+)(?:\.(\d{1,9}))?s$")
 def rfc3339(ms: int) -> str:
     """Milliseconds since the epoch as protobuf's JSON Timestamp: UTC, 'Z', fraction only when nonzero."""
     ms = min(max(ms, 0), MAX_TIMESTAMP_MS)  # stored before the range was checked: shown at its bound
-    moment = datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{moment}.{ms % 1000:03d}Z" if ms % 1000 else f"{moment}Z"
+    seconds, millis = divmod(ms, 1000)
+    # time.gmtime is a third of datetime's cost, and a search page formats one or more per trace.
+    moment = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{moment}.{millis:03d}Z" if millis else f"{moment}Z"
 
 
 def duration(ms: int) -> str:

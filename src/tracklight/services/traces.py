@@ -437,12 +437,11 @@ class Traces:
             )
         ids = parse_experiment_ids(list(experiment_ids))
         gate.check_all(EXPERIMENT, ids, Permission.READ)
-        comparisons = trace_search.parse(filter_string)
-        order = trace_search.parse_order(order_by)
         args = SearchArgs(filter_string, list(order_by), max_results, page_token)
 
         def work(conn: Connection) -> tuple[list[TraceRecord], str | None]:
-            rows, token = trace_search.search_page(conn, ids, comparisons, order, args)
+            # An invalid filter or ordering is refused here, before any statement runs.
+            rows, token = trace_search.search_page(conn, ids, args)
             return store.records_of_rows(conn, rows), token
 
         return in_transaction(self.db, work, write=False)

@@ -424,6 +424,8 @@ traces = Table(
     Column("response_preview", _text(65535), nullable=True),
     # Searches list an experiment's traces newest first, with the id as the tie-break.
     Index("ix_traces_experiment_timestamp", "experiment_id", "timestamp_ms", "id"),
+    # A filter on the state (`trace.status = 'ERROR'`) reads only the matching traces, in time order.
+    Index("ix_traces_experiment_state_timestamp", "experiment_id", "state", "timestamp_ms", "id"),
 )
 
 trace_tags = Table(

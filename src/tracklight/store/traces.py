@@ -9,17 +9,20 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
 
 from tracklight.store import assessments as assessment_store
 from tracklight.store.assessments import AssessmentRecord
 from tracklight.store.dialect import insert_ignore, insert_ignore_each, upsert, upsert_each
+from tracklight.store.schema import assessments as assessment_table
 from tracklight.store.schema import spans, trace_metadata, trace_run_links, trace_tags, traces
+from tracklight.store.search.compiled import CompiledQuery
 
 # Rows per statement when writing many spans, or deleting many traces, at once.
 _CHUNK = 500
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a search page builds hundreds, and frozen costs 3× to build
 class TraceRecord:
     trace_id: str
     experiment_id: int
@@ -76,44 +79,65 @@ def load_traces(conn: Connection, trace_ids: Sequence[str]) -> list[TraceRecord]
 
 
 def records_of_rows(conn: Connection, rows: Sequence[Any]) -> list[TraceRecord]:
-    """Trace rows that start with TRACE_COLUMNS as records, with their tags, metadata and assessments."""
+    """Trace rows that start with TRACE_COLUMNS as records, with their tags, metadata and assessments.
+
+    A search page pays for every statement and every row object: the tags and metadata of all its
+    traces come in one statement, run on the driver, which also tells which traces have assessments,
+    so only those are read."""
     if not rows:
         return []
-    ids = [r.id for r in rows]
+    ids = [r[0] for r in rows]
     tags: dict[str, dict[str, str]] = {}
     meta: dict[str, dict[str, str]] = {}
+    judged_ids: list[str] = []
     for chunk in _chunks(ids):
-        # Tags and metadata in one round trip: a search page pays for each statement it sends.
-        both = sa.union_all(
-            sa.select(
-                trace_tags.c.trace_id, trace_tags.c.key, trace_tags.c.value, sa.literal_column("0")
-            ).where(trace_tags.c.trace_id.in_(chunk)),
-            sa.select(
-                trace_metadata.c.trace_id,
-                trace_metadata.c.key,
-                trace_metadata.c.value,
-                sa.literal_column("1"),
-            ).where(trace_metadata.c.trace_id.in_(chunk)),
-        )
-        for trace_id, key, value, is_metadata in conn.execute(both):
-            (meta if is_metadata else tags).setdefault(trace_id, {})[key] = value
-    judged = assessment_store.of_traces(conn, ids)
+        size = next(b for b in _ID_BUCKETS if b >= len(chunk))
+        # Padding with the first id keeps the number of statement shapes small; IN ignores repeats.
+        bound = {f"id_{i}": chunk[i] if i < len(chunk) else chunk[0] for i in range(size)}
+        for trace_id, kind, key, value in _page_data(conn.dialect, size).fetch(conn, bound):
+            if kind == 2:
+                judged_ids.append(trace_id)
+            else:
+                (meta if kind else tags).setdefault(trace_id, {})[key] = value
+    judged = assessment_store.of_traces(conn, judged_ids) if judged_ids else {}
     return [
         TraceRecord(
-            trace_id=r.id,
-            experiment_id=int(r.experiment_id),
-            timestamp_ms=int(r.timestamp_ms),
-            execution_time_ms=None if r.execution_time_ms is None else int(r.execution_time_ms),
-            state=r.state,
-            client_request_id=r.client_request_id,
-            request_preview=r.request_preview,
-            response_preview=r.response_preview,
-            tags=tags.get(r.id, {}),
-            metadata=meta.get(r.id, {}),
-            assessments=tuple(judged.get(r.id, ())),
+            trace_id=r[0],
+            experiment_id=int(r[1]),
+            timestamp_ms=int(r[2]),
+            execution_time_ms=None if r[3] is None else int(r[3]),
+            state=r[4],
+            client_request_id=r[5],
+            request_preview=r[6],
+            response_preview=r[7],
+            tags=tags.get(r[0], {}),
+            metadata=meta.get(r[0], {}),
+            assessments=tuple(judged.get(r[0], ())),
         )
         for r in rows
     ]
+
+
+# Statement sizes for a page's ids (the largest is _CHUNK or more).
+_ID_BUCKETS = (8, 32, 128, 512)
+
+
+@functools.lru_cache(maxsize=32)
+def _page_data(dialect: Dialect, size: int) -> CompiledQuery:
+    """(trace id, 0, key, value) for tags, (…, 1, key, value) for metadata and (…, 2, id, name) for
+    assessments, of up to `size` traces bound as id_0, id_1, …"""
+    ids = [sa.bindparam(f"id_{i}", None, type_=sa.String()) for i in range(size)]
+    a = assessment_table.c
+    stmt = sa.union_all(
+        sa.select(trace_tags.c.trace_id, sa.literal_column("0"), trace_tags.c.key, trace_tags.c.value).where(
+            trace_tags.c.trace_id.in_(ids)
+        ),
+        sa.select(
+            trace_metadata.c.trace_id, sa.literal_column("1"), trace_metadata.c.key, trace_metadata.c.value
+        ).where(trace_metadata.c.trace_id.in_(ids)),
+        sa.select(a.trace_id, sa.literal_column("2"), a.id, a.name).where(a.trace_id.in_(ids)),
+    )
+    return CompiledQuery.of(stmt, dialect)
 
 
 def load_trace(conn: Connection, trace_id: str) -> TraceRecord | None:

@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import InvalidParameter
 from tracklight.store.records import SearchArgs
+from tracklight.store.search.compiled import CompiledQuery
 from tracklight.store.search.predicates import is_mysql
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -160,3 +161,28 @@ def fetch_page(
     )
     rows = conn.execute(paged(stmt, columns, after_token=bool(args.page_token)), params).all()
     return split_page(rows, columns, fp=fp, max_results=max_results, first_key=len(stmt.selected_columns))
+
+
+@dataclass(frozen=True, slots=True)
+class PagePlan:
+    """A search compiled once per request shape: its statement (made by `paged`), sort columns and
+    token fingerprint."""
+
+    query: CompiledQuery
+    columns: list[SortColumn]
+    fp: str
+
+    def fetch(
+        self, conn: sa.Connection, args: SearchArgs[Any], bound: dict[str, Any], *, first_key: int
+    ) -> tuple[list[tuple[Any, ...]], str | None]:
+        """The page's rows after args.page_token, with `bound` bound besides the page bounds, and the
+        token to resume after it; `first_key` is the position of the first sort column in each row."""
+        params = page_params(
+            self.columns,
+            fp=self.fp,
+            max_results=args.max_results,
+            page_token=args.page_token,
+            dialect=conn.dialect.name,
+        )
+        rows = self.query.fetch(conn, {**bound, **params})
+        return split_page(rows, self.columns, fp=self.fp, max_results=args.max_results, first_key=first_key)

@@ -36,7 +36,7 @@ from tracklight.store.search.grammar import (
     parse_filter,
     parse_order_by_list,
 )
-from tracklight.store.search.keyset import SortColumn, fingerprint, page_params, paged, split_page
+from tracklight.store.search.keyset import PagePlan, SortColumn, fingerprint, paged
 
 _STR = KeyRule(ValueType.STRING, STRING_OPS)
 _NUM = KeyRule(ValueType.NUMBER, NUMERIC_OPS)
@@ -108,13 +108,6 @@ class RunSearchPage:
     next_page_token: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    query: CompiledQuery
-    columns: list[SortColumn]
-    fp: str
-
-
 def search_run_page(
     conn: sa.Connection, args: SearchArgs[str], *, experiment_ids: list[int], run_view_type: str
 ) -> RunPage:
@@ -165,18 +158,8 @@ def _search_rows(
         len(experiment_ids),
         bool(args.page_token),
     )
-    max_results = args.max_results
-    params = page_params(
-        plan.columns,
-        fp=plan.fp,
-        max_results=max_results,
-        page_token=args.page_token,
-        dialect=conn.dialect.name,
-    )
-    for i, experiment_id in enumerate(experiment_ids):
-        params[f"exp_{i}"] = experiment_id
-    rows = plan.query.fetch(conn, params)
-    return split_page(rows, plan.columns, fp=plan.fp, max_results=max_results, first_key=len(columns))
+    bound = {f"exp_{i}": experiment_id for i, experiment_id in enumerate(experiment_ids)}
+    return plan.fetch(conn, args, bound, first_key=len(columns))
 
 
 @functools.lru_cache(maxsize=256)
@@ -188,7 +171,7 @@ def _plan(
     run_view_type: str,
     experiments: int,
     after_token: bool,
-) -> _Plan:
+) -> PagePlan:
     # Errors in the filter or ordering raise here, so only valid requests are cached.
     dialect = dialect_impl.name
     comparisons = parse_filter(filter_string, RUNS_SPEC)
@@ -226,7 +209,7 @@ def _plan(
         stmt = _with_run_columns(stmt, selected, columns)
     fp = fingerprint("runs", [(k.kind, k.key, k.ascending) for k in order_keys])
     query = CompiledQuery.of(stmt, dialect_impl)
-    return _Plan(query, columns, fp)
+    return PagePlan(query, columns, fp)
 
 
 def _with_run_columns(
