@@ -11,8 +11,9 @@ import math
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection
@@ -45,6 +46,8 @@ _USAGE_EXPERIMENT_TAGS = (
     "mlflow.experiment.sourceId",
     "mlflow.experiment.isGateway",
 )
+
+T = TypeVar("T")
 
 
 def _now() -> int:
@@ -133,6 +136,18 @@ def _check_endpoint_name(name: str) -> str:
 def _one_of(first: tuple[str, str | None], second: tuple[str, str | None]) -> None:
     if bool(first[1]) == bool(second[1]):
         raise InvalidParameter(f"Exactly one of {first[0]} or {second[0]} must be provided")
+
+
+def _read(db: Database, work: Callable[..., T], *named_by: tuple[str, str | None]) -> T:
+    """work(conn, *values) for admins, in a read-only transaction. `named_by`: the (parameter, value)
+    pairs that name the row to read, their values passed on (None where not given): a lone one must be
+    given, and of two (an id and a name) exactly one. The admin check comes first, as for every call."""
+    gate.require_admin()
+    if len(named_by) == 1:
+        _required(named_by[0][1], named_by[0][0])
+    elif named_by:
+        _one_of(*named_by)
+    return in_transaction(db, lambda c: work(c, *(value or None for _, value in named_by)), write=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,12 +245,11 @@ class Gateway:
         return row
 
     def get_secret(self, secret_id: str | None, name: str | None) -> SecretRow:
-        gate.require_admin()
-        _one_of(("secret_id", secret_id), ("secret_name", name))
-        return in_transaction(
+        return _read(
             self.db,
-            lambda c: store.get_secret(c, secret_id=secret_id or None, name=name or None),
-            write=False,
+            lambda c, by_id, by_name: store.get_secret(c, secret_id=by_id, name=by_name),
+            ("secret_id", secret_id),
+            ("secret_name", name),
         )
 
     def update_secret(
@@ -271,8 +285,7 @@ class Gateway:
         in_transaction(self.db, work)
 
     def list_secrets(self, provider: str | None) -> list[SecretRow]:
-        gate.require_admin()
-        return in_transaction(self.db, lambda c: store.list_secrets(c, provider or None), write=False)
+        return _read(self.db, lambda c: store.list_secrets(c, provider or None))
 
     # -- model definitions -----------------------------------------------------------------------
 
@@ -310,17 +323,10 @@ class Gateway:
         return in_transaction(self.db, work)
 
     def get_model_definition(self, model_definition_id: str | None) -> ModelDefinitionRow:
-        gate.require_admin()
-        definition_id = _required(model_definition_id, "model_definition_id")
-        return in_transaction(self.db, lambda c: store.get_model_definition(c, definition_id), write=False)
+        return _read(self.db, store.get_model_definition, ("model_definition_id", model_definition_id))
 
     def list_model_definitions(self, provider: str | None, secret_id: str | None) -> list[ModelDefinitionRow]:
-        gate.require_admin()
-        return in_transaction(
-            self.db,
-            lambda c: store.list_model_definitions(c, provider or None, secret_id or None),
-            write=False,
-        )
+        return _read(self.db, lambda c: store.list_model_definitions(c, provider or None, secret_id or None))
 
     def update_model_definition(
         self,
@@ -455,19 +461,15 @@ class Gateway:
         return endpoint
 
     def get_endpoint(self, endpoint_id: str | None, name: str | None) -> EndpointRow:
-        gate.require_admin()
-        _one_of(("endpoint_id", endpoint_id), ("name", name))
-        return in_transaction(
+        return _read(
             self.db,
-            lambda c: store.get_endpoint(c, endpoint_id=endpoint_id or None, name=name or None),
-            write=False,
+            lambda c, by_id, by_name: store.get_endpoint(c, endpoint_id=by_id, name=by_name),
+            ("endpoint_id", endpoint_id),
+            ("name", name),
         )
 
     def list_endpoints(self, provider: str | None, secret_id: str | None) -> list[EndpointRow]:
-        gate.require_admin()
-        return in_transaction(
-            self.db, lambda c: store.list_endpoints(c, provider or None, secret_id or None), write=False
-        )
+        return _read(self.db, lambda c: store.list_endpoints(c, provider or None, secret_id or None))
 
     def update_endpoint(
         self,
@@ -625,11 +627,9 @@ class Gateway:
     def list_bindings(
         self, endpoint_id: str | None, resource_type: str | None, resource_id: str | None
     ) -> list[BindingRow]:
-        gate.require_admin()
-        return in_transaction(
+        return _read(
             self.db,
             lambda c: store.list_bindings(c, endpoint_id or None, resource_type or None, resource_id or None),
-            write=False,
         )
 
     def set_tag(self, endpoint_id: str | None, key: str | None, value: str | None) -> None:
