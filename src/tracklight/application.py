@@ -21,6 +21,7 @@ from tracklight.services.assessments import Assessments
 from tracklight.services.evaluation_datasets import EvaluationDatasets
 from tracklight.services.experiments import Experiments
 from tracklight.services.gateway import Gateway
+from tracklight.services.gateway_endpoints import GatewayEndpoints
 from tracklight.services.issues import Issues
 from tracklight.services.logged_models import LoggedModels
 from tracklight.services.registry import Registry
@@ -89,9 +90,7 @@ def assemble(settings: Settings) -> Application:
     outbox = Outbox()
     secrets = SealedSecrets(settings.webhook_secret_keys)
     # The same keys as webhooks': one setting seals every secret the server keeps.
-    gateway = Gateway(
-        db, SealedSecrets(settings.webhook_secret_keys, "AI gateway"), settings.artifact_root_for_runs
-    )
+    gateway = Gateway(db, SealedSecrets(settings.webhook_secret_keys, "AI gateway"))
     services: dict[str, Any] = {
         "experiments": Experiments(db, settings.artifact_root_for_runs),
         "runs": runs,
@@ -121,6 +120,7 @@ def assemble(settings: Settings) -> Application:
         "traces": Traces(db),
         "assessments": Assessments(db),
         "gateway": gateway,
+        "gateway_endpoints": GatewayEndpoints(db, settings.artifact_root_for_runs),
     }
     authenticator, created_admin, proxy = None, None, None
     if settings.auth:

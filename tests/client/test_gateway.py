@@ -78,6 +78,15 @@ def _definition(store: Any, provider: str = "openai", model: str = "gpt-4o") -> 
     )
 
 
+def _wire_definitions(server: ServerProcess, *models: str) -> list[str]:
+    """Model definitions made over the raw wire, one a model name given, all on one new secret: their ids."""
+    secret = ok(post(_api(server, "secrets/create"), {"secret_name": _name("k"), "secret_value": {"a": "b"}}))
+    body = {"secret_id": secret["secret"]["secret_id"], "provider": "openai"}
+    create = _api(server, "model-definitions/create")
+    made = [ok(post(create, {**body, "name": _name("d"), "model_name": model})) for model in models]
+    return [m["model_definition"]["model_definition_id"] for m in made]
+
+
 # -- secrets ---------------------------------------------------------------------------------------------
 
 
@@ -388,20 +397,7 @@ def test_bindings_and_tags(store: Any) -> None:
 
 
 def test_endpoint_errors_on_the_wire(keyed_server: ServerProcess, tracking: Tracking) -> None:
-    secret = ok(
-        post(_api(keyed_server, "secrets/create"), {"secret_name": _name("k"), "secret_value": {"a": "b"}})
-    )
-    definition = ok(
-        post(
-            _api(keyed_server, "model-definitions/create"),
-            {
-                "name": _name("d"),
-                "secret_id": secret["secret"]["secret_id"],
-                "provider": "openai",
-                "model_name": "m",
-            },
-        )
-    )["model_definition"]["model_definition_id"]
+    (definition,) = _wire_definitions(keyed_server, "m")
     create = _api(keyed_server, "endpoints/create")
     good = {"model_definition_id": definition, "linkage_type": "PRIMARY"}
     name = _name("ep")
@@ -481,20 +477,7 @@ def test_usage_experiment_is_reused_by_name(
     keyed_server: ServerProcess, tmp_path: Path, tracking: Tracking
 ) -> None:
     """An endpoint named like a deleted one finds its usage experiment again rather than failing."""
-    secret = ok(
-        post(_api(keyed_server, "secrets/create"), {"secret_name": _name("k"), "secret_value": {"a": "b"}})
-    )
-    definition = ok(
-        post(
-            _api(keyed_server, "model-definitions/create"),
-            {
-                "name": _name("d"),
-                "secret_id": secret["secret"]["secret_id"],
-                "provider": "openai",
-                "model_name": "m",
-            },
-        )
-    )["model_definition"]["model_definition_id"]
+    (definition,) = _wire_definitions(keyed_server, "m")
     body = {"name": _name("ep"), "model_configs": [{"model_definition_id": definition, "linkage_type": 1}]}
     first = ok(post(_api(keyed_server, "endpoints/create"), body))["endpoint"]
     requests.delete(
@@ -505,23 +488,7 @@ def test_usage_experiment_is_reused_by_name(
 
 
 def test_an_endpoints_models_keep_the_order_given(keyed_server: ServerProcess, tracking: Tracking) -> None:
-    secret = ok(
-        post(_api(keyed_server, "secrets/create"), {"secret_name": _name("k"), "secret_value": {"a": "b"}})
-    )
-    definitions = [
-        ok(
-            post(
-                _api(keyed_server, "model-definitions/create"),
-                {
-                    "name": _name(f"d{i}"),
-                    "secret_id": secret["secret"]["secret_id"],
-                    "provider": "openai",
-                    "model_name": f"model-{i}",
-                },
-            )
-        )["model_definition"]["model_definition_id"]
-        for i in range(4)
-    ]
+    definitions = _wire_definitions(keyed_server, *(f"model-{i}" for i in range(4)))
     configs = [{"model_definition_id": d, "linkage_type": "PRIMARY"} for d in definitions[2::-1]]
     body = {"name": _name("ep"), "model_configs": configs, "usage_tracking": False}
     endpoint = ok(post(_api(keyed_server, "endpoints/create"), body))["endpoint"]

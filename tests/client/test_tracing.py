@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 from harness.api import assert_error, get, is_mlflow3, ok, post
+from harness.otlp_spans import export, otlp_span, span_tree
 from harness.plugin import Tracking
 
 TRACE_ID = re.compile(r"^tr-[0-9a-f]{32}$")
@@ -372,42 +373,20 @@ def test_prompts_linked_to_a_trace(mlflow: ModuleType, tracking: Tracking) -> No
 def _otlp_json_spans(trace_hex: str, count: int) -> tuple[list[dict[str, Any]], dict[str, str | None]]:
     """`count` spans of one trace as OTLP/JSON (hex ids): a root, and each other span under a random
     earlier one; with their parents, by span id."""
-    start = time.time_ns()
-    spans: list[dict[str, Any]] = []
-    parents: dict[str, str | None] = {}
-    ids = [f"{i + 1:016x}" for i in range(count)]
-    for i, span_id in enumerate(ids):
-        parent = None if i == 0 else ids[random.randrange(i)]
-        parents[span_id] = parent
-        span: dict[str, Any] = {
-            "traceId": trace_hex,
-            "spanId": span_id,
-            "name": "root" if i == 0 else f"child-{i}",
-            "startTimeUnixNano": str(start + i * 1000),
-            "endTimeUnixNano": str(start + 10_000_000 + (count - i) * 1000),
-            "status": {"code": 1},
-            "attributes": [
-                {"key": "index", "value": {"intValue": str(i)}},
-                {
-                    "key": "mlflow.spanInputs",
-                    "value": {"kvlistValue": {"values": [{"key": "i", "value": {"intValue": i}}]}},
-                },
-            ],
-        }
-        if parent is not None:
-            span["parentSpanId"] = parent
-        spans.append(span)
-    return spans, parents
-
-
-def _export_json(tracking: Tracking, experiment_id: str, spans: list[dict[str, Any]]) -> requests.Response:
-    body = {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
-    return requests.post(
-        tracking.url + "/v1/traces",
-        json=body,
-        headers={"x-mlflow-experiment-id": experiment_id},
-        timeout=120,
+    spans = span_tree(
+        trace_hex,
+        count,
+        parent=random.randrange,
+        child_name="child",
+        attributes=lambda i: [
+            {"key": "index", "value": {"intValue": str(i)}},
+            {
+                "key": "mlflow.spanInputs",
+                "value": {"kvlistValue": {"values": [{"key": "i", "value": {"intValue": i}}]}},
+            },
+        ],
     )
+    return spans, {s["spanId"]: s.get("parentSpanId") for s in spans}
 
 
 def test_a_trace_of_thousands_of_spans_over_otlp_comes_back_whole(tracking: Tracking) -> None:
@@ -415,8 +394,8 @@ def test_a_trace_of_thousands_of_spans_over_otlp_comes_back_whole(tracking: Trac
     trace_hex = os.urandom(16).hex()
     spans, parents = _otlp_json_spans(trace_hex, 2000)
     # Sent in two exports, as a batching exporter would, the root last.
-    assert _export_json(tracking, exp, spans[1000:]).status_code == 200
-    assert _export_json(tracking, exp, spans[:1000]).status_code == 200
+    assert export(tracking.url, exp, spans[1000:]).status_code == 200
+    assert export(tracking.url, exp, spans[:1000]).status_code == 200
     trace_id = "tr-" + trace_hex
 
     artifact = requests.get(tracking.ajax("get-trace-artifact"), params={"request_id": trace_id}, timeout=120)
@@ -450,18 +429,10 @@ def test_a_trace_of_thousands_of_spans_over_otlp_comes_back_whole(tracking: Trac
 def _json_span(
     trace_hex: str, span_id: str, parent: str | None, start_s: int, end_s: int, **extra: Any
 ) -> dict[str, Any]:
-    span: dict[str, Any] = {
-        "traceId": trace_hex,
-        "spanId": span_id,
-        "name": extra.pop("name", span_id),
-        "startTimeUnixNano": str(start_s * 1_000_000_000),
-        "endTimeUnixNano": str(end_s * 1_000_000_000),
-        "status": {"code": extra.pop("status", 1)},
-        "attributes": extra.pop("attributes", []),
-    }
-    if parent is not None:
-        span["parentSpanId"] = parent
-    return span
+    name = extra.pop("name", span_id)
+    return otlp_span(
+        trace_hex, span_id, parent, name, start_s * 1_000_000_000, end_s * 1_000_000_000, **extra
+    )
 
 
 def test_one_export_of_several_traces(tracking: Tracking) -> None:
@@ -502,10 +473,10 @@ def test_one_export_of_several_traces(tracking: Tracking) -> None:
         _json_span(partial, "00000000000000c3", "00000000000000c1", 49, 51),
         _json_span(known, "00000000000000d1", None, 1, 500),
     ]
-    assert _export_json(tracking, exp, spans).status_code == 200
+    assert export(tracking.url, exp, spans).status_code == 200
     # A span sent again replaces the one stored.
     again = _json_span(done, "00000000000000a2", "00000000000000a1", 11, 13, name="renamed")
-    assert _export_json(tracking, exp, [again]).status_code == 200
+    assert export(tracking.url, exp, [again]).status_code == 200
 
     def info(trace_hex: str) -> dict[str, Any]:
         return ok(get(tracking.api(f"traces/tr-{trace_hex}", "3.0")))["trace"]["trace_info"]
@@ -651,7 +622,7 @@ def test_get_without_allow_partial_waits_for_spans_still_on_their_way(tracking: 
 
     def started(spans: list[dict[str, Any]]) -> str:
         trace_hex = spans[0]["traceId"]
-        assert _export_json(tracking, exp, spans[1:]).status_code == 200  # the root is still to come
+        assert export(tracking.url, exp, spans[1:]).status_code == 200  # the root is still to come
         info = {
             "trace_id": "tr-" + trace_hex,
             "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}},
@@ -668,7 +639,7 @@ def test_get_without_allow_partial_waits_for_spans_still_on_their_way(tracking: 
     assert len(partial["trace"]["spans"]) == 2
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        late_root = pool.submit(lambda: (time.sleep(0.5), _export_json(tracking, exp, spans[:1]))[1])
+        late_root = pool.submit(lambda: (time.sleep(0.5), export(tracking.url, exp, spans[:1]))[1])
         whole = ok(get(tracking.api("traces/get", "3.0"), {"trace_id": trace_id}))
         assert late_root.result().status_code == 200
     assert len(whole["trace"]["spans"]) == 3

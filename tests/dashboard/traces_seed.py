@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
+from harness.otlp_spans import export, span_tree
 
 from dashboard.seed import XSS_IMG, XSS_SCRIPT
 
@@ -98,34 +97,18 @@ def send_wide_trace(
     """One trace of `count` spans over OTLP/JSON (in exports of 2000): a root, a few hundred children
     under it and the rest nested below them, each span carrying inputs. Returns the trace id."""
     trace_hex = os.urandom(16).hex()
-    start = time.time_ns()
-    ids = [f"{i + 1:016x}" for i in range(count)]
-    spans = []
-    for i, span_id in enumerate(ids):
-        # Span i hangs under span i // 3 (the root for the first ones): a tree some ten levels deep.
-        parent = None if i == 0 else ids[(i - 1) // 3]
-        span: dict[str, Any] = {
-            "traceId": trace_hex,
-            "spanId": span_id,
-            "name": "root" if i == 0 else f"step-{i}",
-            "startTimeUnixNano": str(start + i * 1000),
-            "endTimeUnixNano": str(start + 10_000_000 + (count - i) * 1000),
-            "status": {"code": 1},
-            "attributes": [
-                {"key": "mlflow.spanInputs", "value": {"stringValue": f'{{"i": {i}, "pad": "{"x" * 200}"}}'}},
-                {"key": "mlflow.spanOutputs", "value": {"stringValue": f'{{"ok": {i}}}'}},
-            ],
-        }
-        if i:
-            span["parentSpanId"] = parent
-        spans.append(span)
+    spans = span_tree(
+        trace_hex,
+        count,
+        # Span i hangs under span (i - 1) // 3 (the root for the first ones): a tree some ten levels deep.
+        parent=lambda i: (i - 1) // 3,
+        child_name="step",
+        attributes=lambda i: [
+            {"key": "mlflow.spanInputs", "value": {"stringValue": f'{{"i": {i}, "pad": "{"x" * 200}"}}'}},
+            {"key": "mlflow.spanOutputs", "value": {"stringValue": f'{{"ok": {i}}}'}},
+        ],
+    )
     for first in range(0, count, 2000):
-        body = {"resourceSpans": [{"scopeSpans": [{"spans": spans[first : first + 2000]}]}]}
-        got = requests.post(
-            url + "/v1/traces",
-            json=body,
-            headers={"x-mlflow-experiment-id": experiment_id, **(headers or {})},
-            timeout=300,
-        )
+        got = export(url, experiment_id, spans[first : first + 2000], headers=headers, timeout=300)
         assert got.status_code == 200, got.text[:300]
     return "tr-" + trace_hex

@@ -9,10 +9,11 @@ from typing import Any
 from tracklight.errors import InvalidParameter
 from tracklight.http.request import Fields
 from tracklight.services import gateway_catalogue as catalogue
-from tracklight.services.gateway import (
+from tracklight.services.gateway import Gateway
+from tracklight.services.gateway_endpoints import (
     FALLBACK_STRATEGIES,
     ROUTING_STRATEGIES,
-    Gateway,
+    GatewayEndpoints,
     ModelConfig,
     check_enum,
     check_model_config,
@@ -222,9 +223,9 @@ def delete_model_definition(f: Fields, gateway: Gateway) -> Json:
 # -- endpoints -----------------------------------------------------------------------------------
 
 
-def create_endpoint(f: Fields, gateway: Gateway) -> Json:
+def create_endpoint(f: Fields, endpoints: GatewayEndpoints) -> Json:
     usage_tracking = f.bool("usage_tracking")
-    row = gateway.create_endpoint(
+    row = endpoints.create_endpoint(
         name=f.str("name"),
         configs=_model_configs(f),
         created_by=f.str("created_by"),
@@ -236,12 +237,12 @@ def create_endpoint(f: Fields, gateway: Gateway) -> Json:
     return {"endpoint": encode_endpoint(row)}
 
 
-def get_endpoint(f: Fields, gateway: Gateway) -> Json:
-    return {"endpoint": encode_endpoint(gateway.get_endpoint(f.str("endpoint_id"), f.str("name")))}
+def get_endpoint(f: Fields, endpoints: GatewayEndpoints) -> Json:
+    return {"endpoint": encode_endpoint(endpoints.get_endpoint(f.str("endpoint_id"), f.str("name")))}
 
 
-def update_endpoint(f: Fields, gateway: Gateway) -> Json:
-    row = gateway.update_endpoint(
+def update_endpoint(f: Fields, endpoints: GatewayEndpoints) -> Json:
+    row = endpoints.update_endpoint(
         f.str("endpoint_id"),
         name=f.str("name"),
         configs=_model_configs(f) or None,  # none given: the models stay as they are
@@ -254,57 +255,57 @@ def update_endpoint(f: Fields, gateway: Gateway) -> Json:
     return {"endpoint": encode_endpoint(row)}
 
 
-def delete_endpoint(f: Fields, gateway: Gateway) -> Json:
-    gateway.delete_endpoint(f.str("endpoint_id"))
+def delete_endpoint(f: Fields, endpoints: GatewayEndpoints) -> Json:
+    endpoints.delete_endpoint(f.str("endpoint_id"))
     return {}
 
 
-def list_endpoints(f: Fields, gateway: Gateway) -> Json:
-    rows = gateway.list_endpoints(f.str("provider"), f.str("secret_id"))
+def list_endpoints(f: Fields, endpoints: GatewayEndpoints) -> Json:
+    rows = endpoints.list_endpoints(f.str("provider"), f.str("secret_id"))
     return {"endpoints": [encode_endpoint(r) for r in rows]} if rows else {}
 
 
-def attach_model(f: Fields, gateway: Gateway) -> Json:
+def attach_model(f: Fields, endpoints: GatewayEndpoints) -> Json:
     given = _object(f, "model_config")
     if given is None:
         raise InvalidParameter(
             "Missing value for required parameter 'model_config'. See the API docs for more information."
         )
-    mapping = gateway.attach_model(
+    mapping = endpoints.attach_model(
         f.str("endpoint_id"), _model_config(given, "model_config"), f.str("created_by")
     )
     return {"mapping": encode_mapping(mapping)}
 
 
-def detach_model(f: Fields, gateway: Gateway) -> Json:
-    gateway.detach_model(f.str("endpoint_id"), f.str("model_definition_id"))
+def detach_model(f: Fields, endpoints: GatewayEndpoints) -> Json:
+    endpoints.detach_model(f.str("endpoint_id"), f.str("model_definition_id"))
     return {}
 
 
-def create_binding(f: Fields, gateway: Gateway) -> Json:
-    row = gateway.create_binding(
+def create_binding(f: Fields, endpoints: GatewayEndpoints) -> Json:
+    row = endpoints.create_binding(
         f.str("endpoint_id"), f.str("resource_type"), f.str("resource_id"), f.str("created_by")
     )
     return {"binding": encode_binding(row)}
 
 
-def delete_binding(f: Fields, gateway: Gateway) -> Json:
-    gateway.delete_binding(f.str("endpoint_id"), f.str("resource_type"), f.str("resource_id"))
+def delete_binding(f: Fields, endpoints: GatewayEndpoints) -> Json:
+    endpoints.delete_binding(f.str("endpoint_id"), f.str("resource_type"), f.str("resource_id"))
     return {}
 
 
-def list_bindings(f: Fields, gateway: Gateway) -> Json:
-    rows = gateway.list_bindings(f.str("endpoint_id"), f.str("resource_type"), f.str("resource_id"))
+def list_bindings(f: Fields, endpoints: GatewayEndpoints) -> Json:
+    rows = endpoints.list_bindings(f.str("endpoint_id"), f.str("resource_type"), f.str("resource_id"))
     return {"bindings": [encode_binding(r) for r in rows]} if rows else {}
 
 
-def set_endpoint_tag(f: Fields, gateway: Gateway) -> Json:
-    gateway.set_tag(f.str("endpoint_id"), f.str("key"), f.str("value"))
+def set_endpoint_tag(f: Fields, endpoints: GatewayEndpoints) -> Json:
+    endpoints.set_tag(f.str("endpoint_id"), f.str("key"), f.str("value"))
     return {}
 
 
-def delete_endpoint_tag(f: Fields, gateway: Gateway) -> Json:
-    gateway.delete_tag(f.str("endpoint_id"), f.str("key"))
+def delete_endpoint_tag(f: Fields, endpoints: GatewayEndpoints) -> Json:
+    endpoints.delete_tag(f.str("endpoint_id"), f.str("key"))
     return {}
 
 
@@ -328,7 +329,7 @@ def secrets_config(f: Fields, gateway: Gateway) -> Json:
     return {"secrets_available": gateway.secrets.available, "using_default_passphrase": False}
 
 
-_G = "gateway"
+_G, _E = "gateway", "gateway_endpoints"
 # (methods, path under /mlflow/, handler, service name), as in tracklight.http.routes (API 3.0).
 GATEWAY_ROUTES: list[tuple[tuple[str, ...], str, Any, str]] = [
     (("POST",), "gateway/secrets/create", create_secret, _G),
@@ -336,23 +337,23 @@ GATEWAY_ROUTES: list[tuple[tuple[str, ...], str, Any, str]] = [
     (("POST",), "gateway/secrets/update", update_secret, _G),
     (("DELETE",), "gateway/secrets/delete", delete_secret, _G),
     (("GET",), "gateway/secrets/list", list_secrets, _G),
-    (("POST",), "gateway/endpoints/create", create_endpoint, _G),
-    (("GET",), "gateway/endpoints/get", get_endpoint, _G),
-    (("POST",), "gateway/endpoints/update", update_endpoint, _G),
-    (("DELETE",), "gateway/endpoints/delete", delete_endpoint, _G),
-    (("GET",), "gateway/endpoints/list", list_endpoints, _G),
+    (("POST",), "gateway/endpoints/create", create_endpoint, _E),
+    (("GET",), "gateway/endpoints/get", get_endpoint, _E),
+    (("POST",), "gateway/endpoints/update", update_endpoint, _E),
+    (("DELETE",), "gateway/endpoints/delete", delete_endpoint, _E),
+    (("GET",), "gateway/endpoints/list", list_endpoints, _E),
     (("POST",), "gateway/model-definitions/create", create_model_definition, _G),
     (("GET",), "gateway/model-definitions/get", get_model_definition, _G),
     (("GET",), "gateway/model-definitions/list", list_model_definitions, _G),
     (("POST",), "gateway/model-definitions/update", update_model_definition, _G),
     (("DELETE",), "gateway/model-definitions/delete", delete_model_definition, _G),
-    (("POST",), "gateway/endpoints/models/attach", attach_model, _G),
-    (("POST",), "gateway/endpoints/models/detach", detach_model, _G),
-    (("POST",), "gateway/endpoints/bindings/create", create_binding, _G),
-    (("DELETE",), "gateway/endpoints/bindings/delete", delete_binding, _G),
-    (("GET",), "gateway/endpoints/bindings/list", list_bindings, _G),
-    (("POST",), "gateway/endpoints/set-tag", set_endpoint_tag, _G),
-    (("DELETE",), "gateway/endpoints/delete-tag", delete_endpoint_tag, _G),
+    (("POST",), "gateway/endpoints/models/attach", attach_model, _E),
+    (("POST",), "gateway/endpoints/models/detach", detach_model, _E),
+    (("POST",), "gateway/endpoints/bindings/create", create_binding, _E),
+    (("DELETE",), "gateway/endpoints/bindings/delete", delete_binding, _E),
+    (("GET",), "gateway/endpoints/bindings/list", list_bindings, _E),
+    (("POST",), "gateway/endpoints/set-tag", set_endpoint_tag, _E),
+    (("DELETE",), "gateway/endpoints/delete-tag", delete_endpoint_tag, _E),
     (("GET",), "gateway/supported-providers", supported_providers, _G),
     (("GET",), "gateway/supported-models", supported_models, _G),
     (("GET",), "gateway/provider-config", provider_config, _G),
