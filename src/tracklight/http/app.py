@@ -23,13 +23,15 @@ from tracklight.http.edge import ROUTE_KEY, Edge, InFlight
 from tracklight.http.registry import model_version_artifact
 from tracklight.http.request import Fields, fields_from, read_fields
 from tracklight.http.responses import error_response, json_response
-from tracklight.http.routes import API_2_0, API_3_0, RAW_ROUTES, SHORT_WRITES, Handler, RawRoute
+from tracklight.http.routes import API_2_0, API_3_0, RAW_ROUTES, SHORT_READS, SHORT_WRITES, Handler, RawRoute
 from tracklight.http.telemetry import metrics_response
 from tracklight.http.tokens import TOKEN_API
 from tracklight.http.traces import is_trace_data_path, trace_data_download
 from tracklight.http.users import AUTH_API_2_0, AUTH_API_3_0
 from tracklight.http.workers import in_worker
+from tracklight.store import loop_reads
 from tracklight.store.group_commit import WouldWait, without_waiting
+from tracklight.store.loop_reads import ReadMustWait
 
 log = logging.getLogger("tracklight")
 
@@ -241,8 +243,8 @@ class TracklightApp:
         await send({"type": "http.response.body", "body": body})
 
     async def _call(self, handler: Handler, fields: Fields, service: Any) -> Any:
-        """handler(fields, service) on a worker thread, or, for a short write on SQLite while nothing
-        else is in flight, on this thread.
+        """handler(fields, service) on a worker thread, or, for a short write or a short read on SQLite
+        while nothing else is in flight, on this thread.
 
         The hop to a worker and back is two thread wake-ups and a few GIL hand-offs: on a busy
         machine, a fifth of a run create's CPU and more of its latency. Run here, the call holds up
@@ -250,7 +252,8 @@ class TracklightApp:
         request has started, after one turn of the loop lets requests that arrived together with
         this one start first (they then share a commit on worker threads). Its write starts at once
         or not at all (group_commit.without_waiting: SQLite's lock is never waited for here); if it
-        would have to wait, nothing was written and the call goes to a worker after all.
+        would have to wait, nothing was written and the call goes to a worker after all. A short read
+        is bounded the same way (store.loop_reads: no lock waits, a 20 ms budget).
         """
         in_flight = self.in_flight
         short = SHORT_WRITES.get(handler)
@@ -260,6 +263,14 @@ class TracklightApp:
                 try:
                     return without_waiting(handler, fields, service)
                 except WouldWait:
+                    pass
+        elif in_flight is not None and handler in SHORT_READS and in_flight.count == 1:
+            # The same for a read: it runs here only within a budget, and never waits for a lock.
+            await asyncio.sleep(0)
+            if in_flight.count == 1:
+                try:
+                    return loop_reads.on_loop(handler, fields, service)
+                except ReadMustWait:
                     pass
         return await in_worker(handler, fields, service)
 

@@ -88,6 +88,21 @@ SHORT_WRITES: dict[Handler, Callable[[Any], bool]] = {
     t.log_batch: _small_batch,
 }
 
+# Handlers that only read, and in a few milliseconds when the request is an ordinary one: on SQLite
+# these may run on the event loop's thread too, their reads bounded (store.loop_reads), which saves
+# the hop to a worker and back (two thread wake-ups, a tenth to a fifth of such a request's CPU).
+SHORT_READS: frozenset[Handler] = frozenset(
+    {
+        t.get_experiment,
+        t.get_experiment_by_name,
+        t.get_run,
+        tr.search_traces_v3,
+        tr.search_traces_v2,
+        tr.get_trace_info_v3,
+        tr.batch_get_trace_infos,
+    }
+)
+
 # MLflow 3-only services, served at /api/3.0/mlflow/<path> and /ajax-api/3.0/mlflow/<path> (not under 2.0).
 API_3_0: list[tuple[tuple[str, ...], str, Handler, str]] = list(DATASET_ROUTES)
 API_3_0 += SCORER_ROUTES + ISSUE_ROUTES

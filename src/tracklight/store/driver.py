@@ -36,11 +36,22 @@ def _execute(conn: Connection, sql: str, params: Sequence[Any]) -> Any:
     """A DBAPI cursor that has run `sql`; the caller fetches from it and closes it."""
     if conn.dialect.name != "sqlite":
         sql = _format(sql)
+    # No parameters at all, rather than an empty tuple: then `%` needs no escaping.
+    return _execute_native(conn, sql, params if params else None)
+
+
+def _execute_native(conn: Connection, sql: str, params: Any) -> Any:
+    """_execute for SQL already in the driver's own parameter style (compiled for its dialect, `%`
+    escaped where the style needs it), with its parameters, or None for none."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    if conn._has_events or conn.engine._has_events:
+        # Listeners of before_cursor_execute (statement logs, tracing instrumentation, tests that
+        # check what reaches the database) see these statements as they see exec_driver_sql's.
+        conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, False)
     try:
-        if params:
+        if params is not None:
             cursor.execute(sql, params)
-        else:  # no parameters at all, rather than an empty tuple: then `%` needs no escaping
+        else:
             cursor.execute(sql)
     except BaseException as exc:
         cursor.close()
@@ -64,6 +75,16 @@ def rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[A
     cursor = _execute(conn, sql, params)
     try:
         return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def native_rows(conn: Connection, sql: str, params: Any) -> list[tuple[Any, ...]]:
+    """Every row of a query compiled for the connection's dialect (its placeholders, its parameters:
+    a sequence or a mapping)."""
+    cursor = _execute_native(conn, sql, params)
+    try:
+        return cursor.fetchall()  # type: ignore[no-any-return]
     finally:
         cursor.close()
 

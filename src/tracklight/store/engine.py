@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 
+from tracklight.store import loop_reads
 from tracklight.store.driver import begin_sqlite
 from tracklight.store.group_commit import GroupCommit
 
@@ -41,6 +42,7 @@ class Database:
     dialect: str  # "sqlite", "mysql" or "postgresql"
     # SQLite: concurrent write transactions share a commit (see group_commit); None elsewhere.
     group_commit: GroupCommit | None = None
+    busy_timeout_ms: int = 0  # SQLite: how long a statement waits for a lock
 
     def dispose(self) -> None:
         """Close every pooled connection (and the one group commit keeps)."""
@@ -61,6 +63,10 @@ class Database:
     def read(self) -> Iterator[Connection]:
         """Reads on PostgreSQL run in autocommit: under READ COMMITTED each statement takes its own
         snapshot either way, and this saves the BEGIN and COMMIT round trips."""
+        if self.dialect == "sqlite":
+            with self.engine.connect() as conn, loop_reads.bounded(conn, self.busy_timeout_ms), conn.begin():
+                yield conn
+            return
         if self.dialect != "postgresql":
             with self.engine.connect() as conn, conn.begin():
                 yield conn
@@ -247,4 +253,5 @@ def _open_sqlite(url, pool_size: int, timeout_s: float) -> Database:
     def _on_begin(conn: Connection) -> None:
         begin_sqlite(conn, conn.get_execution_options().get("tracklight_write", False))
 
-    return Database(engine, "sqlite", GroupCommit(functools.partial(_write_connection, engine)))
+    write_connection = functools.partial(_write_connection, engine)
+    return Database(engine, "sqlite", GroupCommit(write_connection), int(timeout_s * 1000))
