@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tracklight.store import driver
 from tracklight.store.engine import Database, open_database
 from tracklight.store.loop_reads import ReadMustWait, on_loop
 from tracklight.store.transactions import in_transaction
@@ -59,3 +60,11 @@ def test_a_read_on_the_loop_never_waits_for_a_lock(db: Database) -> None:
     )
     assert during == 0
     assert _busy_timeout(db) == db.busy_timeout_ms > 0
+
+
+def test_a_read_cut_short_while_its_rows_are_fetched_gives_way_too(db: Database) -> None:
+    # The first row comes at once; SQLite makes the others while fetchall reads them.
+    rows = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) SELECT i FROM n"
+    with pytest.raises(ReadMustWait):
+        on_loop(lambda: in_transaction(db, lambda c: driver.native_rows(c, rows, (_STEPS,)), write=False))
+    assert len(in_transaction(db, lambda c: driver.native_rows(c, rows, (1000,)), write=False)) == 1000

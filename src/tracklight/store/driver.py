@@ -17,9 +17,10 @@ statements of a run create or a log-metric costs the server about as much as exe
 from __future__ import annotations
 
 import functools
+import operator
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,28 +64,32 @@ def _execute_native(conn: Connection, sql: str, params: Any) -> Any:
 
 def first(conn: Connection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
     """The first row of a query, or None."""
-    cursor = _execute(conn, sql, params)
-    try:
-        return cursor.fetchone()
-    finally:
-        cursor.close()
+    return _fetched(conn, _execute(conn, sql, params), sql, params, _FETCH_ONE)
 
 
 def rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """Every row of a query."""
-    cursor = _execute(conn, sql, params)
-    try:
-        return cursor.fetchall()
-    finally:
-        cursor.close()
+    return _fetched(conn, _execute(conn, sql, params), sql, params, _FETCH_ALL)
 
 
 def native_rows(conn: Connection, sql: str, params: Any) -> list[tuple[Any, ...]]:
     """Every row of a query compiled for the connection's dialect (its placeholders, its parameters:
     a sequence or a mapping)."""
-    cursor = _execute_native(conn, sql, params)
+    return _fetched(conn, _execute_native(conn, sql, params), sql, params, _FETCH_ALL)
+
+
+_FETCH_ONE = operator.methodcaller("fetchone")
+_FETCH_ALL = operator.methodcaller("fetchall")
+
+
+def _fetched(conn: Connection, cursor: Any, sql: str, params: Any, fetch: Callable[[Any], Any]) -> Any:
+    """fetch(cursor), then the cursor closed; a driver error wrapped as in _execute_native (SQLite
+    runs most of a query while its rows are fetched: an interrupt or a lock shows up here)."""
     try:
-        return cursor.fetchall()  # type: ignore[no-any-return]
+        return fetch(cursor)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        conn._handle_dbapi_exception(exc, sql, params, None, None)
+        raise  # unreachable: the call above raises
     finally:
         cursor.close()
 

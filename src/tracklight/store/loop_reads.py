@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -52,9 +53,10 @@ def bounded(conn: Connection, busy_timeout_ms: int) -> Iterator[None]:
     raw.set_progress_handler(past_deadline, _STEPS)
     try:
         yield
-    except DBAPIError as exc:
-        # Locked, interrupted, or anything else: a worker runs the read again and reports what it meets.
-        raise ReadMustWait(str(exc.orig)) from exc
+    except (DBAPIError, sqlite3.Error) as exc:
+        # Locked, interrupted, or anything else (also from a cursor read outside SQLAlchemy's
+        # wrapping): a worker runs the read again and reports what it meets.
+        raise ReadMustWait(str(exc)) from exc
     finally:
         raw.set_progress_handler(None, 0)
         raw.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
