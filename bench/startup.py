@@ -85,6 +85,8 @@ def one_start(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKLIGHT_", "MLFLOW_"))}
     env.update(image_env())
     env.update({"TRACKLIGHT_HOST": "127.0.0.1", "TRACKLIGHT_PORT": str(port)}, **extra_env)
+    # The image turns authentication on, and the first start refuses to run without an admin password.
+    env.setdefault("TRACKLIGHT_ADMIN_PASSWORD", "bench-startup-password")
     started = time.monotonic()
     proc = subprocess.Popen(
         [binary, "server"], cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracklight.http import graphql, otlp
+from tracklight.http import otlp
 from tracklight.http import traces as tr
 from tracklight.http import tracking as t
 from tracklight.http.artifacts import list_run_artifacts
@@ -118,11 +118,19 @@ class RawRoute:
     serve: Callable[[Request, Mapping[str, Any], dict[str, str]], Awaitable[Response]]
 
 
+async def _graphql(request: Request, services: Mapping[str, Any], params: dict[str, str]) -> Response:
+    # Imported on the first query: the GraphQL library is a tenth of the server's start-up, and only
+    # MLflow's web UI sends GraphQL.
+    from tracklight.http import graphql
+
+    return await graphql.serve(request, services, params)
+
+
 def _ui_routes() -> list[tuple[tuple[str, ...], str, RawRoute]]:
-    routes = [(("GET", "POST"), "/graphql", RawRoute(graphql.serve))]
+    routes = [(("GET", "POST"), "/graphql", RawRoute(_graphql))]
     for api in ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"):
         routes += [
-            (("GET", "POST"), api + "graphql", RawRoute(graphql.serve)),
+            (("GET", "POST"), api + "graphql", RawRoute(_graphql)),
             (("POST",), api + "upload-artifact", RawRoute(upload_run_artifact)),
             (("GET",), api + "logged-models/{model_id}/artifacts/files", RawRoute(logged_model_file)),
         ]
