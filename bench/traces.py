@@ -418,7 +418,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             s = Subject("baseline", db, workroot / "baseline", spec_name="tracklight", extra_env=env)
             s.details["version"] = f"tracklight from {env['PYTHONPATH']}"
             subjects.append(s)
-        searched = [s for s in subjects if s.name != "baseline"]
+        searched = [s for s in subjects if s.name != "baseline" or args.search_baseline]
         out["machine_busy_before"] = wait_quiet(args.wait_quiet)
         for s in subjects:
             log(f"{s.name}: starting")
@@ -547,6 +547,11 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline-src",
         metavar="DIR",
         help="also run the ingest rounds on a tracklight from another source tree (`git archive <commit> src`)",
+    )
+    ap.add_argument(
+        "--search-baseline",
+        action="store_true",
+        help="seed and search the baseline too (its search figures beside this checkout's)",
     )
     ap.add_argument("--keep", action="store_true", help="keep the databases and the work directory")
     ap.add_argument("--wait-quiet", type=float, default=60.0, metavar="S")
