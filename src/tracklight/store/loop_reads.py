@@ -42,12 +42,9 @@ def bounded(conn: Connection, busy_timeout_ms: int) -> Iterator[None]:
         yield
         return
     raw: Any = conn.connection.driver_connection
-    stopped = False
 
     def past_deadline() -> int:
-        nonlocal stopped
-        stopped = time.monotonic() > deadline
-        return 1 if stopped else 0  # nonzero interrupts the statement
+        return 1 if time.monotonic() > deadline else 0  # nonzero interrupts the statement
 
     raw.execute("PRAGMA busy_timeout=0")
     raw.set_progress_handler(past_deadline, _STEPS)
