@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -39,19 +41,36 @@ def _reference_bin() -> str:
     return os.environ.get("TRACKLIGHT_TEST_MLFLOW_BIN") or str(REPO_ROOT / ".venv" / "bin" / "mlflow")
 
 
-_handed_out: set[int] = set()
+# Ports come from a band below the kernel's ephemeral range (32768 and up on Linux), one band per pytest-xdist
+# worker (six bands; more workers share them): a port found free here cannot then be taken by another
+# worker's server, nor by an outgoing connection's source port, in the moment before our server binds it.
+# A port handed out recently is not handed out again, in case its server has not bound it yet.
+_BANDS, _BAND_WIDTH = 6, 2000
+_recent: collections.deque[int] = collections.deque(maxlen=500)
+
+
+def _port_band() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = 20000 + (index % _BANDS) * _BAND_WIDTH
+    return range(start, start + _BAND_WIDTH)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free now and was not handed out before in this process."""
-    for _ in range(200):
+    """A TCP port in this worker's band that is free now and was not handed out recently."""
+    band = _port_band()
+    for _ in range(1000):
+        port = random.choice(band)
+        if port in _recent:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((host, 0))
-            port = sock.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
-    raise RuntimeError("could not find a free port")
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _recent.append(port)
+        return port
+    raise RuntimeError(f"could not find a free port in {band.start}-{band.stop - 1}")
 
 
 def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
