@@ -32,6 +32,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from servers import byte_compile  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_S = 1.0
 # Modules that must never be imported on the way to serving /health (an existing database).
@@ -131,8 +135,7 @@ def import_profile(python: str) -> tuple[float, list[tuple[float, str]], list[st
 
 
 def compile_package(python: str) -> None:
-    """Byte-compile the tracklight that `python` imports, as the image does at build (an editable checkout
-    under PYTHONDONTWRITEBYTECODE would otherwise compile its source at every start)."""
+    """Byte-compile the tracklight that `python` imports, as the image does at build (see servers.byte_compile)."""
     where = subprocess.run(
         [python, "-c", "import os, tracklight; print(os.path.dirname(tracklight.__file__))"],
         capture_output=True,
@@ -140,7 +143,7 @@ def compile_package(python: str) -> None:
         check=True,
         cwd=tempfile.gettempdir(),
     ).stdout.strip()
-    subprocess.run([python, "-m", "compileall", "-q", where], check=True, stdout=subprocess.DEVNULL)
+    byte_compile(python, where)
 
 
 def main() -> int:
