@@ -140,6 +140,11 @@ def _tag(key: str, value: str) -> tuple[str, str]:
     return v.validate_key(key, "key"), v.truncate(value, v.MAX_TAG_VALUE_LENGTH)
 
 
+def _artifact_tag(location: str, trace_id: str) -> tuple[str, str]:
+    """The tag that says where a trace's artifacts go: under its experiment's artifact location."""
+    return ARTIFACT_LOCATION_TAG, child_uri(location, "traces", trace_id, "artifacts")
+
+
 class TraceNotExported(NotFound):
     """A trace whose spans have not all arrived; asked again shortly, it may be whole."""
 
@@ -152,14 +157,15 @@ class Traces:
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def _active_experiment(self, conn: Connection, experiment_id: int) -> Any:
-        experiment = experiment_store.get_experiment(conn, experiment_id)
-        if experiment.lifecycle_stage != "active":
+    @staticmethod
+    def _active_location(conn: Connection, experiment_id: int) -> str:
+        """The artifact location of the experiment that new traces go to, which must be active."""
+        location, stage = experiment_store.experiment_state(conn, experiment_id)
+        if stage != "active":
             raise InvalidParameter(
-                f"The experiment {experiment_id} must be in the 'active' state. "
-                f"Current state is {experiment.lifecycle_stage}."
+                f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
             )
-        return experiment
+        return location
 
     def _check_trace(self, trace_id: str, need: Permission) -> int:
         """The trace's experiment, after checking `need` on it; RESOURCE_DOES_NOT_EXIST if there is no trace."""
@@ -168,10 +174,6 @@ class Traces:
             raise NotFound(f"Trace with ID '{trace_id}' not found.")
         gate.check(EXPERIMENT, experiment_id, need)
         return experiment_id
-
-    @staticmethod
-    def _artifact_tag(experiment: Any, trace_id: str) -> tuple[str, str]:
-        return ARTIFACT_LOCATION_TAG, child_uri(experiment.artifact_location, "traces", trace_id, "artifacts")
 
     def _load(self, conn: Connection, trace_id: str) -> TraceRecord:
         found = store.load_trace(conn, trace_id)
@@ -200,7 +202,7 @@ class Traces:
         }
 
         def work(conn: Connection) -> TraceRecord:
-            experiment = self._active_experiment(conn, eid)
+            location = self._active_location(conn, eid)
             existing = store.experiment_of(conn, info.trace_id)
             if existing is not None and existing != eid:
                 gate.check(EXPERIMENT, existing, Permission.EDIT)
@@ -212,9 +214,7 @@ class Traces:
             if info.response_preview is not None:
                 update["response_preview"] = info.response_preview
             store.update_trace(conn, info.trace_id, update)
-            store.set_pairs(
-                conn, trace_tags, info.trace_id, [*tags, self._artifact_tag(experiment, info.trace_id)]
-            )
+            store.set_pairs(conn, trace_tags, info.trace_id, [*tags, _artifact_tag(location, info.trace_id)])
             store.set_pairs(conn, trace_metadata, info.trace_id, metadata)
             return self._load(conn, info.trace_id)
 
@@ -231,7 +231,7 @@ class Traces:
         meta_pairs = [_tag(k, val) for k, val in metadata.items()]
 
         def work(conn: Connection) -> TraceRecord:
-            experiment = self._active_experiment(conn, eid)
+            location = self._active_location(conn, eid)
             store.ensure_trace(
                 conn,
                 {
@@ -242,9 +242,7 @@ class Traces:
                     "state": "IN_PROGRESS",
                 },
             )
-            store.set_pairs(
-                conn, trace_tags, trace_id, [*tag_pairs, self._artifact_tag(experiment, trace_id)]
-            )
+            store.set_pairs(conn, trace_tags, trace_id, [*tag_pairs, _artifact_tag(location, trace_id)])
             store.set_pairs(conn, trace_metadata, trace_id, meta_pairs)
             return self._load(conn, trace_id)
 
@@ -287,14 +285,17 @@ class Traces:
             # carries many traces (OpenTelemetry's batch processor) and each statement costs more
             # in SQLAlchemy and the round trip than in the database.
             ids = list(by_trace)
-            existing = store.experiments_of(conn, ids)
+            known = store.known_traces(conn, ids, FINALIZED_METADATA)
+            existing = {trace_id: experiment for trace_id, (experiment, _) in known.items()}
+            # A trace whose info the client has sent keeps the times it gave.
+            finalized = {trace_id for trace_id, (_, done) in known.items() if done}
             elsewhere = sorted({e for e in existing.values() if e != eid})
             if elsewhere:
                 gate.check_all(EXPERIMENT, elsewhere, Permission.EDIT)
             new_rows, artifact_tags, span_rows, tag_rows = [], [], [], []
             ranges: list[tuple[str, int, int | None]] = []
             roots: list[tuple[str, str, str | None, str | None]] = []
-            experiment = self._active_experiment(conn, eid) if len(existing) < len(ids) else None
+            location = self._active_location(conn, eid) if len(existing) < len(ids) else ""
             for trace_id, batch in by_trace.items():
                 start_ms = min(s.start_time_unix_nano for s in batch) // 1_000_000
                 ends = [s.end_time_unix_nano for s in batch if s.end_time_unix_nano]
@@ -310,7 +311,7 @@ class Traces:
                             "state": "IN_PROGRESS",
                         }
                     )
-                    key, value = self._artifact_tag(experiment, trace_id)
+                    key, value = _artifact_tag(location, trace_id)
                     artifact_tags.append({"trace_id": trace_id, "key": key, "value": value})
                 span_rows += [
                     {
@@ -342,8 +343,6 @@ class Traces:
             store.ensure_traces(conn, new_rows)
             store.add_missing_pairs_of(conn, trace_tags, artifact_tags)
             store.write_spans(conn, span_rows)
-            # A trace whose info the client has sent keeps the times it gave.
-            finalized = store.having_pair(conn, trace_metadata, ids, FINALIZED_METADATA)
             store.widen_time_ranges(conn, [r for r in ranges if r[0] not in finalized])
             store.settle_from_roots(conn, roots)
             store.set_pairs_of(conn, trace_tags, tag_rows)

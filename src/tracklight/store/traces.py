@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 
 from tracklight.store import assessments as assessment_store
+from tracklight.store import driver
 from tracklight.store.assessments import AssessmentRecord
 from tracklight.store.dialect import insert_ignore, insert_ignore_each, upsert, upsert_each
 from tracklight.store.schema import assessments as assessment_table
@@ -180,13 +181,23 @@ def write_spans(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     upsert_each(conn, spans, rows, ["trace_id", "span_id"], columns)
 
 
-def experiments_of(conn: Connection, trace_ids: Sequence[str]) -> dict[str, int]:
-    """The experiment of each of these traces that exists."""
-    found: dict[str, int] = {}
+def known_traces(
+    conn: Connection, trace_ids: Sequence[str], metadata_key: str
+) -> dict[str, tuple[int, bool]]:
+    """Of these traces, those that exist: each one's experiment, and whether it has the metadata
+    `metadata_key`. One fixed statement per chunk on the driver: a span export runs it every time."""
+    found: dict[str, tuple[int, bool]] = {}
     for chunk in _chunks(list(trace_ids)):
-        stmt = sa.select(traces.c.id, traces.c.experiment_id).where(traces.c.id.in_(chunk))
-        found.update((r[0], int(r[1])) for r in conn.execute(stmt))
+        sql = _KNOWN_TRACES.format(", ".join("?" * len(chunk)))
+        for trace_id, experiment_id, has_key in driver.rows(conn, sql, (metadata_key, *chunk)):
+            found[trace_id] = (int(experiment_id), bool(has_key))
     return found
+
+
+_KNOWN_TRACES = (
+    "SELECT t.id, t.experiment_id, m.trace_id IS NOT NULL FROM traces t"
+    " LEFT JOIN trace_metadata m ON m.trace_id = t.id AND m.key = ? WHERE t.id IN ({})"
+)
 
 
 def ensure_traces(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -202,15 +213,6 @@ def add_missing_pairs_of(conn: Connection, table: sa.Table, rows: Sequence[dict[
 def set_pairs_of(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """set_pairs for several traces: rows of trace_id, key and value."""
     upsert_each(conn, table, rows, ["trace_id", "key"], ["value"])
-
-
-def having_pair(conn: Connection, table: sa.Table, trace_ids: Sequence[str], key: str) -> set[str]:
-    """Those of these traces that have the tag or metadata `key`."""
-    found: set[str] = set()
-    for chunk in _chunks(list(trace_ids)):
-        stmt = sa.select(table.c.trace_id).where(table.c.key == key, table.c.trace_id.in_(chunk))
-        found.update(conn.execute(stmt).scalars())
-    return found
 
 
 @functools.cache
