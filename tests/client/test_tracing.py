@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import threading
 import time
 from types import ModuleType
 from typing import Any
@@ -522,6 +523,50 @@ def test_one_export_of_several_traces(tracking: Tracking) -> None:
         )
     )["traces"]
     assert [t["trace_id"] for t in found] == ["tr-" + done]
+
+
+def test_spans_of_new_traces_sent_at_once_by_many_senders(tracking: Tracking) -> None:
+    """Exports that each carry part of traces the server has not seen yet, in flight at the same time:
+    whichever creates a trace, the others' spans, times, root state, preview and tags all land on it."""
+    exp = tracking.client.create_experiment(tracking.new_name())
+    traces = [os.urandom(16).hex() for _ in range(3)]
+    root_inputs = {"key": "mlflow.spanInputs", "value": {"stringValue": "question"}}
+    tag = {"key": "mlflow.traceTag.team", "value": {"stringValue": "search"}}
+    filler = [{"key": "mlflow.spanOutputs", "value": {"stringValue": "x" * 1000}}]
+    senders = 8
+    exports: list[list[dict[str, Any]]] = [[] for _ in range(senders)]
+    for t in traces:
+        # The root (10 s to 100 s, an error) goes in the first export.
+        exports[0].append(
+            _json_span(t, "0000000000000001", None, 10, 100, status=2, attributes=[root_inputs, tag])
+        )
+        for i, spans in enumerate(exports):
+            # Export i stretches the trace to start 10 - i s and end 100 + 8 - i s: the earliest start
+            # and the latest end come from different exports, so whichever creates the trace, another
+            # one's times must be merged into it.
+            spans.append(_json_span(t, f"{i + 2:016x}", "0000000000000001", 10 - i, 100 + senders - i))
+            # Enough spans that the exports' transactions overlap.
+            spans += [
+                _json_span(t, f"{1000 * (i + 1) + k:016x}", "0000000000000001", 20, 30, attributes=filler)
+                for k in range(200)
+            ]
+    barrier = threading.Barrier(senders)
+
+    def send(spans: list[dict[str, Any]]) -> int:
+        barrier.wait()
+        return export(tracking.url, exp, spans).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(senders) as pool:
+        assert list(pool.map(send, exports)) == [200] * senders
+    for t in traces:
+        info = ok(get(tracking.api(f"traces/tr-{t}", "3.0")))["trace"]["trace_info"]
+        assert (info["request_time"], info["execution_duration"]) == ("1970-01-01T00:00:03Z", "105s")
+        assert (info["state"], info["request_preview"]) == ("ERROR", '"question"')
+        assert info["tags"]["team"] == "search"
+        assert info["tags"]["mlflow.artifactLocation"].endswith(f"/traces/tr-{t}/artifacts")
+        assert info["trace_location"]["mlflow_experiment"]["experiment_id"] == exp
+        served = ok(get(tracking.api("traces/get", "3.0"), {"trace_id": "tr-" + t}))["trace"]["spans"]
+        assert len(served) == 1 + senders * 201
 
 
 def test_otlp_protobuf_export(tracking: Tracking) -> None:

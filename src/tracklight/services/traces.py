@@ -149,6 +149,80 @@ class TraceNotExported(NotFound):
     """A trace whose spans have not all arrived; asked again shortly, it may be whole."""
 
 
+@dataclass
+class _ExportWrites:
+    """The rows one span export writes, gathered per kind so that each kind is one statement.
+
+    A trace new to the store is inserted whole (its range, and the state and previews its root
+    gives); an existing one is widened and settled by UPDATEs that keep what it already has."""
+
+    new_traces: list[dict[str, Any]] = field(default_factory=list)
+    artifact_tags: list[dict[str, Any]] = field(default_factory=list)
+    new_ranges: list[tuple[str, int, int | None]] = field(default_factory=list)
+    new_roots: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
+    ranges: list[tuple[str, int, int | None]] = field(default_factory=list)
+    roots: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
+    spans: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self, trace_id: str, batch: list[SpanIn], eid: int, location: str, exists: bool, finalized: bool
+    ) -> None:
+        start_ms = min(s.start_time_unix_nano for s in batch) // 1_000_000
+        ends = [s.end_time_unix_nano for s in batch if s.end_time_unix_nano]
+        end_ms = max(ends) // 1_000_000 if ends else None
+        root = next((s for s in batch if s.parent_span_id is None), None)
+        settled = None
+        if root is not None:
+            state = "ERROR" if root.status == "ERROR" else "OK"
+            settled = (
+                trace_id,
+                state,
+                _preview(root.attributes.get(SPAN_INPUTS)),
+                _preview(root.attributes.get(SPAN_OUTPUTS)),
+            )
+        if exists:
+            if not finalized:  # a trace whose info the client has sent keeps the times it gave
+                self.ranges.append((trace_id, start_ms, end_ms))
+            if settled:
+                self.roots.append(settled)
+        else:
+            self.new_traces.append(
+                {
+                    "id": trace_id,
+                    "experiment_id": eid,
+                    "timestamp_ms": start_ms,
+                    "execution_time_ms": None if end_ms is None else end_ms - start_ms,
+                    "state": settled[1] if settled else "IN_PROGRESS",
+                    "request_preview": settled[2] if settled else None,
+                    "response_preview": settled[3] if settled else None,
+                }
+            )
+            self.new_ranges.append((trace_id, start_ms, end_ms))
+            if settled:
+                self.new_roots.append(settled)
+            key, value = _artifact_tag(location, trace_id)
+            self.artifact_tags.append({"trace_id": trace_id, "key": key, "value": value})
+        self.spans += [
+            {
+                "trace_id": trace_id,
+                "span_id": s.span_id,
+                "parent_span_id": s.parent_span_id,
+                "name": s.name,
+                "type": s.span_type,
+                "status": s.status,
+                "start_time_unix_nano": s.start_time_unix_nano,
+                "end_time_unix_nano": s.end_time_unix_nano,
+                "content": s.content,
+            }
+            for s in batch
+        ]
+        tags = [(SPANS_LOCATION_TAG, TRACKING_STORE)]
+        if root is not None:
+            tags += [_tag(k, val) for k, val in root.trace_tags.items()]
+        self.tags += [{"trace_id": trace_id, "key": k, "value": val} for k, val in tags]
+
+
 class Traces:
     """Trace rules over the store; every call checks the caller's permission on the trace's experiment."""
 
@@ -292,60 +366,22 @@ class Traces:
             elsewhere = sorted({e for e in existing.values() if e != eid})
             if elsewhere:
                 gate.check_all(EXPERIMENT, elsewhere, Permission.EDIT)
-            new_rows, artifact_tags, span_rows, tag_rows = [], [], [], []
-            ranges: list[tuple[str, int, int | None]] = []
-            roots: list[tuple[str, str, str | None, str | None]] = []
             location = self._active_location(conn, eid) if len(existing) < len(ids) else ""
+            w = _ExportWrites()
             for trace_id, batch in by_trace.items():
-                start_ms = min(s.start_time_unix_nano for s in batch) // 1_000_000
-                ends = [s.end_time_unix_nano for s in batch if s.end_time_unix_nano]
-                end_ms = max(ends) // 1_000_000 if ends else None
-                ranges.append((trace_id, start_ms, end_ms))
-                if trace_id not in existing:
-                    new_rows.append(
-                        {
-                            "id": trace_id,
-                            "experiment_id": eid,
-                            "timestamp_ms": start_ms,
-                            "execution_time_ms": None if end_ms is None else end_ms - start_ms,
-                            "state": "IN_PROGRESS",
-                        }
-                    )
-                    key, value = _artifact_tag(location, trace_id)
-                    artifact_tags.append({"trace_id": trace_id, "key": key, "value": value})
-                span_rows += [
-                    {
-                        "trace_id": trace_id,
-                        "span_id": s.span_id,
-                        "parent_span_id": s.parent_span_id,
-                        "name": s.name,
-                        "type": s.span_type,
-                        "status": s.status,
-                        "start_time_unix_nano": s.start_time_unix_nano,
-                        "end_time_unix_nano": s.end_time_unix_nano,
-                        "content": s.content,
-                    }
-                    for s in batch
-                ]
-                tags = [(SPANS_LOCATION_TAG, TRACKING_STORE)]
-                root = next((s for s in batch if s.parent_span_id is None), None)
-                if root is not None:
-                    tags += [_tag(k, val) for k, val in root.trace_tags.items()]
-                    roots.append(
-                        (
-                            trace_id,
-                            "ERROR" if root.status == "ERROR" else "OK",
-                            _preview(root.attributes.get(SPAN_INPUTS)),
-                            _preview(root.attributes.get(SPAN_OUTPUTS)),
-                        )
-                    )
-                tag_rows += [{"trace_id": trace_id, "key": k, "value": val} for k, val in tags]
-            store.ensure_traces(conn, new_rows)
-            store.add_missing_pairs_of(conn, trace_tags, artifact_tags)
-            store.write_spans(conn, span_rows)
-            store.widen_time_ranges(conn, [r for r in ranges if r[0] not in finalized])
-            store.settle_from_roots(conn, roots)
-            store.set_pairs_of(conn, trace_tags, tag_rows)
+                w.add(trace_id, batch, eid, location, trace_id in existing, trace_id in finalized)
+            if not store.ensure_traces(conn, w.new_traces):
+                # Another writer created some of these traces since we looked: what the batch says
+                # applies to them as to any existing trace, and their artifact location stays theirs.
+                w.ranges += w.new_ranges
+                w.roots += w.new_roots
+                store.add_missing_pairs_of(conn, trace_tags, w.artifact_tags)
+            else:
+                w.tags = w.artifact_tags + w.tags
+            store.write_spans(conn, w.spans)
+            store.widen_time_ranges(conn, w.ranges)
+            store.settle_from_roots(conn, w.roots)
+            store.set_pairs_of(conn, trace_tags, w.tags)
 
         in_transaction(self.db, work)
 

@@ -9,13 +9,15 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
+from tracklight.store import driver
+
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]) -> None:
     """Insert rows, skipping those whose key already exists; one multi-row statement."""
     if not rows:
         return
     # One row per key, as upsert sends: the statement then means the same on every database.
-    rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
+    rows = _one_row_per_key(rows, keys)
     name = conn.dialect.name
     if name == "postgresql":
         stmt = postgresql.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=keys)
@@ -36,7 +38,7 @@ def upsert(
         return
     # PostgreSQL refuses a statement that would update one row twice (a request naming a tag key twice);
     # the last row for a key wins, as it does on SQLite and MySQL.
-    rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
+    rows = _one_row_per_key(rows, keys)
     name = conn.dialect.name
     if name in ("postgresql", "sqlite"):
         ins = (postgresql if name == "postgresql" else sqlite).insert(table).values(list(rows))
@@ -47,53 +49,78 @@ def upsert(
     conn.execute(stmt)
 
 
-def _one_row_per_key(rows: Sequence[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
+def _one_row_per_key(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[dict[str, Any]]:
     return list({tuple(row[k] for k in keys): row for row in rows}.values())
 
 
-# SQLAlchemy batches an executemany INSERT into multi-row statements on PostgreSQL ("insertmanyvalues")
-# only if it has RETURNING once it has an ON CONFLICT clause; without it psycopg2 sends one statement
-# per row, one round trip each. The returned keys are not read.
+# At most this many bound values a statement: under SQLite's 32,766 and the 65,535 of PostgreSQL's and
+# MySQL's protocols.
+_MAX_VALUES = 30_000
 
 
-@functools.cache
-def _insert_ignore_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
-    if dialect == "postgresql":
-        ins = postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-        return ins.returning(table.c[keys[0]])
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    return mysql.insert(table).on_duplicate_key_update({keys[0]: table.c[keys[0]]})
-
-
-@functools.cache
-def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...], update_cols: tuple[str, ...]) -> Any:
-    if dialect in ("postgresql", "sqlite"):
-        ins = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-        stmt = ins.on_conflict_do_update(
-            index_elements=list(keys), set_={c: ins.excluded[c] for c in update_cols}
+@functools.lru_cache(maxsize=256)
+def _rows_sql(
+    dialect: str,
+    table: str,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    update_cols: tuple[str, ...] | None,
+    n: int,
+) -> str:
+    """INSERT of n rows of `columns`; on a key that exists, overwrite update_cols, or with None keep the row."""
+    q = (lambda name: f"`{name}`") if dialect in ("mysql", "mariadb") else (lambda name: f'"{name}"')
+    row = "(" + ", ".join("?" * len(columns)) + ")"
+    head = f"INSERT INTO {q(table)} ({', '.join(map(q, columns))}) VALUES " + ", ".join([row] * n)  # noqa: S608
+    if dialect in ("mysql", "mariadb"):
+        # A no-op assignment instead of INSERT IGNORE, which would also swallow data errors.
+        sets = (
+            [f"{q(c)} = VALUES({q(c)})" for c in update_cols]
+            if update_cols
+            else [f"{q(keys[0])} = {q(keys[0])}"]
         )
-        return stmt.returning(table.c[keys[0]]) if dialect == "postgresql" else stmt
-    ins = mysql.insert(table)
-    return ins.on_duplicate_key_update({c: ins.inserted[c] for c in update_cols})
+        return f"{head} ON DUPLICATE KEY UPDATE {', '.join(sets)}"
+    conflict = f"{head} ON CONFLICT ({', '.join(map(q, keys))})"
+    if not update_cols:
+        return f"{conflict} DO NOTHING"
+    return f"{conflict} DO UPDATE SET {', '.join(f'{q(c)} = excluded.{q(c)}' for c in update_cols)}"
+
+
+def _insert_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: list[str],
+    update_cols: list[str] | None,
+) -> int:
+    """Multi-row INSERTs of fixed SQL straight on the driver (rows with the same columns, one per key).
+
+    A span export writes three or four of them; through SQLAlchemy (an executemany that it batches into
+    multi-row statements itself) each cost more in Python than in the database."""
+    if not rows:
+        return 0
+    rows = _one_row_per_key(rows, keys)
+    columns = tuple(rows[0])
+    count = 0
+    per_statement = max(1, _MAX_VALUES // len(columns))
+    updates = tuple(update_cols) if update_cols is not None else None
+    for i in range(0, len(rows), per_statement):
+        chunk = rows[i : i + per_statement]
+        sql = _rows_sql(conn.dialect.name, table.name, columns, tuple(keys), updates, len(chunk))
+        count += driver.write(conn, sql, [row[c] for row in chunk for c in columns])[0]
+    return count
 
 
 def insert_ignore_each(
     conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]
-) -> None:
-    """insert_ignore as one statement executed for many parameter sets (every row with the same
-    columns): SQLAlchemy compiles it once and keeps it, where a multi-row VALUES of a new length is
-    compiled again each time, which costs more than the insert on a hot path."""
-    if rows:
-        stmt = _insert_ignore_statement(conn.dialect.name, table, tuple(keys))
-        conn.execute(stmt, _one_row_per_key(rows, keys))
+) -> bool:
+    """insert_ignore for a hot path (every row with the same columns): whether every row was new,
+    which only PostgreSQL and SQLite tell (MySQL counts a skipped row as found)."""
+    inserted = _insert_rows(conn, table, rows, keys, None)
+    return conn.dialect.name in ("postgresql", "sqlite") and inserted == len(_one_row_per_key(rows, keys))
 
 
 def upsert_each(
     conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str], update_cols: list[str]
 ) -> None:
-    """upsert as one statement executed for many parameter sets (every row with the same columns);
-    see insert_ignore_each. The last row for a key wins."""
-    if rows:
-        stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(update_cols))
-        conn.execute(stmt, _one_row_per_key(rows, keys))
+    """upsert for a hot path: every row with the same columns. The last row for a key wins."""
+    _insert_rows(conn, table, rows, keys, update_cols)

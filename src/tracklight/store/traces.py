@@ -200,9 +200,10 @@ _KNOWN_TRACES = (
 )
 
 
-def ensure_traces(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """ensure_trace for many traces (each row with the same columns)."""
-    insert_ignore_each(conn, traces, rows, ["id"])
+def ensure_traces(conn: Connection, rows: Sequence[dict[str, Any]]) -> bool:
+    """ensure_trace for many traces (each row with the same columns): True if this call created every
+    one of them, False if some existed or the database cannot tell."""
+    return insert_ignore_each(conn, traces, rows, ["id"])
 
 
 def add_missing_pairs_of(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
