@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from tracklight.errors import InvalidParameter
-from tracklight.http.otlp import otel_span_json, parse_export, span_record
+from tracklight.http.otlp import _attribute_text, otel_span_json, parse_export, span_record
 from tracklight.http.traces import duration, parse_duration, parse_timestamp, rfc3339
 from tracklight.services.traces import _npmi
 
@@ -56,6 +56,15 @@ def _span() -> Span:
     e_attr = event.attributes.add()
     e_attr.key, e_attr.value.string_value = "foo", "bar"
     return span
+
+
+def test_a_string_attribute_is_written_as_pythons_json_writes_it() -> None:
+    """The fast path for string attributes must give the client's text for every character."""
+    for first in range(0, 0x110000, 0x800):
+        chars = "".join(chr(c) for c in range(first, first + 0x800) if not 0xD800 <= c < 0xE000)
+        text = f'a"\\{chars}\n'
+        assert _attribute_text(text) == json.dumps(text, ensure_ascii=False)
+    assert _attribute_text({"q": "ü"}) == '{"q": "ü"}'
 
 
 def test_an_otlp_span_is_stored_as_the_client_writes_traces_json() -> None:

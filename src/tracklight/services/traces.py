@@ -140,6 +140,19 @@ def _tag(key: str, value: str) -> tuple[str, str]:
     return v.validate_key(key, "key"), v.truncate(value, v.MAX_TAG_VALUE_LENGTH)
 
 
+def _active_location(experiment_id: int, state: tuple[str, str] | None) -> str:
+    """The artifact location of the experiment new traces go to, given its (location, lifecycle stage):
+    it must exist and be active."""
+    if state is None:
+        raise NotFound(f"No Experiment with id={experiment_id} exists")
+    location, stage = state
+    if stage != "active":
+        raise InvalidParameter(
+            f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
+        )
+    return location
+
+
 def _artifact_tag(location: str, trace_id: str) -> tuple[str, str]:
     """The tag that says where a trace's artifacts go: under its experiment's artifact location."""
     return ARTIFACT_LOCATION_TAG, child_uri(location, "traces", trace_id, "artifacts")
@@ -233,13 +246,7 @@ class Traces:
 
     @staticmethod
     def _active_location(conn: Connection, experiment_id: int) -> str:
-        """The artifact location of the experiment that new traces go to, which must be active."""
-        location, stage = experiment_store.experiment_state(conn, experiment_id)
-        if stage != "active":
-            raise InvalidParameter(
-                f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
-            )
-        return location
+        return _active_location(experiment_id, experiment_store.experiment_state(conn, experiment_id))
 
     def _check_trace(self, trace_id: str, need: Permission) -> int:
         """The trace's experiment, after checking `need` on it; RESOURCE_DOES_NOT_EXIST if there is no trace."""
@@ -359,14 +366,14 @@ class Traces:
             # carries many traces (OpenTelemetry's batch processor) and each statement costs more
             # in SQLAlchemy and the round trip than in the database.
             ids = list(by_trace)
-            known = store.known_traces(conn, ids, FINALIZED_METADATA)
-            existing = {trace_id: experiment for trace_id, (experiment, _) in known.items()}
+            experiment, known = store.export_lookup(conn, eid, ids, FINALIZED_METADATA)
+            existing = {trace_id: in_experiment for trace_id, (in_experiment, _) in known.items()}
             # A trace whose info the client has sent keeps the times it gave.
             finalized = {trace_id for trace_id, (_, done) in known.items() if done}
             elsewhere = sorted({e for e in existing.values() if e != eid})
             if elsewhere:
                 gate.check_all(EXPERIMENT, elsewhere, Permission.EDIT)
-            location = self._active_location(conn, eid) if len(existing) < len(ids) else ""
+            location = _active_location(eid, experiment) if len(existing) < len(ids) else ""
             w = _ExportWrites()
             for trace_id, batch in by_trace.items():
                 w.add(trace_id, batch, eid, location, trace_id in existing, trace_id in finalized)

@@ -181,21 +181,32 @@ def write_spans(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     upsert_each(conn, spans, rows, ["trace_id", "span_id"], columns)
 
 
-def known_traces(
-    conn: Connection, trace_ids: Sequence[str], metadata_key: str
-) -> dict[str, tuple[int, bool]]:
-    """Of these traces, those that exist: each one's experiment, and whether it has the metadata
-    `metadata_key`. One fixed statement per chunk on the driver: a span export runs it every time."""
+def export_lookup(
+    conn: Connection, experiment_id: int, trace_ids: Sequence[str], metadata_key: str
+) -> tuple[tuple[str, str] | None, dict[str, tuple[int, bool]]]:
+    """What a span export needs to know first, in one round trip: the (artifact location, lifecycle
+    stage) of the experiment it names, None if there is none; and of its traces, those that exist,
+    each with its experiment and whether it has the metadata `metadata_key`."""
+    experiment: tuple[str, str] | None = None
     found: dict[str, tuple[int, bool]] = {}
-    for chunk in _chunks(list(trace_ids)):
+    for i, chunk in enumerate(_chunks(list(trace_ids))):
         sql = _KNOWN_TRACES.format(", ".join("?" * len(chunk)))
-        for trace_id, experiment_id, has_key in driver.rows(conn, sql, (metadata_key, *chunk)):
-            found[trace_id] = (int(experiment_id), bool(has_key))
-    return found
+        params: tuple[Any, ...] = (metadata_key, *chunk)
+        if i == 0:
+            sql = _EXPERIMENT_STATE + " UNION ALL " + sql
+            params = (experiment_id, *params)
+        for first, second, trace_experiment, has_key in driver.rows(conn, sql, params):
+            if trace_experiment is None:
+                experiment = (first, second)
+            else:
+                found[first] = (int(trace_experiment), bool(has_key))
+    return experiment, found
 
 
+# The experiment's row has NULL where a trace's row has its (never NULL) experiment id.
+_EXPERIMENT_STATE = "SELECT artifact_location, lifecycle_stage, NULL, NULL FROM experiments WHERE id = ?"
 _KNOWN_TRACES = (
-    "SELECT t.id, t.experiment_id, m.trace_id IS NOT NULL FROM traces t"
+    "SELECT t.id, NULL, t.experiment_id, m.trace_id IS NOT NULL FROM traces t"
     " LEFT JOIN trace_metadata m ON m.trace_id = t.id AND m.key = ? WHERE t.id IN ({})"
 )
 
