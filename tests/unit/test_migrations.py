@@ -69,3 +69,47 @@ def test_check_current_refuses_an_empty_database(store_uri: str) -> None:
             migrate.check_current(db)
     finally:
         db.engine.dispose()
+
+
+def test_tag_search_columns_are_filled_for_tags_written_before_them(store_uri: str) -> None:
+    """0012 copies each trace's experiment and time, and the value's prefix, into the tags it already has."""
+    from alembic import command
+
+    db = open_database(store_uri)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(migrate.__file__).with_name("migrations")))
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0011")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO experiments (id, name, artifact_location, lifecycle_stage, creation_time,"
+                    " last_update_time) VALUES (7, 'e', 'file:///a', 'active', 0, 0)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO traces (id, experiment_id, timestamp_ms, state) VALUES ('tr-1', 7, 1234, 'OK')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO trace_tags (trace_id, " + _quoted("key", store_uri) + ", value) VALUES"
+                    " ('tr-1', 'env', 'prod'), ('tr-1', 'long', :long)"
+                ),
+                {"long": "ü" * 70},
+            )
+        assert migrate.upgrade(db) == ("0011", migrate.HEAD_REVISION)
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT value, experiment_id, timestamp_ms, value_prefix FROM trace_tags ORDER BY value")
+            ).all()
+        assert [tuple(r) for r in rows] == [("prod", 7, 1234, "prod"), ("ü" * 70, 7, 1234, "ü" * 64)]
+    finally:
+        db.engine.dispose()
+
+
+def _quoted(name: str, uri: str) -> str:
+    return f"`{name}`" if uri.startswith("mysql") else f'"{name}"'

@@ -177,6 +177,7 @@ class _ExportWrites:
     roots: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
     spans: list[dict[str, Any]] = field(default_factory=list)
     tags: list[dict[str, Any]] = field(default_factory=list)
+    unsynced: list[str] = field(default_factory=list)  # traces whose tags need sync_tag_order
 
     def add(
         self, trace_id: str, batch: list[SpanIn], eid: int, location: str, exists: bool, finalized: bool
@@ -194,7 +195,12 @@ class _ExportWrites:
                 _preview(root.attributes.get(SPAN_INPUTS)),
                 _preview(root.attributes.get(SPAN_OUTPUTS)),
             )
+        # A new trace's tags carry its experiment and start time (see schema.trace_tags); an existing
+        # one's are brought in step after its time range is widened.
+        order = {"experiment_id": eid, "timestamp_ms": start_ms}
         if exists:
+            order = {"experiment_id": None, "timestamp_ms": None}
+            self.unsynced.append(trace_id)
             if not finalized:  # a trace whose info the client has sent keeps the times it gave
                 self.ranges.append((trace_id, start_ms, end_ms))
             if settled:
@@ -215,7 +221,7 @@ class _ExportWrites:
             if settled:
                 self.new_roots.append(settled)
             key, value = _artifact_tag(location, trace_id)
-            self.artifact_tags.append({"trace_id": trace_id, "key": key, "value": value})
+            self.artifact_tags.append({"trace_id": trace_id, "key": key, "value": value, **order})
         self.spans += [
             {
                 "trace_id": trace_id,
@@ -233,7 +239,7 @@ class _ExportWrites:
         tags = [(SPANS_LOCATION_TAG, TRACKING_STORE)]
         if root is not None:
             tags += [_tag(k, val) for k, val in root.trace_tags.items()]
-        self.tags += [{"trace_id": trace_id, "key": k, "value": val} for k, val in tags]
+        self.tags += [{"trace_id": trace_id, "key": k, "value": val, **order} for k, val in tags]
 
 
 class Traces:
@@ -295,6 +301,7 @@ class Traces:
             if info.response_preview is not None:
                 update["response_preview"] = info.response_preview
             store.update_trace(conn, info.trace_id, update)
+            # Setting the tags also brings their copy of the trace's time in step with the update.
             store.set_pairs(conn, trace_tags, info.trace_id, [*tags, _artifact_tag(location, info.trace_id)])
             store.set_pairs(conn, trace_metadata, info.trace_id, metadata)
             return self._load(conn, info.trace_id)
@@ -382,13 +389,16 @@ class Traces:
                 # applies to them as to any existing trace, and their artifact location stays theirs.
                 w.ranges += w.new_ranges
                 w.roots += w.new_roots
-                store.add_missing_pairs_of(conn, trace_tags, w.artifact_tags)
+                w.unsynced += [r["id"] for r in w.new_traces]
+                store.add_missing_tags_of(conn, w.artifact_tags)
             else:
                 w.tags = w.artifact_tags + w.tags
             store.write_spans(conn, w.spans)
             store.widen_time_ranges(conn, w.ranges)
             store.settle_from_roots(conn, w.roots)
-            store.set_pairs_of(conn, trace_tags, w.tags)
+            store.set_tags_of(conn, w.tags)
+            # Tags of a trace that was there already carry its experiment and time only from here.
+            store.sync_tag_order(conn, w.unsynced)
 
         in_transaction(self.db, work)
 

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, inspect, text
 from tracklight.store.engine import Database
 
 # The newest revision in migrations/versions; tests check that it matches Alembic's head.
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 

@@ -428,12 +428,30 @@ traces = Table(
     Index("ix_traces_experiment_state_timestamp", "experiment_id", "state", "timestamp_ms", "id"),
 )
 
+# How much of a tag's value the search index holds: values run to 8,000 characters, beyond what a
+# PostgreSQL b-tree entry or a MySQL index key can take.
+TAG_VALUE_PREFIX = 64
+
 trace_tags = Table(
     "trace_tags",
     metadata,
     Column("trace_id", String(128), ForeignKey("traces.id"), primary_key=True),
     Column("key", Key, primary_key=True),
     Column("value", _text(8000), nullable=False),
+    # Copies of the trace's experiment and start time, and the value's first TAG_VALUE_PREFIX
+    # characters, so that `tag.k = 'v'` finds an experiment's matching traces newest first in one
+    # index range, instead of probing every trace by time until a page is full (store.traces keeps
+    # them in step with the trace).
+    Column("experiment_id", BigInteger, nullable=True),
+    Column("timestamp_ms", BigInteger, nullable=True),
+    Column(
+        "value_prefix",
+        String(TAG_VALUE_PREFIX).with_variant(
+            mysql.VARCHAR(TAG_VALUE_PREFIX, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+        ),
+        nullable=True,
+    ),
+    Index("ix_trace_tags_search", "experiment_id", "key", "value_prefix", "timestamp_ms", "trace_id"),
 )
 
 trace_metadata = Table(

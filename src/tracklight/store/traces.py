@@ -15,8 +15,15 @@ from tracklight.store import assessments as assessment_store
 from tracklight.store import driver
 from tracklight.store.assessments import AssessmentRecord
 from tracklight.store.dialect import insert_ignore, insert_ignore_each, upsert, upsert_each
+from tracklight.store.schema import (
+    TAG_VALUE_PREFIX,
+    spans,
+    trace_metadata,
+    trace_run_links,
+    trace_tags,
+    traces,
+)
 from tracklight.store.schema import assessments as assessment_table
-from tracklight.store.schema import spans, trace_metadata, trace_run_links, trace_tags, traces
 from tracklight.store.search.compiled import CompiledQuery
 
 # Rows per statement when writing many spans, or deleting many traces, at once.
@@ -152,6 +159,8 @@ def experiment_of(conn: Connection, trace_id: str) -> int | None:
 
 
 def update_trace(conn: Connection, trace_id: str, values: dict[Any, Any]) -> None:
+    """Change a trace's columns; a new timestamp_ms reaches its tags' copy with the next set_pairs of
+    its tags, or sync_tag_order, in the same transaction."""
     if values:
         conn.execute(sa.update(traces).where(traces.c.id == trace_id).values(values))
 
@@ -159,15 +168,31 @@ def update_trace(conn: Connection, trace_id: str, values: dict[Any, Any]) -> Non
 def set_pairs(conn: Connection, table: sa.Table, trace_id: str, pairs: Iterable[tuple[str, str]]) -> None:
     """Set tags (trace_tags) or metadata (trace_metadata) of a trace, overwriting keys it has."""
     rows = [{"trace_id": trace_id, "key": k, "value": v} for k, v in pairs]
-    upsert(conn, table, rows, ["trace_id", "key"], ["value"])
+    if table is not trace_tags:
+        upsert(conn, table, rows, ["trace_id", "key"], ["value"])
+    elif rows:
+        upsert(conn, table, _searchable(rows), ["trace_id", "key"], ["value", "value_prefix"])
+        sync_tag_order(conn, [trace_id])
 
 
-def add_missing_pairs(
-    conn: Connection, table: sa.Table, trace_id: str, pairs: Iterable[tuple[str, str]]
-) -> None:
-    """Set the keys the trace does not have yet, leaving the others as they are."""
-    rows = [{"trace_id": trace_id, "key": k, "value": v} for k, v in pairs]
-    insert_ignore(conn, table, rows, ["trace_id", "key"])
+def _searchable(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tag rows with the value prefix that the tag search index holds."""
+    return [{**row, "value_prefix": row["value"][:TAG_VALUE_PREFIX]} for row in rows]
+
+
+def sync_tag_order(conn: Connection, trace_ids: Sequence[str]) -> None:
+    """Copy each trace's experiment and start time to its tags (see schema.trace_tags): after its tags
+    were written without them, or its start time moved."""
+    for chunk in _chunks(list(trace_ids)):
+        driver.write(conn, _SYNC_TAG_ORDER.format(", ".join("?" * len(chunk))), chunk)
+
+
+_SYNC_TAG_ORDER = (
+    "UPDATE trace_tags SET"
+    " experiment_id = (SELECT t.experiment_id FROM traces t WHERE t.id = trace_tags.trace_id),"
+    " timestamp_ms = (SELECT t.timestamp_ms FROM traces t WHERE t.id = trace_tags.trace_id)"
+    " WHERE trace_id IN ({})"
+)
 
 
 def delete_tag(conn: Connection, trace_id: str, key: str) -> bool:
@@ -217,14 +242,15 @@ def ensure_traces(conn: Connection, rows: Sequence[dict[str, Any]]) -> bool:
     return insert_ignore_each(conn, traces, rows, ["id"])
 
 
-def add_missing_pairs_of(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """add_missing_pairs for several traces: rows of trace_id, key and value."""
-    insert_ignore_each(conn, table, rows, ["trace_id", "key"])
+def add_missing_tags_of(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Tags of several traces, where a trace has no tag of that key yet: rows of trace_id, key, value,
+    and the trace's experiment_id and timestamp_ms (None for sync_tag_order to fill in)."""
+    insert_ignore_each(conn, trace_tags, _searchable(rows), ["trace_id", "key"])
 
 
-def set_pairs_of(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """set_pairs for several traces: rows of trace_id, key and value."""
-    upsert_each(conn, table, rows, ["trace_id", "key"], ["value"])
+def set_tags_of(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Tags of several traces, overwriting keys they have: rows as for add_missing_tags_of."""
+    upsert_each(conn, trace_tags, _searchable(rows), ["trace_id", "key"], ["value", "value_prefix"])
 
 
 @functools.cache
