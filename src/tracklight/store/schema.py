@@ -451,7 +451,16 @@ trace_tags = Table(
         ),
         nullable=True,
     ),
-    Index("ix_trace_tags_search", "experiment_id", "key", "value_prefix", "timestamp_ms", "trace_id"),
+)
+# The id descending: read backwards, the newest traces come first with ids ascending among equal times,
+# the order searches list them in, with no sort.
+Index(
+    "ix_trace_tags_search",
+    trace_tags.c.experiment_id,
+    trace_tags.c.key,
+    trace_tags.c.value_prefix,
+    trace_tags.c.timestamp_ms,
+    trace_tags.c.trace_id.desc(),
 )
 
 trace_metadata = Table(

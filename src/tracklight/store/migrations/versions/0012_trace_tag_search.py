@@ -37,7 +37,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("trace_tags", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_trace_tags_search", ["experiment_id", "key", "value_prefix", "timestamp_ms", "trace_id"]
+            "ix_trace_tags_search",
+            ["experiment_id", "key", "value_prefix", "timestamp_ms", sa.text("trace_id DESC")],
         )
 
 
