@@ -41,6 +41,22 @@ def _parse_id(value: str | int) -> int:
         raise InvalidParameter(f"Invalid experiment ID: '{value}'") from None
 
 
+def require_active(experiment_id: int, stage: str) -> None:
+    """Refuse a write into an experiment that is not active (deleted), as MLflow words it."""
+    if stage != "active":
+        raise InvalidParameter(
+            f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
+        )
+
+
+def active_location(conn: Connection, experiment_id: int) -> str:
+    """The artifact location of an experiment that new runs, models or traces go into: it must exist
+    (RESOURCE_DOES_NOT_EXIST) and be active."""
+    location, stage = store.experiment_state(conn, experiment_id)
+    require_active(experiment_id, stage)
+    return location
+
+
 def parse_experiment_id(value: str | int) -> int:
     """The id of one experiment to act on; an integer too big to be an id names no experiment (404)."""
     number = _parse_id(value)

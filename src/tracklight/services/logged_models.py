@@ -15,9 +15,8 @@ from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import InvalidParameter, NotFound, NotImplementedFeature
 from tracklight.services import validation as v
 from tracklight.services.artifacts import Artifacts
-from tracklight.services.experiments import parse_experiment_id, parse_experiment_ids
+from tracklight.services.experiments import active_location, parse_experiment_id, parse_experiment_ids
 from tracklight.services.run_names import generate_run_name
-from tracklight.store import experiments as experiment_store
 from tracklight.store import logged_models as store
 from tracklight.store.engine import Database
 from tracklight.store.records import DatasetScope, LoggedModel, ModelOrder
@@ -96,12 +95,7 @@ class LoggedModels:
         model_id = f"m-{uuid.uuid4().hex}"
 
         def work(conn: Connection) -> LoggedModel:
-            experiment = experiment_store.get_experiment(conn, eid)
-            if experiment.lifecycle_stage != "active":
-                raise InvalidParameter(
-                    f"The experiment {eid} must be in the 'active' state. "
-                    f"Current state is {experiment.lifecycle_stage}."
-                )
+            location = active_location(conn, eid)
             store.insert_logged_model(
                 conn,
                 model_id=model_id,
@@ -110,7 +104,7 @@ class LoggedModels:
                 model_type=model_type,
                 source_run_id=source_run_id or None,
                 status=PENDING,
-                artifact_uri=child_uri(experiment.artifact_location, "models", model_id, "artifacts"),
+                artifact_uri=child_uri(location, "models", model_id, "artifacts"),
                 now=_now(),
                 params=params,
                 tags=tags,

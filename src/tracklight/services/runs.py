@@ -16,9 +16,8 @@ from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import InvalidParameter, NotFound, StoreUnavailable
 from tracklight.services import validation as v
 from tracklight.services.experiment_locations import ExperimentLocations
-from tracklight.services.experiments import parse_experiment_id, parse_experiment_ids
+from tracklight.services.experiments import active_location, parse_experiment_id, parse_experiment_ids
 from tracklight.services.run_names import generate_run_name
-from tracklight.store import experiments as experiment_store
 from tracklight.store import inputs as input_store
 from tracklight.store import logged_models as logged_model_store
 from tracklight.store import metrics as metric_store
@@ -132,11 +131,7 @@ class Runs:
                     return run
                 # Not known here yet, or the statement found the experiment deleted or changed (in
                 # autocommit another replica may change it between these two statements: look again).
-                location, stage = experiment_store.experiment_state(conn, eid)
-                if stage != "active":
-                    raise InvalidParameter(
-                        f"The experiment {eid} must be in the 'active' state. Current state is {stage}."
-                    )
+                location = active_location(conn, eid)
                 self.locations.remember(eid, location)
                 run = insert(conn, location)
             raise StoreUnavailable(f"experiment {eid} kept changing while a run was created in it")

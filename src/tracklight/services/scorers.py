@@ -20,11 +20,10 @@ from sqlalchemy import Connection
 from tracklight.auth import gate
 from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import InvalidParameter, NotFound
-from tracklight.services.experiments import parse_experiment_id
+from tracklight.services.experiments import active_location, parse_experiment_id
 from tracklight.store import gateway as gateway_store
 from tracklight.store import scorers as store
 from tracklight.store.engine import Database
-from tracklight.store.experiments import experiment_state
 from tracklight.store.gateway import BindingRow
 from tracklight.store.scorers import OnlineScoringConfig, ScorerVersion
 from tracklight.store.transactions import in_transaction
@@ -51,14 +50,6 @@ def _not_found(name: str, experiment_id: int, version: int | None = None) -> Not
     return NotFound(
         f"Scorer with name '{name}' and version {version} not found for experiment {experiment_id}."
     )
-
-
-def _active_experiment(conn: Connection, experiment_id: int) -> None:
-    _, stage = experiment_state(conn, experiment_id)
-    if stage != "active":
-        raise InvalidParameter(
-            f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
-        )
 
 
 def _check_name(name: str) -> str:
@@ -165,7 +156,7 @@ class Scorers:
         new_id = str(uuid.uuid4())
 
         def work(conn: Connection) -> ScorerVersion:
-            _active_experiment(conn, eid)
+            active_location(conn, eid)
             sid = store.ensure_scorer(conn, eid, name, new_id)
             highest = store.highest_version(conn, sid)
             created = ScorerVersion(sid, eid, name, (highest or 0) + 1, serialized_scorer, _now())
@@ -182,7 +173,7 @@ class Scorers:
         eid = parse_experiment_id(experiment_id)
 
         def work(conn: Connection) -> list[ScorerVersion]:
-            _active_experiment(conn, eid)
+            active_location(conn, eid)
             return store.latest_versions(conn, eid)
 
         return in_transaction(self.db, work, write=False)
@@ -192,7 +183,7 @@ class Scorers:
         eid = parse_experiment_id(experiment_id)
 
         def work(conn: Connection) -> list[ScorerVersion]:
-            _active_experiment(conn, eid)
+            active_location(conn, eid)
             found = store.versions(conn, self._scorer_id(conn, eid, name))
             if not found:
                 raise _not_found(name, eid)
@@ -206,7 +197,7 @@ class Scorers:
         eid = parse_experiment_id(experiment_id)
 
         def work(conn: Connection) -> ScorerVersion:
-            _active_experiment(conn, eid)
+            active_location(conn, eid)
             found = store.version(conn, self._scorer_id(conn, eid, name), version)
             if found is None:
                 raise _not_found(name, eid, version)
@@ -221,7 +212,7 @@ class Scorers:
         eid = parse_experiment_id(experiment_id)
 
         def work(conn: Connection) -> None:
-            _active_experiment(conn, eid)
+            active_location(conn, eid)
             sid = self._scorer_id(conn, eid, name, lock=True)
             if store.delete_versions(conn, sid, version) == 0:
                 raise _not_found(name, eid, version)
@@ -241,7 +232,7 @@ class Scorers:
         rate = _check_sample_rate(sample_rate)
 
         def work(conn: Connection) -> OnlineScoringConfig:
-            _active_experiment(conn, eid)
+            active_location(conn, eid)
             sid = self._scorer_id(conn, eid, name, lock=True)
             latest = store.version(conn, sid, None) if rate > 0 else None
             if latest is not None and not _uses_gateway(latest.serialized_scorer):

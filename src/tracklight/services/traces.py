@@ -24,8 +24,12 @@ from tracklight.auth import gate
 from tracklight.auth.permissions import EXPERIMENT, Permission
 from tracklight.errors import InvalidParameter, NotFound
 from tracklight.services import validation as v
-from tracklight.services.experiments import parse_experiment_id, parse_experiment_ids
-from tracklight.store import experiments as experiment_store
+from tracklight.services.experiments import (
+    active_location,
+    parse_experiment_id,
+    parse_experiment_ids,
+    require_active,
+)
 from tracklight.store import runs as run_store
 from tracklight.store import trace_metrics
 from tracklight.store import traces as store
@@ -141,16 +145,11 @@ def _tag(key: str, value: str) -> tuple[str, str]:
 
 
 def _active_location(experiment_id: int, state: tuple[str, str] | None) -> str:
-    """The artifact location of the experiment new traces go to, given its (location, lifecycle stage):
-    it must exist and be active."""
+    """active_location, given the experiment's (location, lifecycle stage) as looked up already."""
     if state is None:
         raise NotFound(f"No Experiment with id={experiment_id} exists")
-    location, stage = state
-    if stage != "active":
-        raise InvalidParameter(
-            f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
-        )
-    return location
+    require_active(experiment_id, state[1])
+    return state[0]
 
 
 def _artifact_tag(location: str, trace_id: str) -> tuple[str, str]:
@@ -250,10 +249,6 @@ class Traces:
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _active_location(conn: Connection, experiment_id: int) -> str:
-        return _active_location(experiment_id, experiment_store.experiment_state(conn, experiment_id))
-
     def _check_trace(self, trace_id: str, need: Permission) -> int:
         """The trace's experiment, after checking `need` on it; RESOURCE_DOES_NOT_EXIST if there is no trace."""
         experiment_id = in_transaction(self.db, lambda c: store.experiment_of(c, trace_id), write=False)
@@ -289,7 +284,7 @@ class Traces:
         }
 
         def work(conn: Connection) -> TraceRecord:
-            location = self._active_location(conn, eid)
+            location = active_location(conn, eid)
             existing = store.experiment_of(conn, info.trace_id)
             if existing is not None and existing != eid:
                 gate.check(EXPERIMENT, existing, Permission.EDIT)
@@ -319,7 +314,7 @@ class Traces:
         meta_pairs = [_tag(k, val) for k, val in metadata.items()]
 
         def work(conn: Connection) -> TraceRecord:
-            location = self._active_location(conn, eid)
+            location = active_location(conn, eid)
             store.ensure_trace(
                 conn,
                 {
