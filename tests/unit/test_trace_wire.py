@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -13,6 +14,20 @@ from tracklight.errors import InvalidParameter
 from tracklight.http.otlp import _attribute_text, otel_span_json, parse_export, span_record
 from tracklight.http.traces import duration, parse_duration, parse_timestamp, rfc3339
 from tracklight.services.traces import _npmi
+
+
+def test_rfc3339_matches_datetime_across_minutes_days_and_bounds() -> None:
+    """rfc3339 keeps each minute's text: the same instant must read the same however it was reached."""
+
+    def reference(ms: int) -> str:
+        moment = datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{moment}.{ms % 1000:03d}Z" if ms % 1000 else f"{moment}Z"
+
+    points = [0, 1, 999, 59_999, 60_000, 86_399_999, 86_400_000, 951_782_400_000, 253_402_300_799_999]
+    points += [1_733_500_000_000 + step * 7_919 for step in range(5_000)]  # across minutes and a day
+    for ms in points:
+        assert rfc3339(ms) == reference(ms)
+    assert rfc3339(-5) == "1970-01-01T00:00:00Z" and rfc3339(10**18) == "9999-12-31T23:59:59.999Z"
 
 
 def test_times_round_trip() -> None:
