@@ -51,6 +51,10 @@ class Database:
         """Give the planner statistics, as the database's own maintenance would; True if it did anything."""
         return False
 
+    def flush(self) -> None:
+        """Write out what a bulk load left in the database's buffers, so that the reads timed next do
+        not share the machine with that write-back (PostgreSQL's checkpoint)."""
+
 
 class SqliteDb(Database):
     kind = "sqlite"
@@ -119,6 +123,9 @@ class PostgresDb(Database):
         # reads would be planned on tables that have never been analyzed, a state production rarely sees.
         _psql("ANALYZE", database=self.name)
         return True
+
+    def flush(self) -> None:
+        _psql("CHECKPOINT", database=self.name)
 
 
 def _mysql(sql: str) -> str:

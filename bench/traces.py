@@ -470,6 +470,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             settle(s.pid, s.idle_rate, max_wait=60.0)
         for s in searched:
             s.details["analyzed"] = s.db.refresh_statistics()
+            s.db.flush()
+        # The seeding's write-back (and whatever else started meanwhile) done before the clock starts.
+        out["machine_busy_before_search"] = wait_quiet(args.wait_quiet)
 
         # 3. searches, interleaved per repetition
         conns = {s.name: Conn(s.port) for s in searched}
@@ -542,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed-batch", type=int, default=200, help="traces per seeding request")
     ap.add_argument("--seed-senders", type=int, default=2)
     ap.add_argument("--seed-cap", type=float, default=3600.0)
-    ap.add_argument("--search-reps", type=int, default=20)
+    ap.add_argument("--search-reps", type=int, default=40)
     ap.add_argument(
         "--baseline-src",
         metavar="DIR",
