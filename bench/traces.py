@@ -533,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "mysql"], default="sqlite")
     ap.add_argument("--servers", default="tracklight,mlflow")
-    ap.add_argument("--rounds", type=int, default=3, help="ingest rounds per server, interleaved")
+    ap.add_argument("--rounds", type=int, default=5, help="ingest rounds per server, interleaved")
     ap.add_argument("--ingest-traces", type=int, default=200, help="traces per ingest round")
     ap.add_argument("--min-spans", type=int, default=10)
     ap.add_argument("--max-spans", type=int, default=50)
