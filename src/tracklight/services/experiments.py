@@ -61,7 +61,7 @@ def parse_experiment_id(value: str | int) -> int:
     """The id of one experiment to act on; an integer too big to be an id names no experiment (404)."""
     number = _parse_id(value)
     if number not in _ID_RANGE:
-        raise NotFound(f"No Experiment with id={number} exists")
+        raise store.missing(number)
     return number
 
 

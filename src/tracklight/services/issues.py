@@ -21,7 +21,7 @@ from tracklight.services.experiments import parse_experiment_id
 from tracklight.store import assessments as assessment_store
 from tracklight.store import issues as store
 from tracklight.store.engine import Database
-from tracklight.store.experiments import experiment_state
+from tracklight.store.experiments import experiment_state, missing
 from tracklight.store.issues import Issue
 from tracklight.store.search.issues import search_issues
 from tracklight.store.transactions import in_transaction
@@ -118,7 +118,7 @@ class Issues:
             except NotFound:
                 stage = None
             if stage != "active":
-                raise NotFound(f"No Experiment with id={eid} exists")
+                raise missing(eid)
             if issue.source_run_id is not None and (
                 len(issue.source_run_id) > MAX_RUN_ID_LENGTH
                 or not store.run_exists(conn, issue.source_run_id)

@@ -38,6 +38,7 @@ from tracklight.artifacts.targets import (
 )
 from tracklight.errors import InvalidParameter, NotFound, TracklightError
 from tracklight.services.experiments import parse_experiment_id
+from tracklight.store import experiments as experiment_store
 from tracklight.store import purge as store
 from tracklight.store.engine import Database
 from tracklight.store.purge import ExperimentRow, ModelRow, RunRow
@@ -156,7 +157,7 @@ def _named_experiments(
     found = store.experiments_by_id(conn, experiment_ids) if experiment_ids else {}
     for eid in experiment_ids:
         if eid not in found:
-            raise NotFound(f"No Experiment with id={eid} exists")
+            raise experiment_store.missing(eid)
     active = [e for e in experiment_ids if found[e].lifecycle_stage != "deleted"]
     if active:
         raise InvalidParameter(

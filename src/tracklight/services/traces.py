@@ -30,6 +30,7 @@ from tracklight.services.experiments import (
     parse_experiment_ids,
     require_active,
 )
+from tracklight.store import experiments as experiment_store
 from tracklight.store import runs as run_store
 from tracklight.store import trace_metrics
 from tracklight.store import traces as store
@@ -147,7 +148,7 @@ def _tag(key: str, value: str) -> tuple[str, str]:
 def _active_location(experiment_id: int, state: tuple[str, str] | None) -> str:
     """active_location, given the experiment's (location, lifecycle stage) as looked up already."""
     if state is None:
-        raise NotFound(f"No Experiment with id={experiment_id} exists")
+        raise experiment_store.missing(experiment_id)
     require_active(experiment_id, state[1])
     return state[0]
 
@@ -170,8 +171,6 @@ class _ExportWrites:
 
     new_traces: list[dict[str, Any]] = field(default_factory=list)
     artifact_tags: list[dict[str, Any]] = field(default_factory=list)
-    new_ranges: list[tuple[str, int, int | None]] = field(default_factory=list)
-    new_roots: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
     ranges: list[tuple[str, int, int | None]] = field(default_factory=list)
     roots: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
     spans: list[dict[str, Any]] = field(default_factory=list)
@@ -216,9 +215,6 @@ class _ExportWrites:
                     "response_preview": settled[3] if settled else None,
                 }
             )
-            self.new_ranges.append((trace_id, start_ms, end_ms))
-            if settled:
-                self.new_roots.append(settled)
             key, value = _artifact_tag(location, trace_id)
             self.artifact_tags.append({"trace_id": trace_id, "key": key, "value": value, **order})
         self.spans += [
@@ -239,6 +235,16 @@ class _ExportWrites:
         if root is not None:
             tags += [_tag(k, val) for k, val in root.trace_tags.items()]
         self.tags += [{"trace_id": trace_id, "key": k, "value": val, **order} for k, val in tags]
+
+    def as_existing(self) -> None:
+        """Write the traces taken for new as existing ones: widened, settled and their tags brought in
+        step (another writer created some of them since they were looked up)."""
+        for row in self.new_traces:
+            start, took = row["timestamp_ms"], row["execution_time_ms"]
+            self.ranges.append((row["id"], start, None if took is None else start + took))
+            if row["state"] != "IN_PROGRESS":  # the batch had the root
+                self.roots.append((row["id"], row["state"], row["request_preview"], row["response_preview"]))
+            self.unsynced.append(row["id"])
 
 
 class Traces:
@@ -382,9 +388,7 @@ class Traces:
             if not store.ensure_traces(conn, w.new_traces):
                 # Another writer created some of these traces since we looked: what the batch says
                 # applies to them as to any existing trace, and their artifact location stays theirs.
-                w.ranges += w.new_ranges
-                w.roots += w.new_roots
-                w.unsynced += [r["id"] for r in w.new_traces]
+                w.as_existing()
                 store.add_missing_tags_of(conn, w.artifact_tags)
             else:
                 w.tags = w.artifact_tags + w.tags

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from tracklight.store import driver
 
@@ -60,7 +61,7 @@ _MAX_VALUES = 30_000
 
 @functools.lru_cache(maxsize=256)
 def _rows_sql(
-    dialect: str,
+    dialect: Dialect,
     table: str,
     columns: tuple[str, ...],
     keys: tuple[str, ...],
@@ -68,10 +69,10 @@ def _rows_sql(
     n: int,
 ) -> str:
     """INSERT of n rows of `columns`; on a key that exists, overwrite update_cols, or with None keep the row."""
-    q = (lambda name: f"`{name}`") if dialect in ("mysql", "mariadb") else (lambda name: f'"{name}"')
+    q = dialect.identifier_preparer.quote
     row = "(" + ", ".join("?" * len(columns)) + ")"
     head = f"INSERT INTO {q(table)} ({', '.join(map(q, columns))}) VALUES " + ", ".join([row] * n)  # noqa: S608
-    if dialect in ("mysql", "mariadb"):
+    if dialect.name in ("mysql", "mariadb"):
         # A no-op assignment instead of INSERT IGNORE, which would also swallow data errors.
         sets = (
             [f"{q(c)} = VALUES({q(c)})" for c in update_cols]
@@ -92,20 +93,20 @@ def _insert_rows(
     keys: list[str],
     update_cols: list[str] | None,
 ) -> int:
-    """Multi-row INSERTs of fixed SQL straight on the driver (rows with the same columns, one per key).
+    """Multi-row INSERTs of fixed SQL straight on the driver (rows with the same columns, at most one
+    per key); how many rows they inserted or changed.
 
     A span export writes three or four of them; through SQLAlchemy (an executemany that it batches into
     multi-row statements itself) each cost more in Python than in the database."""
     if not rows:
         return 0
-    rows = _one_row_per_key(rows, keys)
     columns = tuple(rows[0])
     count = 0
     per_statement = max(1, _MAX_VALUES // len(columns))
     updates = tuple(update_cols) if update_cols is not None else None
     for i in range(0, len(rows), per_statement):
         chunk = rows[i : i + per_statement]
-        sql = _rows_sql(conn.dialect.name, table.name, columns, tuple(keys), updates, len(chunk))
+        sql = _rows_sql(conn.dialect, table.name, columns, tuple(keys), updates, len(chunk))
         count += driver.write(conn, sql, [row[c] for row in chunk for c in columns])[0]
     return count
 
@@ -115,12 +116,13 @@ def insert_ignore_each(
 ) -> bool:
     """insert_ignore for a hot path (every row with the same columns): whether every row was new,
     which only PostgreSQL and SQLite tell (MySQL counts a skipped row as found)."""
-    inserted = _insert_rows(conn, table, rows, keys, None)
-    return conn.dialect.name in ("postgresql", "sqlite") and inserted == len(_one_row_per_key(rows, keys))
+    unique = _one_row_per_key(rows, keys)
+    inserted = _insert_rows(conn, table, unique, keys, None)
+    return conn.dialect.name in ("postgresql", "sqlite") and inserted == len(unique)
 
 
 def upsert_each(
     conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str], update_cols: list[str]
 ) -> None:
     """upsert for a hot path: every row with the same columns. The last row for a key wins."""
-    _insert_rows(conn, table, rows, keys, update_cols)
+    _insert_rows(conn, table, _one_row_per_key(rows, keys), keys, update_cols)

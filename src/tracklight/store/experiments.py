@@ -80,20 +80,25 @@ def _load(conn: Connection, where) -> list[Experiment]:
     return list(found.values())
 
 
+def missing(experiment_id: int) -> NotFound:
+    """The error for an experiment id that names no experiment, worded as MLflow words it."""
+    return NotFound(f"No Experiment with id={experiment_id} exists")
+
+
 def experiment_state(conn: Connection, experiment_id: int) -> tuple[str, str]:
     """(artifact location, lifecycle stage) of one experiment: what creating a run in it needs."""
     row = driver.first(
         conn, "SELECT artifact_location, lifecycle_stage FROM experiments WHERE id = ?", (experiment_id,)
     )
     if row is None:
-        raise NotFound(f"No Experiment with id={experiment_id} exists")
+        raise missing(experiment_id)
     return row[0], row[1]
 
 
 def get_experiment(conn: Connection, experiment_id: int) -> Experiment:
     found = _load(conn, s.experiments.c.id == experiment_id)
     if not found:
-        raise NotFound(f"No Experiment with id={experiment_id} exists")
+        raise missing(experiment_id)
     return found[0]
 
 
