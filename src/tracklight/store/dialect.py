@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
+from sqlalchemy import types as sa_types
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -72,6 +73,27 @@ def _rows_sql(
     q = dialect.identifier_preparer.quote
     row = "(" + ", ".join("?" * len(columns)) + ")"
     head = f"INSERT INTO {q(table)} ({', '.join(map(q, columns))}) VALUES " + ", ".join([row] * n)  # noqa: S608
+    return head + _on_conflict(dialect, keys, update_cols)
+
+
+@functools.lru_cache(maxsize=64)
+def _unnest_sql(
+    dialect: Dialect,
+    table: str,
+    columns: tuple[str, ...],
+    types: tuple[str, ...],
+    keys: tuple[str, ...],
+    update_cols: tuple[str, ...] | None,
+) -> str:
+    """PostgreSQL: the INSERT of _rows_sql for any number of rows, one array parameter a column."""
+    q = dialect.identifier_preparer.quote
+    arrays = ", ".join(f"?::{t}[]" for t in types)
+    head = f"INSERT INTO {q(table)} ({', '.join(map(q, columns))}) SELECT * FROM unnest({arrays})"  # noqa: S608
+    return head + _on_conflict(dialect, keys, update_cols)
+
+
+def _on_conflict(dialect: Dialect, keys: tuple[str, ...], update_cols: tuple[str, ...] | None) -> str:
+    q = dialect.identifier_preparer.quote
     if dialect.name in ("mysql", "mariadb"):
         # A no-op assignment instead of INSERT IGNORE, which would also swallow data errors.
         sets = (
@@ -79,11 +101,41 @@ def _rows_sql(
             if update_cols
             else [f"{q(keys[0])} = {q(keys[0])}"]
         )
-        return f"{head} ON DUPLICATE KEY UPDATE {', '.join(sets)}"
-    conflict = f"{head} ON CONFLICT ({', '.join(map(q, keys))})"
+        return f" ON DUPLICATE KEY UPDATE {', '.join(sets)}"
+    conflict = f" ON CONFLICT ({', '.join(map(q, keys))})"
     if not update_cols:
         return f"{conflict} DO NOTHING"
     return f"{conflict} DO UPDATE SET {', '.join(f'{q(c)} = excluded.{q(c)}' for c in update_cols)}"
+
+
+def _array_types(table: Table, columns: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The PostgreSQL array type each column is sent as, or None if one is neither text nor integer.
+    Text goes as text[], not as the column's varchar(n)[]: a cast to varchar(n) would cut a long value
+    short, where the INSERT's own assignment refuses it."""
+    types = []
+    for name in columns:
+        kind = table.c[name].type
+        if isinstance(kind, sa_types.Integer):
+            types.append("bigint")
+        elif isinstance(kind, sa_types.String):
+            types.append("text")
+        else:
+            return None
+    return tuple(types)
+
+
+def array_literal(values: Sequence[str | int | None]) -> str:
+    """PostgreSQL's text form of a one-dimensional array of these values (None as NULL): every element
+    quoted, so that no value (empty, "NULL", braces, commas, spaces) is read as anything but itself."""
+    out = []
+    for value in values:
+        if value is None:
+            out.append("NULL")
+        elif isinstance(value, int):
+            out.append(str(value))
+        else:
+            out.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(out) + "}"
 
 
 def _insert_rows(
@@ -97,13 +149,19 @@ def _insert_rows(
     per key); how many rows they inserted or changed.
 
     A span export writes three or four of them; through SQLAlchemy (an executemany that it batches into
-    multi-row statements itself) each cost more in Python than in the database."""
+    multi-row statements itself) each cost more in Python than in the database. On PostgreSQL the rows
+    go as one array a column: psycopg2 renders every parameter into the statement's text, and quoting
+    a few arrays, and PostgreSQL parsing them, costs a third less than a literal for every value."""
     if not rows:
         return 0
     columns = tuple(rows[0])
+    updates = tuple(update_cols) if update_cols is not None else None
+    types = _array_types(table, columns) if conn.dialect.name == "postgresql" else None
+    if types is not None:
+        sql = _unnest_sql(conn.dialect, table.name, columns, types, tuple(keys), updates)
+        return driver.write(conn, sql, [array_literal([row[c] for row in rows]) for c in columns])[0]
     count = 0
     per_statement = max(1, _MAX_VALUES // len(columns))
-    updates = tuple(update_cols) if update_cols is not None else None
     for i in range(0, len(rows), per_statement):
         chunk = rows[i : i + per_statement]
         sql = _rows_sql(conn.dialect, table.name, columns, tuple(keys), updates, len(chunk))
