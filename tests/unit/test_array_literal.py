@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness.databases import create_database, drop_database, selected_backends
+from harness.databases import selected_backends
+from harness.inprocess import opened_database
 
 from tracklight.store.dialect import array_literal
-from tracklight.store.engine import Database, open_database
+from tracklight.store.engine import Database
 
 pytestmark = pytest.mark.skipif("postgresql" not in selected_backends(), reason="PostgreSQL not selected")
 
@@ -33,13 +34,8 @@ AWKWARD = [
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    uri = create_database("postgresql", tmp_path)
-    database = open_database(str(uri))
-    try:
+    with opened_database("postgresql", tmp_path) as database:
         yield database
-    finally:
-        database.dispose()
-        drop_database(uri)
 
 
 def test_text_values_read_back_unchanged(db: Database) -> None:

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness.databases import create_database, drop_database, selected_backends
+from harness.databases import selected_backends
+from harness.inprocess import opened_database
 
 from tracklight.auth import gate
 from tracklight.services.experiments import Experiments
 from tracklight.services.runs import Runs
-from tracklight.store.engine import Database, open_database
-from tracklight.store.migrate import prepare_for_serving
+from tracklight.store.engine import Database
 from tracklight.store.records import MetricPoint
 
 pytestmark = pytest.mark.skipif("postgresql" not in selected_backends(), reason="PostgreSQL not selected")
@@ -21,16 +21,10 @@ pytestmark = pytest.mark.skipif("postgresql" not in selected_backends(), reason=
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    uri = create_database("postgresql", tmp_path)
-    # One pooled connection, so that the statements dropped below are those the next write uses.
-    database = open_database(str(uri), pool_size=1)
     gate.install(None)
-    try:
-        prepare_for_serving(database)
+    # One pooled connection, so that the statements dropped below are those the next write uses.
+    with opened_database("postgresql", tmp_path, pool_size=1, serving=True) as database:
         yield database
-    finally:
-        database.dispose()
-        drop_database(uri)
 
 
 def drop_prepared(db: Database) -> list[str]:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from harness.databases import create_database, drop_database, selected_backends
+from harness.databases import selected_backends
+from harness.inprocess import opened_database
 
 from tracklight.auth import gate
 from tracklight.services.experiments import Experiments
 from tracklight.services.traces import SpanIn, Traces
-from tracklight.store.engine import Database, open_database
-from tracklight.store.migrate import prepare_for_serving
+from tracklight.store.engine import Database
 
 # SQLite takes its write lock before the look-up, so there the export never misses a trace.
 BACKENDS = [b for b in ("postgresql", "mariadb") if b in selected_backends()]
@@ -29,15 +29,9 @@ SECOND = 1_000_000_000
 
 @pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    uri = create_database(request.param, tmp_path)
-    database = open_database(str(uri))
     gate.install(None)
-    try:
-        prepare_for_serving(database)
+    with opened_database(request.param, tmp_path, serving=True) as database:
         yield database
-    finally:
-        database.dispose()
-        drop_database(uri)
 
 
 def span(span_id: str, parent: str | None, start_s: int, end_s: int, **extra: object) -> SpanIn:
