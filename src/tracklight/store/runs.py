@@ -15,8 +15,6 @@ from sqlalchemy import (
     Connection,
     Select,
     Text,
-    any_,
-    bindparam,
     cast,
     func,
     literal,
@@ -25,12 +23,11 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklight.errors import NotFound
-from tracklight.store import driver
+from tracklight.store import driver, id_lists
 from tracklight.store import schema as s
 from tracklight.store.records import DatasetInput, MetricPoint, Run, RunRef
 from tracklight.store.search.compiled import CompiledQuery
@@ -286,34 +283,23 @@ class _Queries:
     data: CompiledQuery
 
 
-def _bucket(n: int) -> int:
-    """The IN-list length used for n ids: powers of two, so a few compiled shapes serve every size."""
-    return 1 << max(0, n - 1).bit_length()
-
-
 def _ids_param(conn: Connection, ids: list[int]) -> dict[str, object]:
-    if conn.dialect.name == "postgresql":
-        # One array parameter instead of a thousand: psycopg2 adapts each parameter in Python.
-        return {"ids": "{" + ",".join(map(str, ids)) + "}"}
-    # The list is padded to its bucket's length by repeating an id, which changes no result.
-    padded = ids + ids[:1] * (_bucket(len(ids)) - len(ids))
-    return {f"ids_{i}": run_id for i, run_id in enumerate(padded, 1)}
+    return id_lists.bound("ids", ids, id_lists.shape(conn.dialect, len(ids)))
 
 
 def _queries(conn: Connection, count: int) -> _Queries:
-    """The compiled loading statements for `count` ids (one shape for all counts on PostgreSQL)."""
-    postgresql = conn.dialect.name == "postgresql"
-    return _queries_for(conn.dialect, 0 if postgresql else _bucket(count))
+    """The compiled loading statements for `count` ids."""
+    return _queries_for(conn.dialect, id_lists.shape(conn.dialect, count))
 
 
 @functools.lru_cache(maxsize=64)
-def _queries_for(dialect: Dialect, count: int) -> _Queries:
-    statements = _run_statements(dialect.name == "postgresql", count)
+def _queries_for(dialect: Dialect, size: int) -> _Queries:
+    statements = _run_statements(id_lists.member("ids", BigInteger(), size))
     return _Queries(*(CompiledQuery.of(stmt, dialect) for stmt in statements))
 
 
-def _run_statements(postgresql: bool, count: int) -> tuple[Select, CompoundSelect]:
-    """The two reads that load runs by id (an array parameter on PostgreSQL, else `count` ids).
+def _run_statements(member: id_lists.Member) -> tuple[Select, CompoundSelect]:
+    """The two reads that load runs by id, for the runs that `member` selects.
 
     The second fetches latest metrics, params, tags, model links and dataset links in one round
     trip; each row is (run_id, kind, key, text, number, is_nan, timestamp, step), where kind is
@@ -321,17 +307,6 @@ def _run_statements(postgresql: bool, count: int) -> tuple[Select, CompoundSelec
     direction. Its metrics branch comes first so its typed columns set the union's types.
     """
     p, t, ms, lk, ri = s.params.c, s.run_tags.c, s.metric_series.c, s.run_model_links.c, s.run_inputs.c
-    if postgresql:
-        id_array = cast(bindparam("ids", "{}", type_=Text), ARRAY(BigInteger))
-
-        def member(column: ColumnElement[int]) -> ColumnElement[bool]:
-            return column == any_(id_array)
-    else:
-        ids = bindparam("ids", [0] * count, expanding=True)
-
-        def member(column: ColumnElement[int]) -> ColumnElement[bool]:
-            return column.in_(ids)
-
     runs = select(*RUN_COLUMNS).where(member(_r.id))
     data = union_all(
         select(

@@ -9,11 +9,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
 from tracklight.store import assessments as assessment_store
-from tracklight.store import driver
+from tracklight.store import driver, id_lists
 from tracklight.store.assessments import AssessmentRecord
 from tracklight.store.dialect import insert_ignore, insert_ignore_each, upsert, upsert_each
 from tracklight.store.schema import (
@@ -125,27 +124,18 @@ def records_of_rows(conn: Connection, rows: Sequence[Any]) -> list[TraceRecord]:
 
 def _page_data_rows(conn: Connection, ids: list[str]) -> Iterable[tuple[str, int, str, str]]:
     """The rows of _page_data for these trace ids."""
-    if conn.dialect.name == "postgresql":
-        # One array parameter, sent once: a page's ids rendered as a hundred literals in each of the
-        # three arms cost the driver and the server's parser more than the lookups themselves.
-        yield from _page_data_by_array(conn.dialect).fetch(conn, {"ids": ids})
-        return
     for chunk in _chunks(ids):
-        size = next(b for b in _ID_BUCKETS if b >= len(chunk))
-        # Padding with the first id keeps the number of statement shapes small; IN ignores repeats.
-        bound = {f"id_{i}": chunk[i] if i < len(chunk) else chunk[0] for i in range(size)}
-        yield from _page_data(conn.dialect, size).fetch(conn, bound)
+        size = id_lists.shape(conn.dialect, len(chunk))
+        yield from _page_data(conn.dialect, size).fetch(conn, id_lists.bound("ids", chunk, size))
 
 
-# Statement sizes for a page's ids (the largest is _CHUNK or more).
-_ID_BUCKETS = (8, 32, 128, 512)
-
-
-def _page_data_statement(match: Any) -> sa.CompoundSelect:
+@functools.lru_cache(maxsize=32)
+def _page_data(dialect: Dialect, size: int) -> CompiledQuery:
     """(trace id, 0, key, value) for tags, (…, 1, key, value) for metadata and (…, 2, id, name) for
-    assessments, of the traces `match(column)` selects."""
+    assessments, of the traces bound as `ids` in a statement of this shape (id_lists)."""
+    match = id_lists.member("ids", sa.String(), size)
     a = assessment_table.c
-    return sa.union_all(
+    stmt = sa.union_all(
         sa.select(trace_tags.c.trace_id, sa.literal_column("0"), trace_tags.c.key, trace_tags.c.value).where(
             match(trace_tags.c.trace_id)
         ),
@@ -154,22 +144,6 @@ def _page_data_statement(match: Any) -> sa.CompoundSelect:
         ).where(match(trace_metadata.c.trace_id)),
         sa.select(a.trace_id, sa.literal_column("2"), a.id, a.name).where(match(a.trace_id)),
     )
-
-
-@functools.lru_cache(maxsize=32)
-def _page_data(dialect: Dialect, size: int) -> CompiledQuery:
-    """_page_data_statement for up to `size` traces bound as id_0, id_1, …"""
-    ids = [sa.bindparam(f"id_{i}", None, type_=sa.String()) for i in range(size)]
-    return CompiledQuery.of(_page_data_statement(lambda column: column.in_(ids)), dialect)
-
-
-@functools.lru_cache(maxsize=2)
-def _page_data_by_array(dialect: Dialect) -> CompiledQuery:
-    """_page_data_statement for the traces of the array bound as `ids` (PostgreSQL)."""
-    wanted = sa.select(sa.cast(sa.bindparam("ids", None), postgresql.ARRAY(sa.String)).label("ids")).cte(
-        "wanted"
-    )
-    stmt = _page_data_statement(lambda column: column == sa.any_(wanted.c.ids))
     return CompiledQuery.of(stmt, dialect)
 
 
