@@ -98,7 +98,7 @@ class PostgresDb(Database):
     cpu_note = "DB CPU = every `postgres` process (postmaster incl. reaped backends); other sessions' use adds noise."
 
     def __init__(self, server: str) -> None:
-        self.name = f"tlbench_{server}_{os.getpid()}_{int(time.time())}"
+        self.name = f"tlbench_{server.replace('-', '_')}_{os.getpid()}_{int(time.time())}"
         _psql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
         _psql(f"CREATE DATABASE {self.name}")
 
@@ -139,7 +139,7 @@ class MysqlDb(Database):
     cpu_note = "DB CPU = the mariadbd process."
 
     def __init__(self, server: str) -> None:
-        self.name = f"tlbench_{server}_{os.getpid()}_{int(time.time())}"
+        self.name = f"tlbench_{server.replace('-', '_')}_{os.getpid()}_{int(time.time())}"
         _mysql(f"DROP DATABASE IF EXISTS {self.name}")
         _mysql(f"CREATE DATABASE {self.name} CHARACTER SET utf8mb4")
 

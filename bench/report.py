@@ -133,8 +133,7 @@ def rows(
                 "label": m.label,
                 "figures": per,
                 "cells": [_fmt(per[s], m.digits) for s in servers],
-                "tracklight/fml": _ratio(ours, per.get("fml")),
-                "tracklight/mlflow": _ratio(ours, per.get("mlflow")),
+                **{f"{OURS}/{s}": _ratio(ours, per.get(s)) for s in {"fml", "mlflow", *servers} - {OURS}},
                 "target": target,
                 "verdict": word,
             }

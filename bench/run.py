@@ -26,6 +26,7 @@ import workload  # noqa: E402
 from backends import Database, create_database  # noqa: E402
 from procfs import busy_fraction, loadavg, machine_busy_seconds, machine_info, tree_cpu_seconds, tree_memory  # noqa: E402
 from servers import (  # noqa: E402
+    BEFORE,
     FML_BIN,
     MLFLOW_BIN,
     PEER_VENV,
@@ -35,6 +36,7 @@ from servers import (  # noqa: E402
     TRACKLIGHT_BIN,
     ServerProcess,
     ServerSpec,
+    baseline_spec,
     free_port,
     run_prepare,
     stop_all_started,
@@ -132,6 +134,8 @@ def server_version(name: str) -> str:
             " + uncommitted changes" if _out(["git", "-C", str(ROOT), "status", "--porcelain", "src"]) else ""
         )
         return f"{_out([str(TRACKLIGHT_BIN.parent / 'python'), '-c', meta, 'tracklight'])} (git {rev}{dirty}, {ROOT / 'src'})"
+    if name == BEFORE:
+        return f"from {SPECS[BEFORE].env['PYTHONPATH']}"
     if name == "mlflow":
         return _out([str(PEER_VENV / "bin" / "python"), "-c", meta, "mlflow"])
     return _out([str(FML_BIN), "--version"])
@@ -473,6 +477,13 @@ def main(argv: list[str] | None = None) -> int:
         help="PostgreSQL: read from never-analyzed tables instead of running ANALYZE after the writes",
     )
     ap.add_argument(
+        "--baseline-src",
+        type=Path,
+        metavar="DIR",
+        help="also run tracklight from this source directory (the `src` of `git archive <commit> src | tar -x`),"
+        " as 'tracklight-before', right after tracklight, with a ratio column against it",
+    )
+    ap.add_argument(
         "--wait-quiet",
         type=float,
         default=90.0,
@@ -489,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     for s in skipped:
         log(f"{s} does not support {args.backend}: skipped")
     servers = [s for s in servers if s not in skipped]
+    if args.baseline_src is not None:
+        SPECS[BEFORE] = baseline_spec(args.baseline_src.resolve())
+        servers.insert(servers.index("tracklight") + 1 if "tracklight" in servers else 0, BEFORE)
     cfg = Config.make(args.backend, servers, args.quick)
     cfg.wait_quiet_s = args.wait_quiet
     cfg.analyze = not args.no_analyze
@@ -540,7 +554,11 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['ram_gib']} GiB RAM, "
         f"kernel {machine['kernel']}, load average at start {machine['loadavg_at_start']}\n"
     )
-    print(report.markdown_table(columns, table))
+    print(
+        report.markdown_table(
+            columns, table, peers=("fml", "mlflow", *([BEFORE] if BEFORE in columns else []))
+        )
+    )
     print()
     for name in columns:
         r = results.get(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import signal
@@ -113,6 +114,19 @@ SPECS: dict[str, ServerSpec] = {
     # fml supports SQLite and PostgreSQL only and has no get-history-bulk-interval route.
     "fml": ServerSpec("fml", ("sqlite", "postgresql"), _fml_cmd, has_bulk_interval=False),
 }
+
+# tracklight from another source tree (an older commit's), for a before/after column in the same run.
+BEFORE = "tracklight-before"
+
+
+def baseline_spec(src: Path) -> ServerSpec:
+    """The tracklight spec, run from `src` (a `src` directory) instead of this checkout's."""
+    return dataclasses.replace(
+        SPECS["tracklight"],
+        name=BEFORE,
+        env={"PYTHONPATH": str(src)},
+        before_start=functools.cache(lambda: byte_compile(TRACKLIGHT_BIN.parent / "python", src)),
+    )
 
 
 def free_port() -> int:
