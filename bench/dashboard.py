@@ -174,6 +174,8 @@ def measure_link(browser: Browser, ui: Ui) -> dict[str, Any]:
             # Located by text: while the popover below is open the toggle is aria-hidden.
             toggle = page.locator("div[role=button]", has_text="Model training")
             toggle.wait_for()
+            # Its router moves on to the overview after first paint; a click before that can be lost.
+            page.wait_for_url("**/overview/**")
             detour = page.url
             # A first visit also gets a "Detect Issues" popover that blocks pointer clicks until
             # dismissed; the click goes straight to the toggle, so the figure leaves that step out.
