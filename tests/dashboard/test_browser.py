@@ -65,6 +65,14 @@ def test_run_page_and_metric_chart(dashboard: Dashboard, page: Watched) -> None:
     p.goto(f"{dashboard.url}/experiments/{d.experiment_id}/runs/{d.runs['train-1']}")
     assert p.locator("h1").inner_text().startswith("train-1")
     assert p.locator("#params").get_by_text("optimizer").count() == 1
+    # Each metric's row has a sparkline of its history, sampled on the server.
+    spark = p.locator("#metrics svg[data-spark='loss']")
+    expect(spark).to_have_attribute("data-drawn", "true")
+    line = [
+        tuple(map(float, xy.split(","))) for xy in spark.locator("polyline").get_attribute("points").split()
+    ]
+    assert 10 <= len(line) <= 51 and line == sorted(line)  # sampled, in step order
+    assert line[0][1] < line[-1][1]  # the loss falls, so its line starts high (SVG's y grows downwards)
     chart = p.locator("figure.chart[data-key='loss']")
     chart.scroll_into_view_if_needed()
     p.wait_for_selector("figure.chart[data-key='loss'][data-rendered='true']")

@@ -62,6 +62,9 @@ def test_a_running_run_refreshes_itself(dashboard: Dashboard, page: Watched) -> 
     expect(chart).to_have_attribute("data-points", "2", timeout=15_000)
     expect(p.locator("figure.chart[data-key='accuracy']")).to_have_attribute("data-rendered", "true")
     expect(p.locator("#metrics tr", has_text="loss")).to_contain_text("0.5")
+    # The swapped-in table's sparklines are drawn again, the loss one from its two points now.
+    expect(p.locator("#metrics svg[data-spark='loss']")).to_have_attribute("data-points", "2")
+    expect(p.locator("#metrics svg[data-spark='accuracy']")).to_have_attribute("data-drawn", "true")
     page.shot("run-live")
     # Once it finishes, the status says so and the polling stops.
     client.set_terminated(run_id, "FINISHED")
