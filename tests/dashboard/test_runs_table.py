@@ -232,3 +232,23 @@ def test_choose_experiments_on_the_list(dashboard: Dashboard, nested: Nested, pa
     assert p.url.count("experiment=") == 2
     page.shot("runs-several-experiments")
     page.clean()
+
+
+def test_deleted_runs_shown_on_demand(dashboard: Dashboard) -> None:
+    client = dashboard.client
+    eid = client.create_experiment(f"deleted-{uuid.uuid4().hex[:8]}")
+    kept = client.create_run(eid, run_name="kept").info.run_id
+    gone = client.create_run(eid, run_name="gone").info.run_id
+    client.delete_run(gone)
+
+    def shown(lifecycle: str | None) -> dict[str, bool]:
+        params = {"lifecycle": lifecycle} if lifecycle else {}
+        r = get(dashboard, f"/experiments/{eid}", **params)
+        assert r.status_code == 200
+        return {run_id: bool(deleted) for run_id, _, deleted, _ in ROW.findall(r.text)}
+
+    assert shown(None) == {kept: False}  # the default: active runs only
+    assert shown("deleted") == {gone: True}  # marked as deleted
+    assert shown("all") == {kept: False, gone: True}
+    client.restore_run(gone)
+    assert shown(None) == {kept: False, gone: False}
