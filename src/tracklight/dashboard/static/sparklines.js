@@ -79,9 +79,20 @@
     svgs.forEach(function (svg) { seen.observe(svg); });
   }
 
+  // The charts below ask for the same series, 1000 points each: the sparklines wait until the charts
+  // on screen have theirs (or 3 s), so that on a long series they do not slow the first chart down.
+  function afterCharts(then) {
+    var started = Date.now();
+    (function check() {
+      var busy = document.querySelector("figure.chart[aria-busy]");
+      if ((!busy && Date.now() - started > 100) || Date.now() - started > 3000) then();
+      else setTimeout(check, 50);
+    })();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var section = document.getElementById("run-live");
-    if (section) watch(section);
+    if (section) afterCharts(function () { watch(section); });
   });
   document.addEventListener("htmx:load", function (event) {
     var el = event.detail && event.detail.elt;
