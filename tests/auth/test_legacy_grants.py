@@ -24,7 +24,7 @@ class Resource:
     id_field: str
     answer: str
     make: Callable[[ServerProcess], str]  # creates one as the admin; returns its id
-    read: Callable[[ServerProcess, str], str]  # the read API path (GET) of one, by id
+    read: str  # the read API path (GET) of one, with {} for its id
 
 
 def _make_experiment(server: ServerProcess) -> str:
@@ -41,11 +41,11 @@ def _make_model(server: ServerProcess) -> str:
 RESOURCES = [
     Resource(
         "experiments", "experiment_id", "experiment_permission", _make_experiment,
-        lambda _s, rid: f"experiments/get?experiment_id={rid}",
+        "experiments/get?experiment_id={}",
     ),
     Resource(
         "registered-models", "name", "registered_model_permission", _make_model,
-        lambda _s, rid: f"registered-models/get?name={rid}",
+        "registered-models/get?name={}",
     ),
 ]  # fmt: skip
 
@@ -74,7 +74,7 @@ def test_grant_get_update_delete(auth_server: ServerProcess, resource: Resource)
     key = {resource.id_field: rid, "username": username}
 
     def can_read() -> bool:
-        got = _call(auth_server, (username, password), "GET", resource.read(auth_server, rid))
+        got = _call(auth_server, (username, password), "GET", resource.read.format(rid))
         if got.status_code == 200:
             return True
         assert (got.status_code, got.json()["error_code"]) == (403, "PERMISSION_DENIED"), got.text
