@@ -247,3 +247,123 @@ def test_a_write_that_must_not_wait_gives_way_to_another_process_holding_the_loc
     finally:
         holder.close()
     assert names(engine) == {"free"}
+
+
+# Batches: whole calls (each may start write transactions of its own) in one transaction, one commit.
+
+
+def calling(group: GroupCommit, *works: Callable[[Connection], Any]) -> Callable[[], list[Any]]:
+    """A call as a request handler makes it: each work its own write transaction, one after another."""
+    return lambda: [group.run(work) for work in works]
+
+
+def rejected(message: str) -> Callable[[], Any]:
+    """A call refused before it writes anything, as input validation refuses one."""
+
+    def call() -> Any:
+        raise ValueError(message)
+
+    return call
+
+
+def test_a_batch_commits_once_and_acknowledges_nothing_before_that(engine: Engine) -> None:
+    group, commits = make_group(engine)
+    calls = [calling(group, insert(f"r{i}"), insert(f"r{i}-tag")) for i in range(3)] + [rejected("bad key")]
+    commit = group.batch_now(calls)
+    assert names(engine) == set()  # run, but not committed: another connection sees none of it
+    outcomes = commit()
+    assert [o for o, _ in outcomes[:3]] == [[f"r{i}", f"r{i}-tag"] for i in range(3)]
+    assert outcomes[3][0] is None and isinstance(outcomes[3][1], ValueError)
+    assert names(engine) == {f"r{i}{s}" for i in range(3) for s in ("", "-tag")}
+    assert len(commits) == 1
+
+
+def test_a_batch_holds_other_writes_until_its_commit_has_run(engine: Engine) -> None:
+    group, commits = make_group(engine)
+    commit = group.batch_now([calling(group, insert("batched"))])
+    with pytest.raises(WouldWait):
+        without_waiting(group.run, insert("must-not-wait"))
+    with pytest.raises(WouldWait):
+        group.batch_now([calling(group, insert("second-batch"))])
+    queued = threading.Thread(target=group.run, args=(insert("queued"),))
+    queued.start()
+    wait_until(lambda: len(group._queue) == 1)
+    assert commit() == [(["batched"], None)]
+    queued.join(WAIT_S)
+    assert names(engine) == {"batched", "queued"}
+    assert len(commits) == 2
+
+
+def test_a_batch_gives_way_to_a_group_in_progress_having_run_nothing(engine: Engine) -> None:
+    group, _ = make_group(engine)
+    ran: list[str] = []
+
+    def call() -> None:
+        ran.append("ran")
+
+    with Held(group), pytest.raises(WouldWait):
+        group.batch_now([call])
+    assert ran == []
+    assert names(engine) == {"held"}
+
+
+def both(*works: Callable[[Connection], Any]) -> Callable[[Connection], list[Any]]:
+    """One transaction's work that is several writes, one after another."""
+    return lambda conn: [work(conn) for work in works]
+
+
+def test_a_write_failing_in_a_batch_undoes_the_batch_and_each_call_runs_again_alone(engine: Engine) -> None:
+    """Without a savepoint per call the batch cannot undo one call's half-done write, so it keeps
+    nothing and runs every call again, each in its own transaction: each good call's writes are
+    stored once, and the failing call gets its own error."""
+    group, commits = make_group(engine)
+    runs: list[str] = []
+
+    def counted(name: str) -> Callable[[Connection], str]:
+        def work(conn: Connection) -> str:
+            runs.append(name)
+            return insert(name)(conn)
+
+        return work
+
+    calls = [
+        calling(group, counted("a")),
+        calling(group, both(counted("b"), insert("a"))),
+        calling(group, counted("c")),
+    ]
+    outcomes = group.batch_now(calls)()
+    assert outcomes[0] == (["a"], None) and outcomes[2] == (["c"], None)
+    assert isinstance(outcomes[1][1], IntegrityError)
+    # 'b' was written, in the same transaction, before its call failed on the duplicate 'a': undone.
+    assert names(engine) == {"a", "c"}
+    assert runs == ["a", "b", "a", "b", "c"]  # the batch stopped at the failure; then each call alone
+    assert len(commits) == 2  # 'a' and 'c' alone; the failed call's transaction rolled back
+
+
+def test_when_a_batch_commit_fails_each_call_runs_again_alone(engine: Engine) -> None:
+    group, _ = make_group(engine)
+    calls = [
+        calling(group, insert("ok1")),
+        calling(group, insert("orphan", parent=99)),
+        calling(group, insert("ok2")),
+    ]
+    outcomes = group.batch_now(calls)()
+    assert outcomes[0] == (["ok1"], None) and outcomes[2] == (["ok2"], None)
+    assert isinstance(outcomes[1][1], IntegrityError)
+    assert names(engine) == {"ok1", "ok2"}
+    assert group.run(insert("later")) == "later"
+
+
+def test_a_batch_run_on_a_worker_queues_behind_a_group_and_commits_once(engine: Engine) -> None:
+    group, commits = make_group(engine)
+    outcomes: list[Any] = []
+    batch = threading.Thread(
+        target=lambda: outcomes.extend(group.run_batch([calling(group, insert(f"w{i}")) for i in range(4)]))
+    )
+    with Held(group):
+        batch.start()
+        wait_until(lambda: len(group._queue) == 1)
+    batch.join(WAIT_S)
+    assert outcomes == [([f"w{i}"], None) for i in range(4)]
+    assert names(engine) == {"held", *(f"w{i}" for i in range(4))}
+    assert len(commits) == 2

@@ -29,6 +29,7 @@ from tracklight.http.tokens import TOKEN_API
 from tracklight.http.traces import is_trace_data_path, trace_data_download
 from tracklight.http.users import AUTH_API_2_0, AUTH_API_3_0
 from tracklight.http.workers import in_worker
+from tracklight.http.write_batches import WriteBatches
 from tracklight.store import loop_reads
 from tracklight.store.group_commit import WouldWait, without_waiting
 from tracklight.store.loop_reads import ReadMustWait
@@ -124,6 +125,8 @@ class TracklightApp:
         # On SQLite a short write may run on the event loop's thread when it is the only request in
         # flight (see _call): the requests the edge counts.
         self.in_flight = in_flight if self.db is not None and self.db.group_commit is not None else None
+        # ... and otherwise in a batch with the short writes in flight beside it.
+        self.write_batches = WriteBatches(self.db.group_commit) if self.in_flight is not None else None
         for path, by_method in self.routes.items():
             if path in self.plain or path in self.probes or path in self.streamed:
                 continue
@@ -244,7 +247,8 @@ class TracklightApp:
 
     async def _call(self, handler: Handler, fields: Fields, service: Any) -> Any:
         """handler(fields, service) on a worker thread, or, for a short write or a short read on SQLite
-        while nothing else is in flight, on this thread.
+        while nothing else is in flight, on this thread; a short write with others in flight goes into
+        the next of their batches (http.write_batches).
 
         The hop to a worker and back is two thread wake-ups and a few GIL hand-offs: on a busy
         machine, a fifth of a run create's CPU and more of its latency. Run here, the call holds up
@@ -257,14 +261,16 @@ class TracklightApp:
         """
         in_flight = self.in_flight
         short = SHORT_WRITES.get(handler)
-        if in_flight is not None and short is not None and in_flight.count == 1 and short(fields):
-            await asyncio.sleep(0)
+        if in_flight is not None and short is not None and short(fields):
             if in_flight.count == 1:
-                try:
-                    return without_waiting(handler, fields, service)
-                except WouldWait:
-                    pass
-        elif in_flight is not None and handler in SHORT_READS and in_flight.count == 1:
+                await asyncio.sleep(0)
+                if in_flight.count == 1:
+                    try:
+                        return without_waiting(handler, fields, service)
+                    except WouldWait:
+                        pass
+            return await self.write_batches.run(handler, fields, service)  # type: ignore[union-attr]
+        if in_flight is not None and handler in SHORT_READS and in_flight.count == 1:
             # The same for a read: it runs here only within a budget, and never waits for a lock.
             await asyncio.sleep(0)
             if in_flight.count == 1:

@@ -79,9 +79,15 @@ def _settle(future: asyncio.Future[Any], outcome: tuple[Any, BaseException | Non
 _POOL = _Workers(MAX_THREADS)
 
 
-async def in_worker(fn: Callable[..., T], *args: object) -> T:
-    """fn(*args) on a worker thread, in the caller's context (so the request id tags its log lines)."""
+def on_worker(fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """A future of fn(*args) on a worker thread, in the caller's context (so the request id tags its
+    log lines); call it on the event loop's thread."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
     _POOL.submit(loop, future, (contextvars.copy_context(), fn, args))
-    return await future
+    return future
+
+
+async def in_worker(fn: Callable[..., T], *args: object) -> T:
+    """fn(*args) on a worker thread, in the caller's context."""
+    return await on_worker(fn, *args)
