@@ -13,6 +13,8 @@ import orjson
 # while serving it carries the same id as the access line and the X-Request-ID response header.
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
+ACCESS_LOGGER = "tracklight.access"
+
 # No line format here shows the source file, thread or process of a record, so a record need not look
 # them up: the stack walk and getpid() of every access line are the Python docs' own logging
 # optimisations ("Optimization" in the logging HOWTO), set for the server's process.
@@ -54,6 +56,25 @@ class JsonFormatter(logging.Formatter):
             out["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(out, default=str).decode()
 
+    def access_line(self, logger: str, method: str, path: str, status: int, duration_ms: float) -> str:
+        """What format() makes of the access log's record for one request (see AccessLog)."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        out: dict[str, Any] = {
+            "time": f"{self._stamp}.{int((now - second) * 1000):03d}Z",
+            "level": "INFO",
+            "logger": logger,
+            "message": f"{method} {path} {status}",
+        }
+        rid = request_id.get()
+        if rid is not None:
+            out["request_id"] = rid
+        out["method"], out["path"], out["status"], out["duration_ms"] = method, path, status, duration_ms
+        return orjson.dumps(out).decode()
+
 
 class TextFormatter(logging.Formatter):
     """The plain format, with the request id and `extra` fields appended as key=value."""
@@ -86,3 +107,53 @@ def log_config(fmt: str) -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "propagate": False},
         },
     }
+
+
+class AccessLog:
+    """The line logged per request, on the `tracklight.access` logger.
+
+    Under log_config's own JSON configuration (one stream handler with our formatter, no filters,
+    which is what the server runs with) the line is formatted and written here, without a LogRecord
+    or the handler chain: the same line for a fifth of the work, which was a tenth of a run create's
+    CPU. Under any other configuration it goes through `logging` like every other line. Which of the
+    two is decided at the first request, after the server has configured logging.
+    """
+
+    def __init__(self, logger: str = ACCESS_LOGGER) -> None:
+        self._logger = logging.getLogger(logger)
+        self._direct: tuple[logging.StreamHandler[Any], JsonFormatter] | None = None
+        self._decided = False
+
+    def __call__(self, method: str, path: str, status: int, duration_ms: float) -> None:
+        if not self._decided:
+            self._direct = self._only_json_handler()
+            self._decided = True
+        if self._direct is None:
+            extra = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
+            self._logger.info("%s %s %d", method, path, status, extra=extra)
+            return
+        handler, formatter = self._direct
+        line = formatter.access_line(self._logger.name, method, path, status, duration_ms)
+        line += handler.terminator
+        with handler.lock:  # type: ignore[union-attr]
+            try:
+                handler.stream.write(line)
+                handler.stream.flush()
+            except (OSError, ValueError):
+                pass  # as logging does when stderr is gone: the request is not failed for its log line
+
+    def _only_json_handler(self) -> tuple[logging.StreamHandler[Any], JsonFormatter] | None:
+        logger: logging.Logger | None = self._logger
+        if not self._logger.isEnabledFor(logging.INFO) or self._logger.filters:
+            return None
+        handlers: list[logging.Handler] = []
+        while logger is not None:
+            handlers += logger.handlers
+            logger = logger.parent if logger.propagate else None
+        if len(handlers) != 1:
+            return None
+        handler = handlers[0]
+        if type(handler) is not logging.StreamHandler or handler.filters or handler.level > logging.INFO:
+            return None
+        formatter = handler.formatter
+        return (handler, formatter) if type(formatter) is JsonFormatter else None

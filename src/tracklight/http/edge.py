@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
@@ -16,9 +15,9 @@ from tracklight.config import Settings
 from tracklight.http.hosts import HostGuard, unguarded_paths
 from tracklight.http.responses import error_response
 from tracklight.http.telemetry import REQUEST_SECONDS
-from tracklight.logs import request_id
+from tracklight.logs import AccessLog, request_id
 
-access_log = logging.getLogger("tracklight.access")
+access_log = AccessLog()
 
 # A caller's X-Request-ID is kept (so ids follow a request across a load balancer) if it is sane.
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -108,16 +107,5 @@ class Edge:
             if timer is None:  # labels() takes a lock and builds a key each time; keep the child
                 timer = self.timers[labels] = REQUEST_SECONDS.labels(labels[0], labels[1], str(shown))
             timer.observe(elapsed)
-            access_log.info(
-                "%s %s %d",
-                method,
-                path,
-                shown,
-                extra={
-                    "method": method,
-                    "path": path,
-                    "status": shown,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            access_log(method, path, shown, round(elapsed * 1000, 2))
             request_id.reset(token)
