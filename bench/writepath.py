@@ -28,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from backends import Database, create_database  # noqa: E402
-from client import ApiError, Client  # noqa: E402
+from client import ApiError, Client, RawClient, raw_post  # noqa: E402
 from procfs import busy_fraction, loadavg, tree_cpu_seconds  # noqa: E402
 from servers import ROOT, SPECS, ServerProcess, free_port, run_prepare, stop_all_started  # noqa: E402
 from workload import API, percentile  # noqa: E402
@@ -112,21 +112,21 @@ def new_experiment(port: int) -> str:
 def create_runs(target: Target, runs: int, threads: int) -> dict[str, Any]:
     """`runs` runs/create calls from `threads` keep-alive connections into a fresh experiment."""
     exp = new_experiment(target.port)
-    bodies = [create_body(exp, i) for i in range(runs)]
-    lanes = [bodies[t::threads] for t in range(threads)]
+    requests = [raw_post(target.port, f"{API}/runs/create", create_body(exp, i)) for i in range(runs)]
+    lanes = [requests[t::threads] for t in range(threads)]
     acked: list[str] = []
     errors: list[str] = []
     lock = threading.Lock()
     start = threading.Barrier(threads + 1)
 
     def lane(mine: list[bytes]) -> None:
-        client = Client(target.port)
+        client = RawClient(target.port)  # lean, so that the driver does not set the pace
         got: list[str] = []
         try:
             start.wait()
-            for body in mine:
+            for request in mine:
                 try:
-                    got.append(client.post(f"{API}/runs/create", body)["run"]["info"]["run_id"])
+                    got.append(json.loads(client.post(request))["run"]["info"]["run_id"])
                 except (ApiError, OSError) as exc:
                     with lock:
                         errors.append(str(exc)[:200])
