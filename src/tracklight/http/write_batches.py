@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tracklight.http.workers import on_worker
-from tracklight.store.group_commit import GroupCommit, WouldWait
+from tracklight.store.group_commit import GroupCommit
 
 # As group_commit.MAX_GROUP: the calls of a batch run back to back while all of them wait.
 MAX_BATCH = 32
@@ -55,7 +55,9 @@ class WriteBatches:
             # they take (the worker and the loop pass the GIL back and forth at every statement);
             # only the commit, which waits for the disk, goes to a worker.
             commit = self._group.batch_now(calls)
-        except WouldWait:
+        except Exception:  # noqa: BLE001 - WouldWait, or BEGIN failed (the disk, the file): nothing ran
+            # A worker runs them as a batch that waits its turn, each call alone if that fails too,
+            # meeting the failure its own way (retries, StoreUnavailable).
             done = on_worker(self._group.run_batch, calls)
         else:
             done = on_worker(commit)
@@ -71,7 +73,9 @@ class WriteBatches:
         for (_, future), (result, error) in zip(batch, outcomes, strict=True):
             if future.cancelled():
                 continue  # its client has gone; the write stands, as it would on a worker
-            if error is None:
+            if isinstance(error, asyncio.CancelledError):
+                future.cancel()  # the loop is shutting down
+            elif error is None:
                 future.set_result(result)
             else:
                 future.set_exception(error)
