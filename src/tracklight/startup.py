@@ -45,6 +45,7 @@ def tune_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    gc.enable()  # the server command turns it off for start-up
 
 
 def start(settings: Settings) -> tuple[Application, Edge]:

@@ -60,8 +60,9 @@ def every_route(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[s
                     routes.add((method, prefix + name))
                     routes.add((method, prefix + name + "/0/run/artifacts/file.txt"))
         assert app.dashboard is not None
-        pages = {(method, _sample(pattern.pattern)) for method, pattern, _ in app.dashboard.pages}
-        pages |= {("GET", app.dashboard.static_prefix + name) for name in app.dashboard.static}
+        dashboard = app.dashboard.built
+        pages = {(method, _sample(pattern.pattern)) for method, pattern, _ in dashboard.pages}
+        pages |= {("GET", dashboard.static_prefix + name) for name in dashboard.static}
         return sorted([(m, p, False) for m, p in routes - pages] + [(m, p, True) for m, p in pages])
     finally:
         gate.install(None)

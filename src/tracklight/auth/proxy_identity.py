@@ -19,14 +19,7 @@ from dataclasses import dataclass
 from tracklight.auth.authenticate import VERDICT_TTL_S
 from tracklight.auth.memo import Memo
 from tracklight.auth.principal import Principal
-from tracklight.auth.proxy_assertions import (
-    AlbAssertions,
-    Assertions,
-    IapAssertions,
-    Rejected,
-    TrustedHeader,
-)
-from tracklight.auth.proxy_keys import JwkSet, PemKeys
+from tracklight.auth.proxy_assertions import Assertions, Rejected, TrustedHeader
 from tracklight.auth.versions import Versions
 from tracklight.config import Settings
 from tracklight.errors import InvalidParameter
@@ -134,6 +127,9 @@ class ProxyIdentity:
 def proxy_identity(settings: Settings, users: Users, versions: Versions) -> ProxyIdentity | None:
     """The proxy identity the settings ask for (config checked them), or None."""
     assertions: Assertions
+    if settings.auth_proxy in ("iap", "alb"):
+        from tracklight.auth.proxy_keys import JwkSet, PemKeys
+        from tracklight.auth.proxy_signed import AlbAssertions, IapAssertions
     if settings.auth_proxy == "iap":
         assertions = IapAssertions(settings.auth_proxy_iap_audience, JwkSet(settings.auth_proxy_iap_keys_url))
     elif settings.auth_proxy == "alb":

@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from tracklight.application import Application
 from tracklight.auth.permissions import Permission
-from tracklight.dashboard import Dashboard, dashboard_routes
+from tracklight.dashboard.mount import MountedDashboard
 from tracklight.errors import StoreUnavailable, TracklightError
 from tracklight.http import artifacts as artifact_routes
 from tracklight.http.auth import Authentication
@@ -83,7 +83,7 @@ class TracklightApp:
         self.artifact_prefixes = tuple(prefix + api for api in _ARTIFACT_APIS)
         self.streamed: dict[str, artifact_routes.ArtifactHandler] = {}
         self.probes = {prefix + "/ready": self._ready}
-        self.dashboard: Dashboard | None = None  # the web pages, tried after every API route
+        self.dashboard: MountedDashboard | None = None  # the web pages, tried after every API route
         # The registry webhooks' sender: a background thread for as long as the app is served.
         self.webhook_delivery: Any = application.services.get("webhook_delivery")
         if self.db is None:
@@ -114,7 +114,7 @@ class TracklightApp:
                 for method in methods:
                     by_method[method] = (raw, services)
             self.streamed[prefix + "/get-artifact"] = artifact_routes.run_artifact
-            self.dashboard = dashboard_routes(
+            self.dashboard = MountedDashboard(
                 services, prefix, secure_cookies=settings.auth_cookie_secure == "always"
             )
             self.streamed[prefix + "/model-versions/get-artifact"] = model_version_artifact

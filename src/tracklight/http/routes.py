@@ -10,7 +10,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracklight.http import otlp
 from tracklight.http import traces as tr
 from tracklight.http import tracking as t
 from tracklight.http.artifacts import list_run_artifacts
@@ -126,6 +125,14 @@ async def _graphql(request: Request, services: Mapping[str, Any], params: dict[s
     return await graphql.serve(request, services, params)
 
 
+async def _otlp_export(request: Request, services: Mapping[str, Any], params: dict[str, str]) -> Response:
+    # Imported on the first spans: protobuf and OpenTelemetry's messages are ~2 MB and a part of
+    # start-up that a server nobody sends traces to need not pay.
+    from tracklight.http import otlp
+
+    return await otlp.export_traces(request, services, params)
+
+
 def _ui_routes() -> list[tuple[tuple[str, ...], str, RawRoute]]:
     routes = [(("GET", "POST"), "/graphql", RawRoute(_graphql))]
     for api in ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"):
@@ -142,7 +149,7 @@ def _ui_routes() -> list[tuple[tuple[str, ...], str, RawRoute]]:
             (("GET",), api + "traces/get", RawRoute(tr.get_trace)),
             (("GET",), api + "traces/batchGet", RawRoute(tr.batch_get_traces)),
         ]
-    routes.append((("POST",), "/v1/traces", RawRoute(otlp.export_traces)))
+    routes.append((("POST",), "/v1/traces", RawRoute(_otlp_export)))
     return routes
 
 

@@ -20,7 +20,6 @@ from tracklight.errors import InvalidParameter, NotFound
 from tracklight.http.artifacts import ArtifactHandler, content_disposition, download, stream_file
 from tracklight.http.assessments import assessment_json
 from tracklight.http.encode import wire_float
-from tracklight.http.otlp import otel_span_json
 from tracklight.http.request import Fields, read_fields
 from tracklight.http.workers import in_worker
 from tracklight.services.artifacts import Artifacts
@@ -429,6 +428,8 @@ async def _span_pages(traces: Traces, trace_id: str, encode: Callable[[str], byt
 
 
 def _otel_span(content: str) -> bytes:
+    from tracklight.http.otlp import otel_span_json  # see routes._otlp_export: loaded on first use
+
     return orjson.dumps(otel_span_json(content))
 
 
