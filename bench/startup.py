@@ -11,6 +11,7 @@ Two cases:
     python bench/startup.py                          # .venv/bin/tracklight, 7 starts per case
     python bench/startup.py --tracklight /opt/tracklight/bin/tracklight --runs 15
     python bench/startup.py --backend-store-uri mysql+pymysql://…   # a migrated database instead of SQLite
+    python bench/startup.py --baseline-src /tmp/base/src --runs 15   # an older tree's restarts interleaved
 
 The server binds 127.0.0.1 here instead of the image's 0.0.0.0 (the address does not change the timing).
 Exit status 1 if a median is over the goal.
@@ -152,6 +153,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--backend-store-uri", help="a migrated MySQL/PostgreSQL URI instead of SQLite")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument(
+        "--baseline-src",
+        help="another tree's src (git archive <commit> src | tar -x -C DIR): its restarts interleaved with these",
+    )
     args = parser.parse_args()
     python = str(Path(args.tracklight).with_name("python"))
     compile_package(python)
@@ -165,8 +170,17 @@ def main() -> int:
             subprocess.run([args.tracklight, "db", "upgrade", args.backend_store_uri], check=True)
             del results["first start"]
         one_start(args.tracklight, warm, extra)  # creates the SQLite file; warms the page cache
+        baseline = {**extra, "PYTHONPATH": args.baseline_src} if args.baseline_src else None
+        if baseline is not None:
+            results["restart, baseline"] = []
+            older = Path(tmp) / "baseline"
+            older.mkdir()
+            byte_compile(python, args.baseline_src)
+            one_start(args.tracklight, older, baseline)  # its own SQLite file, at its own schema
         for i in range(args.runs):
             results["restart"].append(one_start(args.tracklight, warm, extra))
+            if baseline is not None:
+                results["restart, baseline"].append(one_start(args.tracklight, older, baseline))
             if "first start" in results:
                 fresh = Path(tmp) / f"fresh-{i}"
                 fresh.mkdir()
@@ -180,6 +194,8 @@ def main() -> int:
         times = [wall for wall, _ in pairs]
         median = statistics.median(times)
         verdict = "PASS" if median <= GOAL_S else "FAIL"
+        if case.endswith("baseline"):
+            verdict = f"({args.baseline_src})"
         failed |= verdict == "FAIL"
         cpu = statistics.median(c for _, c in pairs)
         print(
