@@ -24,8 +24,9 @@ class _Workers:
     millisecond, that hop was a tenth of the server's CPU.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, name: str = "tracklight-worker") -> None:
         self._limit = limit
+        self._name = name
         self._calls: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
@@ -44,7 +45,7 @@ class _Workers:
             if self._threads >= self._limit:
                 return  # the call waits for the first thread to finish
             self._threads += 1
-        threading.Thread(target=self._serve, name=f"tracklight-worker-{self._threads}", daemon=True).start()
+        threading.Thread(target=self._serve, name=f"{self._name}-{self._threads}", daemon=True).start()
 
     def _serve(self) -> None:
         calls, lock = self._calls, self._lock
@@ -77,15 +78,23 @@ def _settle(future: asyncio.Future[Any], outcome: tuple[Any, BaseException | Non
 
 
 _POOL = _Workers(MAX_THREADS)
+# A batch's COMMIT (http.write_batches) runs here, never behind the pool's queue: until it has run, the
+# batch leads the group commit, and pool threads that are writing wait for that lead to pass on.
+_COMMITS = _Workers(1, "tracklight-commit")
 
 
-def on_worker(fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
-    """A future of fn(*args) on a worker thread, in the caller's context (so the request id tags its
-    log lines); call it on the event loop's thread."""
+def on_worker(fn: Callable[..., T], *args: object, pool: _Workers | None = None) -> asyncio.Future[T]:
+    """A future of fn(*args) on a worker thread (of `pool`, by default the shared one), in the caller's
+    context (so the request id tags its log lines); call it on the event loop's thread."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
-    _POOL.submit(loop, future, (contextvars.copy_context(), fn, args))
+    (pool or _POOL).submit(loop, future, (contextvars.copy_context(), fn, args))
     return future
+
+
+def on_commit_thread(fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """As on_worker, on the thread kept for write batches' commits."""
+    return on_worker(fn, *args, pool=_COMMITS)
 
 
 async def in_worker(fn: Callable[..., T], *args: object) -> T:

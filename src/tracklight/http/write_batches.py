@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from tracklight.http.workers import on_worker
+from tracklight.http.workers import on_commit_thread, on_worker
 from tracklight.store.group_commit import GroupCommit
 
 # As group_commit.MAX_GROUP: the calls of a batch run back to back while all of them wait.
@@ -60,23 +60,25 @@ class WriteBatches:
             # meeting the failure its own way (retries, StoreUnavailable).
             done = on_worker(self._group.run_batch, calls)
         else:
-            done = on_worker(commit)
+            done = on_commit_thread(commit)
         done.add_done_callback(functools.partial(self._settle, batch))
 
     def _settle(
         self, batch: list[_Waiting], done: asyncio.Future[list[tuple[Any, BaseException | None]]]
     ) -> None:
         try:
-            outcomes = done.result()
-        except BaseException as exc:  # noqa: BLE001 - every caller of the batch gets it
-            outcomes = [(None, exc)] * len(batch)
-        for (_, future), (result, error) in zip(batch, outcomes, strict=True):
-            if future.cancelled():
-                continue  # its client has gone; the write stands, as it would on a worker
-            if isinstance(error, asyncio.CancelledError):
-                future.cancel()  # the loop is shutting down
-            elif error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
-        self._next()
+            try:
+                outcomes = done.result()
+            except BaseException as exc:  # noqa: BLE001 - every caller of the batch gets it
+                outcomes = [(None, exc)] * len(batch)
+            for (_, future), (result, error) in zip(batch, outcomes, strict=True):
+                if future.cancelled():
+                    continue  # its client has gone; the write stands, as it would on a worker
+                if isinstance(error, asyncio.CancelledError):
+                    future.cancel()  # the loop is shutting down
+                elif error is None:
+                    future.set_result(result)
+                else:
+                    future.set_exception(error)
+        finally:
+            self._next()  # whatever happened above, the writes queued behind this batch go on

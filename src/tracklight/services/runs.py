@@ -28,7 +28,7 @@ from tracklight.store.metrics import HISTORY_ORDER, HistoryRow
 from tracklight.store.records import DatasetInput, MetricPoint, ModelMetricPoint, Run, RunRef
 from tracklight.store.search.keyset import decode_token, encode_token
 from tracklight.store.search.runs import search_run_page
-from tracklight.store.transactions import in_transaction
+from tracklight.store.transactions import after_commit, in_transaction
 
 MAX_HISTORY_PAGE = 25000
 MAX_BULK_RUNS = 100
@@ -241,7 +241,8 @@ class Runs:
             return run.internal_id, found
 
         internal_id, new_series = in_transaction(self.db, work)
-        self.series_ids.remember(internal_id, new_series)
+        # A series id is remembered only once its insert is committed: a rolled-back one is reused.
+        after_commit(self.db, lambda: self.series_ids.remember(internal_id, new_series))
 
     @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def log_inputs(self, run_id: str, datasets: list[DatasetInput], model_ids: list[str]) -> None:

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger("tracklight")
 
 # A group's work runs back to back while its callers wait, so a bound keeps the first one's wait short.
 MAX_GROUP = 32
@@ -53,13 +56,15 @@ def without_waiting(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 class _Batch:
-    """The transaction a batch's calls write in, and whether a write of theirs failed in it."""
+    """The transaction a batch's calls write in, whether a write of theirs failed in it, and what they
+    asked to run once it has committed."""
 
-    __slots__ = ("conn", "failed")
+    __slots__ = ("after", "conn", "failed")
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, after: list[Callable[[], None]]) -> None:
         self.conn = conn
         self.failed = False
+        self.after = after
 
 
 class _BatchFailed(Exception):
@@ -134,16 +139,27 @@ class GroupCommit:
         self._lead()
         return pending.outcome()
 
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """fn() once what this thread has written is committed: now, unless a batch's call is running
+        here, whose writes are committed only with the batch (and may yet be undone)."""
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is None:
+            fn()
+        else:
+            batch.after.append(fn)
+
     def run_batch(self, calls: list[Callable[[], Any]]) -> list[tuple[Any, BaseException | None]]:
         """Each call, in order, with every write transaction it starts joined into one transaction,
         committed once after the last; then each call's (result, error), none acknowledged before
         that commit. If any call's write fails, or the transaction does, nothing of the batch is
         kept, and every call runs again on its own, as it would have without a batch."""
         outcomes: list[tuple[Any, BaseException | None]] = []
+        after: list[Callable[[], None]] = []
         try:
-            self.run(lambda conn: self._run_calls(conn, calls, outcomes))
+            self.run(lambda conn: self._run_calls(conn, calls, outcomes, after))
         except Exception:  # noqa: BLE001 - a rare path that gives each call its own transaction
             return [_outcome(call) for call in calls]
+        _run_all(after)
         return outcomes
 
     def batch_now(
@@ -158,6 +174,7 @@ class GroupCommit:
                 raise WouldWait("another write transaction is running")
             self._leading = True
         outcomes: list[tuple[Any, BaseException | None]] = []
+        after: list[Callable[[], None]] = []
         conn: Connection | None = None
         try:
             conn = self._conn_at_once or self._open(wait=False)
@@ -168,7 +185,7 @@ class GroupCommit:
             self._hand_on()
             raise
         try:
-            self._run_calls(conn, calls, outcomes)
+            self._run_calls(conn, calls, outcomes, after)
         except BaseException as exc:
             failed: BaseException | None = exc
         else:
@@ -188,6 +205,7 @@ class GroupCommit:
                     raise
                 return [_outcome(call) for call in calls]
             self._hand_on()
+            _run_all(after)
             return outcomes
 
         return commit
@@ -197,9 +215,11 @@ class GroupCommit:
         conn: Connection,
         calls: list[Callable[[], Any]],
         outcomes: list[tuple[Any, BaseException | None]],
+        after: list[Callable[[], None]],
     ) -> None:
-        """The calls in order, each write of theirs on `conn`; _BatchFailed once one of those fails."""
-        batch = self._local.batch = _Batch(conn)
+        """The calls in order, each write of theirs on `conn`; _BatchFailed once one of those fails.
+        What they ask to run after the commit (after_commit) is added to `after`."""
+        batch = self._local.batch = _Batch(conn, after)
         try:
             for call in calls:
                 try:
@@ -318,6 +338,15 @@ class GroupCommit:
             with contextlib.suppress(Exception):
                 conn.close()
         self._discard(wait=False)
+
+
+def _run_all(after: list[Callable[[], None]]) -> None:
+    """The batch's after-commit callbacks; one failing does not keep the others from running."""
+    for fn in after:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - the batch is committed and answered whatever happens here
+            log.exception("an after-commit callback failed")
 
 
 def _outcome(call: Callable[[], Any]) -> tuple[Any, BaseException | None]:

@@ -70,3 +70,13 @@ def in_transaction(
                 raise StoreUnavailable(str(exc.orig)) from exc
             raise
     raise AssertionError("unreachable")
+
+
+def after_commit(db: Database, fn: Callable[[], None]) -> None:
+    """fn() once the writes this thread has made through in_transaction are committed: at once, except
+    inside a write batch (group_commit), where they commit with the batch, and fn never runs if the
+    batch is undone (its calls then run again, each calling this anew)."""
+    if db.group_commit is not None:
+        db.group_commit.after_commit(fn)
+    else:
+        fn()
