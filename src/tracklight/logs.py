@@ -36,19 +36,7 @@ class JsonFormatter(logging.Formatter):
     _stamp = ""
 
     def format(self, record: logging.LogRecord) -> str:
-        second = int(record.created)
-        if second != self._second:
-            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        out: dict[str, Any] = {
-            "time": f"{self._stamp}.{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        rid = request_id.get()
-        if rid is not None:
-            out["request_id"] = rid
+        out = self._head(record.created, record.levelname, record.name, record.getMessage())
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 out[key] = value
@@ -58,22 +46,26 @@ class JsonFormatter(logging.Formatter):
 
     def access_line(self, logger: str, method: str, path: str, status: int, duration_ms: float) -> str:
         """What format() makes of the access log's record for one request (see AccessLog)."""
-        now = time.time()
-        second = int(now)
+        out = self._head(time.time(), "INFO", logger, f"{method} {path} {status}")
+        out["method"], out["path"], out["status"], out["duration_ms"] = method, path, status, duration_ms
+        return orjson.dumps(out).decode()
+
+    def _head(self, created: float, level: str, logger: str, message: str) -> dict[str, Any]:
+        """A line's first fields: time (as LogRecord.msecs truncates it), level, logger, message, request id."""
+        second = int(created)
         if second != self._second:
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second = second
         out: dict[str, Any] = {
-            "time": f"{self._stamp}.{int((now - second) * 1000):03d}Z",
-            "level": "INFO",
+            "time": f"{self._stamp}.{int((created - second) * 1000):03d}Z",
+            "level": level,
             "logger": logger,
-            "message": f"{method} {path} {status}",
+            "message": message,
         }
         rid = request_id.get()
         if rid is not None:
             out["request_id"] = rid
-        out["method"], out["path"], out["status"], out["duration_ms"] = method, path, status, duration_ms
-        return orjson.dumps(out).decode()
+        return out
 
 
 class TextFormatter(logging.Formatter):

@@ -62,12 +62,13 @@ class _Workers:
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
                 outcome = (None, exc)
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
-                loop.call_soon_threadsafe(_settle, future, outcome)
+                loop.call_soon_threadsafe(settle, future, outcome)
             # Drop the references before waiting for the next call: a result may be large.
             loop = future = context = fn = args = outcome = None
 
 
-def _settle(future: asyncio.Future[Any], outcome: tuple[Any, BaseException | None]) -> None:
+def settle(future: asyncio.Future[Any], outcome: tuple[Any, BaseException | None]) -> None:
+    """Give an awaiting coroutine its (result, error), unless it has stopped waiting."""
     if future.cancelled():
         return
     result, error = outcome

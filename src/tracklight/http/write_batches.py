@@ -1,4 +1,4 @@
-"""On SQLite, short writes in flight together run as one batch: one worker thread, one transaction."""
+"""On SQLite, short writes in flight together run as one batch: on the loop's thread, in one transaction."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from tracklight.http.workers import on_commit_thread, on_worker
+from tracklight.http.workers import on_commit_thread, on_worker, settle
 from tracklight.store.group_commit import GroupCommit
 
 # As group_commit.MAX_GROUP: the calls of a batch run back to back while all of them wait.
@@ -18,8 +18,8 @@ _Waiting = tuple[Callable[[], Any], asyncio.Future[Any]]
 
 
 class WriteBatches:
-    """Queues short writes (a run create, a logged metric) on the event loop and hands them to a
-    worker as batches, one batch at a time: whoever arrives while one runs forms the next.
+    """Queues short writes (a run create, a logged metric) on the event loop and runs them as batches,
+    one batch at a time: whoever arrives while one runs forms the next.
 
     The alternative, a worker thread per request with group commit pairing their transactions, costs
     twice the CPU per run create from eight clients (thread wake-ups and GIL hand-offs among nine
@@ -53,7 +53,7 @@ class WriteBatches:
         try:
             # The calls run here, on the loop's thread: a hop to a worker for them cost more CPU than
             # they take (the worker and the loop pass the GIL back and forth at every statement);
-            # only the commit, which waits for the disk, goes to a worker.
+            # only the commit, which waits for the disk, goes to the thread kept for commits.
             commit = self._group.batch_now(calls)
         except Exception:  # noqa: BLE001 - WouldWait, or BEGIN failed (the disk, the file): nothing ran
             # A worker runs them as a batch that waits its turn, each call alone if that fails too,
@@ -72,13 +72,9 @@ class WriteBatches:
             except BaseException as exc:  # noqa: BLE001 - every caller of the batch gets it
                 outcomes = [(None, exc)] * len(batch)
             for (_, future), (result, error) in zip(batch, outcomes, strict=True):
-                if future.cancelled():
-                    continue  # its client has gone; the write stands, as it would on a worker
-                if isinstance(error, asyncio.CancelledError):
+                if isinstance(error, asyncio.CancelledError) and not future.cancelled():
                     future.cancel()  # the loop is shutting down
-                elif error is None:
-                    future.set_result(result)
                 else:
-                    future.set_exception(error)
+                    settle(future, (result, error))  # a cancelled one's client has gone; the write stands
         finally:
             self._next()  # whatever happened above, the writes queued behind this batch go on
