@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracklight.artifacts.locations import ArtifactRoots, open_store
+from tracklight.artifacts.locations import ArtifactLocationError, ArtifactRoots, open_store
 from tracklight.artifacts.store import ArtifactStore
 from tracklight.auth import gate
 from tracklight.auth.admin import ensure_admin
@@ -72,21 +72,28 @@ def open_metadata_store(settings: Settings) -> tuple[Database, str | None]:
     return db, created
 
 
+def _artifacts(settings: Settings, destination: ArtifactStore | None, runs: Runs | None) -> Artifacts:
+    roots = ArtifactRoots(destination, settings.cloud)
+    return Artifacts(roots, runs, settings.direct_transfers, settings.artifacts_presigned_only)
+
+
 def assemble(settings: Settings) -> Application:
     """Open the stores the settings name and build the services on them."""
     destination = (
         open_store(settings.artifacts_destination, settings.cloud) if settings.serve_artifacts else None
     )
-    if settings.artifacts_only:
-        artifacts = (
-            Artifacts(ArtifactRoots(destination, settings.cloud), None, settings.direct_transfers)
-            if destination is not None
-            else None
+    # Uploads only: a GCS store learns whether its credentials sign download URLs after start.
+    if settings.artifacts_presigned_only and not (destination is not None and destination.direct_uploads):
+        raise ArtifactLocationError(
+            "--artifacts-presigned-only needs an artifacts destination that clients can reach through "
+            f"presigned URLs (s3://, gs:// or wasbs://), not {settings.artifacts_destination}"
         )
+    if settings.artifacts_only:
+        artifacts = _artifacts(settings, destination, None) if destination is not None else None
         return Application(settings, None, destination, artifacts)
     db, created = open_metadata_store(settings)
     runs = Runs(db)
-    artifacts = Artifacts(ArtifactRoots(destination, settings.cloud), runs, settings.direct_transfers)
+    artifacts = _artifacts(settings, destination, runs)
     outbox = Outbox()
     secrets = SealedSecrets(settings.webhook_secret_keys)
     # The same keys as webhooks': one setting seals every secret the server keeps.

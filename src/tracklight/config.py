@@ -42,6 +42,8 @@ class Settings:
     default_artifact_root: str | None
     serve_artifacts: bool
     artifacts_only: bool
+    # Run and model artifact bytes never pass through the server: clients must use presigned URLs.
+    artifacts_presigned_only: bool
     # Whether clients may move big files straight to the object store through URLs we issue.
     direct_transfers: bool
     host: str
@@ -228,6 +230,16 @@ SETTINGS: tuple[Setting, ...] = (
         "off",
         "Serve only the artifact routes, with no metadata database",
         flags=("--artifacts-only",),
+    ),
+    Setting(
+        "artifacts_presigned_only",
+        "TRACKLIGHT_ARTIFACTS_PRESIGNED_ONLY",
+        "bool",
+        False,
+        "off",
+        "Refuse proxied artifact uploads and downloads: clients move run and model artifacts straight to "
+        "and from the bucket through presigned URLs (S3, GCS or Azure destination; mlflow 3.18+ clients)",
+        flags=("--artifacts-presigned-only",),
     ),
     Setting(
         "host",
@@ -623,6 +635,11 @@ def load_settings(given: Mapping[str, Any] | None = None, **flags: Any) -> Setti
     values["static_prefix"] = prefix
     if not values["serve_artifacts"] and values["artifacts_only"]:
         raise ValueError("--artifacts-only serves artifacts; it cannot be combined with --no-serve-artifacts")
+    if values["artifacts_presigned_only"] and not (values["serve_artifacts"] and values["direct_transfers"]):
+        raise ValueError(
+            "--artifacts-presigned-only needs artifact serving and direct transfers; it cannot be combined "
+            "with --no-serve-artifacts or TRACKLIGHT_DIRECT_TRANSFERS=false"
+        )
     if values["workers"] < 1:
         raise ValueError(f"--workers must be at least 1, not {values['workers']}")
     _check_auth_proxy(values)

@@ -7,6 +7,8 @@ class TracklightError(Exception):
     """A deterministic failure that the client must see as a 4xx with an MLflow error_code."""
 
     error_code = "INVALID_PARAMETER_VALUE"
+    # Fields sent beside error_code and message, for clients that branch on more than the code.
+    details: dict[str, object] = {}
 
     def __init__(self, message: str, error_code: str | None = None) -> None:
         super().__init__(message)
@@ -29,6 +31,12 @@ class AlreadyExists(TracklightError):
 
 class PermissionDenied(TracklightError):
     error_code = "PERMISSION_DENIED"
+
+
+class PresignedOnly(PermissionDenied):
+    """Bytes asked to pass through the server when it is run with --artifacts-presigned-only."""
+
+    details = {"artifacts_presigned_only": True}
 
 
 class NotImplementedFeature(TracklightError):

@@ -107,6 +107,15 @@ def allow_form_targets(response: Response, origins: list[str]) -> Response:
     return response
 
 
+def allow_images_from(response: Response, origin: str) -> Response:
+    """Let this page show images from one more origin (an artifact read straight from its bucket)."""
+    csp = response.headers.get("Content-Security-Policy", CSP)
+    response.headers["Content-Security-Policy"] = csp.replace(
+        "img-src 'self' data:", f"img-src 'self' data: {origin}"
+    )
+    return response
+
+
 def render(ctx: PageContext, template: str, status: int = 200, **values: Any) -> Response:
     html = _env.get_template(template).render(ctx=ctx, url=ctx.url, **values)
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)

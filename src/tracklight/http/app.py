@@ -189,15 +189,20 @@ class TracklightApp:
 
     def _server_info(self) -> Response:
         store = self.destination if self.settings.direct_transfers else None
+        downloads = store is not None and store.direct_downloads
         return json_response(
             {
                 "store_type": "SqlStore",
                 "workspaces_enabled": False,
                 "trace_archival_enabled": False,
                 "multipart_uploads_enabled": store is not None and store.direct_uploads,
-                "multipart_downloads_enabled": store is not None and store.direct_downloads,
+                "multipart_downloads_enabled": downloads,
+                "artifact_serving_enabled": self.destination is not None,
                 "presigned_upload_run_id_supported": False,
                 "presigned_upload_model_id_supported": False,
+                # ?presigned=true on model-versions/get-artifact and logged-models/<id>/artifacts/files.
+                "model_artifact_presigned_downloads_supported": downloads,
+                "artifacts_presigned_only": self.settings.artifacts_presigned_only,
                 "features_enabled": {},
             }
         )
@@ -404,7 +409,7 @@ def _failure(exc: Exception, request: Request) -> Response:
     """The answer to a handler's exception (called while handling it): a domain error's MLflow
     error_code, 503 while the database is unreachable, else 500 with the traceback logged."""
     if isinstance(exc, TracklightError):
-        return error_response(exc.error_code, exc.message)
+        return error_response(exc.error_code, exc.message, details=exc.details)
     if isinstance(exc, StoreUnavailable):
         log.warning("database unavailable: %s", exc)
         response = error_response(

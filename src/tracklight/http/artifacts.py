@@ -78,6 +78,7 @@ def file_infos(entries: list[ArtifactEntry], under: str = "") -> list[dict[str, 
 async def upload(request: Request, artifacts: Artifacts, path: str) -> Response:
     """PUT: stream the body into the store; the object appears only if every declared byte arrived."""
     target = artifact_path(path, allow_root=False)
+    artifacts.refuse_proxied(upload=True)
     declared = request.headers.get("content-length")
     expected = int(declared) if declared and declared.isdigit() else None
     if declared is not None and expected is None:
@@ -114,6 +115,7 @@ async def download(request: Request, artifacts: Artifacts, path: str) -> Respons
 async def list_or_download(request: Request, artifacts: Artifacts, path: str) -> Response:
     """GET .../artifacts lists ?path=; GET .../artifacts/<path> downloads."""
     if path:
+        artifacts.refuse_proxied(upload=False)
         return await download(request, artifacts, path)
     directory = artifact_path(request.query_params.get("path"))
     entries = await in_worker(artifacts.destination.list_dir, directory)
@@ -169,14 +171,29 @@ def _part(fields: Fields) -> UploadedPart:
 
 async def presigned(request: Request, artifacts: Artifacts, path: str) -> Response:
     target = artifact_path(path, allow_root=False)
-    link = await in_worker(artifacts.direct_store().presign_download, target)
+    return await presigned_answer(artifacts, artifacts.destination, target)
+
+
+async def presigned_answer(artifacts: Artifacts, store: ArtifactStore, path: str) -> Response:
+    """A presigned download URL for the file, in MLflow's {url, headers, file_size} shape."""
+    link = await in_worker(artifacts.presign, store, path)
     return json_response({"url": link.url, "headers": link.headers, "file_size": link.file_size})
+
+
+async def file_answer(request: Request, artifacts: Artifacts, store: ArtifactStore, path: str) -> Response:
+    """A registered or logged model's file: with ?presigned=true a URL to read it from the bucket, else its
+    bytes (refused with --artifacts-presigned-only)."""
+    if request.query_params.get("presigned") == "true":
+        return await presigned_answer(artifacts, store, path)
+    artifacts.refuse_proxied(upload=False)
+    return await stream_file(request, store, path)
 
 
 async def run_artifact(request: Request, artifacts: Artifacts, path: str) -> Response:
     """GET /get-artifact?run_id=&path=: a run's file, as the legacy UI downloads it."""
     fields = await read_fields(request)
     store, full = await in_worker(artifacts.run_location, fields.run_id(), fields.str("path", required=True))
+    artifacts.refuse_proxied(upload=False)
     return await stream_file(request, store, full)
 
 

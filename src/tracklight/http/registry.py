@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from tracklight.errors import NotImplementedFeature
 from tracklight.http import encode
-from tracklight.http.artifacts import stream_file
+from tracklight.http.artifacts import file_answer
 from tracklight.http.request import Fields, read_fields
 from tracklight.http.workers import in_worker
 from tracklight.services.artifacts import Artifacts
@@ -253,4 +253,4 @@ async def model_version_artifact(request: Request, artifacts: Artifacts, path: s
     store, full = await in_worker(
         registry.version_file, fields.required_str("name"), _version(fields), fields.str("path")
     )
-    return await stream_file(request, store, full)
+    return await file_answer(request, artifacts, store, full)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -14,5 +15,9 @@ def json_response(body: dict[str, Any], status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def error_response(code: str, message: str, status: int | None = None) -> Response:
-    return json_response({"error_code": code, "message": message}, status or STATUS_BY_CODE.get(code, 400))
+def error_response(
+    code: str, message: str, status: int | None = None, details: Mapping[str, object] | None = None
+) -> Response:
+    return json_response(
+        {"error_code": code, "message": message, **(details or {})}, status or STATUS_BY_CODE.get(code, 400)
+    )

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from tracklight.artifacts.paths import artifact_path
 from tracklight.errors import InvalidParameter, TracklightError
-from tracklight.http.artifacts import stream_file
+from tracklight.http.artifacts import file_answer
 from tracklight.http.responses import json_response
 from tracklight.http.telemetry import ARTIFACT_BYTES
 from tracklight.http.workers import in_worker
@@ -54,10 +54,11 @@ async def upload_run_artifact(request: Request, services: Mapping[str, Any], _: 
     if not raw_path:
         raise InvalidParameter("Request must specify path.")
     path = _file_path(raw_path)
+    artifacts: Artifacts = services["artifacts"]
+    artifacts.refuse_proxied(upload=True)
     data = await _small_body(request)
     if not data:
         raise InvalidParameter("Request must specify data.")
-    artifacts: Artifacts = services["artifacts"]
     store, target = await in_worker(artifacts.run_upload_location, run_id, path)
 
     def write() -> None:
@@ -85,4 +86,4 @@ async def logged_model_file(
         )
     models: LoggedModels = services["logged_models"]
     store, target = await in_worker(models.file_location, params["model_id"], _file_path(raw_path))
-    return await stream_file(request, store, target)
+    return await file_answer(request, services["artifacts"], store, target)

@@ -6,10 +6,10 @@ from typing import Any
 
 from tracklight.artifacts.locations import ArtifactRoots
 from tracklight.artifacts.paths import artifact_path, basename, join
-from tracklight.artifacts.store import ArtifactEntry, ArtifactStore, ProxyOnly
+from tracklight.artifacts.store import ArtifactEntry, ArtifactStore, PresignedDownload, ProxyOnly
 from tracklight.auth import gate
 from tracklight.auth.permissions import EXPERIMENT, Permission
-from tracklight.errors import NotImplementedFeature
+from tracklight.errors import NotImplementedFeature, PresignedOnly
 from tracklight.services.runs import Runs
 
 # Stands in for the destination when direct transfers are switched off.
@@ -19,10 +19,17 @@ _PROXY_ONLY: Any = ProxyOnly()
 class Artifacts:
     """The proxied mlflow-artifacts service over the destination, and run artifacts by run id."""
 
-    def __init__(self, roots: ArtifactRoots, runs: Runs | None, direct_transfers: bool = True) -> None:
+    def __init__(
+        self,
+        roots: ArtifactRoots,
+        runs: Runs | None,
+        direct_transfers: bool = True,
+        presigned_only: bool = False,
+    ) -> None:
         self.roots = roots
         self.runs = runs
         self.direct_transfers = direct_transfers
+        self.presigned_only = presigned_only
 
     @property
     def destination(self) -> ArtifactStore:
@@ -34,6 +41,22 @@ class Artifacts:
         if not self.direct_transfers:
             return _PROXY_ONLY
         return self.destination
+
+    def refuse_proxied(self, *, upload: bool) -> None:
+        """With --artifacts-presigned-only, run and model artifact bytes go straight to the bucket: a
+        proxied transfer is refused with the answer a 3.18 client knows to upgrade or retry on."""
+        if self.presigned_only:
+            way = "uploaded directly to" if upload else "downloaded directly from"
+            raise PresignedOnly(
+                f"This server requires artifacts to be {way} storage (--artifacts-presigned-only). "
+                "Use an mlflow client of version 3.18 or later, which asks for presigned URLs."
+            )
+
+    def presign(self, store: ArtifactStore, path: str) -> PresignedDownload:
+        """A time-limited URL for reading `path` in `store` straight from the bucket."""
+        if not self.direct_transfers:
+            return _PROXY_ONLY.presign_download(path)
+        return store.presign_download(path)
 
     def _run_store(self, run_id: str) -> tuple[str, ArtifactStore, str]:
         if self.runs is None:

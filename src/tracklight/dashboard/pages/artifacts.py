@@ -9,12 +9,13 @@ import json
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from starlette.responses import PlainTextResponse, Response
 
 from tracklight.artifacts.store import ArtifactEntry, ArtifactStore
 from tracklight.dashboard.context import PageContext
-from tracklight.dashboard.render import render
+from tracklight.dashboard.render import allow_images_from, render
 from tracklight.errors import NotFound
 
 PREVIEW_BYTES = 256 * 1024  # text shown inline; bigger files are cut with a note
@@ -138,17 +139,27 @@ def artifact_preview(ctx: PageContext, owner: Owner) -> Response:
                 rows.append(row)
             values["rows"] = rows
         values["text"] = text
-    download_path, download_query = owner.download(path)
-    return render(
+    bucket_origin = None
+    if ctx.services.artifacts.presigned_only:
+        # The proxied download routes refuse bytes in this mode: link (and show images) from the bucket.
+        store, location = owner.locate(path)
+        download = ctx.services.artifacts.presign(store, location).url
+        parts = urlsplit(download)
+        bucket_origin = f"{parts.scheme}://{parts.netloc}"
+    else:
+        download_path, download_query = owner.download(path)
+        download = ctx.url(download_path, download_query)
+    response = render(
         ctx,
         "artifact_preview.html",
         kind=kind,
         path=path,
         name=posixpath.basename(path),
         base=owner.base,
-        download=ctx.url(download_path, download_query),
+        download=download,
         **values,
     )
+    return allow_images_from(response, bucket_origin) if bucket_origin and kind == "image" else response
 
 
 def artifact_raw(ctx: PageContext, owner: Owner) -> Response:
