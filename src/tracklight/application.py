@@ -72,6 +72,22 @@ def open_metadata_store(settings: Settings) -> tuple[Database, str | None]:
     return db, created
 
 
+_SIGNING_PROBE_S = 15.0
+
+
+def _check_presigned_only(settings: Settings, destination: ArtifactStore | None) -> None:
+    """Refuse to start a presigned-only server whose destination cannot sign both ways: it could store
+    artifacts and never hand them back."""
+    if destination is not None:
+        destination.settle_capabilities(_SIGNING_PROBE_S)  # GCS learns whether it signs in a probe
+    if destination is None or not (destination.direct_uploads and destination.direct_downloads):
+        raise ArtifactLocationError(
+            "--artifacts-presigned-only needs an artifacts destination whose credentials sign URLs for "
+            "clients (S3; GCS with a service account that may sign; Azure with an account key or a user "
+            f"delegation key); {settings.artifacts_destination} cannot"
+        )
+
+
 def _artifacts(settings: Settings, destination: ArtifactStore | None, runs: Runs | None) -> Artifacts:
     roots = ArtifactRoots(destination, settings.cloud)
     return Artifacts(roots, runs, settings.direct_transfers, settings.artifacts_presigned_only)
@@ -82,12 +98,8 @@ def assemble(settings: Settings) -> Application:
     destination = (
         open_store(settings.artifacts_destination, settings.cloud) if settings.serve_artifacts else None
     )
-    # Uploads only: a GCS store learns whether its credentials sign download URLs after start.
-    if settings.artifacts_presigned_only and not (destination is not None and destination.direct_uploads):
-        raise ArtifactLocationError(
-            "--artifacts-presigned-only needs an artifacts destination that clients can reach through "
-            f"presigned URLs (s3://, gs:// or wasbs://), not {settings.artifacts_destination}"
-        )
+    if settings.artifacts_presigned_only:
+        _check_presigned_only(settings, destination)
     if settings.artifacts_only:
         artifacts = _artifacts(settings, destination, None) if destination is not None else None
         return Application(settings, None, destination, artifacts)

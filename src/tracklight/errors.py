@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import ClassVar
+
 
 class TracklightError(Exception):
     """A deterministic failure that the client must see as a 4xx with an MLflow error_code."""
 
     error_code = "INVALID_PARAMETER_VALUE"
     # Fields sent beside error_code and message, for clients that branch on more than the code.
-    details: dict[str, object] = {}
+    details: ClassVar[Mapping[str, object]] = MappingProxyType({})
 
     def __init__(self, message: str, error_code: str | None = None) -> None:
         super().__init__(message)
@@ -36,7 +40,7 @@ class PermissionDenied(TracklightError):
 class PresignedOnly(PermissionDenied):
     """Bytes asked to pass through the server when it is run with --artifacts-presigned-only."""
 
-    details = {"artifacts_presigned_only": True}
+    details = MappingProxyType({"artifacts_presigned_only": True})
 
 
 class NotImplementedFeature(TracklightError):

@@ -15,8 +15,10 @@ from harness.server import ServerProcess, run_cli
 
 from artifacts.conftest import random_file
 
-sklearn = pytest.importorskip("sklearn")
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+def _classifier() -> object:
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    return linear_model.LogisticRegression()
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +67,7 @@ def test_the_stock_client_logs_and_downloads_through_the_bucket(
     tmp_path: Path,
 ) -> None:
     server, prefix = presigned_server
+    since = server.log_size()
     small = random_file(tmp_path / "in" / "small.bin", 1234)
     empty = random_file(tmp_path / "in" / "empty.txt", 0)
     with mlflow_signed.start_run() as run:
@@ -77,7 +80,7 @@ def test_the_stock_client_logs_and_downloads_through_the_bucket(
     assert (got / "small.bin").read_bytes() == small.read_bytes()
     assert (got / "sub" / "empty.txt").read_bytes() == b""
     # Every byte went to and from the bucket: the server log shows no proxied transfer.
-    log = server.log_text()
+    log = server.log_text(since)
     assert '"path":"/api/2.0/mlflow-artifacts/mpu/create/' in log  # the access log is there to read
     assert '"path":"/api/2.0/mlflow-artifacts/artifacts/' not in log
 
@@ -86,7 +89,7 @@ def test_a_model_logs_registers_and_loads(mlflow_signed: ModuleType) -> None:
     import numpy as np
 
     features = np.array([[0.0, 1.0], [1.0, 0.0], [0.9, 0.1], [0.1, 0.9]])
-    model = LogisticRegression().fit(features, [0, 1, 1, 0])
+    model = _classifier().fit(features, [0, 1, 1, 0])  # type: ignore[attr-defined]
     name = f"signed-model-{uuid.uuid4().hex[:8]}"
     with mlflow_signed.start_run():
         info = mlflow_signed.sklearn.log_model(model, name="model", registered_model_name=name)
@@ -123,6 +126,13 @@ def test_proxied_transfers_are_refused_and_store_nothing(
     )
     assert upload.status_code == 403
     assert s3_emulator.keys(f"{prefix}/{root}/ui.txt") == []
+    # A file at a trace's data path is artifact bytes like any other (spans stored here would be served).
+    s3_emulator.put(f"{prefix}/0/traces/tr-planted/artifacts/traces.json", b'{"spans": []}')
+    planted = requests.get(f"{base}/0/traces/tr-planted/artifacts/traces.json", timeout=30)
+    assert planted.status_code == 403
+    # Deleting is not a transfer.
+    assert requests.delete(f"{base}/{root}/note.txt", timeout=30).status_code == 200
+    assert s3_emulator.keys(f"{prefix}/{root}/note.txt") == []
 
 
 def test_model_files_come_as_presigned_urls(
@@ -131,7 +141,7 @@ def test_model_files_come_as_presigned_urls(
     server = presigned_server[0]
     name = f"signed-files-{uuid.uuid4().hex[:8]}"
     with mlflow_signed.start_run():
-        info = mlflow_signed.sklearn.log_model(LogisticRegression(), name="model", registered_model_name=name)
+        info = mlflow_signed.sklearn.log_model(_classifier(), name="model", registered_model_name=name)
     query = {"name": name, "version": "1", "path": "MLmodel"}
     url = f"{server.url}/model-versions/get-artifact"
     assert requests.get(url, params=query, timeout=30).status_code == 403
@@ -178,11 +188,32 @@ def test_a_destination_without_presigned_urls_is_a_one_line_error(tmp_path: Path
     )
     assert local.returncode != 0 and "--artifacts-presigned-only" in local.stderr
     assert "Traceback" not in local.stderr
+    unsigned = run_cli(
+        ["server", "--artifacts-presigned-only", "--port", "0"],
+        cwd=tmp_path,
+        env={"TRACKLIGHT_DIRECT_TRANSFERS": "false"},
+    )
+    assert unsigned.returncode != 0 and "TRACKLIGHT_DIRECT_TRANSFERS=false" in unsigned.stderr
     unserved = run_cli(
         ["server", "--artifacts-presigned-only", "--no-serve-artifacts", "--port", "0"], cwd=tmp_path
     )
     assert unserved.returncode != 0 and "--no-serve-artifacts" in unserved.stderr
     assert "Traceback" not in unserved.stderr
+
+
+def test_a_bucket_whose_credentials_cannot_sign_is_a_one_line_error(
+    gcs_emulator: ObjectStoreEmulator, tmp_path: Path
+) -> None:
+    """The GCS emulator takes anonymous credentials, which sign nothing: such a server could store
+    artifacts and never hand them back."""
+    result = run_cli(
+        ["server", "--artifacts-presigned-only", "--port", "0"]
+        + ["--artifacts-destination", gcs_emulator.destination("unsigned")],
+        cwd=tmp_path,
+        env=gcs_emulator.env,
+    )
+    assert result.returncode != 0 and "cannot" in result.stderr.splitlines()[-1]
+    assert "Traceback" not in result.stderr
 
 
 def test_without_the_flag_model_files_can_still_be_presigned(

@@ -304,6 +304,9 @@ class AzureArtifactStore:
         be deleted on their own, and which Azure discards by itself a week after they were staged."""
         return []
 
+    def settle_capabilities(self, timeout_s: float) -> None:
+        pass  # known from the start
+
     def check(self) -> None:
         self.container.get_container_properties()
 

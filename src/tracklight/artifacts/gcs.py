@@ -135,6 +135,7 @@ class GcsArtifactStore:
         self.bucket = self.client.bucket(bucket)
         self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="gcs")
         self._refresh_lock = threading.Lock()
+        self._signing_probe: threading.Thread | None = None
         if isinstance(self.credentials, AnonymousCredentials):
             pass  # the emulator, or a public bucket: nothing can sign
         elif isinstance(self.credentials, Signing):
@@ -142,7 +143,10 @@ class GcsArtifactStore:
         elif getattr(self.credentials, "service_account_email", None):
             # Metadata-server or federated credentials sign through IAM signBlob, which needs a role the
             # account may lack: try once, off the startup path, and advertise presigned downloads only if it works.
-            threading.Thread(target=self._probe_signing, name="gcs-sign-probe", daemon=True).start()
+            self._signing_probe = threading.Thread(
+                target=self._probe_signing, name="gcs-sign-probe", daemon=True
+            )
+            self._signing_probe.start()
 
     def _key(self, path: str) -> str:
         return "/".join(p for p in (self.prefix, path) if p)
@@ -438,6 +442,10 @@ class GcsArtifactStore:
         except Exception:  # noqa: BLE001 - any failure means: do not advertise presigned downloads
             return
         self.direct_downloads = True
+
+    def settle_capabilities(self, timeout_s: float) -> None:
+        if self._signing_probe is not None:
+            self._signing_probe.join(timeout_s)
 
     def check(self) -> None:
         # Listing needs only object permissions (roles/storage.objectAdmin); a bucket GET would need more.

@@ -246,6 +246,9 @@ class S3ArtifactStore:
             swept.append(f"{key[len(prefix) :]} (multipart upload started {initiated:%Y-%m-%d %H:%M} UTC)")
         return swept
 
+    def settle_capabilities(self, timeout_s: float) -> None:
+        pass  # known from the start
+
     def check(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
 

@@ -110,6 +110,10 @@ class ArtifactStore(Protocol):
         """Raise if the store cannot be reached (readiness)."""
         ...
 
+    def settle_capabilities(self, timeout_s: float) -> None:
+        """Wait, up to `timeout_s`, until direct_uploads and direct_downloads hold their final values."""
+        ...
+
 
 class ProxyOnly:
     """For stores with no direct transfers: the answers that send the client back through the proxy."""
@@ -128,6 +132,9 @@ class ProxyOnly:
 
     def presign_download(self, path: str) -> PresignedDownload:
         raise NotImplementedFeature(PRESIGNED_UNSUPPORTED)
+
+    def settle_capabilities(self, timeout_s: float) -> None:
+        pass  # known from the start
 
 
 def chunk_ranges(start: int, end: int, chunk: int = READ_CHUNK) -> Iterator[tuple[int, int]]:

@@ -19,5 +19,5 @@ def error_response(
     code: str, message: str, status: int | None = None, details: Mapping[str, object] | None = None
 ) -> Response:
     return json_response(
-        {"error_code": code, "message": message, **(details or {})}, status or STATUS_BY_CODE.get(code, 400)
+        {**(details or {}), "error_code": code, "message": message}, status or STATUS_BY_CODE.get(code, 400)
     )

@@ -547,6 +547,7 @@ def trace_data_download(traces: Traces) -> ArtifactHandler:
                 in_store = False
             if in_store and str(trace.experiment_id) == match.group(1):
                 return _trace_data(traces, trace.trace_id)
+        artifacts.refuse_proxied(upload=False)  # the spans stored here may pass; a file in the bucket may not
         return await download(request, artifacts, path)
 
     return serve

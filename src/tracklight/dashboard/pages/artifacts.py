@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from tracklight.artifacts.store import ArtifactEntry, ArtifactStore
 from tracklight.dashboard.context import PageContext
 from tracklight.dashboard.render import allow_images_from, render
-from tracklight.errors import NotFound
+from tracklight.errors import NotFound, NotImplementedFeature
 
 PREVIEW_BYTES = 256 * 1024  # text shown inline; bigger files are cut with a note
 RAW_BYTES = 5 * 1024 * 1024  # HTML shown in the sandboxed frame
@@ -140,12 +140,14 @@ def artifact_preview(ctx: PageContext, owner: Owner) -> Response:
             values["rows"] = rows
         values["text"] = text
     bucket_origin = None
+    download: str | None = None
     if ctx.services.artifacts.presigned_only:
         # The proxied download routes refuse bytes in this mode: link (and show images) from the bucket.
         store, location = owner.locate(path)
-        download = ctx.services.artifacts.presign(store, location).url
-        parts = urlsplit(download)
-        bucket_origin = f"{parts.scheme}://{parts.netloc}"
+        with contextlib.suppress(NotImplementedFeature):  # a file the bucket cannot sign: no link
+            download = ctx.services.artifacts.presign(store, location).url
+            parts = urlsplit(download)
+            bucket_origin = f"{parts.scheme}://{parts.netloc}"
     else:
         download_path, download_query = owner.download(path)
         download = ctx.url(download_path, download_query)
