@@ -30,6 +30,9 @@
 #   TRACKLIGHT_DEFAULT_ARTIFACT_ROOT artifact root for new experiments instead of mlflow-artifacts:
 #   TRACKLIGHT_SERVE_ARTIFACTS       true (default): proxy artifacts; false: hand clients the destination URI
 #   TRACKLIGHT_ARTIFACTS_ONLY        true: artifact routes only, no database
+#   TRACKLIGHT_ARTIFACTS_PRESIGNED_ONLY
+#                                    true: refuse proxied run and model artifact bytes; mlflow 3.18+ clients move
+#                                    them to and from the bucket through presigned URLs (needs a bucket that signs)
 #   TRACKLIGHT_DIRECT_TRANSFERS      true (default): big files go straight to S3/GCS/Azure through URLs the server
 #                                    issues; false: everything through the proxy (when clients can't reach the bucket)
 #   TRACKLIGHT_DB_USER               replaces the user in the backend store URI
