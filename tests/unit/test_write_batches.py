@@ -107,3 +107,36 @@ def test_after_commit_waits_for_the_batch_and_is_dropped_with_an_undone_one(db: 
     assert outcomes[0] == ("new", None) and outcomes[1][1] is not None
     assert after == ["new"]
     assert names(db) == {"ok0", "ok1", "new"}
+
+
+def test_an_undone_batch_counts_its_points_once(tmp_path: Path) -> None:
+    """log-metric counts its point after the commit: a batch undone by another call's failing write runs
+    it again, and the point is still counted once."""
+    from harness.inprocess import opened_database
+
+    from tracklight.auth import gate
+    from tracklight.http.request import Fields
+    from tracklight.http.telemetry import POINTS_INGESTED
+    from tracklight.http.tracking import log_metric
+    from tracklight.services.experiments import Experiments
+    from tracklight.services.runs import Runs
+
+    gate.install(None)
+    with opened_database("sqlite", tmp_path, serving=True) as database:
+        group = database.group_commit
+        assert group is not None
+        with database.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE item (name TEXT PRIMARY KEY)")
+            conn.exec_driver_sql("INSERT INTO item VALUES ('taken')")
+        experiments = Experiments(database, "file:///tmp/artifacts")
+        experiments.ensure_default()
+        runs = Runs(database)
+        run_id = runs.create(experiment_id="0", user_id="u", run_name="r", start_time=1, tags=[]).run_id
+        point = {"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0}
+        before = POINTS_INGESTED._value.get()
+        outcomes = group.batch_now(
+            [lambda: log_metric(Fields(dict(point)), runs), lambda: writer(group, [])("taken", None)]
+        )()
+        assert outcomes[0] == ({}, None) and outcomes[1][1] is not None  # the second call's write failed
+        assert POINTS_INGESTED._value.get() - before == 1
+        assert [m.value for m in runs.get(run_id).metrics] == [0.5]

@@ -6,7 +6,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection
 
@@ -243,6 +243,11 @@ class Runs:
         internal_id, new_series = in_transaction(self.db, work)
         # A series id is remembered only once its insert is committed: a rolled-back one is reused.
         after_commit(self.db, lambda: self.series_ids.remember(internal_id, new_series))
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """fn() once what this thread just logged is committed: with the write batch it joined, if any,
+        and never if that batch is undone (its calls then log, and call this, again)."""
+        after_commit(self.db, fn)
 
     @gate.requires(Permission.EDIT, gate.RUN, "run_id")
     def log_inputs(self, run_id: str, datasets: list[DatasetInput], model_ids: list[str]) -> None:
