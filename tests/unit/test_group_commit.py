@@ -312,10 +312,12 @@ def both(*works: Callable[[Connection], Any]) -> Callable[[Connection], list[Any
     return lambda conn: [work(conn) for work in works]
 
 
-def test_a_write_failing_in_a_batch_undoes_the_batch_and_each_call_runs_again_alone(engine: Engine) -> None:
-    """Without a savepoint per call the batch cannot undo one call's half-done write, so it keeps
-    nothing and runs every call again, each in its own transaction: each good call's writes are
-    stored once, and the failing call gets its own error."""
+def test_a_write_failing_in_a_batch_undoes_the_batch_and_it_runs_again_with_savepoints(
+    engine: Engine,
+) -> None:
+    """Without a savepoint per write the batch cannot undo one call's half-done write, so it keeps
+    nothing and runs again, each write in a savepoint: each good call's writes are stored once, the
+    failing call gets its own error, and the batch still commits once."""
     group, commits = make_group(engine)
     runs: list[str] = []
 
@@ -336,8 +338,34 @@ def test_a_write_failing_in_a_batch_undoes_the_batch_and_each_call_runs_again_al
     assert isinstance(outcomes[1][1], IntegrityError)
     # 'b' was written, in the same transaction, before its call failed on the duplicate 'a': undone.
     assert names(engine) == {"a", "c"}
-    assert runs == ["a", "b", "a", "b", "c"]  # the batch stopped at the failure; then each call alone
-    assert len(commits) == 2  # 'a' and 'c' alone; the failed call's transaction rolled back
+    assert runs == ["a", "b", "a", "b", "c"]  # the batch stopped at the failure; then ran again
+    assert len(commits) == 1  # the second run, with 'b' undone alone
+
+
+def test_a_call_that_survives_its_failed_write_keeps_its_other_writes(engine: Engine) -> None:
+    """A call may catch its own failed write and go on (as log-batch does when another transaction
+    created a series first): with savepoints its other writes stand, as they would have alone; on a
+    worker too (run_batch), with one commit."""
+    group, commits = make_group(engine)
+    group.run(insert("taken"))
+
+    def recovering() -> str:
+        group.run(insert("kept"))
+        try:
+            group.run(insert("taken"))
+        except IntegrityError:
+            return "recovered"
+        return "not refused"
+
+    for run in (lambda calls: group.batch_now(calls)(), group.run_batch):
+        commits.clear()
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM item WHERE name <> 'taken'")
+        commits.clear()
+        outcomes = run([recovering, calling(group, insert("other"))])
+        assert outcomes == [("recovered", None), (["other"], None)]
+        assert names(engine) == {"taken", "kept", "other"}
+        assert len(commits) == 1
 
 
 def test_when_a_batch_commit_fails_each_call_runs_again_alone(engine: Engine) -> None:

@@ -56,15 +56,18 @@ def without_waiting(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 class _Batch:
-    """The transaction a batch's calls write in, whether a write of theirs failed in it, and what they
-    asked to run once it has committed."""
+    """The transaction a batch's calls write in, whether a write of theirs failed in it, what they
+    asked to run once it has committed, and whether each write is in a savepoint of its own."""
 
-    __slots__ = ("after", "conn", "failed")
+    __slots__ = ("after", "careful", "conn", "failed")
 
-    def __init__(self, conn: Connection, after: list[Callable[[], None]]) -> None:
+    def __init__(self, conn: Connection, after: list[Callable[[], None]], careful: bool) -> None:
         self.conn = conn
         self.failed = False
         self.after = after
+        # Savepoints cost two statements a write, so a batch goes without them until a write of its
+        # own fails; then it runs again with them, and a failing write is undone alone.
+        self.careful = careful
 
 
 class _BatchFailed(Exception):
@@ -116,12 +119,7 @@ class GroupCommit:
         what work raised (its writes undone) or what failed the commit (nothing of it kept)."""
         batch: _Batch | None = getattr(self._local, "batch", None)
         if batch is not None:
-            try:
-                return work(batch.conn)
-            except BaseException:
-                # Its statements may be half done, and without a savepoint they cannot be undone alone.
-                batch.failed = True
-                raise
+            return _in_batch(batch, work)
         if getattr(self._local, "writing", False):
             # It would wait for the group its own thread is running.
             raise RuntimeError("a write transaction was started inside another one")
@@ -148,15 +146,22 @@ class GroupCommit:
         else:
             batch.after.append(fn)
 
-    def run_batch(self, calls: list[Callable[[], Any]]) -> list[tuple[Any, BaseException | None]]:
+    def run_batch(
+        self, calls: list[Callable[[], Any]], *, careful: bool = False
+    ) -> list[tuple[Any, BaseException | None]]:
         """Each call, in order, with every write transaction it starts joined into one transaction,
         committed once after the last; then each call's (result, error), none acknowledged before
-        that commit. If any call's write fails, or the transaction does, nothing of the batch is
-        kept, and every call runs again on its own, as it would have without a batch."""
+        that commit. If a call's write fails, nothing of the batch is kept and it runs again, each
+        write in a savepoint (`careful`), so that the failing one is undone alone. If the
+        transaction fails, every call runs again on its own, as it would have without a batch."""
         outcomes: list[tuple[Any, BaseException | None]] = []
         after: list[Callable[[], None]] = []
         try:
-            self.run(lambda conn: self._run_calls(conn, calls, outcomes, after))
+            self.run(lambda conn: self._run_calls(conn, calls, outcomes, after, careful))
+        except _BatchFailed:
+            if careful:  # a savepoint could not be undone or released: trust nothing of it
+                return [_outcome(call) for call in calls]
+            return self.run_batch(calls, careful=True)
         except Exception:  # noqa: BLE001 - a rare path that gives each call its own transaction
             return [_outcome(call) for call in calls]
         _run_all(after)
@@ -203,6 +208,8 @@ class GroupCommit:
                 self._hand_on()
                 if not isinstance(exc, Exception):
                     raise
+                if isinstance(exc, _BatchFailed):  # a call's write failed: again, with savepoints
+                    return self.run_batch(calls, careful=True)
                 return [_outcome(call) for call in calls]
             self._hand_on()
             _run_all(after)
@@ -216,10 +223,12 @@ class GroupCommit:
         calls: list[Callable[[], Any]],
         outcomes: list[tuple[Any, BaseException | None]],
         after: list[Callable[[], None]],
+        careful: bool = False,
     ) -> None:
-        """The calls in order, each write of theirs on `conn`; _BatchFailed once one of those fails.
-        What they ask to run after the commit (after_commit) is added to `after`."""
-        batch = self._local.batch = _Batch(conn, after)
+        """The calls in order, each write of theirs on `conn`; _BatchFailed once one of those fails
+        (`careful`: once one of them cannot be undone alone). What they ask to run after the commit
+        (after_commit) is added to `after`."""
+        batch = self._local.batch = _Batch(conn, after, careful)
         try:
             for call in calls:
                 try:
@@ -338,6 +347,33 @@ class GroupCommit:
             with contextlib.suppress(Exception):
                 conn.close()
         self._discard(wait=False)
+
+
+def _in_batch(batch: _Batch, work: Callable[[Connection], Any]) -> Any:
+    """work(conn) inside a batch's transaction. Without a savepoint a failing write's statements may be
+    half done, and only undoing the whole batch undoes them; with one it is undone alone, as its own
+    transaction would have been."""
+    if not batch.careful:
+        try:
+            return work(batch.conn)
+        except BaseException:
+            batch.failed = True
+            raise
+    nested = batch.conn.begin_nested()
+    try:
+        result = work(batch.conn)
+    except BaseException:
+        try:
+            nested.rollback()
+        except BaseException:
+            batch.failed = True  # the transaction is in a state nobody can vouch for
+        raise
+    try:
+        nested.commit()
+    except BaseException:
+        batch.failed = True
+        raise
+    return result
 
 
 def _run_all(after: list[Callable[[], None]]) -> None:
