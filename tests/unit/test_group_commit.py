@@ -3,6 +3,7 @@ its own outcome, and nothing is acknowledged that the COMMIT did not make durabl
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -358,7 +359,6 @@ def test_a_call_that_survives_its_failed_write_keeps_its_other_writes(engine: En
         return "not refused"
 
     for run in (lambda calls: group.batch_now(calls)(), group.run_batch):
-        commits.clear()
         with engine.begin() as conn:
             conn.exec_driver_sql("DELETE FROM item WHERE name <> 'taken'")
         commits.clear()
@@ -366,6 +366,28 @@ def test_a_call_that_survives_its_failed_write_keeps_its_other_writes(engine: En
         assert outcomes == [("recovered", None), (["other"], None)]
         assert names(engine) == {"taken", "kept", "other"}
         assert len(commits) == 1
+
+
+def test_when_sqlite_ends_the_batch_transaction_itself_nothing_is_written_outside_it(engine: Engine) -> None:
+    """After a busy or I/O error SQLite rolls the whole transaction back on its own. A call that goes on
+    writing must not write in autocommit, outside the batch (that write would be kept, then written again
+    when the batch runs again): the batch stops, and in the end each call runs on its own."""
+    group, _ = make_group(engine)
+
+    def ending(conn: Connection) -> None:
+        conn.exec_driver_sql("INSERT INTO item VALUES ('half', 1)")
+        if getattr(group._local, "batch", None) is not None:  # in a batch, plain or careful; not alone
+            conn.connection.driver_connection.execute("ROLLBACK")  # type: ignore[union-attr]
+            raise sqlite3.OperationalError("disk I/O error")
+
+    def going_on() -> str:
+        with contextlib.suppress(Exception):  # the call carries on, as a handler catching a race does
+            group.run(ending)
+        return group.run(insert("after"))
+
+    outcomes = group.batch_now([calling(group, insert("a")), going_on, calling(group, insert("c"))])()
+    assert outcomes == [(["a"], None), ("after", None), (["c"], None)]
+    assert names(engine) == {"a", "half", "after", "c"}
 
 
 def test_when_a_batch_commit_fails_each_call_runs_again_alone(engine: Engine) -> None:

@@ -17,7 +17,9 @@ or raises WouldWait having written nothing, and the caller hands the call to a w
 
 A batch (`batch_now` or `run_batch`, see http.write_batches) runs whole calls, not just their
 transactions, one after another on one thread inside one transaction: every write transaction a call
-starts joins that one, and the batch commits once. Eight request threads each leading or following a
+starts joins that one, and the batch commits once. If a call's write fails, the batch is undone and
+runs again with a savepoint around each write, so that the failing one is undone alone; if even that
+cannot be trusted, each call runs on its own. Eight request threads each leading or following a
 group cost twice the CPU per run create of the event loop's thread running their calls itself.
 """
 
@@ -353,13 +355,21 @@ def _in_batch(batch: _Batch, work: Callable[[Connection], Any]) -> Any:
     """work(conn) inside a batch's transaction. Without a savepoint a failing write's statements may be
     half done, and only undoing the whole batch undoes them; with one it is undone alone, as its own
     transaction would have been."""
+    if batch.failed:
+        # Nothing more on this connection: SQLite may have ended the transaction itself (a busy or I/O
+        # error), and a write now would commit on its own, outside the batch that will be undone.
+        raise _BatchFailed
     if not batch.careful:
         try:
             return work(batch.conn)
         except BaseException:
             batch.failed = True
             raise
-    nested = batch.conn.begin_nested()
+    try:
+        nested = batch.conn.begin_nested()
+    except BaseException:
+        batch.failed = True
+        raise
     try:
         result = work(batch.conn)
     except BaseException:
