@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import numpy
 import pytest
 import requests
 from harness.object_stores import ObjectStoreEmulator
@@ -86,9 +87,7 @@ def test_the_stock_client_logs_and_downloads_through_the_bucket(
 
 
 def test_a_model_logs_registers_and_loads(mlflow_signed: ModuleType) -> None:
-    import numpy as np
-
-    features = np.array([[0.0, 1.0], [1.0, 0.0], [0.9, 0.1], [0.1, 0.9]])
+    features = numpy.array([[0.0, 1.0], [1.0, 0.0], [0.9, 0.1], [0.1, 0.9]])
     model = _classifier().fit(features, [0, 1, 1, 0])  # type: ignore[attr-defined]
     name = f"signed-model-{uuid.uuid4().hex[:8]}"
     with mlflow_signed.start_run():
@@ -163,7 +162,7 @@ def test_the_dashboard_links_to_the_bucket(
     server = presigned_server[0]
     with mlflow_signed.start_run() as run:
         mlflow_signed.log_text("bucket bytes", "notes/readme.txt")
-        mlflow_signed.log_image(__import__("numpy").zeros((4, 4, 3), dtype="uint8"), "pic.png")
+        mlflow_signed.log_image(numpy.zeros((4, 4, 3), dtype="uint8"), "pic.png")
     page = f"{server.url}/experiments/{run.info.experiment_id}/runs/{run.info.run_id}/artifact"
     text = requests.get(page, params={"path": "notes/readme.txt"}, timeout=30)
     assert text.status_code == 200 and "bucket bytes" in text.text  # the preview itself is read here

@@ -54,9 +54,7 @@ class Artifacts:
 
     def presign(self, store: ArtifactStore, path: str) -> PresignedDownload:
         """A time-limited URL for reading `path` in `store` straight from the bucket."""
-        if not self.direct_transfers:
-            return _PROXY_ONLY.presign_download(path)
-        return store.presign_download(path)
+        return (store if self.direct_transfers else _PROXY_ONLY).presign_download(path)
 
     def _run_store(self, run_id: str) -> tuple[str, ArtifactStore, str]:
         if self.runs is None:

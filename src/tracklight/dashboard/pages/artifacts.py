@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import posixpath
@@ -87,8 +88,7 @@ def logged_model_owner(ctx: PageContext, model_id: str) -> Owner:
     )
 
 
-def _read_head(owner: Owner, path: str, limit: int) -> tuple[bytes, int]:
-    store, location = owner.locate(path)
+def _read_head(store: ArtifactStore, location: str, path: str, limit: int) -> tuple[bytes, int]:
     size = store.size(location)
     if size is None:
         raise NotFound(f"No artifact at '{path}'")
@@ -119,10 +119,12 @@ def artifact_list(ctx: PageContext, owner: Owner) -> Response:
 
 def artifact_preview(ctx: PageContext, owner: Owner) -> Response:
     path = ctx.arg("path")
+    # The file's store and place, looked up (a run or model read) at most once, and only if needed.
+    located = functools.cache(lambda: owner.locate(path))
     kind = preview_kind(path)
     values: dict[str, object] = {"text": "", "rows": [], "truncated": False, "size": None}
     if kind in ("text", "yaml", "json", "table"):
-        body, size = _read_head(owner, path, PREVIEW_BYTES)
+        body, size = _read_head(*located(), path, PREVIEW_BYTES)
         truncated = size > len(body)
         text = body.decode("utf-8", "replace")
         values.update(size=size, truncated=truncated)
@@ -143,7 +145,7 @@ def artifact_preview(ctx: PageContext, owner: Owner) -> Response:
     download: str | None = None
     if ctx.services.artifacts.presigned_only:
         # The proxied download routes refuse bytes in this mode: link (and show images) from the bucket.
-        store, location = owner.locate(path)
+        store, location = located()
         with contextlib.suppress(NotImplementedFeature):  # a file the bucket cannot sign: no link
             download = ctx.services.artifacts.presign(store, location).url
             parts = urlsplit(download)
@@ -169,7 +171,7 @@ def artifact_raw(ctx: PageContext, owner: Owner) -> Response:
     path = ctx.arg("path")
     if preview_kind(path) != "html":
         return PlainTextResponse("Only HTML artifacts are shown raw; download others.", status_code=400)
-    body, _ = _read_head(owner, path, RAW_BYTES)
+    body, _ = _read_head(*owner.locate(path), path, RAW_BYTES)
     return Response(
         body,
         media_type="text/html; charset=utf-8",
